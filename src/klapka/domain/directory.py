@@ -1,0 +1,275 @@
+"""Everything in the PBX directory besides extensions: groups, ring groups, queues,
+business hours, trunks, inbound and outbound routes, contacts and system settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from klapka.domain.destinations import HANGUP, Destination, DestinationType
+from klapka.domain.extension import Codec, DtmfMode, Model, Transport
+from klapka.domain.values import (
+    Digits,
+    Email,
+    IpNetwork,
+    Name63,
+    Number,
+    Pattern,
+    PhoneNumber,
+    RingTimeout,
+    TimeRange,
+    TimeZone,
+    int_range,
+    parse_time_range,
+)
+
+Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,62}$")]
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Group(Model):
+    """An extension group: a named set of extensions for routes and permissions."""
+
+    name: Slug
+    members: list[Number] = Field(default_factory=list)
+
+    @field_validator("members")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("must not list an extension twice")
+        return v
+
+
+class RingStrategy(StrEnum):
+    RING_ALL = "ring_all"
+    SEQUENTIAL = "sequential"
+
+
+class RingGroup(Model):
+    number: Number
+    name: Name63 = ""
+    strategy: RingStrategy = RingStrategy.RING_ALL
+    members: list[Number] = Field(default_factory=list)
+    ring_timeout: RingTimeout = 30
+    failover: Destination = HANGUP
+
+    @model_validator(mode="after")
+    def _rules(self) -> RingGroup:
+        if len(set(self.members)) != len(self.members):
+            raise ValueError("members: must not list an extension twice")
+        if self.number in self.members:
+            raise ValueError("members: a ring group cannot contain itself")
+        if (
+            self.failover.type is DestinationType.RING_GROUP
+            and self.failover.ring_group == self.number
+        ):
+            raise ValueError("failover: a ring group cannot fail over to itself")
+        if self.failover.type is DestinationType.MOBILE_NUMBER:
+            raise ValueError("failover: mobile_number needs an extension; use external_number")
+        if not self.name:
+            self.name = self.number
+        return self
+
+
+class Queue(Model):
+    number: Number
+    name: Name63 = ""
+    members: list[Number] = Field(default_factory=list)
+    timeout: Annotated[int, int_range(5, 3600)] = 60
+    failover: Destination = HANGUP
+
+    @model_validator(mode="after")
+    def _rules(self) -> Queue:
+        if len(set(self.members)) != len(self.members):
+            raise ValueError("members: must not list an extension twice")
+        if self.number in self.members:
+            raise ValueError("members: a queue cannot contain itself")
+        if self.failover.type is DestinationType.QUEUE and self.failover.queue == self.number:
+            raise ValueError("failover: a queue cannot fail over to itself")
+        if self.failover.type is DestinationType.MOBILE_NUMBER:
+            raise ValueError("failover: mobile_number needs an extension; use external_number")
+        if not self.name:
+            self.name = self.number
+        return self
+
+
+class Holiday(Model):
+    date: dt.date
+    name: Name63 = ""
+    end_date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> Holiday:
+        if self.end_date is not None and self.end_date < self.date:
+            raise ValueError("end_date: must not be before date")
+        return self
+
+
+DaySchedule = dict[str, list[TimeRange]]
+
+
+def _check_days(v: dict[str, list[str]]) -> dict[str, list[str]]:
+    for day, ranges in v.items():
+        if day not in DAYS:
+            raise ValueError(f"{day}: not a day; use one of {', '.join(DAYS)}")
+        spans = sorted(parse_time_range(r)[0] for r in ranges)
+        if len(spans) != len(set(spans)):
+            raise ValueError(f"{day}: the same range is listed twice")
+        parsed = sorted(ranges)
+        for a, b in itertools.pairwise(parsed):
+            if a.split("-")[1] > b.split("-")[0]:
+                raise ValueError(f"{day}: ranges {a} and {b} overlap")
+    return {d: sorted(v[d]) for d in DAYS if v.get(d)}
+
+
+class BusinessHours(Model):
+    """Weekly open hours, breaks and holidays; absent day = closed."""
+
+    timezone: TimeZone | None = None
+    weekly: DaySchedule = Field(default_factory=dict)
+    breaks: DaySchedule = Field(default_factory=dict)
+    holidays: list[Holiday] = Field(default_factory=list)
+
+    @field_validator("weekly", "breaks")
+    @classmethod
+    def _days(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        return _check_days(v)
+
+
+class TrunkType(StrEnum):
+    REGISTER = "register"
+    PEER = "peer"
+
+
+class Trunk(Model):
+    name: Slug
+    type: TrunkType
+    enabled: bool = True
+    host: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-:\[\]]+$")]
+    port: Annotated[int, int_range(1, 65535)] = 5060
+    domain: Annotated[str, Field(max_length=255)] | None = None
+    transport: Transport = Transport.UDP
+    username: Annotated[str, Field(max_length=127)] | None = None
+    auth_name: Annotated[str, Field(max_length=127)] | None = None
+    password: Annotated[str, Field(max_length=127)] | None = None
+    outbound_proxy: Annotated[str, Field(max_length=255)] | None = None
+    registration_expiry: Annotated[int, int_range(60, 86400)] = 3600
+    allowed_ips: list[IpNetwork] = Field(default_factory=list)
+    codecs: list[Codec] = Field(default_factory=lambda: [Codec.PCMU, Codec.PCMA])
+    dtmf_mode: DtmfMode = DtmfMode.RFC4733
+    qualify: bool = True
+    caller_id: PhoneNumber | None = None
+    from_user: Annotated[str, Field(max_length=127)] | None = None
+    dids: list[PhoneNumber] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rules(self) -> Trunk:
+        if self.type is TrunkType.REGISTER and not self.username:
+            raise ValueError("username: required for a register trunk")
+        if self.type is TrunkType.PEER and (
+            self.username is not None or self.registration_expiry != 3600
+        ):
+            raise ValueError("username: a peer trunk does not register (use a register trunk)")
+        if len(set(self.dids)) != len(self.dids):
+            raise ValueError("dids: must not list a DID twice")
+        return self
+
+
+class InboundRoute(Model):
+    name: Slug
+    did: Pattern
+    destination: Destination
+    outside_business_hours: Destination | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> InboundRoute:
+        for field in ("destination", "outside_business_hours"):
+            d = getattr(self, field)
+            if d is not None and d.type is DestinationType.MOBILE_NUMBER:
+                raise ValueError(f"{field}: mobile_number needs an extension; use external_number")
+            if d is not None and d.type is DestinationType.VOICEMAIL and d.voicemail is True:
+                raise ValueError(f'{field}: name the mailbox, e.g. {{voicemail: "101"}}')
+        return self
+
+
+class OutboundRoute(Model):
+    name: Slug
+    enabled: bool = True
+    patterns: Annotated[list[Pattern], Field(min_length=1)]
+    strip: Annotated[int, int_range(0, 16)] = 0
+    prepend: Annotated[str, Field(pattern=r"^\+?[0-9*#]{0,16}$")] = ""
+    trunks: list[Slug] = Field(default_factory=list)
+    extensions: list[Number] = Field(default_factory=list)
+    groups: list[Slug] = Field(default_factory=list)
+    business_hours_only: bool = False
+    caller_id: PhoneNumber | None = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> OutboundRoute:
+        if self.enabled and not self.trunks:
+            raise ValueError("trunks: an enabled route needs at least one trunk")
+        if len(set(self.trunks)) != len(self.trunks):
+            raise ValueError("trunks: must not list a trunk twice")
+        return self
+
+
+class ContactNumberType(StrEnum):
+    WORK = "work"
+    MOBILE = "mobile"
+    HOME = "home"
+    FAX = "fax"
+    OTHER = "other"
+
+
+class ContactNumber(Model):
+    type: ContactNumberType = ContactNumberType.WORK
+    number: PhoneNumber
+
+
+class Contact(Model):
+    """A company contact (the shared phonebook)."""
+
+    first_name: Name63 = ""
+    last_name: Name63 = ""
+    company: Name63 = ""
+    email: Email | None = None
+    numbers: list[ContactNumber] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _named(self) -> Contact:
+        if not (self.first_name or self.last_name or self.company):
+            raise ValueError("first_name: a contact needs a first name, last name or company")
+        return self
+
+
+class Smtp(Model):
+    host: Annotated[str, Field(max_length=255)] = ""
+    port: Annotated[int, int_range(1, 65535)] = 25
+    security: Annotated[str, Field(pattern=r"^(none|starttls|tls)$")] = "starttls"
+    username: Annotated[str, Field(max_length=255)] = ""
+    password: Annotated[str, Field(max_length=255)] | None = None
+    from_address: Email | None = None
+
+
+class System(Model):
+    timezone: TimeZone = "UTC"
+    country_code: Annotated[Digits, Field(max_length=4)] = ""
+    international_prefix: Annotated[Digits, Field(min_length=1, max_length=4)] = "00"
+    emergency_numbers: list[Annotated[str, Field(pattern=r"^[0-9]{2,8}$")]] = Field(
+        default_factory=lambda: ["112"]
+    )
+    portal_url: Annotated[str, Field(max_length=255)] = "http://127.0.0.1:8080"
+    smtp: Smtp = Field(default_factory=Smtp)
+
+    @field_validator("emergency_numbers")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("must not list a number twice")
+        return v
