@@ -8,6 +8,7 @@ ordinary user.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -72,6 +73,7 @@ class PostgresCluster:
         self.port: int | None = None
         self.base_dir: Path | None = None
         self._run_as: str | None = None  # system user to run the server as (when we are root)
+        self._version: int | None = None  # server_version_num, e.g. 150018
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -100,6 +102,8 @@ class PostgresCluster:
                     if attempt == 2:
                         raise
         except BaseException:
+            with contextlib.suppress(Exception):
+                self.stop()  # a server that started but did not answer in time, if any
             self._remove_dir()
             raise
 
@@ -138,6 +142,10 @@ class PostgresCluster:
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template is not None:
             query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            if self._server_version() >= 150000:
+                # Copying files is ~7x faster than PostgreSQL 15's default (WAL_LOG) when
+                # fsync is off: 0.04 s instead of 0.3 s per database.
+                query += sql.SQL(" STRATEGY FILE_COPY")
         self._execute(query)
 
     def drop_database(self, name: str) -> None:
@@ -177,6 +185,12 @@ class PostgresCluster:
     def _execute(self, query: sql.SQL | sql.Composed) -> None:
         with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
             conn.execute(query)
+
+    def _server_version(self) -> int:
+        if self._version is None:
+            with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+                self._version = conn.info.server_version
+        return self._version
 
     def _pg_ctl_start(self, port: int) -> None:
         assert self.base_dir is not None

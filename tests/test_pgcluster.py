@@ -30,9 +30,10 @@ def test_database_created_from_a_sealed_template_has_its_tables() -> None:
             # an open session must not block copying the template once sealed
             cluster.seal_template("template_db")
         cluster.create_database("copy", template="template_db")
-        with psycopg.connect(cluster.dsn("copy")) as conn:
-            assert conn.execute("select count(*) from marker").fetchone() == (0,)
-            cluster.drop_database("copy")  # FORCE: ends this still-open session
+        left_open = psycopg.connect(cluster.dsn("copy"))
+        assert left_open.execute("select count(*) from marker").fetchone() == (0,)
+        cluster.drop_database("copy")  # must not wait for the session a test left open
+        left_open.close()
         with psycopg.connect(cluster.dsn("postgres")) as conn:
             names = {row[0] for row in conn.execute("select datname from pg_database")}
         assert "copy" not in names

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -85,7 +85,11 @@ class DirectoryIndex:
         return None
 
 
-def check_refs(owner: BaseModel, prefix: str, index: DirectoryIndex) -> list[Problem]:
+class KeyIndex(Protocol):
+    def exists(self, kind: Kind, key: str) -> bool: ...
+
+
+def check_refs(owner: BaseModel, prefix: str, index: KeyIndex) -> list[Problem]:
     """Problems for references of ``owner`` whose target does not exist."""
     problems = []
     for ref in refs_of(owner):
@@ -245,6 +249,10 @@ def prune(
             sub = prune(v, d)
             if sub:
                 out[k] = sub
+        elif v is None and d is _MISSING:
+            continue
+        elif isinstance(v, dict) and d is _MISSING:
+            out[k] = {kk: vv for kk, vv in v.items() if vv is not None}
         elif v != d:
             out[k] = v
     return out

@@ -66,7 +66,8 @@ def refs_of(obj: BaseModel) -> list[Ref]:
     refs: list[Ref] = []
     if isinstance(obj, Extension):
         for path, d in obj.destinations():
-            refs += _dest_ref(path, d)
+            # Its own mailbox named by number is not a reference to another object.
+            refs += [r for r in _dest_ref(path, d) if r.target != obj.number]
         for i, key in enumerate(obj.function_keys):
             if key.type is FunctionKeyType.BLF and key.extension and key.extension != obj.number:
                 refs.append(Ref(f"function_keys[{i}]", Kind.EXTENSION, key.extension))

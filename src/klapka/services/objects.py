@@ -1,0 +1,488 @@
+"""Create, read, update and delete every directory object, by kind.
+
+One code path for every kind, so a ring group and an extension obey the same rules:
+validate the whole object, keep or generate secrets, check uniqueness and references
+against the database, save with the reference index, bump the directory version. A
+sub-resource (``presence_settings.away``, ``voicemail``) is a path into the object: it is
+read, replaced or merge-patched, and the whole object is validated again.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import and_, func, select, update
+
+from klapka.domain.destinations import Destination
+from klapka.domain.document import RESERVED_GROUP, check_refs, minimal
+from klapka.domain.extension import Extension, PresenceStatus, StatusSettings
+from klapka.domain.problems import Conflict, InvalidInput, NotFound, Place, problems_from_validation
+from klapka.domain.references import Kind, without_refs
+from klapka.domain.values import random_pin, random_sip_password
+from klapka.services.passwords import hash_password
+from klapka.services.pbx import Pbx
+from klapka.store import tables as t
+from klapka.store.repository import SPECS, Repository, now, search_filter, split_secrets
+
+SECRET_MASK = "********"
+
+# Parts of an extension that are their own sub-resources (see STYLE.md: small sub-resources).
+EXTENSION_PARTS = (
+    "presence_settings",
+    "voicemail",
+    "features",
+    "advanced",
+    "security",
+    "clients",
+    "phones",
+    "function_keys",
+)
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass
+class Deleted:
+    kind: str
+    key: str
+    removed_references: list[Place] = field(default_factory=list)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: mappings merge, ``null`` deletes (= back to default)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            result.pop(k, None)
+        else:
+            result[k] = merge_patch(result.get(k), v)
+    return result
+
+
+def _get_path(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            raise NotFound("setting", path)
+        data = data[part]
+    return data
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    parts = path.split(".")
+    container = data
+    for part in parts[:-1]:
+        container = container.setdefault(part, {})
+    container[parts[-1]] = value
+    return data
+
+
+def validate(kind: Kind, data: Any, prefix: str = "") -> BaseModel:
+    if not isinstance(data, dict):
+        raise InvalidInput.one(prefix, "must be a mapping")
+    try:
+        return SPECS[kind].model.model_validate(data)
+    except ValidationError as e:
+        raise InvalidInput(problems_from_validation(e, prefix)) from None
+
+
+def public_view(kind: Kind, obj: BaseModel, include_secrets: bool) -> dict[str, Any]:
+    """The object as the API shows it: every field, secrets only when asked for."""
+    data = obj.model_dump(mode="json")
+    spec = SPECS[kind]
+    for path in spec.secret_paths:
+        head, _, leaf = path.rpartition(".")
+        container = data.get(head, {}) if head else data
+        if leaf == "user_password":
+            container.pop(leaf, None)  # only a hash is stored; never shown
+        elif not include_secrets and container.get(leaf) is not None:
+            container[leaf] = SECRET_MASK
+    return data
+
+
+class DbIndex:
+    """``exists`` answered by the database, for reference checks of a single object."""
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+
+    def exists(self, kind: Kind, key: str) -> bool:
+        if kind is Kind.GROUP and key == RESERVED_GROUP:
+            return True
+        return self.repo.id_of(kind, key) is not None
+
+
+class Objects:
+    def __init__(self, pbx: Pbx) -> None:
+        self.pbx = pbx
+
+    # --- reading --------------------------------------------------------------------
+
+    def list(
+        self,
+        kind: Kind,
+        q: str | None = None,
+        sort: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page:
+        spec = SPECS[kind]
+        where = search_filter(kind, q) if q else None
+        order = self._order(kind, sort)
+        with self.pbx.tx() as repo:
+            total = repo.count(kind, where)
+            rows = repo.rows(kind, where, order, limit, offset)
+            items = [self._list_item(kind, r) for r in rows]
+        return Page(items, total, limit, offset)
+
+    def _order(self, kind: Kind, sort: str | None) -> list[Any]:
+        spec = SPECS[kind]
+        c = spec.table.c
+        if not sort:
+            sort = "position" if spec.ordered else spec.key
+        desc = sort.startswith("-")
+        name = sort.lstrip("-")
+        allowed = {spec.key, *spec.columns, "position" if spec.ordered else spec.key}
+        if kind is Kind.EXTENSION or kind is Kind.CONTACT:
+            allowed.add("name")
+        if name not in allowed:
+            raise InvalidInput.one(
+                "sort", f"must be one of {', '.join(sorted(allowed))} (prefix - to reverse)"
+            )
+        if name == "name" and kind in (Kind.EXTENSION, Kind.CONTACT):
+            cols = [func.lower(c.last_name), func.lower(c.first_name)]
+        elif name in ("number",):
+            cols = [func.length(c.number), c.number]  # 99 before 100
+        elif name in ("first_name", "last_name", "email", "company"):
+            cols = [func.lower(func.coalesce(c[name], ""))]
+        else:
+            cols = [c[name]]
+        tie = c.id
+        return [x.desc() for x in cols] + [tie] if desc else [*cols, tie]
+
+    def _list_item(self, kind: Kind, row: Any) -> dict[str, Any]:
+        data = dict(row.data)
+        if kind is Kind.EXTENSION:
+            return {
+                "number": data["number"],
+                "first_name": data.get("first_name", ""),
+                "last_name": data.get("last_name", ""),
+                "email": data.get("email"),
+                "mobile": data.get("mobile", ""),
+                "enabled": data.get("enabled", True),
+                "role": data.get("role", "user"),
+                "presence": data.get("presence", "available"),
+                "presence_note": data.get("presence_note", ""),
+            }
+        if kind is Kind.CONTACT:
+            data["id"] = row.id
+        data.pop("password", None)
+        return data
+
+    def get(self, kind: Kind, key: str, include_secrets: bool = False) -> dict[str, Any]:
+        with self.pbx.tx() as repo:
+            obj, _row = self._load(repo, kind, key)
+        view = public_view(kind, obj, include_secrets)
+        if kind is Kind.CONTACT:
+            view["id"] = int(key)
+        return view
+
+    def get_model(self, kind: Kind, key: str) -> BaseModel:
+        with self.pbx.tx() as repo:
+            return self._load(repo, kind, key)[0]
+
+    def _load(self, repo: Repository, kind: Kind, key: str) -> tuple[BaseModel, Any]:
+        row = repo.row(kind, key)
+        if row is None:
+            raise NotFound(kind.value.replace("_", " "), key)
+        return SPECS[kind].model.model_validate(repo.data_of(row, with_secrets=True)), row
+
+    # --- writing --------------------------------------------------------------------
+
+    def create(self, kind: Kind, data: Any) -> dict[str, Any]:
+        with self.pbx.tx() as repo:
+            obj, secrets = self._prepare(repo, kind, data, None)
+            extra = {"presence_changed_at": now()} if kind is Kind.EXTENSION else {}
+            new_id = repo.insert(kind, obj, secrets, **extra)
+            repo.bump_version()
+            key = str(new_id) if SPECS[kind].key == "id" else getattr(obj, SPECS[kind].key)
+        return self.get(kind, key)
+
+    def replace(self, kind: Kind, key: str, data: Any) -> dict[str, Any]:
+        with self.pbx.tx() as repo:
+            old, row = self._load(repo, kind, key)
+            if isinstance(data, dict) and SPECS[kind].key == "id":
+                data = {k: v for k, v in data.items() if k != "id"}
+            self._save(repo, kind, old, row, data)
+        return self.get(kind, key)
+
+    def patch(self, kind: Kind, key: str, patch: Any) -> dict[str, Any]:
+        if not isinstance(patch, dict):
+            raise InvalidInput.one("", "a merge patch must be a JSON object")
+        with self.pbx.tx() as repo:
+            old, row = self._load(repo, kind, key)
+            current = old.model_dump(mode="json")
+            patch = {k: v for k, v in patch.items() if not (SPECS[kind].key == "id" and k == "id")}
+            self._save(repo, kind, old, row, merge_patch(current, patch))
+        return self.get(kind, key)
+
+    def get_part(self, kind: Kind, key: str, path: str, include_secrets: bool = False) -> Any:
+        return _get_path(self.get(kind, key, include_secrets), path)
+
+    def put_part(self, kind: Kind, key: str, path: str, value: Any) -> Any:
+        with self.pbx.tx() as repo:
+            old, row = self._load(repo, kind, key)
+            current = old.model_dump(mode="json")
+            _get_path(current, path)
+            self._save(repo, kind, old, row, _set_path(current, path, value), keep_secrets_at=path)
+        return self.get_part(kind, key, path)
+
+    def patch_part(self, kind: Kind, key: str, path: str, patch: Any) -> Any:
+        with self.pbx.tx() as repo:
+            old, row = self._load(repo, kind, key)
+            current = old.model_dump(mode="json")
+            part = _get_path(current, path)
+            if isinstance(part, dict) and not isinstance(patch, dict):
+                raise InvalidInput.one(path, "a merge patch must be a JSON object")
+            self._save(repo, kind, old, row, _set_path(current, path, merge_patch(part, patch)))
+        return self.get_part(kind, key, path)
+
+    def _save(
+        self,
+        repo: Repository,
+        kind: Kind,
+        old: BaseModel,
+        row: Any,
+        data: Any,
+        keep_secrets_at: str | None = None,
+    ) -> None:
+        spec = SPECS[kind]
+        if isinstance(data, dict) and spec.key != "id":
+            old_key = getattr(old, spec.key)
+            if str(data.get(spec.key, old_key)) != old_key:
+                raise InvalidInput.one(
+                    spec.key,
+                    f"cannot be changed (create a new {kind.value.replace('_', ' ')} instead)",
+                )
+            data = {spec.key: old_key, **data}
+        obj, secrets = self._prepare(repo, kind, data, row)
+        extra: dict[str, Any] = {}
+        if (
+            isinstance(obj, Extension)
+            and isinstance(old, Extension)
+            and obj.presence != old.presence
+        ):
+            extra["presence_changed_at"] = now()
+            self._agent_auto_switch(repo, row.id, obj)
+        repo.update(kind, row.id, obj, secrets, **extra)
+        repo.bump_version()
+
+    def _prepare(
+        self, repo: Repository, kind: Kind, data: Any, row: Any
+    ) -> tuple[BaseModel, dict[str, Any]]:
+        """Validate ``data`` as the new state of the object in ``row`` (None: a new one)."""
+        spec = SPECS[kind]
+        if not isinstance(data, dict):
+            raise InvalidInput.one("", "must be a JSON object")
+        data = copy.deepcopy(data)
+        old_secrets = dict(row.secrets) if row is not None else {}
+        # A secret left out, or sent back masked, keeps its stored value (or gets a random one).
+        for path in spec.secret_paths:
+            head, _, leaf = path.rpartition(".")
+            container = data.get(head) if head else data
+            if head and not isinstance(container, dict):
+                continue
+            assert isinstance(container, dict)
+            if container.get(leaf) in (None, SECRET_MASK):
+                if path in old_secrets:
+                    container[leaf] = old_secrets[path]
+                elif path == "sip_password":
+                    container[leaf] = random_sip_password()
+                elif path == "voicemail.pin":
+                    container[leaf] = random_pin()
+                else:
+                    container.pop(leaf, None)
+        obj = validate(kind, data)
+        if (
+            isinstance(obj, Extension)
+            and obj.user_password
+            and not obj.user_password.startswith("$argon2")
+        ):
+            obj.user_password = hash_password(obj.user_password)
+        _, secrets = split_secrets(spec, obj.model_dump(mode="json"))
+        self._check_unique(repo, kind, obj, row.id if row is not None else None)
+        problems = check_refs(obj, "", DbIndex(repo))
+        if problems:
+            raise InvalidInput(problems)
+        return obj, secrets
+
+    def _check_unique(
+        self, repo: Repository, kind: Kind, obj: BaseModel, own_id: int | None
+    ) -> None:
+        def taken(k: Kind, column: str, value: Any) -> bool:
+            table = SPECS[k].table
+            q = select(table.c.id).where(table.c[column] == value)
+            if k is kind and own_id is not None:
+                q = q.where(table.c.id != own_id)
+            return repo.conn.execute(q).first() is not None
+
+        if kind in (Kind.EXTENSION, Kind.RING_GROUP, Kind.QUEUE):
+            number = obj.number
+            for other in (Kind.EXTENSION, Kind.RING_GROUP, Kind.QUEUE):
+                if taken(other, "number", number):
+                    what = other.value.replace("_", " ")
+                    article = "an" if what[0] in "aeiou" else "a"
+                    raise Conflict(
+                        f"number {number} is already used by {article} {what}", path="number"
+                    )
+            if number in repo.system()[0].emergency_numbers:
+                raise Conflict(f"number {number} is an emergency number", path="number")
+        if kind in (Kind.GROUP, Kind.TRUNK, Kind.INBOUND_ROUTE, Kind.OUTBOUND_ROUTE):
+            name = obj.name
+            if taken(kind, "name", name):
+                raise Conflict(f"{kind.value.replace('_', ' ')} {name} already exists", path="name")
+            if kind is Kind.GROUP and name.lower() == RESERVED_GROUP.lower():
+                raise InvalidInput.one(
+                    "name", f"'{RESERVED_GROUP}' is reserved for the group of every extension"
+                )
+        if isinstance(obj, Extension):
+            if obj.email:
+                table = t.extensions
+                q = select(table.c.number).where(func.lower(table.c.email) == obj.email.lower())
+                if own_id is not None:
+                    q = q.where(table.c.id != own_id)
+                other = repo.conn.execute(q).scalar()
+                if other is not None:
+                    raise Conflict(
+                        f"email {obj.email} is already used by extension {other}", path="email"
+                    )
+            if taken(Kind.EXTENSION, "sip_username", obj.effective_sip_username):
+                raise Conflict(
+                    f"sip_username {obj.effective_sip_username} is already used",
+                    path="sip_username",
+                )
+            for i, phone in enumerate(obj.phones):
+                q2 = select(t.phones.c.extension_id).where(t.phones.c.mac == phone.mac)
+                if own_id is not None:
+                    q2 = q2.where(t.phones.c.extension_id != own_id)
+                if repo.conn.execute(q2).first() is not None:
+                    raise Conflict(
+                        f"phone {phone.mac} belongs to another extension", path=f"phones[{i}].mac"
+                    )
+        if kind is Kind.INBOUND_ROUTE:
+            did = obj.did
+            for r in repo.rows(Kind.INBOUND_ROUTE):
+                if r.id != own_id and r.data.get("did") == did:
+                    raise Conflict(
+                        f"DID {did} is already routed by inbound route {r.name}", path="did"
+                    )
+
+    def _agent_auto_switch(self, repo: Repository, extension_id: int, ext: Extension) -> None:
+        """A presence change applies the new status's agent auto switch to every queue."""
+        switch = ext.presence_settings.of(ext.presence).agent_auto_switch.value
+        values = {
+            "login": {"logged_in": True, "paused": False},
+            "logout": {"logged_in": False},
+            "pause": {"paused": True},
+        }
+        if switch in values:
+            repo.conn.execute(
+                update(t.queue_agents)
+                .where(t.queue_agents.c.extension_id == extension_id)
+                .values(**values[switch])
+            )
+
+    # --- deleting -------------------------------------------------------------------
+
+    def delete(self, kind: Kind, key: str, cascade: bool = False) -> Deleted:
+        what = kind.value.replace("_", " ")
+        with self.pbx.tx() as repo:
+            _obj, row = self._load(repo, kind, key)
+            referrers = repo.referrers(kind, row.id)
+            blocking = [place for place, _, _, b in referrers if b]
+            if blocking and not cascade:
+                raise Conflict(
+                    f"{what} {key} is still used in {len(blocking)} place(s); change those first "
+                    "or delete with cascade=true, which removes the references",
+                    blocking,
+                )
+            by_owner: dict[tuple[Kind, int], list[str]] = {}
+            for place, owner_id, owner_kind, _b in referrers:
+                by_owner.setdefault((owner_kind, owner_id), []).append(place.path)
+            for (owner_kind, owner_id), paths in by_owner.items():
+                owner_row = repo.conn.execute(
+                    select(SPECS[owner_kind].table).where(SPECS[owner_kind].table.c.id == owner_id)
+                ).one()
+                data = without_refs(owner_kind, repo.data_of(owner_row, with_secrets=True), paths)
+                owner = validate(owner_kind, data)
+                repo.update(owner_kind, owner_id, owner, dict(owner_row.secrets))
+            repo.delete(kind, row.id)
+            repo.bump_version()
+        return Deleted(kind.value, key, [p for p, _, _, _ in referrers])
+
+    # --- presence -------------------------------------------------------------------
+
+    def set_presence(
+        self, number: str, status: PresenceStatus, note: str | None = None
+    ) -> dict[str, Any]:
+        patch: dict[str, Any] = {"presence": status.value}
+        if note is not None:
+            patch["presence_note"] = note
+        self.patch(Kind.EXTENSION, number, patch)
+        ext = self.get(Kind.EXTENSION, number)
+        return {"presence": ext["presence"], "presence_note": ext["presence_note"]}
+
+    def queue_agents(self, queue: str) -> list[dict[str, Any]]:
+        with self.pbx.tx() as repo:
+            _obj, row = self._load(repo, Kind.QUEUE, queue)
+            rows = repo.conn.execute(
+                select(t.extensions.c.number, t.queue_agents.c.logged_in, t.queue_agents.c.paused)
+                .join(t.extensions, t.extensions.c.id == t.queue_agents.c.extension_id)
+                .where(t.queue_agents.c.queue_id == row.id)
+            ).all()
+        return [{"extension": n, "logged_in": li, "paused": p} for n, li, p in rows]
+
+    def set_queue_agent(
+        self, queue: str, extension: str, logged_in: bool | None, paused: bool | None
+    ) -> dict[str, Any]:
+        with self.pbx.tx() as repo:
+            _obj, row = self._load(repo, Kind.QUEUE, queue)
+            ext_id = repo.id_of(Kind.EXTENSION, extension)
+            values: dict[str, Any] = {}
+            if logged_in is not None:
+                values["logged_in"] = logged_in
+            if paused is not None:
+                values["paused"] = paused
+            where = and_(
+                t.queue_agents.c.queue_id == row.id, t.queue_agents.c.extension_id == ext_id
+            )
+            if (
+                ext_id is None
+                or repo.conn.execute(select(t.queue_agents).where(where)).first() is None
+            ):
+                raise NotFound("queue member", f"{queue}/{extension}")
+            if values:
+                repo.conn.execute(update(t.queue_agents).where(where).values(**values))
+        return next(a for a in self.queue_agents(queue) if a["extension"] == extension)
+
+    def export_minimal(self, obj: BaseModel) -> dict[str, Any]:
+        return minimal(obj)
+
+
+def status_settings_model(status: PresenceStatus) -> type[BaseModel]:
+    from klapka.domain.extension import DndSettings
+
+    return DndSettings if status is PresenceStatus.DO_NOT_DISTURB else StatusSettings
+
+
+__all__ = ["EXTENSION_PARTS", "Deleted", "Destination", "Objects", "Page", "merge_patch"]

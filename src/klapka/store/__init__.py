@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, the directory repository and Alembic migrations."""

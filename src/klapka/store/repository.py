@@ -1,0 +1,396 @@
+"""The directory repository: objects in and out of the database, with their references.
+
+Every kind of object is stored the same way: its key, the columns lists sort and search by,
+``data`` (the validated settings without secrets) and ``secrets``. Saving an object also
+rewrites its rows in ``refs`` (and the extension's phones), inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, select, update
+
+from klapka.domain.directory import (
+    BusinessHours,
+    Contact,
+    Group,
+    InboundRoute,
+    OutboundRoute,
+    Queue,
+    RingGroup,
+    System,
+    Trunk,
+)
+from klapka.domain.document import DirectoryIndex
+from klapka.domain.extension import Extension
+from klapka.domain.problems import Place
+from klapka.domain.references import Kind, Ref, refs_of
+from klapka.store import tables as t
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: Kind
+    table: Table
+    key: str
+    model: type[BaseModel]
+    secret_paths: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    ordered: bool = False
+    owner_column: str | None = None
+    target_column: str | None = None
+
+
+SPECS: dict[Kind, KindSpec] = {
+    s.kind: s
+    for s in (
+        KindSpec(
+            Kind.EXTENSION,
+            t.extensions,
+            "number",
+            Extension,
+            ("sip_password", "user_password", "voicemail.pin"),
+            ("enabled", "first_name", "last_name", "email", "role", "presence"),
+            owner_column="owner_extension_id",
+            target_column="target_extension_id",
+        ),
+        KindSpec(
+            Kind.GROUP,
+            t.ext_groups,
+            "name",
+            Group,
+            owner_column="owner_group_id",
+            target_column="target_group_id",
+        ),
+        KindSpec(
+            Kind.RING_GROUP,
+            t.ring_groups,
+            "number",
+            RingGroup,
+            columns=("name",),
+            owner_column="owner_ring_group_id",
+            target_column="target_ring_group_id",
+        ),
+        KindSpec(
+            Kind.QUEUE,
+            t.queues,
+            "number",
+            Queue,
+            columns=("name",),
+            owner_column="owner_queue_id",
+            target_column="target_queue_id",
+        ),
+        KindSpec(
+            Kind.TRUNK, t.trunks, "name", Trunk, ("password",), target_column="target_trunk_id"
+        ),
+        KindSpec(
+            Kind.INBOUND_ROUTE,
+            t.inbound_routes,
+            "name",
+            InboundRoute,
+            ordered=True,
+            owner_column="owner_inbound_route_id",
+        ),
+        KindSpec(
+            Kind.OUTBOUND_ROUTE,
+            t.outbound_routes,
+            "name",
+            OutboundRoute,
+            ordered=True,
+            owner_column="owner_outbound_route_id",
+        ),
+        KindSpec(
+            Kind.CONTACT,
+            t.contacts,
+            "id",
+            Contact,
+            columns=("first_name", "last_name", "company", "email"),
+        ),
+    )
+}
+
+OWNER_COLUMNS = {s.owner_column: s.kind for s in SPECS.values() if s.owner_column}
+TARGET_COLUMNS = {s.target_column: s.kind for s in SPECS.values() if s.target_column}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def split_secrets(spec: KindSpec, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``data`` without its secrets, and the secrets by dotted path (None when unset)."""
+    secrets: dict[str, Any] = {}
+    for path in spec.secret_paths:
+        head, _, leaf = path.rpartition(".")
+        container = data.get(head, {}) if head else data
+        if isinstance(container, dict) and leaf in container:
+            value = container.pop(leaf)
+            if value is not None:
+                secrets[path] = value
+    return data, secrets
+
+
+def join_secrets(data: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
+    for path, value in secrets.items():
+        head, _, leaf = path.rpartition(".")
+        container = data.setdefault(head, {}) if head else data
+        container[leaf] = value
+    return data
+
+
+class Repository:
+    """Reads and writes directory objects on one connection (the caller's transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # --- reading --------------------------------------------------------------------
+
+    def row(self, kind: Kind, key: str) -> Any:
+        spec = SPECS[kind]
+        col = spec.table.c[spec.key]
+        value: Any = int(key) if spec.key == "id" and key.isdigit() else key
+        if spec.key == "id" and not isinstance(value, int):
+            return None
+        return self.conn.execute(select(spec.table).where(col == value)).first()
+
+    def data_of(self, row: Any, with_secrets: bool) -> dict[str, Any]:
+        data = dict(row.data)
+        return join_secrets(data, dict(row.secrets)) if with_secrets else data
+
+    def count(self, kind: Kind, where: Any = None) -> int:
+        q = select(func.count()).select_from(SPECS[kind].table)
+        if where is not None:
+            q = q.where(where)
+        return int(self.conn.execute(q).scalar_one())
+
+    def rows(
+        self,
+        kind: Kind,
+        where: Any = None,
+        order_by: Sequence[Any] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Any]:
+        spec = SPECS[kind]
+        q = select(spec.table)
+        if where is not None:
+            q = q.where(where)
+        if order_by:
+            q = q.order_by(*order_by)
+        elif spec.ordered:
+            q = q.order_by(spec.table.c.position)
+        else:
+            q = q.order_by(spec.table.c[spec.key])
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        return list(self.conn.execute(q))
+
+    def id_of(self, kind: Kind, key: str) -> int | None:
+        spec = SPECS[kind]
+        return self.conn.execute(
+            select(spec.table.c.id).where(spec.table.c[spec.key] == key)
+        ).scalar_one_or_none()
+
+    def keys(self, kind: Kind) -> dict[str, int]:
+        spec = SPECS[kind]
+        return {
+            str(k): i for k, i in self.conn.execute(select(spec.table.c[spec.key], spec.table.c.id))
+        }
+
+    def index(self) -> DirectoryIndex:
+        """The keys of everything that exists, for reference and uniqueness checks."""
+        index = DirectoryIndex(emergency_numbers=set(self.system()[0].emergency_numbers))
+        for kind in (Kind.EXTENSION, Kind.GROUP, Kind.RING_GROUP, Kind.QUEUE, Kind.TRUNK):
+            index.keys[kind] = set(self.keys(kind))
+        return index
+
+    # --- writing --------------------------------------------------------------------
+
+    def _values(self, spec: KindSpec, obj: BaseModel, secrets: dict[str, Any]) -> dict[str, Any]:
+        data, _ = split_secrets(spec, obj.model_dump(mode="json"))
+        values: dict[str, Any] = {"data": data, "secrets": secrets, "updated_at": now()}
+        if spec.key != "id":
+            values[spec.key] = getattr(obj, spec.key)
+        for c in spec.columns:
+            values[c] = getattr(obj, c)
+        if isinstance(obj, Extension):
+            values["sip_username"] = obj.effective_sip_username
+        return values
+
+    def insert(self, kind: Kind, obj: BaseModel, secrets: dict[str, Any], **extra: Any) -> int:
+        spec = SPECS[kind]
+        values = self._values(spec, obj, secrets) | extra
+        if spec.ordered and "position" not in values:
+            top = self.conn.execute(select(func.max(spec.table.c.position))).scalar()
+            values["position"] = (top or 0) + 1
+        new_id = self.conn.execute(insert(spec.table).values(**values)).inserted_primary_key
+        assert new_id is not None
+        row_id = int(new_id[0])
+        self.write_links(kind, row_id, obj)
+        return row_id
+
+    def update(
+        self, kind: Kind, row_id: int, obj: BaseModel, secrets: dict[str, Any], **extra: Any
+    ) -> None:
+        spec = SPECS[kind]
+        values = self._values(spec, obj, secrets) | extra
+        self.conn.execute(update(spec.table).where(spec.table.c.id == row_id).values(**values))
+        self.write_links(kind, row_id, obj)
+
+    def delete(self, kind: Kind, row_id: int) -> None:
+        spec = SPECS[kind]
+        self.conn.execute(delete(spec.table).where(spec.table.c.id == row_id))
+
+    def write_links(self, kind: Kind, row_id: int, obj: BaseModel) -> None:
+        """Rewrite the reference rows (and phones, queue agents) of one object."""
+        spec = SPECS[kind]
+        if spec.owner_column:
+            self.conn.execute(delete(t.refs).where(t.refs.c[spec.owner_column] == row_id))
+            rows = self.ref_rows(kind, row_id, refs_of(obj), self.id_of)
+            if rows:
+                self.conn.execute(insert(t.refs), rows)
+        if isinstance(obj, Extension):
+            self.conn.execute(delete(t.phones).where(t.phones.c.extension_id == row_id))
+            if obj.phones:
+                self.conn.execute(
+                    insert(t.phones), [{"mac": p.mac, "extension_id": row_id} for p in obj.phones]
+                )
+        if isinstance(obj, Queue):
+            self.sync_queue_agents(row_id, [self.id_of(Kind.EXTENSION, m) for m in obj.members])
+
+    def sync_queue_agents(self, queue_id: int, member_ids: Iterable[int | None]) -> None:
+        wanted = {m for m in member_ids if m is not None}
+        have = set(
+            self.conn.execute(
+                select(t.queue_agents.c.extension_id).where(t.queue_agents.c.queue_id == queue_id)
+            ).scalars()
+        )
+        gone = have - wanted
+        if gone:
+            self.conn.execute(
+                delete(t.queue_agents).where(
+                    and_(
+                        t.queue_agents.c.queue_id == queue_id,
+                        t.queue_agents.c.extension_id.in_(gone),
+                    )
+                )
+            )
+        new = wanted - have
+        if new:
+            self.conn.execute(
+                insert(t.queue_agents),
+                [
+                    {"queue_id": queue_id, "extension_id": e, "logged_in": True, "paused": False}
+                    for e in new
+                ],
+            )
+
+    @staticmethod
+    def ref_rows(kind: Kind, row_id: int, refs: Iterable[Ref], lookup: Any) -> list[dict[str, Any]]:
+        """Rows for ``refs``; ``lookup(kind, key)`` gives a target's id."""
+        owner_col = SPECS[kind].owner_column
+        rows = []
+        for ref in refs:
+            target_col = SPECS[ref.target_kind].target_column
+            target_id = lookup(ref.target_kind, ref.target)
+            if target_id is None or owner_col is None or target_col is None:
+                raise LookupError(f"{ref.target_kind.value} {ref.target} does not exist")
+            row = dict.fromkeys((*OWNER_COLUMNS, *TARGET_COLUMNS))
+            row.update(
+                {
+                    "path": ref.path,
+                    "blocking": ref.blocking,
+                    owner_col: row_id,
+                    target_col: target_id,
+                }
+            )
+            rows.append(row)
+        return rows
+
+    def referrers(self, kind: Kind, row_id: int) -> list[tuple[Place, int, Kind, bool]]:
+        """Who points at this object: (place, owner id, owner kind, blocking)."""
+        target_col = SPECS[kind].target_column
+        if target_col is None:
+            return []
+        found = []
+        for r in self.conn.execute(
+            select(t.refs).where(t.refs.c[target_col] == row_id).order_by(t.refs.c.id)
+        ):
+            for col, owner_kind in OWNER_COLUMNS.items():
+                owner_id = getattr(r, col)
+                if owner_id is not None:
+                    spec = SPECS[owner_kind]
+                    key = self.conn.execute(
+                        select(spec.table.c[spec.key]).where(spec.table.c.id == owner_id)
+                    ).scalar_one()
+                    found.append(
+                        (
+                            Place(owner_kind.value, str(key), r.path),
+                            owner_id,
+                            owner_kind,
+                            r.blocking,
+                        )
+                    )
+        return found
+
+    # --- singletons -----------------------------------------------------------------
+
+    def system(self) -> tuple[System, dict[str, Any], BusinessHours, int]:
+        row = self.conn.execute(select(t.system).where(t.system.c.id == 1)).first()
+        if row is None:
+            return System(), {}, BusinessHours(), 0
+        return (
+            System.model_validate(row.data),
+            dict(row.secrets),
+            BusinessHours.model_validate(row.business_hours),
+            row.directory_version,
+        )
+
+    def save_system(self, system: System, secrets: dict[str, Any], hours: BusinessHours) -> None:
+        data = system.model_dump(mode="json")
+        data.get("smtp", {}).pop("password", None)
+        values = {
+            "data": data,
+            "secrets": secrets,
+            "business_hours": hours.model_dump(mode="json"),
+            "updated_at": now(),
+        }
+        if self.conn.execute(select(t.system.c.id).where(t.system.c.id == 1)).first() is None:
+            self.conn.execute(insert(t.system).values(id=1, directory_version=0, **values))
+        else:
+            self.conn.execute(update(t.system).where(t.system.c.id == 1).values(**values))
+
+    def bump_version(self) -> None:
+        """Mark the directory as changed; the SIP core re-reads what it caches."""
+        if self.conn.execute(select(t.system.c.id).where(t.system.c.id == 1)).first() is None:
+            system, secrets, hours, _ = self.system()
+            self.save_system(system, secrets, hours)
+        self.conn.execute(
+            update(t.system)
+            .where(t.system.c.id == 1)
+            .values(directory_version=t.system.c.directory_version + 1)
+        )
+
+
+def search_filter(kind: Kind, q: str) -> Any:
+    """Case-insensitive substring search over the columns a user would search by."""
+    spec = SPECS[kind]
+    like = f"%{q.lower()}%"
+    cols = [spec.table.c[spec.key]] if spec.key != "id" else []
+    cols += [
+        spec.table.c[c]
+        for c in spec.columns
+        if c in ("first_name", "last_name", "email", "name", "company")
+    ]
+    if kind is Kind.EXTENSION:
+        full = func.lower(spec.table.c.first_name + " " + spec.table.c.last_name)
+        return or_(full.like(like), *[func.lower(c).like(like) for c in cols])
+    if not cols:
+        cols = [spec.table.c[spec.key]]
+    return or_(*[func.lower(func.coalesce(c, "")).like(like) for c in cols])
