@@ -251,14 +251,23 @@ def prune(
                 out[k] = sub
         elif v is None and d is _MISSING:
             continue
-        elif isinstance(v, dict) and d is _MISSING:
-            out[k] = {kk: vv for kk, vv in v.items() if vv is not None}
         elif v != d:
-            out[k] = v
+            out[k] = _drop_none(v)
     return out
 
 
 _MISSING = object()
+
+
+def _drop_none(v: Any) -> Any:
+    """Unset optional fields (None) are noise in a document: leave them out."""
+    if isinstance(v, dict):
+        return {k: _drop_none(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_drop_none(x) for x in v]
+    return v
+
+
 _KEEP = {
     Extension: ("number",),
     Trunk: ("name", "type", "host"),
@@ -271,10 +280,14 @@ _KEEP = {
 }
 
 
-def minimal(obj: BaseModel, full: dict[str, Any] | None = None) -> dict[str, Any]:
+def minimal(obj: BaseModel) -> dict[str, Any]:
     """The object's JSON form with defaults left out, as a readable document shows it."""
-    data = full if full is not None else obj.model_dump(mode="json")
-    out = prune(data, _defaults(type(obj)), _KEEP.get(type(obj), ()))
-    if isinstance(obj, Extension) and out.get("first_name") == obj.number and not obj.last_name:
+    return minimal_data(type(obj), obj.model_dump(mode="json"))
+
+
+def minimal_data(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """Like ``minimal`` for an already validated object's JSON form (no re-validation)."""
+    out = prune(data, _defaults(cls), _KEEP.get(cls, ()))
+    if cls is Extension and out.get("first_name") == out.get("number") and not out.get("last_name"):
         del out["first_name"]
     return out

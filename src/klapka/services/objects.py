@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, func, select, update
 
 from klapka.domain.destinations import Destination
-from klapka.domain.document import RESERVED_GROUP, check_refs, minimal
+from klapka.domain.document import RESERVED_GROUP, check_refs
 from klapka.domain.extension import Extension, PresenceStatus, StatusSettings
 from klapka.domain.problems import Conflict, InvalidInput, NotFound, Place, problems_from_validation
 from klapka.domain.references import Kind, without_refs
@@ -474,9 +474,6 @@ class Objects:
             if values:
                 repo.conn.execute(update(t.queue_agents).where(where).values(**values))
         return next(a for a in self.queue_agents(queue) if a["extension"] == extension)
-
-    def export_minimal(self, obj: BaseModel) -> dict[str, Any]:
-        return minimal(obj)
 
 
 def status_settings_model(status: PresenceStatus) -> type[BaseModel]:
