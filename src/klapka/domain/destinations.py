@@ -6,6 +6,7 @@ In YAML and JSON a destination is a mapping with exactly one key, e.g. ``{extens
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_serializer, model_validator
@@ -26,6 +27,14 @@ class DestinationType(StrEnum):
 
 
 _TYPES = {t.value: t for t in DestinationType}
+_NUMBERED = frozenset(
+    {
+        DestinationType.EXTENSION,
+        DestinationType.VOICEMAIL,
+        DestinationType.RING_GROUP,
+        DestinationType.QUEUE,
+    }
+)
 _KEYS = ", ".join(t.value for t in DestinationType if t is not DestinationType.ACCEPT)
 
 
@@ -58,7 +67,7 @@ class Destination(BaseModel):
         name = self.type.value
         return {name: getattr(self, name)}
 
-    @property
+    @cached_property
     def type(self) -> DestinationType:
         # Exactly one field is ever set (see _one_key), so the set fields name the type.
         for name in self.model_fields_set:
@@ -73,10 +82,11 @@ class Destination(BaseModel):
 
     def target_number(self) -> str | None:
         """The extension, mailbox, ring group or queue number this destination names."""
-        v = self.value
-        return (
-            v if isinstance(v, str) and self.type is not DestinationType.EXTERNAL_NUMBER else None
-        )
+        t = self.type
+        if t in _NUMBERED:
+            v = getattr(self, t.value)
+            return v if isinstance(v, str) else None
+        return None
 
     def __str__(self) -> str:
         v = self.value

@@ -149,8 +149,11 @@ def cross_check(doc: ConfigDocument) -> list[Problem]:
         for i, o in enumerate(getattr(doc, section)):
             other = owners.get(o.number)
             if other is not None and other != what:
+                article = "an" if other[0] in "aeiou" else "a"
                 problems.append(
-                    Problem(f"{section}[{i}].number", f"{o.number} is already used by a {other}")
+                    Problem(
+                        f"{section}[{i}].number", f"{o.number} is already used by {article} {other}"
+                    )
                 )
             owners.setdefault(o.number, what)
     ext = doc.extensions
@@ -291,3 +294,11 @@ def minimal_data(cls: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
     if cls is Extension and out.get("first_name") == out.get("number") and not out.get("last_name"):
         del out["first_name"]
     return out
+
+
+def stored_form(obj: BaseModel) -> dict[str, Any]:
+    """What the database keeps: the fields that were set and differ from the defaults.
+
+    Much faster to produce than a full dump, and reading it back gives the same object.
+    """
+    return minimal_data(type(obj), obj.model_dump(mode="json", exclude_unset=True))

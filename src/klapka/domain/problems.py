@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,20 @@ _TYPE_RULES = {
 }
 
 
+# The text patterns of the settings models, in words.
+_PATTERN_RULES = {
+    r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,62}$": (
+        "must be 1-63 letters, digits, spaces, _ . or -, starting with a letter or digit"
+    ),
+    r"^[A-Za-z0-9.\-:\[\]]+$": "must be a host name or an IP address",
+    r"^\+?[0-9*#]{0,16}$": "must be up to 16 digits, * and #, optionally starting with +",
+    r"^(none|starttls|tls)$": "must be one of none, starttls or tls",
+    r"^[0-9]{2,8}$": "must be 2-8 digits",
+    r"^[0-9*#]{1,8}$": "must be 1-8 digits, * and #",
+    r"^[A-Za-z0-9_.\-]{2,63}$": "must be 2-63 letters, digits, _ . or -",
+}
+
+
 def join_path(prefix: str, loc: Iterable[str | int]) -> str:
     out = prefix
     for part in loc:
@@ -113,22 +128,56 @@ class ProblemList:
         return bool(self.items)
 
 
+# A model-level rule names the setting it is about first: "after_emailing: delete needs ...".
+_RULE_PATH = re.compile(
+    r"([a-z_][a-z0-9_]*(?:\[\d+\])*(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])*)*): (.+)", re.S
+)
+
+
+def _model_names() -> set[str]:
+    names: set[str] = set()
+    todo: list[type[BaseModel]] = [BaseModel]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            names.add(sub.__name__)
+            todo.append(sub)
+    return names
+
+
+def _is_union_tag(part: str | int, model_names: set[str]) -> bool:
+    # Pydantic names the member of a union that failed: "literal[False]", "function-after[..]",
+    # or the model's class name ("Destination"). None of these is a place the admin can find.
+    return isinstance(part, str) and (
+        "[" in part or part.startswith("function-") or part in model_names
+    )
+
+
 def problems_from_validation(error: ValidationError, prefix: str = "") -> list[Problem]:
     """Turn Pydantic's errors into field + rule problems with our wording."""
     problems: list[Problem] = []
+    union_paths: set[str] = set()
+    model_names = _model_names()
     for e in error.errors(include_url=False):
-        # Union members and tagged-union internals add noise to the location.
-        loc = [
-            p
-            for p in e["loc"]
-            if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
-        ]
+        loc = [p for p in e["loc"] if not _is_union_tag(p, model_names)]
+        from_union = len(loc) != len(e["loc"])
         kind = e["type"]
         if kind == "value_error":
             rule = str(e["msg"]).removeprefix("Value error, ")
+            named = _RULE_PATH.fullmatch(rule)
+            if named:
+                loc += [named.group(1)]
+                rule = named.group(2)
         elif kind == "literal_error" or kind == "enum":
-            expected = (e.get("ctx") or {}).get("expected", "")
-            rule = f"must be one of {expected}".replace("'", "")
+            expected = str((e.get("ctx") or {}).get("expected", "")).replace("'", "")
+            # {hangup: true}: a literal true or false reads as that word alone.
+            if expected in ("True", "False"):
+                rule = f"must be {expected.lower()}"
+            else:
+                rule = f"must be one of {expected}"
+        elif kind in ("model_type", "model_attributes_type") and e["loc"][-1:] == ("Destination",):
+            # A forward rule is a destination or false (off).
+            rule = 'must be a destination like {extension: "102"}, or false'
         elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
             rule = str(e["msg"]).replace("Input should be", "must be")
         elif kind in ("string_too_long", "string_too_short", "too_long", "too_short"):
@@ -137,15 +186,26 @@ def problems_from_validation(error: ValidationError, prefix: str = "") -> list[P
                 .replace("String should have", "must have")
                 .replace("List should have", "must have")
                 .replace("Value should have", "must have")
+                .split(" after validation")[0]
             )
+        elif kind == "string_pattern_mismatch":
+            pattern = str((e.get("ctx") or {}).get("pattern", ""))
+            rule = _PATTERN_RULES.get(pattern, f"must match the pattern {pattern}")
         else:
             rule = _TYPE_RULES.get(kind, str(e["msg"]).replace("Input should be", "must be"))
-        problems.append(Problem(join_path(prefix, loc), rule))
-    # The same place can fail several union members; keep the first rule for each place.
+        path = join_path(prefix, loc)
+        if from_union:
+            union_paths.add(path)
+        problems.append(Problem(path, rule))
+    # The same place can fail several union members; keep the first rule for each place, and
+    # drop a union member's complaint about a value when another member explains it in depth
+    # ("busy.extension: must be 2-8 digits", not also "busy: must be one of False").
     seen: set[str] = set()
     unique: list[Problem] = []
     for p in problems:
-        if p.path not in seen:
-            seen.add(p.path)
-            unique.append(p)
+        deeper = any(q.path.startswith((p.path + ".", p.path + "[")) for q in problems)
+        if p.path in seen or (p.path in union_paths and deeper):
+            continue
+        seen.add(p.path)
+        unique.append(p)
     return unique

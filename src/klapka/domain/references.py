@@ -127,13 +127,16 @@ def without_refs(kind: Kind, data: dict[str, Any], paths: list[str]) -> dict[str
         elif kind is Kind.EXTENSION and t[0] == "function_keys":
             deletions.append((["function_keys"], int(t[1])))
         elif kind is Kind.EXTENSION and t[0] == "trunk_caller_ids":
-            data["trunk_caller_ids"].pop(str(t[1]), None)
+            # A trunk name may hold capitals, spaces and dots: take it whole from the path.
+            data["trunk_caller_ids"].pop(path.split(".", 1)[1], None)
         elif t[0] in ("members", "trunks", "extensions", "groups"):
             deletions.append(([t[0]], int(t[1])))
         elif t[0] in ("failover", "destination"):
             data[str(t[0])] = {"hangup": True}
         elif t[0] == "outside_business_hours":
-            data["outside_business_hours"] = None
+            # Hang up, as for the open-hours destination: falling back to the open-hours
+            # destination would ring people at night.
+            data["outside_business_hours"] = {"hangup": True}
         else:
             raise ValueError(f"cannot remove a reference at {path}")
     for container_path, index in sorted(deletions, key=lambda x: -x[1]):

@@ -202,9 +202,8 @@ class ForwardCondition(StrEnum):
 
 def random_sip_password(length: int = 16) -> str:
     """A strong random SIP password: digits, upper and lower case guaranteed."""
-    alphabet = string.ascii_letters + string.digits
     while True:
-        pw = "".join(secrets.choice(alphabet) for _ in range(length))
+        pw = secrets.token_urlsafe(length)[:length]
         if (
             any(c.isdigit() for c in pw)
             and any(c.islower() for c in pw)

@@ -15,7 +15,14 @@ from pydantic import BaseModel
 from sqlalchemy import String, bindparam, cast, delete, insert, literal, select, update
 
 from klapka.domain.directory import BusinessHours, Contact, System
-from klapka.domain.document import SECTIONS, ConfigDocument, minimal_data, parse_document, prune
+from klapka.domain.document import (
+    SECTIONS,
+    ConfigDocument,
+    minimal_data,
+    parse_document,
+    prune,
+    stored_form,
+)
 from klapka.domain.extension import Extension
 from klapka.domain.references import Kind, refs_of
 from klapka.domain.values import random_pin, random_sip_password
@@ -228,8 +235,7 @@ class ConfigService:
                 k = str(getattr(obj, key))
                 row = existing.get(k)
                 old_secrets = dict(row.secrets) if row is not None else {}
-                full = obj.model_dump(mode="json")
-                full, given = split_secrets(spec, full)
+                full, given = split_secrets(spec, stored_form(obj))
                 secrets = self._secrets(kind, given, old_secrets)
                 desired[k] = _Desired(obj, full, secrets)
                 if row is None:
@@ -244,7 +250,7 @@ class ConfigService:
             plans[kind] = (desired, existing)
         # Contacts have no key of their own: they are matched by their whole content.
         old_contacts = [dict(r.data) for r in repo.rows(Kind.CONTACT)]
-        new_contacts = [c.model_dump(mode="json") for c in doc.contacts]
+        new_contacts = [stored_form(c) for c in doc.contacts]
         contacts_changed = old_contacts != new_contacts
         if contacts_changed:
             for c in new_contacts:
@@ -373,7 +379,9 @@ class ConfigService:
                     .where(spec.table.c.id.in_(ids))
                     .values(
                         {
-                            c: None if c == "email" else func.concat("~", spec.table.c.id)
+                            c: None
+                            if c == "email"
+                            else literal("~") + cast(spec.table.c.id, String)
                             for c in uniques
                         }
                     )

@@ -136,7 +136,6 @@ class Objects:
         limit: int = 50,
         offset: int = 0,
     ) -> Page:
-        spec = SPECS[kind]
         where = search_filter(kind, q) if q else None
         order = self._order(kind, sort)
         with self.pbx.tx() as repo:

@@ -15,7 +15,11 @@ import yaml
 from klapka.domain.problems import InvalidInput
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when the platform has it (about 10x faster on big documents).
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]
     pass
 
 

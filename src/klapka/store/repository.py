@@ -26,7 +26,7 @@ from klapka.domain.directory import (
     System,
     Trunk,
 )
-from klapka.domain.document import DirectoryIndex
+from klapka.domain.document import DirectoryIndex, stored_form
 from klapka.domain.extension import Extension
 from klapka.domain.problems import Place
 from klapka.domain.references import Kind, Ref, refs_of
@@ -213,7 +213,7 @@ class Repository:
     # --- writing --------------------------------------------------------------------
 
     def _values(self, spec: KindSpec, obj: BaseModel, secrets: dict[str, Any]) -> dict[str, Any]:
-        data, _ = split_secrets(spec, obj.model_dump(mode="json"))
+        data, _ = split_secrets(spec, stored_form(obj))
         values: dict[str, Any] = {"data": data, "secrets": secrets, "updated_at": now()}
         if spec.key != "id":
             values[spec.key] = getattr(obj, spec.key)
