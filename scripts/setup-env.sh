@@ -101,12 +101,17 @@ optional_failed=0
 if [ "${KLAPKA_SKIP_APT:-0}" = 1 ]; then
     [ "$need_required" = 1 ] && warn "KLAPKA_SKIP_APT=1 but some of these are missing:" \
         "${REQUIRED_PACKAGES[*]}"
+elif [ "$need_required" = 0 ] && [ "$need_optional" = 1 ] &&
+    { ! command -v apt-get >/dev/null 2>&1 ||
+        { [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; }; }; then
+    warn "cannot install ${OPTIONAL_PACKAGES[*]} (needs apt-get and root or sudo);" \
+        "klapka runs without them, but not the SIP core."
 elif [ "$need_required" = 1 ] || [ "$need_optional" = 1 ]; then
     command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script supports" \
         "Debian/Ubuntu. Install ${REQUIRED_PACKAGES[*]} yourself and set KLAPKA_SKIP_APT=1."
     if [ "$(id -u)" -ne 0 ]; then
         command -v sudo >/dev/null 2>&1 || die "not root and sudo is missing: install" \
-            "${REQUIRED_PACKAGES[*]} ${OPTIONAL_PACKAGES[*]} as root, then run this again."
+            "${REQUIRED_PACKAGES[*]} as root, then run this again."
         SUDO=(sudo)
     fi
     # Debian starts services on install (postgresql, kamailio); klapka runs its own processes,

@@ -27,6 +27,7 @@ from psycopg import sql
 FALLBACK_SYSTEM_USER = "klapka-pg"
 # Unix socket paths are limited to ~107 bytes; leave room for "/.s.PGSQL.NNNNN".
 MAX_SOCKET_DIR_LENGTH = 80
+MIN_SHM_BYTES = 1 << 30
 # Superuser `postgres` without password on a cluster nobody else can reach; no fsync: tests
 # never need the data after a crash.
 INITDB_OPTIONS = ("-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C")
@@ -55,6 +56,24 @@ def find_postgres_bin_dir() -> Path:
     return Path(max(candidates, key=version))
 
 
+def scratch_root() -> str:
+    """Where to put the cluster: $KLAPKA_PG_TMPDIR, else /dev/shm if roomy, else the temp dir.
+
+    Each test creates a database, which copies a few hundred files: measured on Debian 12,
+    0.03 s on tmpfs but 0.5 s on ext4, even with fsync off. Containers often give /dev/shm
+    only 64 MB, too little for a cluster, hence the size check.
+    """
+    override = os.environ.get("KLAPKA_PG_TMPDIR")
+    if override:
+        return override
+    with contextlib.suppress(OSError):
+        shm = os.statvfs("/dev/shm")
+        if shm.f_bavail * shm.f_frsize >= MIN_SHM_BYTES and os.access("/dev/shm", os.W_OK):
+            return "/dev/shm"
+    tmp = tempfile.gettempdir()
+    return tmp if len(tmp) <= MAX_SOCKET_DIR_LENGTH - 20 else "/tmp"
+
+
 def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -80,10 +99,7 @@ class PostgresCluster:
     def start(self) -> None:
         if self.base_dir is not None:
             raise RuntimeError("cluster already started")
-        tmp_root = tempfile.gettempdir()
-        if len(tmp_root) > MAX_SOCKET_DIR_LENGTH - 20:
-            tmp_root = "/tmp"
-        base_dir = Path(tempfile.mkdtemp(prefix="klapka-pg-", dir=tmp_root))
+        base_dir = Path(tempfile.mkdtemp(prefix="klapka-pg-", dir=scratch_root()))
         self.base_dir = base_dir
         try:
             if os.geteuid() == 0:
@@ -143,8 +159,8 @@ class PostgresCluster:
         if template is not None:
             query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
             if self._server_version() >= 150000:
-                # Copying files is ~7x faster than PostgreSQL 15's default (WAL_LOG) when
-                # fsync is off: 0.04 s instead of 0.3 s per database.
+                # With fsync off, copying files beats PostgreSQL 15's default (WAL_LOG) for
+                # small databases: 0.026 s instead of 0.045 s on tmpfs.
                 query += sql.SQL(" STRATEGY FILE_COPY")
         self._execute(query)
 
