@@ -71,6 +71,9 @@ class RingGroup(Model):
             raise ValueError("failover: a ring group cannot fail over to itself")
         if self.failover.type is DestinationType.MOBILE_NUMBER:
             raise ValueError("failover: mobile_number needs an extension; use external_number")
+        if self.failover.voicemail is True:
+            # Only an extension has a mailbox of its own.
+            raise ValueError('failover: name the mailbox, e.g. {voicemail: "101"}')
         if not self.name:
             self.name = self.number
         return self
@@ -93,6 +96,9 @@ class Queue(Model):
             raise ValueError("failover: a queue cannot fail over to itself")
         if self.failover.type is DestinationType.MOBILE_NUMBER:
             raise ValueError("failover: mobile_number needs an extension; use external_number")
+        if self.failover.voicemail is True:
+            # Only an extension has a mailbox of its own.
+            raise ValueError('failover: name the mailbox, e.g. {voicemail: "101"}')
         if not self.name:
             self.name = self.number
         return self
@@ -165,6 +171,16 @@ class Trunk(Model):
     caller_id: PhoneNumber | None = None
     from_user: Annotated[str, Field(max_length=127)] | None = None
     dids: list[PhoneNumber] = Field(default_factory=list)
+
+    @field_validator("codecs")
+    @classmethod
+    def _codecs(cls, v: list[Codec]) -> list[Codec]:
+        # As for an extension: a trunk without a codec cannot carry a call.
+        if not v:
+            raise ValueError("must list at least one codec")
+        if len(set(v)) != len(v):
+            raise ValueError("must not list a codec twice")
+        return v
 
     @model_validator(mode="after")
     def _rules(self) -> Trunk:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from pydantic import BaseModel, ValidationError
 
@@ -134,7 +135,9 @@ _RULE_PATH = re.compile(
 )
 
 
-def _model_names() -> set[str]:
+@cache
+def _model_names() -> frozenset[str]:
+    # Computed once: the settings models (and so the union members) exist by the first error.
     names: set[str] = set()
     todo: list[type[BaseModel]] = [BaseModel]
     while todo:
@@ -142,14 +145,14 @@ def _model_names() -> set[str]:
         for sub in cls.__subclasses__():
             names.add(sub.__name__)
             todo.append(sub)
-    return names
+    return frozenset(names)
 
 
-def _is_union_tag(part: str | int, model_names: set[str]) -> bool:
+def _is_union_tag(part: str | int) -> bool:
     # Pydantic names the member of a union that failed: "literal[False]", "function-after[..]",
     # or the model's class name ("Destination"). None of these is a place the admin can find.
     return isinstance(part, str) and (
-        "[" in part or part.startswith("function-") or part in model_names
+        "[" in part or part.startswith("function-") or part in _model_names()
     )
 
 
@@ -157,9 +160,8 @@ def problems_from_validation(error: ValidationError, prefix: str = "") -> list[P
     """Turn Pydantic's errors into field + rule problems with our wording."""
     problems: list[Problem] = []
     union_paths: set[str] = set()
-    model_names = _model_names()
     for e in error.errors(include_url=False):
-        loc = [p for p in e["loc"] if not _is_union_tag(p, model_names)]
+        loc = [p for p in e["loc"] if not _is_union_tag(p)]
         from_union = len(loc) != len(e["loc"])
         kind = e["type"]
         if kind == "value_error":
@@ -188,6 +190,9 @@ def problems_from_validation(error: ValidationError, prefix: str = "") -> list[P
                 .replace("Value should have", "must have")
                 .split(" after validation")[0]
             )
+            if isinstance(e.get("input"), str):
+                # A length rule on text after a conversion step speaks of "items".
+                rule = rule.replace(" items", " characters").replace(" item", " character")
         elif kind == "string_pattern_mismatch":
             pattern = str((e.get("ctx") or {}).get("pattern", ""))
             rule = _PATTERN_RULES.get(pattern, f"must match the pattern {pattern}")
@@ -200,11 +205,11 @@ def problems_from_validation(error: ValidationError, prefix: str = "") -> list[P
     # The same place can fail several union members; keep the first rule for each place, and
     # drop a union member's complaint about a value when another member explains it in depth
     # ("busy.extension: must be 2-8 digits", not also "busy: must be one of False").
+    explained = {q.path[:i] for q in problems for i, c in enumerate(q.path) if c in ".["}
     seen: set[str] = set()
     unique: list[Problem] = []
     for p in problems:
-        deeper = any(q.path.startswith((p.path + ".", p.path + "[")) for q in problems)
-        if p.path in seen or (p.path in union_paths and deeper):
+        if p.path in seen or (p.path in union_paths and p.path in explained):
             continue
         seen.add(p.path)
         unique.append(p)

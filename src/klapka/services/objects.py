@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, func, select, update
 
-from klapka.domain.destinations import Destination
+from klapka.domain.destinations import Destination, DestinationType
 from klapka.domain.document import RESERVED_GROUP, check_refs
 from klapka.domain.extension import Extension, PresenceStatus, StatusSettings
 from klapka.domain.problems import Conflict, InvalidInput, NotFound, Place, problems_from_validation
@@ -57,9 +57,24 @@ class Deleted:
     removed_references: list[Place] = field(default_factory=list)
 
 
+_DESTINATION_KEYS = {t.value for t in DestinationType}
+
+
+def _is_destination(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and all(k in _DESTINATION_KEYS and v is not None for k, v in value.items())
+    )
+
+
 def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON merge patch: mappings merge, ``null`` deletes (= back to default)."""
-    if not isinstance(patch, dict):
+    """RFC 7396 JSON merge patch: mappings merge, ``null`` deletes (= back to default).
+
+    A destination replaces a destination: ``{extension: "102"}`` patched onto
+    ``{voicemail: true}`` is ``{extension: "102"}``, not a mapping with two keys.
+    """
+    if not isinstance(patch, dict) or (_is_destination(patch) and _is_destination(target)):
         return copy.deepcopy(patch)
     result = dict(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
@@ -298,6 +313,8 @@ class Objects:
         # A secret left out, or sent back masked, keeps its stored value (or gets a random one).
         for path in spec.secret_paths:
             head, _, leaf = path.rpartition(".")
+            if head and head not in data:
+                data[head] = {}  # an omitted section keeps (or gets) its secrets too
             container = data.get(head) if head else data
             if head and not isinstance(container, dict):
                 continue

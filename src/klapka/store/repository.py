@@ -132,6 +132,8 @@ def split_secrets(spec: KindSpec, data: dict[str, Any]) -> tuple[dict[str, Any],
             value = container.pop(leaf)
             if value is not None:
                 secrets[path] = value
+            if head and not container:
+                del data[head]  # only the secret was set: the section is all defaults
     return data, secrets
 
 
