@@ -14,7 +14,6 @@ import yaml
 
 from klapka.domain.problems import InvalidInput
 
-
 # libyaml's parser when the platform has it (about 10x faster on big documents).
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

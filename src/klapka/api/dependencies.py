@@ -1,0 +1,87 @@
+"""What every endpoint gets injected: the PBX of the app and the request body as data.
+
+Bodies are read as plain JSON (or YAML where a route says so) and handed to the services
+unvalidated: the services own validation, so an error names the path inside the resource
+(``presence_settings.away.ring_timeout``), the same path the CLI and the YAML document use.
+"""
+
+from __future__ import annotations
+
+import json
+from email.message import Message
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+from klapka.domain.problems import InvalidInput
+from klapka.services.objects import Objects
+from klapka.services.pbx import Pbx
+
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def get_pbx(request: Request) -> Pbx:
+    pbx: Pbx = request.app.state.pbx
+    return pbx
+
+
+def get_objects(request: Request) -> Objects:
+    return Objects(get_pbx(request))
+
+
+def media_type(request: Request) -> str:
+    """The request's Content-Type without parameters; JSON when the client sent none."""
+    header = request.headers.get("content-type")
+    if not header:
+        return "application/json"
+    message = Message()
+    message["content-type"] = header
+    return message.get_content_type()
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw.strip():
+        raise InvalidInput.one("body", "required: send a JSON object")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidInput.one("body", f"malformed JSON: {e}") from None
+
+
+def unsupported(media: str, expected: str) -> HTTPException:
+    return HTTPException(415, f"unsupported Content-Type {media}: send {expected}")
+
+
+async def json_body(request: Request) -> Any:
+    """The body parsed as JSON, any JSON value; the service decides whether it is valid."""
+    media = media_type(request)
+    if media not in JSON_TYPES and not media.endswith("+json"):
+        raise unsupported(media, "application/json")
+    return parse_json(await request.body())
+
+
+async def json_or_yaml_body(request: Request) -> Any:
+    """The body parsed as JSON, or as YAML when sent as application/yaml or text/yaml."""
+    from klapka.services.yamlfmt import load_yaml
+
+    media = media_type(request)
+    raw = await request.body()
+    if media in YAML_TYPES:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidInput.one("body", "must be UTF-8 text") from None
+        return load_yaml(text)
+    if media in JSON_TYPES or media.endswith("+json"):
+        return parse_json(raw)
+    raise unsupported(media, "application/json or application/yaml")
+
+
+async def text_body(request: Request) -> str:
+    """The body as UTF-8 text (a byte order mark is allowed, as spreadsheets write one)."""
+    raw = await request.body()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput.one("body", "must be UTF-8 text") from None

@@ -1,0 +1,139 @@
+"""Service errors as HTTP responses: one JSON shape per kind of error, in the OpenAPI too.
+
+422 {"error": "invalid", "message", "problems": [{"path", "rule"}]}
+404 {"error": "not_found", "message"}
+409 {"error": "conflict", "message", "path", "places": [{"kind", "key", "path"}]}
+401, 403, 405, 415 {"error": ..., "message"}
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+
+from klapka.domain.problems import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Problem,
+    problems_from_validation,
+)
+
+
+class ProblemView(BaseModel):
+    path: str
+    rule: str
+
+
+class PlaceView(BaseModel):
+    kind: str
+    key: str
+    path: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+
+
+class InvalidBody(ErrorBody):
+    problems: list[ProblemView]
+
+
+class ConflictBody(ErrorBody):
+    path: str | None = None
+    places: list[PlaceView] = []
+
+
+# Added to every protected route's documented responses.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or invalid API token"},
+    404: {"model": ErrorBody, "description": "No such object"},
+    409: {"model": ConflictBody, "description": "Clashes with existing data"},
+    422: {"model": InvalidBody, "description": "Breaks a rule; every problem by path"},
+}
+
+_HTTP_ERRORS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    415: "unsupported_media_type",
+    501: "not_implemented",
+}
+
+
+def invalid_response(problems: list[Problem], message: str | None = None) -> JSONResponse:
+    text = "; ".join(str(p) for p in problems[:5])
+    if len(problems) > 5:
+        text += f"; and {len(problems) - 5} more"
+    return JSONResponse(
+        {
+            "error": "invalid",
+            "message": message or text,
+            "problems": [{"path": p.path, "rule": p.rule} for p in problems],
+        },
+        status_code=422,
+    )
+
+
+class _Errors:
+    """Quacks like a ValidationError, so FastAPI's errors get the domain's wording."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        self._errors = errors
+
+    def errors(self, include_url: bool = False) -> list[Any]:
+        return self._errors
+
+
+def request_problems(exc: RequestValidationError) -> list[Problem]:
+    """Problems of the request itself, named ``query.limit``, ``path.status``, ``body``."""
+    errors = list(exc.errors())
+    malformed = [e for e in errors if e.get("type") == "json_invalid"]
+    if malformed:
+        return [Problem("body", f"malformed JSON: {malformed[0].get('ctx', {}).get('error', '')}")]
+    return problems_from_validation(cast(ValidationError, _Errors(errors)))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
+        return invalid_response(exc.problems)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = request_problems(exc)
+        malformed = problems and problems[0].rule.startswith("malformed JSON")
+        return invalid_response(problems, "malformed JSON" if malformed else None)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"error": "not_found", "message": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_request: Request, exc: Conflict) -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": "conflict",
+                "message": exc.message,
+                "path": exc.path,
+                "places": [{"kind": p.kind, "key": p.key, "path": p.path} for p in exc.places],
+            },
+            status_code=409,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"error": _HTTP_ERRORS.get(exc.status_code, "http_error"), "message": exc.detail},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
