@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_config_apply import document  # noqa: E402
+from bench_config_apply import document
 
-from klapka.services.config import ConfigService  # noqa: E402
-from klapka.services.pbx import Pbx  # noqa: E402
-from klapka.services.tokens import Tokens  # noqa: E402
-from klapka.store.migrate import upgrade  # noqa: E402
+from klapka.services.config import ConfigService
+from klapka.services.pbx import Pbx
+from klapka.services.tokens import Tokens
+from klapka.store.migrate import upgrade
 
 
 def free_port() -> int:

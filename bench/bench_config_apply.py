@@ -31,7 +31,10 @@ def document(n: int) -> dict:
         }
         if i % 3 == 0 and i + 1 < n:
             ext["presence_settings"] = {
-                "available": {"ring_timeout": 20, "internal": {"busy": {"extension": str(10001 + i)}}},
+                "available": {
+                    "ring_timeout": 20,
+                    "internal": {"busy": {"extension": str(10001 + i)}},
+                },
                 "away": {"external": {"no_answer": {"mobile_number": True}}},
             }
         if i % 10 == 0:
@@ -40,13 +43,19 @@ def document(n: int) -> dict:
     return {
         "version": 1,
         "system": {"timezone": "Europe/Prague", "country_code": "420"},
-        "business_hours": {"weekly": {d: ["08:00-16:30"] for d in ("mon", "tue", "wed", "thu", "fri")}},
+        "business_hours": {
+            "weekly": {d: ["08:00-16:30"] for d in ("mon", "tue", "wed", "thu", "fri")}
+        },
         "extensions": exts,
         "groups": [{"name": "Everyone", "members": [e["number"] for e in exts[:2000]]}],
         "ring_groups": [{"number": "6300", "members": [e["number"] for e in exts[:20]]}],
         "queues": [{"number": "6400", "members": [e["number"] for e in exts[20:60]]}],
-        "trunks": [{"name": "provider", "type": "register", "host": "sip.example.net", "username": "u"}],
-        "outbound_routes": [{"name": "national", "patterns": ["NXXXXXXXX"], "trunks": ["provider"]}],
+        "trunks": [
+            {"name": "provider", "type": "register", "host": "sip.example.net", "username": "u"}
+        ],
+        "outbound_routes": [
+            {"name": "national", "patterns": ["NXXXXXXXX"], "trunks": ["provider"]}
+        ],
     }
 
 
@@ -73,7 +82,9 @@ def main() -> None:
 
         t0 = time.perf_counter()
         result = service.apply(data)
-        print(f"config apply (no changes): {time.perf_counter() - t0:.2f} s, {len(result.changes)} changes")
+        print(
+            f"config apply (no changes): {time.perf_counter() - t0:.2f} s, {len(result.changes)} changes"
+        )
 
         for ext in data["extensions"][::100]:
             ext["first_name"] = ext["first_name"] + "X"
@@ -83,7 +94,9 @@ def main() -> None:
 
         t0 = time.perf_counter()
         exported = service.export()
-        print(f"config export: {time.perf_counter() - t0:.2f} s, {len(exported['extensions'])} extensions")
+        print(
+            f"config export: {time.perf_counter() - t0:.2f} s, {len(exported['extensions'])} extensions"
+        )
 
 
 if __name__ == "__main__":

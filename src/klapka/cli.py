@@ -1,0 +1,529 @@
+"""The ``klapka`` command: set up and upgrade the database, run the server, configuration as
+code, extensions (list, show, CSV import and export) and API tokens.
+
+Each command is a thin layer over the services. What the services refuse (invalid input,
+an unknown object, a conflict) is printed as one line per problem on stderr, with exit
+status 2, the same as a usage error; nothing is changed then.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+import klapka
+from klapka.domain.problems import Conflict, InvalidInput, NotFound
+from klapka.domain.references import Kind
+from klapka.services.pbx import Pbx
+from klapka.store.database import data_dir, database_url, make_engine
+
+app = typer.Typer(
+    name="klapka",
+    help="klapka: an open-source IP PBX. Start with `klapka init --demo`, then `klapka serve`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="The whole configuration as one YAML document (configuration as code).",
+    no_args_is_help=True,
+)
+extensions_app = typer.Typer(
+    help="Extensions: list, show, CSV import and export.", no_args_is_help=True
+)
+token_app = typer.Typer(help="Admin API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.add_typer(extensions_app, name="extensions")
+app.add_typer(token_app, name="token")
+
+USAGE_ERROR = 2
+ENVIRONMENT_ERROR = 1
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class NotInitialised(Exception):
+    """The database has no klapka schema yet, or an older one."""
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def fail(*lines: str, code: int = USAGE_ERROR) -> NoReturn:
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code)
+
+
+def fail_invalid(e: InvalidInput, what: str = "nothing was changed") -> NoReturn:
+    if len(e.problems) == 1:
+        fail(f"error: {e.problems[0]}")
+    fail(f"error: {len(e.problems)} problems; {what}:", *(str(p) for p in e.problems))
+
+
+def reports_errors(command: F) -> F:
+    """Turn the services' errors into lines on stderr and an exit status."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InvalidInput as e:
+            fail_invalid(e)
+        except NotFound as e:
+            fail(f"error: {e}")
+        except Conflict as e:
+            fail(f"error: {e.message}", *(f"  used by {place}" for place in e.places))
+        except NotInitialised as e:
+            fail(f"error: {e}")
+        except OperationalError as e:
+            reason = str(e.orig).strip().splitlines()[0] if e.orig else str(e)
+            fail(f"error: cannot use the database: {reason}", code=ENVIRONMENT_ERROR)
+
+    return run  # type: ignore[return-value]
+
+
+# --- the database ---------------------------------------------------------------------
+
+
+def describe(url: str) -> str:
+    """Where the database is, for messages: a file path, or the URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return str(parsed.database)
+    return parsed.render_as_string(hide_password=True)
+
+
+def _sqlite_file_missing(url: str) -> bool:
+    parsed = make_url(url)
+    return (
+        parsed.get_backend_name() == "sqlite"
+        and parsed.database not in (None, "", ":memory:")
+        and not Path(str(parsed.database)).exists()
+    )
+
+
+def _schema_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _head_revision(url: str) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    from klapka.store.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+@contextmanager
+def opened_pbx() -> Iterator[Pbx]:
+    """The PBX of the configured database, which must be initialised and up to date."""
+    url = database_url()
+    if _sqlite_file_missing(url):
+        raise NotInitialised(f"no database at {describe(url)}: run `klapka init` first")
+    engine = make_engine(url)
+    try:
+        revision = _schema_revision(engine)
+        if revision is None:
+            raise NotInitialised(
+                f"the database at {describe(url)} is not initialised: run `klapka init` first"
+            )
+        if revision != _head_revision(url):
+            raise NotInitialised(
+                f"the database at {describe(url)} has an older schema: "
+                "run `klapka db upgrade` first"
+            )
+        pbx = Pbx(engine)
+        yield pbx
+    finally:
+        engine.dispose()
+
+
+def _extension_count(url: str) -> int:
+    """Extensions already in the database; 0 when it has no schema yet."""
+    if _sqlite_file_missing(url):
+        return 0
+    from klapka.store import tables as t
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("extensions"):
+                return 0
+            return int(conn.execute(select(func.count()).select_from(t.extensions)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _upgrade(url: str) -> None:
+    from klapka.store.migrate import upgrade
+
+    upgrade(url)
+
+
+# --- files ----------------------------------------------------------------------------
+
+
+def read_input(file: str) -> str:
+    """The text of ``file``, or of stdin for ``-``."""
+    try:
+        if file == "-":
+            return sys.stdin.read()
+        return Path(file).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        fail(f"error: {file}: no such file")
+    except IsADirectoryError:
+        fail(f"error: {file}: is a directory")
+    except UnicodeDecodeError:
+        fail(f"error: {file}: not UTF-8 text (save it as UTF-8, e.g. Excel's 'CSV UTF-8')")
+    except PermissionError:
+        fail(f"error: {file}: permission denied")
+
+
+def write_output(text: str, output: Path | None, private: bool) -> None:
+    """``text`` to ``output`` (only the owner may read it when ``private``), or stdout."""
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        fd = os.open(output, flags, 0o600 if private else 0o666)
+    except OSError as e:
+        fail(f"error: {output}: {e.strerror}")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    if private:
+        os.chmod(output, 0o600)  # also when the file existed with wider permissions
+    typer.echo(
+        f"Wrote {output}" + (" (it holds secrets: keep it private)" if private else ""), err=True
+    )
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# --- klapka ---------------------------------------------------------------------------
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"klapka {klapka.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """klapka: an open-source IP PBX."""
+
+
+@app.command()
+@reports_errors
+def init(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also load a small demo company (about 15 users).")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Initialise a database that already has extensions (with --demo, the demo "
+            "configuration replaces the current one).",
+        ),
+    ] = False,
+) -> None:
+    """Create the database (or bring it up to date) and print a new admin API token."""
+    url = database_url()
+    existing = _extension_count(url)
+    if existing and not force:
+        fail(
+            f"error: the database at {describe(url)} is already initialised and has "
+            f"{existing} extension(s); use --force to initialise it anyway"
+        )
+    data_dir().mkdir(parents=True, exist_ok=True)
+    _upgrade(url)
+    from klapka.services.tokens import Tokens
+
+    with opened_pbx() as pbx:
+        if demo:
+            from klapka.services.config import ConfigService
+            from klapka.services.yamlfmt import load_yaml
+
+            text = resources.files("klapka.demo").joinpath("demo.yaml").read_text("utf-8")
+            result = ConfigService(pbx).apply(load_yaml(text))
+            s = result.summary
+            typer.echo(
+                f"Demo company loaded: {s['created']} created, {s['updated']} updated, "
+                f"{s['deleted']} deleted."
+            )
+        token = Tokens(pbx).create(name="admin")
+    typer.echo(f"Database ready: {describe(url)}")
+    typer.echo(f"Admin API token: {token}")
+    typer.echo("Keep it: it is shown only once (`klapka token create` makes another one).")
+    typer.echo("Use it as a bearer token once `klapka serve` runs, for example:")
+    typer.echo(f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:8080/api/v1/extensions')
+
+
+@app.command()
+@reports_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+) -> None:
+    """Run the REST API (and what else klapka serves) after upgrading the database."""
+    import uvicorn
+
+    from klapka.api.app import create_app
+    from klapka.store import tables as t
+
+    url = database_url()
+    _upgrade(url)
+    with opened_pbx() as pbx, pbx.tx() as repo:
+        tokens = repo.conn.execute(select(func.count()).select_from(t.api_tokens)).scalar_one()
+    if not tokens:
+        typer.echo(
+            "note: there is no API token yet; create one with `klapka token create`", err=True
+        )
+    typer.echo(
+        f"klapka {klapka.__version__}: API docs at http://{host}:{port}/api/v1/docs", err=True
+    )
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+# --- klapka db --------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+@reports_errors
+def db_upgrade() -> None:
+    """Bring the database schema to this version of klapka (creates it when empty)."""
+    url = database_url()
+    _upgrade(url)
+    typer.echo(f"Database schema is up to date: {describe(url)}")
+
+
+# --- klapka config ----------------------------------------------------------------------
+
+
+@config_app.command("export")
+@reports_errors
+def config_export(
+    include_secrets: Annotated[
+        bool, typer.Option("--include-secrets", help="Include passwords and PINs.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Print the whole configuration as YAML (defaults left out)."""
+    from klapka.services.config import ConfigService
+    from klapka.services.yamlfmt import dump_yaml
+
+    with opened_pbx() as pbx:
+        document = ConfigService(pbx).export(include_secrets=include_secrets)
+    write_output(dump_yaml(document), output, private=include_secrets)
+
+
+@config_app.command("apply")
+@reports_errors
+def config_apply(
+    file: Annotated[str, typer.Argument(help="The YAML document; - reads stdin.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
+) -> None:
+    """Make the PBX match a configuration document, in one transaction; prints the changes."""
+    from klapka.services.config import ConfigService
+    from klapka.services.yamlfmt import load_yaml
+
+    data = load_yaml(read_input(file))
+    with opened_pbx() as pbx:
+        result = ConfigService(pbx).apply(data, dry_run=dry_run)
+    typer.echo(result.text())
+
+
+# --- klapka extensions ------------------------------------------------------------------
+
+
+@extensions_app.command("list")
+@reports_errors
+def extensions_list(
+    search: Annotated[
+        str | None, typer.Option("--search", "-s", help="Part of a number, name or email.")
+    ] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(help="number, name, first_name, last_name, email, ...; -name reverses."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="Rows to show.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Rows to skip.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List extensions, a page at a time."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from klapka.services.objects import Objects
+
+    with opened_pbx() as pbx:
+        page = Objects(pbx).list(Kind.EXTENSION, q=search, sort=sort, limit=limit, offset=offset)
+    if as_json:
+        print_json(
+            {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}
+        )
+        return
+    console = Console()
+    if not page.items:
+        console.print(
+            "No extensions match." if search else f"No extensions here (of {page.total})."
+        )
+        return
+    table = Table(
+        caption=f"{offset + 1}-{offset + len(page.items)} of {page.total}", caption_justify="left"
+    )
+    for name in ("Number", "Name", "Email", "Mobile", "Role", "Presence", "Enabled"):
+        table.add_column(name, no_wrap=name in ("Number", "Role", "Enabled"))
+    for item in page.items:
+        name = " ".join(p for p in (item["first_name"], item["last_name"]) if p)
+        table.add_row(
+            item["number"],
+            name,
+            item["email"] or "",
+            item["mobile"],
+            item["role"],
+            item["presence"].replace("_", " "),
+            "yes" if item["enabled"] else "no",
+        )
+    console.print(table)
+
+
+@extensions_app.command("show")
+@reports_errors
+def extensions_show(
+    number: Annotated[str, typer.Argument(help="The extension number.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, not YAML.")] = False,
+    include_secrets: Annotated[
+        bool, typer.Option("--include-secrets", help="Show the SIP password and PIN.")
+    ] = False,
+) -> None:
+    """Show every setting of one extension."""
+    from klapka.services.objects import Objects
+    from klapka.services.yamlfmt import dump_yaml
+
+    with opened_pbx() as pbx:
+        data = Objects(pbx).get(Kind.EXTENSION, number, include_secrets=include_secrets)
+    if as_json:
+        print_json(data)
+    else:
+        typer.echo(dump_yaml(data), nl=False)
+
+
+@extensions_app.command("import")
+@reports_errors
+def extensions_import(
+    file: Annotated[
+        str, typer.Argument(help="The CSV file (columns: docs/csv.md); - reads stdin.")
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check the file; change nothing.")
+    ] = False,
+) -> None:
+    """Create and update extensions from a CSV file: every row, or none if any is wrong."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+    from klapka.services.extension_csv import ExtensionCsv
+
+    text = read_input(file)
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("Importing"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    task: list[TaskID] = []
+
+    def progress(done: int, total: int) -> None:
+        if not task:
+            task.append(bar.add_task("import", total=total))
+        bar.update(task[0], completed=done)
+
+    with opened_pbx() as pbx, bar:
+        try:
+            result = ExtensionCsv(pbx).import_csv(text, progress=progress, dry_run=dry_run)
+        except InvalidInput as e:
+            fail_invalid(e, f"{file} was not imported")
+    if result.errors:
+        n = len(result.errors)
+        fail(
+            f"error: {n} problem{'s' if n > 1 else ''} in {file}; nothing was imported:",
+            *(str(e) for e in result.errors),
+        )
+    if dry_run:
+        typer.echo(
+            f"Dry run: {result.created} would be created, {result.updated} updated; "
+            "nothing was changed."
+        )
+    else:
+        typer.echo(f"Imported {file}: {result.created} created, {result.updated} updated.")
+
+
+@extensions_app.command("export")
+@reports_errors
+def extensions_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+    include_secrets: Annotated[
+        bool, typer.Option("--include-secrets", help="Include SIP passwords and PINs.")
+    ] = False,
+) -> None:
+    """Write every extension as CSV (columns: docs/csv.md)."""
+    from klapka.services.extension_csv import ExtensionCsv
+
+    with opened_pbx() as pbx:
+        text = ExtensionCsv(pbx).export_csv(include_secrets=include_secrets)
+    write_output(text, output, private=include_secrets)
+
+
+# --- klapka token -----------------------------------------------------------------------
+
+
+@token_app.command("create")
+@reports_errors
+def token_create(
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "admin",
+) -> None:
+    """Create an admin API token and print it (it is shown only once)."""
+    from klapka.services.tokens import Tokens
+
+    if not 1 <= len(name) <= 63:
+        fail("error: name: must be 1-63 characters")
+    with opened_pbx() as pbx:
+        typer.echo(Tokens(pbx).create(name=name))
