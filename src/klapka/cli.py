@@ -527,3 +527,128 @@ def token_create(
         fail("error: name: must be 1-63 characters")
     with opened_pbx() as pbx:
         typer.echo(Tokens(pbx).create(name=name))
+
+
+# --- the call simulator ---------------------------------------------------------------
+
+
+def _flag_problem(e: InvalidInput) -> NoReturn:
+    """Name the command-line flag, not the JSON field, in a simulator error."""
+    lines = []
+    for p in e.problems:
+        field = p.path.split("[")[0].split(".")[0]
+        lines.append(f"--{field.replace('_', '-')}: {p.rule}" if field else p.rule)
+    if len(lines) == 1:
+        fail(f"error: {lines[0]}")
+    fail(f"error: {len(lines)} problems:", *lines)
+
+
+@app.command()
+@reports_errors
+def simulate(
+    caller: Annotated[
+        str, typer.Option("--from", help="An extension (internal call) or an outside number.")
+    ],
+    dialled: Annotated[
+        str,
+        typer.Option(
+            "--to", help="What was dialled: extension, group, queue, outside number or DID."
+        ),
+    ],
+    at: Annotated[
+        str | None, typer.Option("--at", help="ISO-8601 time (default now, system time zone).")
+    ] = None,
+    path: Annotated[str, typer.Option("--path", help="direct or transferred.")] = "direct",
+    registered: Annotated[
+        list[str] | None,
+        typer.Option("--registered", help="EXT=CLASS,CLASS (EXT= for nothing). Repeatable."),
+    ] = None,
+    in_call: Annotated[
+        list[str] | None, typer.Option("--in-call", help="EXT[:CLASS] in a call. Repeatable.")
+    ] = None,
+    answer: Annotated[
+        list[str] | None,
+        typer.Option("--answer", help="EXT[:CLASS] or NUMBER answers. Repeatable."),
+    ] = None,
+    reject: Annotated[
+        list[str] | None, typer.Option("--reject", help="EXT[:CLASS] declines. Repeatable.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """What happens if this call comes now? Walks the routing engine; changes nothing."""
+    from klapka.services.simulator import Simulator, render_text
+
+    request: dict[str, Any] = {"from": caller, "to": dialled, "path": path}
+    if at is not None:
+        request["at"] = at
+    reg: dict[str, list[str]] = {}
+    for item in registered or []:
+        ext, sep, classes = item.partition("=")
+        if not sep or not ext:
+            fail(f"error: --registered: '{item}' must be EXT=CLASS,CLASS (EXT= for nothing)")
+        reg[ext] = [c for c in classes.split(",") if c]
+    request.update(registered=reg, in_call=in_call or [], answer=answer or [], reject=reject or [])
+    with opened_pbx() as pbx:
+        try:
+            result = Simulator(pbx).simulate(request)
+        except InvalidInput as e:
+            _flag_problem(e)
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(render_text(result))
+
+
+@extensions_app.command("call-paths")
+@reports_errors
+def extensions_call_paths(
+    number: Annotated[str, typer.Argument(help="The extension number.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Where direct calls to the extension go, per status and call kind."""
+    from klapka.services.simulator import Simulator
+
+    with opened_pbx() as pbx:
+        result = Simulator(pbx).call_paths(number)
+    if as_json:
+        print_json(result)
+        return
+    typer.echo(f"Call paths of {number} (nobody answers; busy = in a call):")
+    for status, kinds in result["statuses"].items():
+        typer.echo(f"{status}:")
+        for kind, rules in kinds.items():
+            for rule, path in rules.items():
+                if path is None:
+                    continue
+                o = path["outcome"]
+                detail = " ".join(f"{k}={v}" for k, v in o.items() if k != "result")
+                typer.echo(f"  {kind:<8} {rule:<9} {path['rule']:<28} => {o['result']} {detail}")
+
+
+def run() -> None:
+    """The ``klapka`` program: usage errors are one line on stderr and exit status 2."""
+    import sys
+
+    try:  # Typer vendors Click in its newer releases
+        from typer._click import exceptions as click_errors
+    except ImportError:  # pragma: no cover
+        import click.exceptions as click_errors  # type: ignore[no-redef]
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(standalone_mode=False)
+    except click_errors.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError" and e.ctx is not None:
+            typer.echo(e.ctx.get_help())
+            sys.exit(0)
+        where = f"{e.ctx.command_path}: " if e.ctx is not None else ""
+        typer.echo(f"error: {where}{e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except click_errors.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    run()

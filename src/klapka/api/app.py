@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 import klapka
 from klapka.api import (
+    calls,
     config,
     contacts,
     extension_csv,
@@ -32,6 +33,7 @@ PREFIX = "/api/v1"
 
 # Every router here requires an admin token (see include below); a new resource goes here.
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
+    calls.router,  # before extensions: /extensions/{n}/call-paths
     extension_csv.router,  # before extensions: /extensions/import is not an extension number
     extensions.router,
     groups.router,

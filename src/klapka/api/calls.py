@@ -1,0 +1,74 @@
+"""The call simulator and the call-paths view: "why did my phone (not) ring?"."""
+
+# No ``from __future__ import annotations``: see crud.py.
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from klapka.api.crud import JsonBody, request_body, responses
+from klapka.api.dependencies import get_pbx
+from klapka.services.simulator import Simulator
+
+
+class SimulationRequest(BaseModel):
+    """The simulated call and world; the same fields as ``klapka simulate``'s flags."""
+
+    from_: str = Field(
+        alias="from", description="An extension (internal call) or an outside number."
+    )
+    to: str = Field(
+        description="What was dialled: extension, ring group, queue, outside number or DID."
+    )
+    at: str | None = Field(None, description="ISO-8601 time; default now in the system time zone.")
+    path: Literal["direct", "transferred"] = "direct"
+    registered: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Extension -> endpoint classes registered; default one desk each.",
+    )
+    in_call: list[str] = Field(default_factory=list, description="EXT or EXT:CLASS in a call.")
+    answer: list[str] = Field(default_factory=list, description="EXT, EXT:CLASS or NUMBER answers.")
+    reject: list[str] = Field(default_factory=list, description="EXT or EXT:CLASS declines.")
+
+
+class SimulationResult(BaseModel):
+    call: dict[str, Any]
+    steps: list[dict[str, Any]]
+    outcome: dict[str, Any]
+    trace: list[str]
+
+
+class CallPaths(BaseModel):
+    extension: str
+    statuses: dict[str, dict[str, dict[str, Any]]]
+
+
+def get_simulator(request: Request) -> Simulator:
+    return Simulator(get_pbx(request))
+
+
+SimulatorDep = Annotated[Simulator, Depends(get_simulator)]
+
+router = APIRouter(tags=["calls"])
+
+
+@router.post(
+    "/calls/simulate",
+    summary="What happens if this call comes now? (changes nothing)",
+    operation_id="simulate_call",
+    responses=responses(SimulationResult),
+    openapi_extra=request_body(SimulationRequest),
+)
+def simulate_call(simulator: SimulatorDep, body: JsonBody) -> Any:
+    return simulator.simulate(body)
+
+
+@router.get(
+    "/extensions/{number}/call-paths",
+    summary="Where direct calls to the extension go, per status and call kind",
+    operation_id="get_extension_call_paths",
+    responses=responses(CallPaths),
+)
+def call_paths(simulator: SimulatorDep, number: str) -> Any:
+    return simulator.call_paths(number)
