@@ -231,8 +231,8 @@ def _ring_extension(
         return w.ring(
             second, policy.ring_timeout, Cursor(**{**cursor.__dict__, "stage": 2}), ext.all_reject
         )
-    if in_call and len(in_call) == len(endpoints):
-        w.note(f"every endpoint of {n} is in a call: {n} is busy")
+    if in_call:
+        w.note(f"nothing of {n} is left to ring besides endpoints in a call: {n} is busy")
         return _apply_rule(w, ext, status, kind, "busy", chain, hops)
     w.note(f"{n} has no registered endpoint to ring: unavailable")
     return _apply_rule(w, ext, status, kind, "no_answer", chain, hops, cause="unavailable")
