@@ -644,9 +644,12 @@ def run() -> None:
         where = f"{e.ctx.command_path}: " if e.ctx is not None else ""
         typer.echo(f"error: {where}{e.format_message()}", err=True)
         sys.exit(e.exit_code)
-    except click_errors.Abort:
+    except BrokenPipeError:  # e.g. `klapka extensions list | head`
+        sys.stderr.close()
+        sys.exit(0)
+    except KeyboardInterrupt:
         typer.echo("aborted", err=True)
-        sys.exit(1)
+        sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
 
 
