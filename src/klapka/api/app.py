@@ -72,9 +72,8 @@ def create_app(pbx: Pbx | None = None) -> FastAPI:
         description="The REST API of klapka, an open-source IP PBX. Every endpoint but "
         "`/health` needs `Authorization: Bearer <admin API token>` (`klapka init` prints one).",
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # served below from the bundled Swagger UI: a PBX may be offline
         redoc_url=None,
-        swagger_ui_oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
         separate_input_output_schemas=False,
         lifespan=lifespan,
     )
@@ -91,8 +90,35 @@ def create_app(pbx: Pbx | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+    _install_docs(app)
+
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse(f"{PREFIX}/docs")
 
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Interactive API docs at /api/v1/docs with Swagger UI from a Python package, no CDN."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(f"{PREFIX}/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get(f"{PREFIX}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{PREFIX}/openapi.json",
+            title="klapka API",
+            swagger_js_url=f"{PREFIX}/docs/static/swagger-ui-bundle.js",
+            swagger_css_url=f"{PREFIX}/docs/static/swagger-ui.css",
+            swagger_favicon_url=f"{PREFIX}/docs/static/favicon-32x32.png",
+            oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
+        )
+
+    @app.get(f"{PREFIX}/docs/oauth2-redirect", include_in_schema=False)
+    def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
