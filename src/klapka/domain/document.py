@@ -27,9 +27,9 @@ from klapka.domain.directory import (
 )
 from klapka.domain.extension import Extension, Model
 from klapka.domain.problems import InvalidInput, Problem, problems_from_validation
-from klapka.domain.references import Kind, refs_of
+from klapka.domain.references import EVERYONE, Kind, refs_of
 
-RESERVED_GROUP = "All"
+RESERVED_GROUP = EVERYONE
 
 
 class ConfigDocument(Model):

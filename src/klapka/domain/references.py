@@ -18,6 +18,8 @@ from klapka.domain.destinations import Destination, DestinationType
 from klapka.domain.directory import Group, InboundRoute, OutboundRoute, Queue, RingGroup
 from klapka.domain.extension import Extension, FunctionKeyType
 
+EVERYONE = "All"  # the reserved group of every extension (domain.document.RESERVED_GROUP)
+
 
 class Kind(StrEnum):
     """Kinds of directory objects, as named in messages and the reference index."""
@@ -87,7 +89,12 @@ def refs_of(obj: BaseModel) -> list[Ref]:
     elif isinstance(obj, OutboundRoute):
         refs += [Ref(f"trunks[{i}]", Kind.TRUNK, t) for i, t in enumerate(obj.trunks)]
         refs += [Ref(f"extensions[{i}]", Kind.EXTENSION, e) for i, e in enumerate(obj.extensions)]
-        refs += [Ref(f"groups[{i}]", Kind.GROUP, g) for i, g in enumerate(obj.groups)]
+        # "All" is the built-in group of every extension: nothing stored to point at.
+        refs += [
+            Ref(f"groups[{i}]", Kind.GROUP, g)
+            for i, g in enumerate(obj.groups)
+            if g.lower() != EVERYONE.lower()
+        ]
     return refs
 
 

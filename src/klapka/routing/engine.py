@@ -78,8 +78,21 @@ class _Walk:
 def decide(call: Call, d: Directory, rt: Runtime) -> Decision:
     """The first step of ``call``."""
     w = _Walk(call, d, rt)
+    if call.kind == "external" and call.path == "transferred":
+        # An outside caller that an extension transferred: the target is internal.
+        if (
+            call.dialled in d.extensions
+            or call.dialled in d.ring_groups
+            or call.dialled in d.queues
+        ):
+            w.note(f"an outside call transferred to {call.dialled}")
+            return _transferred(w, call.dialled)
+        return w.hangup("not_found", f"{call.dialled} is not an internal number")
     if call.kind == "external":
         return _inbound(w)
+    caller = d.extensions.get(call.caller)
+    if caller is not None and not caller.enabled:
+        return w.hangup("disabled", f"extension {call.caller} is disabled and cannot call")
     dialled = call.dialled
     if dialled in d.extensions:
         return _extension(w, dialled, call.path, (), 0)
@@ -87,8 +100,13 @@ def decide(call: Call, d: Directory, rt: Runtime) -> Decision:
         return _ring_group(w, dialled, (), 0, 0)
     if dialled in d.queues:
         return _queue(w, dialled, (), 0)
-    caller = d.extensions.get(call.caller)
     return _outside(w, caller, dialled, f"{call.caller} dials {dialled}")
+
+
+def _transferred(w: _Walk, number: str) -> Decision:
+    if number in w.d.extensions:
+        return _extension(w, number, "transferred", (), 0)
+    return _internal_number(w, number)
 
 
 def resume(call: Call, cursor: Cursor, ended: str, d: Directory, rt: Runtime) -> Decision:

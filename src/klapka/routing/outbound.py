@@ -43,6 +43,8 @@ def is_international(d: Directory, number: str) -> bool:
 def _permitted(route: OutboundRouteView, ext: ExtensionView | None) -> bool:
     if not route.extensions and not route.groups:
         return True
+    if any(g.lower() == "all" for g in route.groups):  # the built-in group of everyone
+        return True
     if ext is None:
         return False
     return ext.number in route.extensions or bool(route.groups & ext.groups)
