@@ -289,10 +289,21 @@ def init(
 @app.command()
 @reports_errors
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option(help="Address the REST API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the REST API.")] = 8080,
+    sip: Annotated[
+        bool, typer.Option("--sip/--no-sip", help="Run the SIP core (Kamailio) too.")
+    ] = True,
+    sip_host: Annotated[
+        str | None,
+        typer.Option(help="SIP listen address (default: system setting sip.listen_address)."),
+    ] = None,
+    sip_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="SIP port, UDP and TCP (default: system settings)."),
+    ] = None,
 ) -> None:
-    """Run the REST API (and what else klapka serves) after upgrading the database."""
+    """Run the REST API and the SIP core (Kamailio, supervised) after upgrading the database."""
     import uvicorn
 
     from klapka.api.app import create_app
@@ -302,14 +313,49 @@ def serve(
     _upgrade(url)
     with opened_pbx() as pbx, pbx.tx() as repo:
         tokens = repo.conn.execute(select(func.count()).select_from(t.api_tokens)).scalar_one()
+        system = repo.system()[0]
     if not tokens:
         typer.echo(
             "note: there is no API token yet; create one with `klapka token create`", err=True
         )
+    core = None
+    if sip:
+        from klapka.sip.supervisor import SipCore
+
+        listen = sip_host or system.sip.listen_address
+        udp = sip_port or system.sip.udp_port
+        tcp = sip_port or system.sip.tcp_port
+        core = SipCore(Pbx.from_url(url), data_dir(), listen, udp, tcp)
+        try:
+            core.start()
+        except RuntimeError as e:
+            fail(f"error: {e} (or run with --no-sip)", code=ENVIRONMENT_ERROR)
+        if not core.wait_ready():
+            core.stop()
+            fail(f"error: kamailio did not start; see {core.paths.log}", code=ENVIRONMENT_ERROR)
+        typer.echo(f"klapka: SIP on {listen} udp/{udp} tcp/{tcp} (Kamailio)", err=True)
     typer.echo(
         f"klapka {klapka.__version__}: API docs at http://{host}:{port}/api/v1/docs", err=True
     )
-    uvicorn.run(create_app(), host=host, port=port)
+    if core is not None:
+        import signal
+        import sys
+
+        running = core
+
+        # uvicorn shuts down on SIGTERM/SIGINT, then re-raises the signal with the handler
+        # it found installed: this one, so Kamailio stops with klapka.
+        def stop(signum: int, _frame: object) -> None:
+            running.stop()
+            sys.exit(128 + signum)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+    try:
+        uvicorn.run(create_app(), host=host, port=port)
+    finally:
+        if core is not None:
+            core.stop()
 
 
 # --- klapka db --------------------------------------------------------------------------

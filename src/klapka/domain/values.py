@@ -89,6 +89,13 @@ def _ip_network(v: str) -> str:
         raise ValueError("must be an IP address or network like 192.0.2.0/24") from None
 
 
+def _ip_address(v: str) -> str:
+    try:
+        return str(ipaddress.ip_address(v))
+    except ValueError:
+        raise ValueError("must be an IP address like 0.0.0.0 or 192.0.2.10") from None
+
+
 def _mac(v: str) -> str:
     hexdigits = re.sub(r"[:\-. ]", "", v).lower()
     if not re.fullmatch(r"[0-9a-f]{12}", hexdigits):
@@ -164,6 +171,7 @@ Email = Annotated[str, BeforeValidator(_strip), AfterValidator(_email)]
 Pattern = Annotated[str, BeforeValidator(_strip), AfterValidator(_pattern)]
 TimeZone = Annotated[str, AfterValidator(_timezone)]
 IpNetwork = Annotated[str, AfterValidator(_ip_network)]
+IpAddress = Annotated[str, AfterValidator(_ip_address)]
 MacAddress = Annotated[str, AfterValidator(_mac)]
 TimeRange = Annotated[str, AfterValidator(_time_range)]
 SipPassword = Annotated[str, AfterValidator(_sip_password)]

@@ -1,0 +1,399 @@
+"""The KEMI adapter: Kamailio's routing, in Python, asking the routing engine.
+
+Runs inside Kamailio's embedded interpreter (one per worker process), so it imports only the
+standard library and ``klapka.routing``. The directory comes from the snapshot file that
+``klapka serve`` rewrites on every change (reloaded here when its mtime moves); registrations
+come from usrloc and calls in progress from dialog profiles, both in Kamailio's shared memory.
+
+Every route catches its exceptions and answers 500: an unhandled exception would drop the
+request silently.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import traceback
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
+
+from klapka.routing.decision import Cursor, Decision, Outcome, Ring
+from klapka.routing.engine import decide, resume
+from klapka.routing.model import Call, Directory, Endpoint, Runtime
+from klapka.routing.snapshot import from_json
+
+AOR_DOMAIN = "klapka"  # every extension's address of record is sip:<number>@klapka
+REALM = "klapka"
+AUTH_FAILURES_BEFORE_BLOCK = 10
+
+
+class Snapshot:
+    """The directory snapshot, re-read when the file changes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.mtime = -1.0
+        self.directory = Directory()
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.sip: dict[str, Any] = {}
+
+    def fresh(self) -> Snapshot:
+        try:
+            mtime = os.stat(self.path).st_mtime
+        except FileNotFoundError:
+            return self
+        if mtime != self.mtime:
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+            self.directory = from_json(data["directory"])
+            self.accounts = data["accounts"]
+            self.sip = data["sip"]
+            self.mtime = mtime
+        return self
+
+
+class Contacts(Mapping[str, tuple[Endpoint, ...]]):
+    """Registered endpoints of each extension, fetched from usrloc when first asked."""
+
+    def __init__(self, sip: dict[str, Any]) -> None:
+        self.sip = sip
+        self.cache: dict[str, tuple[Endpoint, ...]] = {}
+        self.addresses: dict[str, tuple[str, str]] = {}  # endpoint id -> (uri, received)
+
+    def __getitem__(self, number: str) -> tuple[Endpoint, ...]:
+        if number not in self.cache:
+            self.cache[number] = self._fetch(number)
+        return self.cache[number]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.cache)
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+    def _fetch(self, number: str) -> tuple[Endpoint, ...]:
+        if KSR.registrar.reg_fetch_contacts("location", f"sip:{number}@{AOR_DOMAIN}", "c") < 0:
+            return ()
+        count = int(KSR.pv.get("$(ulc(c=>count))") or 0)
+        found = []
+        for i in range(count):
+            uri = KSR.pv.get(f"$(ulc(c=>addr)[{i}])") or ""
+            received = KSR.pv.get(f"$(ulc(c=>received)[{i}])") or ""
+            agent = KSR.pv.get(f"$(ulc(c=>user_agent)[{i}])") or ""
+            socket = KSR.pv.get(f"$(ulc(c=>socket)[{i}])") or ""
+            self.addresses[uri] = (uri, received)
+            found.append(Endpoint(uri, classify(uri, agent, socket, self.sip)))
+        KSR.registrar.reg_free_contacts("c")
+        return tuple(found)
+
+
+def classify(uri: str, agent: str, socket: str, sip: dict[str, Any]) -> str:
+    """Endpoint class of a contact: WebSocket = web, then User-Agent patterns, else desk."""
+    if "transport=ws" in uri.lower() or socket.lower().startswith(("ws:", "wss:")):
+        return "web"
+    for pattern in sip.get("mobile_app_user_agents", ()):
+        if pattern.lower() in agent.lower():
+            return "mobile_app"
+    for pattern in sip.get("desktop_app_user_agents", ()):
+        if pattern.lower() in agent.lower():
+            return "desktop_app"
+    return "desk"
+
+
+class LiveRuntime(Runtime):
+    """Runtime state from Kamailio: usrloc contacts and the dialog profile ``incall``."""
+
+    def is_in_call(self, number: str, endpoint: Endpoint) -> bool:
+        if KSR.dialog.get_profile_size("incall", f"{number}|{endpoint.id}", "$var(n)") < 0:
+            return False
+        return int(KSR.pv.get("$var(n)") or 0) > 0
+
+
+def _call_json(call: Call) -> str:
+    return json.dumps([call.caller, call.dialled, call.at.isoformat(), call.kind, call.path])
+
+
+def _call_from_json(text: str) -> Call:
+    c = json.loads(text)
+    return Call(c[0], c[1], datetime.fromisoformat(c[2]), c[3], c[4])
+
+
+def _uri_only(contact: str) -> str:
+    start, end = contact.find("<"), contact.find(">")
+    uri = contact[start + 1 : end] if start >= 0 and end > start else contact
+    return uri.split(";")[0] if ";" in uri and start < 0 else uri
+
+
+class Adapter:
+    def __init__(self, snapshot_path: str) -> None:
+        self.snapshot = Snapshot(snapshot_path)
+
+    def child_init(self, rank: int) -> int:
+        return 0
+
+    # --- entry points called by Kamailio ------------------------------------------------
+
+    def ksr_request_route(self, msg: Any) -> int:
+        try:
+            self._request()
+        except Exception:
+            KSR.err(
+                "klapka: request route failed: "
+                + traceback.format_exc().replace("\n", " | ")
+                + "\n"
+            )
+            KSR.sl.sl_send_reply(500, "Server Error")
+        return 1
+
+    def ksr_failure_route(self, msg: Any) -> int:
+        try:
+            self._failure()
+        except Exception:
+            KSR.err(
+                "klapka: failure route failed: "
+                + traceback.format_exc().replace("\n", " | ")
+                + "\n"
+            )
+            KSR.tm.t_reply(500, "Server Error")
+        return 1
+
+    def ksr_onreply_route(self, msg: Any) -> int:
+        try:
+            self._reply()
+        except Exception:
+            KSR.err(
+                "klapka: reply route failed: " + traceback.format_exc().replace("\n", " | ") + "\n"
+            )
+        return 1
+
+    # --- requests -----------------------------------------------------------------------
+
+    def _request(self) -> None:
+        if KSR.maxfwd.process_maxfwd(10) < 0:
+            KSR.sl.sl_send_reply(483, "Too Many Hops")
+            return
+        if KSR.sanity.sanity_check(17895, 7) < 0:
+            return  # sanity has answered (or dropped) the malformed request
+        source = KSR.pv.get("$si") or ""
+        if KSR.htable.sht_get("blocked", source) is not None:
+            KSR.sl.sl_send_reply(403, "Blocked after repeated authentication failures")
+            return
+        if KSR.pike.pike_check_req() < 0:
+            return  # a flood: drop silently
+        KSR.force_rport()
+        method = KSR.pv.get("$rm")
+        if KSR.siputils.has_totag() > 0:
+            self._within_dialog(method)
+            return
+        if method == "CANCEL":
+            if KSR.tm.t_check_trans() > 0:
+                KSR.tm.t_relay()
+            return
+        if method == "ACK":
+            if KSR.tm.t_check_trans() > 0:
+                KSR.tm.t_relay()
+            return
+        if KSR.tm.t_check_trans() == 0:
+            return  # a retransmission, absorbed
+        if method == "REGISTER":
+            self._register(source)
+        elif method == "INVITE":
+            self._invite(source)
+        elif method == "OPTIONS" and not KSR.pv.get("$rU"):
+            KSR.sl.sl_send_reply(200, "OK")
+        else:
+            KSR.sl.sl_send_reply(501, "Not Implemented")
+
+    def _within_dialog(self, method: str) -> None:
+        if KSR.rr.loose_route() > 0:
+            if method in ("BYE", "CANCEL"):
+                KSR.dialog.dlg_manage()
+            KSR.tm.t_relay()
+            return
+        if method == "ACK":
+            if KSR.tm.t_check_trans() > 0:
+                KSR.tm.t_relay()
+            return
+        KSR.sl.sl_send_reply(404, "Not Here")
+
+    def _auth_failed(self, source: str) -> None:
+        count = (KSR.htable.sht_get("authfail", source) or 0) + 1
+        KSR.htable.sht_seti("authfail", source, count)
+        if count >= AUTH_FAILURES_BEFORE_BLOCK:
+            KSR.htable.sht_seti("blocked", source, 1)
+            KSR.warn(f"klapka: blocked {source} after {count} failed authentications\n")
+
+    def _authenticate(self, source: str) -> dict[str, Any] | None:
+        """The account of the request's credentials, or None (a challenge was sent)."""
+        snap = self.snapshot.fresh()
+        username = KSR.pv.get("$au")
+        account = snap.accounts.get(username) if username else None
+        # pv_auth_check answers WWW- or Proxy-Authorization by the method (REGISTER or not).
+        if account is None or KSR.auth.pv_auth_check(REALM, account["password"], 0, 0) < 0:
+            if username:
+                self._auth_failed(source)
+            KSR.auth.auth_challenge(REALM, 0)
+            return None
+        KSR.auth.consume_credentials()
+        return account
+
+    def _register(self, source: str) -> None:
+        account = self._authenticate(source)
+        if account is None:
+            return
+        if not account["enabled"]:
+            KSR.sl.sl_send_reply(403, "Extension disabled")
+            return
+        allowed = account.get("allowed_ips") or []
+        if allowed and not any(
+            ipaddress.ip_address(source) in ipaddress.ip_network(n) for n in allowed
+        ):
+            KSR.sl.sl_send_reply(403, "Registration not allowed from this address")
+            return
+        prefix = account.get("user_agent_prefix")
+        if prefix and not (KSR.pv.get("$ua") or "").startswith(prefix):
+            KSR.sl.sl_send_reply(403, "User agent not allowed")
+            return
+        if KSR.nathelper.nat_uac_test(19) > 0:
+            KSR.nathelper.fix_nated_register()
+            KSR.setbflag(6)
+        KSR.pv.seti("$xavp(reg=>max_contacts)", int(account["max_contacts"]))
+        KSR.registrar.save_uri("location", 0, f"sip:{account['extension']}@{AOR_DOMAIN}")
+
+    def _invite(self, source: str) -> None:
+        account = self._authenticate(source)
+        if account is None:
+            return
+        if KSR.nathelper.nat_uac_test(19) > 0:
+            KSR.nathelper.fix_nated_contact()
+        snap = self.snapshot
+        caller = account["extension"]
+        call = Call(caller, KSR.pv.get("$rU") or "", datetime.now(UTC), "internal")
+        KSR.rr.record_route()
+        KSR.dialog.dlg_manage()
+        KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")
+        contacts = Contacts(snap.sip)
+        runtime = LiveRuntime(registered=contacts)
+        decision = decide(call, snap.directory, runtime)
+        KSR.pv.sets("$avp(kl_call)", _call_json(call))
+        self._execute(decision, contacts, in_failure=False)
+
+    # --- executing decisions ----------------------------------------------------------
+
+    def _execute(self, decision: Decision, contacts: Contacts, in_failure: bool) -> None:
+        for line in decision.trace:
+            KSR.info(f"klapka: {line}\n")
+        if isinstance(decision, Outcome):
+            self._finish(decision, in_failure)
+            return
+        self._ring(decision, contacts)
+
+    def _ring(self, ring: Ring, contacts: Contacts) -> None:
+        branches = []
+        owners: dict[str, str] = {}
+        for target in ring.targets:
+            if target.extension is None:
+                KSR.warn(f"klapka: {target.number} is not rung: trunks come with issue 5 part 2\n")
+                continue
+            uri, received = contacts.addresses.get(
+                target.endpoint or "", (target.endpoint or "", "")
+            )
+            branches.append((uri, received))
+            owners[uri] = target.extension
+        if not branches:
+            self._finish(
+                Outcome("hangup", cause="unavailable", sip_code=480, reason="Unavailable"), True
+            )
+            return
+        for uri, received in branches[1:]:
+            KSR.pv.sets("$ru", uri)
+            if received:
+                KSR.pv.sets("$du", received)
+            else:
+                KSR.pv.unset("$du")
+            KSR.corex.append_branch()
+        uri, received = branches[0]
+        KSR.pv.sets("$ru", uri)
+        if received:
+            KSR.pv.sets("$du", received)
+        else:
+            KSR.pv.unset("$du")
+        KSR.pv.sets("$avp(kl_cursor)", ring.cursor.to_json())
+        KSR.pv.sets("$avp(kl_owners)", json.dumps(owners))
+        KSR.pv.seti("$avp(kl_all_reject)", 1 if ring.all_reject else 0)
+        KSR.tm.t_set_fr(ring.timeout * 1000, 5000)
+        KSR.tm.t_on_failure("ksr_failure_route")
+        KSR.tm.t_on_reply("ksr_onreply_route")
+        if KSR.tm.t_relay() < 0:
+            KSR.sl.sl_reply_error()
+
+    def _finish(self, outcome: Outcome, in_failure: bool) -> None:
+        code, reason = _final_reply(outcome)
+        detail = outcome.mailbox or outcome.number or outcome.cause or ""
+        KSR.hdr.append_to_reply(f"X-Klapka-Outcome: {outcome.result};{detail}\r\n")
+        if in_failure:
+            KSR.tm.t_reply(code, reason)
+        else:
+            KSR.sl.sl_send_reply(code, reason)
+
+    # --- replies and failures -----------------------------------------------------------
+
+    def _reply(self) -> None:
+        code = int(KSR.pv.get("$rs") or 0)
+        if code in (486, 600, 603) and (KSR.pv.get("$avp(kl_all_reject)") or 0) == 1:
+            KSR.info("klapka: declined with all reject mode on: every branch stops\n")
+            KSR.tm.t_cancel_branches("others")
+        if code == 200 and (KSR.pv.get("$rm") or "") == "INVITE":
+            owners = json.loads(KSR.pv.get("$avp(kl_owners)") or "{}")
+            contact = _uri_only(KSR.pv.get("$ct") or "")
+            owner = owners.get(contact)
+            if owner is None:
+                for uri, ext in owners.items():
+                    if uri.split(";")[0] == contact.split(";")[0]:
+                        owner = ext
+            if owner is not None:
+                KSR.dialog.set_dlg_profile("incall", f"{owner}|{contact}")
+
+    def _failure(self) -> None:
+        if KSR.tm.t_is_canceled() > 0:
+            return
+        code = int(KSR.pv.get("$T_reply_code") or 0)
+        ended = "no_answer" if KSR.tm.t_any_timeout() > 0 or code in (408, 480) else "busy"
+        if code not in (408, 480, 486, 600, 603) and KSR.tm.t_any_timeout() <= 0:
+            ended = "no_answer"
+        KSR.info(f"klapka: ring step ended ({code}): {ended.replace('_', ' ')}\n")
+        snap = self.snapshot.fresh()
+        call = _call_from_json(KSR.pv.get("$avp(kl_call)") or "")
+        cursor = Cursor.from_json(KSR.pv.get("$avp(kl_cursor)") or "")
+        contacts = Contacts(snap.sip)
+        decision = resume(call, cursor, ended, snap.directory, LiveRuntime(registered=contacts))
+        self._execute(decision, contacts, in_failure=True)
+
+
+def _final_reply(outcome: Outcome) -> tuple[int, str]:
+    """The SIP answer to the caller for an outcome that rings nobody."""
+    if outcome.result == "hangup":
+        reason = {
+            "busy": "Busy Here",
+            "no_answer": "No Answer",
+            "unavailable": "Temporarily Unavailable",
+            "not_found": "Not Found",
+            "disabled": "Extension disabled",
+            "restricted": outcome.reason or "Call restricted",
+            "no_route": "No route",
+            "forward_loop": "Forward loop",
+            "voicemail_disabled": "Voicemail disabled",
+            "rule": "Declined",
+        }.get(outcome.cause or "", "Declined")
+        return outcome.sip_code or 603, reason
+    if outcome.result == "voicemail":
+        return 480, f"Voicemail {outcome.mailbox} (media service not running)"
+    if outcome.result == "greeting":
+        return 480, "Greeting (media service not running)"
+    if outcome.result == "external":
+        return 503, "No trunk available"
+    return 500, "Server Error"

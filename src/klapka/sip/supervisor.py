@@ -1,0 +1,161 @@
+"""Kamailio under klapka's supervision: configuration written, process started in the
+foreground, restarted when it dies, stopped with klapka; and the directory snapshot kept
+fresh (rewritten within a fraction of a second of any change, from any process)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import klapka
+from klapka.services.pbx import Pbx
+from klapka.services.sip_directory import build_snapshot, directory_version
+from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
+
+log = logging.getLogger("klapka.sip")
+
+POLL_SECONDS = 0.2
+
+
+def kamailio_binary() -> str | None:
+    return shutil.which("kamailio") or (
+        "/usr/sbin/kamailio" if Path("/usr/sbin/kamailio").exists() else None
+    )
+
+
+def write_snapshot(pbx: Pbx, paths: SipPaths) -> int:
+    """Write the snapshot atomically; returns the directory version it holds."""
+    snapshot = build_snapshot(pbx)
+    tmp = paths.snapshot.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds SIP passwords
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(snapshot, f, separators=(",", ":"))
+    os.replace(tmp, paths.snapshot)
+    return int(snapshot["version"])
+
+
+class SipCore:
+    """Runs Kamailio and the snapshot poller until ``stop``."""
+
+    def __init__(self, pbx: Pbx, data_dir: Path, listen: str, udp_port: int, tcp_port: int) -> None:
+        self.pbx = pbx
+        self.paths = SipPaths(data_dir / "sip")
+        self.listen = listen
+        self.udp_port = udp_port
+        self.tcp_port = tcp_port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.version = -1
+        self.restarts = 0
+
+    def prepare(self) -> None:
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.paths.root, 0o700)
+        src = Path(klapka.__file__).resolve().parent.parent
+        self.paths.cfg.write_text(render(self.paths, self.listen, self.udp_port, self.tcp_port))
+        self.paths.script.write_text(entry_script(src, self.paths.snapshot))
+        self.version = write_snapshot(self.pbx, self.paths)
+
+    def start(self) -> None:
+        binary = kamailio_binary()
+        if binary is None:
+            raise RuntimeError(
+                "kamailio is not installed (./scripts/install-and-run.sh installs it)"
+            )
+        self.prepare()
+        self._spawn(binary)
+        for target in (self._watch_process, self._watch_directory):
+            thread = threading.Thread(target=target, args=(binary,), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _stop_stale(self) -> None:
+        """A Kamailio left running by a klapka that was killed: stop it, it holds the port."""
+        try:
+            pid = int(self.paths.pid.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError):
+            return
+        if "kamailio" in cmdline and str(self.paths.cfg) in cmdline:
+            log.warning("stopping a Kamailio left running by an earlier klapka (pid %d)", pid)
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                return
+            for _ in range(50):
+                if not Path(f"/proc/{pid}").exists():
+                    return
+                time.sleep(0.1)
+
+    def _spawn(self, binary: str) -> None:
+        self._stop_stale()
+        self.paths.rpc_socket.unlink(missing_ok=True)
+        logfile = open(self.paths.log, "ab")  # noqa: SIM115 (kept open for the child)
+        self.process = subprocess.Popen(
+            [binary, "-DD", "-E", "-f", str(self.paths.cfg), "-m", "256", "-M", "16",
+             "-P", str(self.paths.pid), "-Y", str(self.paths.root)],
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        logfile.close()
+        log.info("kamailio started (pid %s), SIP on %s udp/%s tcp/%s", self.process.pid,
+                 self.listen, self.udp_port, self.tcp_port)  # fmt: skip
+
+    def wait_ready(self, timeout: float = 15.0) -> bool:
+        """True once Kamailio's control socket answers (it is up and routing)."""
+        from klapka.sip.rpc import KamailioRpc, RpcError
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                return False
+            try:
+                KamailioRpc(self.paths.rpc_socket).call("core.version")
+                return True
+            except (OSError, RpcError):
+                time.sleep(0.1)
+        return False
+
+    def _watch_process(self, binary: str) -> None:
+        while not self.stopping.is_set():
+            process = self.process
+            if process is not None and process.poll() is not None and not self.stopping.is_set():
+                self.restarts += 1
+                log.error("kamailio exited with %s; restarting (restart %d)", process.returncode,
+                          self.restarts)  # fmt: skip
+                time.sleep(min(5.0, 0.5 * self.restarts))
+                if not self.stopping.is_set():
+                    self._spawn(binary)
+            self.stopping.wait(0.5)
+
+    def _watch_directory(self, _binary: str) -> None:
+        while not self.stopping.is_set():
+            try:
+                if directory_version(self.pbx) != self.version:
+                    self.version = write_snapshot(self.pbx, self.paths)
+                    log.info("directory version %d: snapshot rewritten", self.version)
+            except Exception:
+                log.exception("could not refresh the SIP directory snapshot")
+            self.stopping.wait(POLL_SECONDS)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        process = self.process
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        for thread in self.threads:
+            thread.join(2)

@@ -1,0 +1,76 @@
+"""Phones register over SIP with their extension's credentials."""
+
+from __future__ import annotations
+
+from conftest import Pbx4Sip
+
+DOC = {
+    "version": 1,
+    "extensions": [
+        {"number": "101", "sip_password": "Secret1234a"},
+        {"number": "102", "sip_password": "Secret1234b", "concurrent_registrations": 1},
+        {"number": "103", "sip_password": "Secret1234c", "enabled": False},
+        {
+            "number": "104",
+            "sip_password": "Secret1234d",
+            "security": {"allowed_ips": ["192.0.2.0/24"]},
+        },
+        {
+            "number": "105",
+            "sip_password": "Secret1234e",
+            "security": {"user_agent_prefix": "Yealink"},
+        },
+    ],
+}
+
+
+def test_a_phone_registers_with_the_extensions_credentials(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    result = sip.sipp.register("101", "Secret1234a")
+    assert result.ok, result.output
+    contacts = sip.contacts("101")
+    assert len(contacts) == 1
+    assert contacts[0]["User-Agent"] == "klapka-test-phone"
+
+
+def test_a_wrong_password_is_challenged_again_and_nothing_registers(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    result = sip.sipp.register("101", "WrongPassword1", expect=401)
+    assert result.ok, result.output
+    assert sip.contacts("101") == []
+
+
+def test_a_disabled_extension_is_refused(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    result = sip.sipp.register("103", "Secret1234c", expect=403)
+    assert result.ok, result.output
+    assert sip.contacts("103") == []
+
+
+def test_registration_from_a_disallowed_address_is_refused(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    assert sip.sipp.register("104", "Secret1234d", expect=403).ok
+    assert sip.contacts("104") == []
+
+
+def test_a_user_agent_outside_the_allowed_prefix_is_refused(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    assert sip.sipp.register("105", "Secret1234e", expect=403).ok
+    assert sip.sipp.register("105", "Secret1234e", agent="Yealink SIP-T46S").ok
+    assert len(sip.contacts("105")) == 1
+
+
+def test_registrations_over_the_limit_are_refused(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    assert sip.sipp.register("102", "Secret1234b").ok
+    second = sip.sipp.register("102", "Secret1234b", expect=503)
+    assert second.ok, second.output
+    assert len(sip.contacts("102")) == 1
+
+
+def test_a_password_change_applies_to_the_next_registration_without_a_restart(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    doc = {**DOC, "extensions": [{"number": "101", "sip_password": "Changed1234x"}]}
+    sip.apply(doc)
+    assert sip.sipp.register("101", "Secret1234a", expect=401).ok
+    assert sip.sipp.register("101", "Changed1234x").ok
