@@ -41,7 +41,7 @@ _REGISTER = """
       To: <sip:{user}@[remote_ip]>
       Call-ID: [call_id]
       CSeq: 2 REGISTER
-      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Contact: <sip:{user}@[local_ip]:{contact_port}>
       [authentication]
       Max-Forwards: 70
       User-Agent: {agent}
@@ -61,6 +61,7 @@ _RINGING = """
       [last_To:];tag=[pid]SIPpTag01[call_number]
       [last_Call-ID:]
       [last_CSeq:]
+      [last_Record-Route:]
       Contact: <sip:{user}@[local_ip]:[local_port]>
       Content-Length: 0
 
@@ -76,6 +77,7 @@ _ANSWER = """
       [last_To:];tag=[pid]SIPpTag01[call_number]
       [last_Call-ID:]
       [last_CSeq:]
+      [last_Record-Route:]
       Contact: <sip:{user}@[local_ip]:[local_port]>
       Content-Type: application/sdp
       Content-Length: [len]

@@ -149,6 +149,12 @@ class Adapter:
             KSR.sl.sl_send_reply(500, "Server Error")
         return 1
 
+    def ksr_reply_route(self, msg: Any) -> int:
+        return 1  # every reply is handled by tm (the transaction's own reply route)
+
+    def ksr_onsend_route(self, msg: Any) -> int:
+        return 1
+
     def ksr_failure_route(self, msg: Any) -> int:
         try:
             self._failure()
@@ -328,6 +334,9 @@ class Adapter:
         KSR.tm.t_set_fr(ring.timeout * 1000, 5000)
         KSR.tm.t_on_failure("ksr_failure_route")
         KSR.tm.t_on_reply("ksr_onreply_route")
+        KSR.info(
+            f"klapka: relaying to {KSR.pv.get('$ru')} via {KSR.pv.get('$du')} (+{len(branches) - 1} branches)\n"
+        )
         if KSR.tm.t_relay() < 0:
             KSR.sl.sl_reply_error()
 
