@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import Pbx4Sip
 
 DOC = {
@@ -74,3 +75,26 @@ def test_a_password_change_applies_to_the_next_registration_without_a_restart(si
     sip.apply(doc)
     assert sip.sipp.register("101", "Secret1234a", expect=401).ok
     assert sip.sipp.register("101", "Changed1234x").ok
+
+
+def test_registrations_are_visible_through_the_api(
+    sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from klapka.api.app import create_app
+    from klapka.services.tokens import Tokens
+
+    sip.apply(DOC)
+    assert sip.sipp.register("101", "Secret1234a").ok
+    monkeypatch.setenv("KLAPKA_DATA_DIR", str(sip.core.paths.root.parent))
+    token = Tokens(sip.pbx).create()
+    client = TestClient(create_app(sip.pbx), headers={"Authorization": f"Bearer {token}"})
+    regs = client.get("/api/v1/extensions/101/registrations").json()
+    assert len(regs) == 1
+    assert regs[0]["endpoint"] == "desk"
+    assert regs[0]["user_agent"] == "klapka-test-phone"
+    assert regs[0]["contact"].startswith("sip:101@127.0.0.1:")
+    assert 0 < regs[0]["expires"] <= 300
+    assert client.get("/api/v1/extensions/102/registrations").json() == []
+    assert client.get("/api/v1/extensions/999/registrations").status_code == 404

@@ -72,3 +72,29 @@ def simulate_call(simulator: SimulatorDep, body: JsonBody) -> Any:
 )
 def call_paths(simulator: SimulatorDep, number: str) -> Any:
     return simulator.call_paths(number)
+
+
+class Registration(BaseModel):
+    contact: str
+    endpoint: str
+    user_agent: str
+    source: str
+    transport: str
+    expires: int | None
+
+
+@router.get(
+    "/extensions/{number}/registrations",
+    summary="The extension's registered phones and apps, live from the SIP core",
+    operation_id="get_extension_registrations",
+    responses={**responses(list[Registration]), 503: {"description": "SIP core not running"}},
+)
+def registrations(request: Request, number: str) -> Any:
+    from fastapi.responses import JSONResponse
+
+    from klapka.services.registrations import Registrations, SipCoreUnavailable
+
+    try:
+        return Registrations(get_pbx(request)).of(number)
+    except SipCoreUnavailable as e:
+        return JSONResponse({"error": "sip_core_unavailable", "message": str(e)}, status_code=503)

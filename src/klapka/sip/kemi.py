@@ -25,6 +25,7 @@ from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.engine import decide, resume
 from klapka.routing.model import Call, Directory, Endpoint, Runtime
 from klapka.routing.snapshot import from_json
+from klapka.sip.kemi_classify import classify
 
 AOR_DOMAIN = "klapka"  # every extension's address of record is sip:<number>@klapka
 REALM = "klapka"
@@ -89,19 +90,6 @@ class Contacts(Mapping[str, tuple[Endpoint, ...]]):
             found.append(Endpoint(uri, classify(uri, agent, socket, self.sip)))
         KSR.registrar.reg_free_contacts("c")
         return tuple(found)
-
-
-def classify(uri: str, agent: str, socket: str, sip: dict[str, Any]) -> str:
-    """Endpoint class of a contact: WebSocket = web, then User-Agent patterns, else desk."""
-    if "transport=ws" in uri.lower() or socket.lower().startswith(("ws:", "wss:")):
-        return "web"
-    for pattern in sip.get("mobile_app_user_agents", ()):
-        if pattern.lower() in agent.lower():
-            return "mobile_app"
-    for pattern in sip.get("desktop_app_user_agents", ()):
-        if pattern.lower() in agent.lower():
-            return "desktop_app"
-    return "desk"
 
 
 class LiveRuntime(Runtime):
