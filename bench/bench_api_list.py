@@ -66,7 +66,7 @@ def main() -> None:
         port = free_port()
         env = dict(os.environ, KLAPKA_DATABASE_URL=url, KLAPKA_DATA_DIR=tmp)
         server = subprocess.Popen(
-            [sys.executable, "-m", "klapka.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "klapka.cli", "serve", "--no-sip", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
