@@ -14,7 +14,11 @@ from klapka.routing.decision import Outcome, Ring, RingTarget
 from klapka.routing.engine import decide, resume
 from klapka.routing.model import Call, Directory, Runtime
 
-MAX_STEPS = 64  # a safety net; forward chains are already limited to 5 hops
+
+def max_steps(d: Directory) -> int:
+    """A bound no call can exceed: at most 6 extensions (5 hops) with 2 stages each, and
+    each ring group or queue at most once per call (reaching one again is a loop)."""
+    return 12 + sum(len(g.members) for g in d.ring_groups.values()) + len(d.queues) + 1
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,15 @@ def simulate(
 ) -> Simulation:
     steps: list[Ring] = []
     trace: list[str] = []
+    limit = max_steps(d)
     decision = decide(call, d, rt)
     while True:
         trace += decision.trace
         if isinstance(decision, Outcome):
             return Simulation(tuple(steps), decision, tuple(trace))
         steps.append(decision)
-        if len(steps) >= MAX_STEPS:
-            trace.append(f"stopped after {MAX_STEPS} ring steps")
+        if len(steps) > limit:
+            trace.append(f"stopped after {limit} ring steps")
             return Simulation(tuple(steps), Outcome("hangup", cause="forward_loop"), tuple(trace))
         targets = decision.targets
         taker = next((t for t in targets for p in answer if p.matches(t)), None)
