@@ -9,6 +9,7 @@ status 2, the same as a usage error; nothing is changed then.
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 import os
 import sys
@@ -27,6 +28,7 @@ import klapka
 from klapka.domain.problems import Conflict, InvalidInput, NotFound
 from klapka.domain.references import Kind
 from klapka.services.pbx import Pbx
+from klapka.services.principal import Principal
 from klapka.store.database import data_dir, database_url, make_engine
 
 app = typer.Typer(
@@ -54,6 +56,15 @@ USAGE_ERROR = 2
 ENVIRONMENT_ERROR = 1
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cli_principal() -> Principal:
+    """Who a command acts for, in the audit log: the system, run by this OS user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return Principal(role="system", name=f"cli {user}")
 
 
 class NotInitialised(Exception):
@@ -117,19 +128,20 @@ def _sqlite_file_missing(url: str) -> bool:
     )
 
 
-def _schema_revision(engine: Engine) -> str | None:
+def _schema_revisions(engine: Engine) -> set[str]:
+    """The revisions the database is at: one per branch of the migrations."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def _head_revision(url: str) -> str | None:
+def _head_revisions(url: str) -> set[str]:
     from alembic.script import ScriptDirectory
 
     from klapka.store.migrate import alembic_config
 
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    return set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
 
 
 @contextmanager
@@ -140,12 +152,12 @@ def opened_pbx() -> Iterator[Pbx]:
         raise NotInitialised(f"no database at {describe(url)}: run `klapka init` first")
     engine = make_engine(url)
     try:
-        revision = _schema_revision(engine)
-        if revision is None:
+        revisions = _schema_revisions(engine)
+        if not revisions:
             raise NotInitialised(
                 f"the database at {describe(url)} is not initialised: run `klapka init` first"
             )
-        if revision != _head_revision(url):
+        if revisions != _head_revisions(url):
             raise NotInitialised(
                 f"the database at {describe(url)} has an older schema: "
                 "run `klapka db upgrade` first"
@@ -272,7 +284,7 @@ def init(
             from klapka.services.yamlfmt import load_yaml
 
             text = resources.files("klapka.demo").joinpath("demo.yaml").read_text("utf-8")
-            result = ConfigService(pbx).apply(load_yaml(text))
+            result = ConfigService(pbx, cli_principal()).apply(load_yaml(text))
             s = result.summary
             typer.echo(
                 f"Demo company loaded: {s['created']} created, {s['updated']} updated, "
@@ -406,7 +418,7 @@ def config_apply(
 
     data = load_yaml(read_input(file))
     with opened_pbx() as pbx:
-        result = ConfigService(pbx).apply(data, dry_run=dry_run)
+        result = ConfigService(pbx, cli_principal()).apply(data, dry_run=dry_run)
     typer.echo(result.text())
 
 
@@ -522,7 +534,9 @@ def extensions_import(
 
     with opened_pbx() as pbx, bar:
         try:
-            result = ExtensionCsv(pbx).import_csv(text, progress=progress, dry_run=dry_run)
+            result = ExtensionCsv(pbx, cli_principal()).import_csv(
+                text, progress=progress, dry_run=dry_run
+            )
         except InvalidInput as e:
             fail_invalid(e, f"{file} was not imported")
     if result.errors:
@@ -556,6 +570,36 @@ def extensions_export(
     with opened_pbx() as pbx:
         text = ExtensionCsv(pbx).export_csv(include_secrets=include_secrets)
     write_output(text, output, private=include_secrets)
+
+
+@extensions_app.command("welcome")
+@reports_errors
+def extensions_welcome(
+    numbers: Annotated[
+        list[str] | None, typer.Argument(help="Extension numbers (or --all).", show_default=False)
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every extension.")] = False,
+) -> None:
+    """Send welcome emails: the portal link and a one-time app login link with its QR code."""
+    from klapka.notify.email import MailNotConfigured
+    from klapka.services.welcome import Welcome
+
+    if bool(numbers) == every:
+        fail("error: name extension numbers, or use --all")
+    with opened_pbx() as pbx:
+        try:
+            results = Welcome(pbx, cli_principal()).send_many(None if every else numbers)
+        except MailNotConfigured as e:
+            fail(f"error: {e}")
+    for r in results:
+        if r.sent:
+            typer.echo(f"{r.number}: sent to {r.email}")
+        else:
+            typer.echo(f"{r.number}: not sent: {r.error}", err=True)
+    sent = sum(1 for r in results if r.sent)
+    typer.echo(f"{sent} of {len(results)} welcome email(s) sent.")
+    if sent < len(results):
+        raise typer.Exit(ENVIRONMENT_ERROR)
 
 
 # --- klapka token -----------------------------------------------------------------------

@@ -185,6 +185,7 @@ def test_a_contact_gets_a_numeric_id_to_find_it_by(client: TestClient) -> None:
         "company": "Globex",
         "email": None,
         "numbers": [],
+        "phonebook": "Default",
     }
     check(client.delete(url))
     assert client.get(url).status_code == 404

@@ -7,22 +7,32 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import klapka
 from klapka.api import (
+    audit,
     calls,
+    client_permissions,
     config,
     contacts,
     extension_csv,
     extensions,
     groups,
     inbound_routes,
+    me,
     outbound_routes,
+    personal_tokens,
+    phonebooks,
     queues,
     ring_groups,
+    sign_in,
     system,
     trunks,
+    two_factor,
+    user_accounts,
+    welcome,
 )
 from klapka.api.auth import require_admin
 from klapka.api.crud import document_bodies
@@ -31,10 +41,12 @@ from klapka.services.pbx import Pbx
 
 PREFIX = "/api/v1"
 
-# Every router here requires an admin token (see include below); a new resource goes here.
+# Every router here requires an admin (see include below); a new resource goes here. The
+# operations of these that users may call too are in ``auth.USER_OPERATIONS``.
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     calls.router,  # before extensions: /extensions/{n}/call-paths
     extension_csv.router,  # before extensions: /extensions/import is not an extension number
+    welcome.router,  # before extensions: /extensions/welcome-email is not an extension number
     extensions.router,
     groups.router,
     ring_groups.router,
@@ -42,9 +54,28 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     trunks.router,
     inbound_routes.router,
     outbound_routes.router,
-    contacts.router,
     system.router,
     config.router,
+    client_permissions.router,
+    user_accounts.router,
+    audit.router,
+)
+
+# Anyone signed in may call these; the services decide by the client permissions (contact
+# visibility: none, view, manage).
+SERVICE_CHECKED_ROUTERS: tuple[APIRouter, ...] = (
+    contacts.router,
+    phonebooks.router,
+)
+
+# Signing in, a user's own credentials and settings: each route says who may call it
+# (anyone, anyone signed in, or a session that is still enrolling in two-factor).
+ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
+    sign_in.router,
+    personal_tokens.router,
+    two_factor.router,
+    me.router,
+    welcome.public_router,  # the app login link's one-time token is the credential
 )
 
 public = APIRouter(tags=["service"])
@@ -62,6 +93,11 @@ def create_app(pbx: Pbx | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The hash checked for unknown emails, made now: the first failed sign-in must not
+        # take longer than any other (that would tell the email is unknown).
+        from klapka.services.sign_in import dummy_hash
+
+        dummy_hash()
         yield
         if owns_pbx:
             the_pbx.close()
@@ -69,8 +105,11 @@ def create_app(pbx: Pbx | None = None) -> FastAPI:
     app = FastAPI(
         title="klapka",
         version=klapka.__version__,
-        description="The REST API of klapka, an open-source IP PBX. Every endpoint but "
-        "`/health` needs `Authorization: Bearer <admin API token>` (`klapka init` prints one).",
+        description="The REST API of klapka, an open-source IP PBX. Sign in with an API token "
+        "(`Authorization: Bearer <token>`: an admin token, which `klapka init` prints, or a "
+        "personal token) or a browser session (`POST /api/v1/auth/login`). Admins may call "
+        "everything; an extension's user calls `/auth/...`, `/me/...` and reads the extensions "
+        "they may see.",
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=None,  # served below from the bundled Swagger UI: a PBX may be offline
         redoc_url=None,
@@ -79,9 +118,12 @@ def create_app(pbx: Pbx | None = None) -> FastAPI:
     )
     app.state.pbx = the_pbx
     install_error_handlers(app)
+    app.add_middleware(RefuseNulInUrl)
     app.include_router(public, prefix=PREFIX)
     for router in PROTECTED_ROUTERS:
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(require_admin)])
+    for router in (*SERVICE_CHECKED_ROUTERS, *ACCOUNT_ROUTERS):
+        app.include_router(router, prefix=PREFIX)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -97,6 +139,31 @@ def create_app(pbx: Pbx | None = None) -> FastAPI:
         return RedirectResponse(f"{PREFIX}/docs")
 
     return app
+
+
+class RefuseNulInUrl:
+    """A NUL character (%00) in the path or the query is never meaningful, and PostgreSQL
+    refuses to compare text with one: refused here, once, for every route (422)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            rule = "must not contain NUL characters (%00)"
+            response = JSONResponse(
+                {
+                    "error": "invalid",
+                    "message": f"url: {rule}",
+                    "problems": [{"path": "url", "rule": rule}],
+                },
+                status_code=422,
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _install_docs(app: FastAPI) -> None:

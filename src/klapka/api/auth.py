@@ -1,39 +1,212 @@
-"""Who may call the API: until users and roles exist, the holder of an admin API token.
+"""Who is calling the API: a browser session (cookie) or an API token (bearer), as a principal.
 
-``require_admin`` is attached once, to every protected router, where the app includes them
-(``app.PROTECTED_ROUTERS``), so a new resource module cannot forget it.
+``current_principal`` turns the request's credential into a ``Principal`` (or answers 401)
+and enforces what belongs to the transport, not to the services:
+
+- a session cookie on an unsafe method (POST, PUT, PATCH, DELETE) needs the session's CSRF
+  token in ``X-CSRF-Token`` (``GET /api/v1/auth/session`` gives it; it is also in the
+  ``klapka_csrf`` cookie, readable by the page's script): double submit;
+- a personal token without the ``write`` scope may only read;
+- a session that must first enrol in two-factor authentication reaches only
+  ``/api/v1/auth/...`` (``enrolling_principal`` lets it in there).
+
+``require_admin`` is attached once, to every admin router, where the app includes them
+(``app.PROTECTED_ROUTERS``), so a new resource module cannot forget it. The few operations on
+those routers that users may call too (the extension list and read, which the services
+filter by visibility) are named in ``USER_OPERATIONS``. What a principal may see and change
+is decided by the services (``klapka.services.permissions``).
 """
 
 from __future__ import annotations
 
+import hmac
+import os
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from klapka.api.dependencies import get_pbx
-from klapka.services.tokens import TokenInfo, Tokens
+from klapka.domain.accounts import Scope
+from klapka.services.credentials import ENROLMENT_ONLY, Authenticated, Credentials
+from klapka.services.principal import Principal
+from klapka.services.sessions import csrf_token_for
+from klapka.store.repository import now
+
+SESSION_COOKIE = "klapka_session"
+CSRF_COOKIE = "klapka_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Operations of admin routers that every signed-in user may call: the services show a user
+# only the extensions they may see (a hidden one is a 404), and only a summary of others.
+USER_OPERATIONS = frozenset({"list_extensions", "get_extension"})
 
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiToken",
-    description="An admin API token (`klapka init` prints one): "
-    "send `Authorization: Bearer <token>`.",
+    description="An API token: an admin token (`klapka init` prints one) or a personal token "
+    "(`POST /api/v1/auth/tokens`). Send `Authorization: Bearer <token>`.",
+)
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="Session",
+    description="The browser session cookie set by `POST /api/v1/auth/login`. Unsafe methods "
+    f"also need the `{CSRF_HEADER}` header (`GET /api/v1/auth/session` gives the token).",
 )
 
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def require_admin(
+def get_clock(request: Request) -> Callable[[], datetime]:
+    """The one clock of the accounts services; tests set ``app.state.clock``."""
+    clock: Callable[[], datetime] = getattr(request.app.state, "clock", now)
+    return clock
+
+
+def source_ip(request: Request) -> str | None:
+    """The caller's address: the peer, or the first X-Forwarded-For hop when klapka runs
+    behind a proxy it trusts (``KLAPKA_TRUST_PROXY=1``)."""
+    if os.environ.get("KLAPKA_TRUST_PROXY") == "1":
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded[:45]
+    return request.client.host[:45] if request.client else None
+
+
+def is_https(request: Request) -> bool:
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or proto == "https"
+
+
+def secure_cookies(request: Request) -> bool:
+    """``Secure`` cookies over HTTPS (or behind a proxy that says so); ``KLAPKA_SECURE_COOKIES``
+    = ``always`` or ``never`` overrides, e.g. ``never`` for plain http on a LAN."""
+    setting = os.environ.get("KLAPKA_SECURE_COOKIES", "auto").lower()
+    if setting in ("always", "1", "true", "yes"):
+        return True
+    if setting in ("never", "0", "false", "no"):
+        return False
+    return is_https(request)
+
+
+def set_session_cookies(
+    request: Request, response: Response, session_id: str, max_age: int
+) -> None:
+    secure = secure_cookies(request)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=max_age,
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="lax",
+    )
+    # Readable by the page's script, for the X-CSRF-Token header (double submit).
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf_token_for(session_id),
+        max_age=max_age,
+        path="/",
+        secure=secure,
+        httponly=False,
+        samesite="lax",
+    )
+
+
+def clear_session_cookies(request: Request, response: Response) -> None:
+    secure = secure_cookies(request)
+    for name, http_only in ((SESSION_COOKIE, True), (CSRF_COOKIE, False)):
+        response.delete_cookie(name, path="/", secure=secure, httponly=http_only, samesite="lax")
+
+
+def _authenticate(request: Request, token: str | None, session_id: str | None) -> Authenticated:
+    cached: Authenticated | None = getattr(request.state, "authenticated", None)
+    if cached is not None:
+        return cached
+    credentials = Credentials(get_pbx(request), get_clock(request))
+    ip = source_ip(request)
+    if token is not None:
+        found = credentials.token(token, ip)
+        if found is None:
+            raise HTTPException(401, "the API token is unknown or revoked (or expired)", CHALLENGE)
+        scopes = found.principal.scopes
+        if scopes:  # a personal token: only what its scopes allow
+            unsafe = request.method not in SAFE_METHODS
+            needed = {Scope.WRITE.value} if unsafe else {Scope.READ.value, Scope.WRITE.value}
+            if scopes.isdisjoint(needed):
+                raise HTTPException(
+                    403,
+                    "this token may only read (it has no write scope)"
+                    if unsafe
+                    else "this token has neither the read nor the write scope",
+                )
+    elif session_id is not None:
+        found = credentials.session(session_id, ip)
+        if found is None:
+            raise HTTPException(401, "the session has ended: sign in again", CHALLENGE)
+        if request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), csrf_token_for(session_id).encode()):
+                raise HTTPException(
+                    403,
+                    f"send the session's CSRF token in the {CSRF_HEADER} header "
+                    "(GET /api/v1/auth/session gives it)",
+                )
+    else:
+        raise HTTPException(
+            401, "sign in, or send an API token: Authorization: Bearer <token>", CHALLENGE
+        )
+    request.state.authenticated = found
+    request.state.principal = found.principal
+    return found
+
+
+def signed_in(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> TokenInfo:
-    if credentials is None:
-        raise HTTPException(401, "send an API token: Authorization: Bearer <token>", CHALLENGE)
-    info = Tokens(get_pbx(request)).verify(credentials.credentials)
-    if info is None:
-        raise HTTPException(401, "the API token is unknown or revoked", CHALLENGE)
-    if info.role != "admin":
+    session_id: Annotated[str | None, Depends(session_cookie)],
+) -> Authenticated:
+    """The request's credential, checked (401 without one)."""
+    token = credentials.credentials if credentials is not None else None
+    return _authenticate(request, token, session_id)
+
+
+def enrolling_principal(authenticated: Annotated[Authenticated, Depends(signed_in)]) -> Principal:
+    """Anyone signed in, including a session that may only enrol in two-factor."""
+    return authenticated.principal
+
+
+def current_principal(authenticated: Annotated[Authenticated, Depends(signed_in)]) -> Principal:
+    """Anyone signed in and done signing in."""
+    principal = authenticated.principal
+    if ENROLMENT_ONLY in principal.scopes:
+        raise HTTPException(
+            403,
+            "two-factor authentication is required for your account: enrol first "
+            "(POST /api/v1/auth/two-factor/enrolment)",
+        )
+    return principal
+
+
+def require_admin(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Principal:
+    if principal.is_admin:
+        return principal
+    route = request.scope.get("route")
+    if getattr(route, "operation_id", None) in USER_OPERATIONS:
+        return principal
+    if principal.extension is None:
         raise HTTPException(403, "this API token is not an admin token")
-    request.state.token = info
-    return info
+    raise HTTPException(403, "only an admin may do this")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+EnrollingPrincipal = Annotated[Principal, Depends(enrolling_principal)]
+SignedIn = Annotated[Authenticated, Depends(signed_in)]
+Clock = Annotated[Callable[[], datetime], Depends(get_clock)]

@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from klapka.api.crud import IncludeSecrets, responses
-from klapka.api.dependencies import YAML_TYPES, get_pbx, json_or_yaml_body
+from klapka.api.dependencies import YAML_TYPES, get_pbx, get_principal, json_or_yaml_body
 from klapka.domain.document import ConfigDocument
 
 router = APIRouter(tags=["configuration"])
@@ -55,7 +55,7 @@ def config_service(request: Request) -> Any:
     except ModuleNotFoundError:
         raise HTTPException(501, "not available in this version of klapka") from None
 
-    return ConfigService(get_pbx(request))
+    return ConfigService(get_pbx(request), get_principal(request))
 
 
 Service = Annotated[Any, Depends(config_service)]

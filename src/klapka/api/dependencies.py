@@ -16,6 +16,7 @@ from fastapi import HTTPException, Request
 from klapka.domain.problems import InvalidInput
 from klapka.services.objects import Objects
 from klapka.services.pbx import Pbx
+from klapka.services.principal import Principal
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -26,8 +27,19 @@ def get_pbx(request: Request) -> Pbx:
     return pbx
 
 
+def get_principal(request: Request) -> Principal:
+    """Who the request acts for, as the route's authentication dependency found it.
+
+    Fails closed: a route without one has no principal, and gets an error, not the system's
+    rights."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        raise RuntimeError(f"{request.url.path}: the route has no authentication dependency")
+    return principal
+
+
 def get_objects(request: Request) -> Objects:
-    return Objects(get_pbx(request))
+    return Objects(get_pbx(request), get_principal(request))
 
 
 def media_type(request: Request) -> str:
@@ -44,9 +56,23 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise InvalidInput.one("body", "required: send a JSON object")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidInput.one("body", f"malformed JSON: {e}") from None
+    if _has_nul(data):
+        # No setting holds one, and PostgreSQL refuses to store one.
+        raise InvalidInput.one("body", "must not contain NUL characters (\\u0000)")
+    return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def unsupported(media: str, expected: str) -> HTTPException:

@@ -3,7 +3,8 @@
 422 {"error": "invalid", "message", "problems": [{"path", "rule"}]}
 404 {"error": "not_found", "message"}
 409 {"error": "conflict", "message", "path", "places": [{"kind", "key", "path"}]}
-401, 403, 405, 415 {"error": ..., "message"}
+401, 403, 405, 415, 429 {"error": ..., "message"}
+502 {"error": "mail_failed", "message"}: the SMTP server could not be reached or refused
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 from klapka.domain.problems import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     Problem,
@@ -52,7 +54,8 @@ class ConflictBody(ErrorBody):
 
 # Added to every protected route's documented responses.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorBody, "description": "Missing or invalid API token"},
+    401: {"model": ErrorBody, "description": "Not signed in: no session or API token"},
+    403: {"model": ErrorBody, "description": "Signed in, but not allowed to do this"},
     404: {"model": ErrorBody, "description": "No such object"},
     409: {"model": ConflictBody, "description": "Clashes with existing data"},
     422: {"model": InvalidBody, "description": "Breaks a rule; every problem by path"},
@@ -66,6 +69,7 @@ _HTTP_ERRORS = {
     405: "method_not_allowed",
     406: "not_acceptable",
     415: "unsupported_media_type",
+    429: "too_many_requests",
     501: "not_implemented",
 }
 
@@ -117,6 +121,44 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"error": "not_found", "message": str(exc)}, status_code=404)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"error": "forbidden", "message": str(exc)}, status_code=403)
+
+    # Imported here: signing in is younger than this module.
+    from klapka.services.sign_in import LockedOut, SignInFailed
+
+    @app.exception_handler(SignInFailed)
+    async def _sign_in_failed(_request: Request, exc: SignInFailed) -> JSONResponse:
+        return JSONResponse({"error": "unauthorized", "message": str(exc)}, status_code=401)
+
+    @app.exception_handler(LockedOut)
+    async def _locked_out(_request: Request, exc: LockedOut) -> JSONResponse:
+        return JSONResponse(
+            {"error": "too_many_requests", "message": str(exc)},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
+    # Imported here: email is younger than this module.
+    from klapka.notify.email import MailFailed, MailNotConfigured
+    from klapka.services.welcome import LinkNotValid
+
+    @app.exception_handler(MailNotConfigured)
+    async def _mail_not_configured(_request: Request, exc: MailNotConfigured) -> JSONResponse:
+        return JSONResponse(
+            {"error": "conflict", "message": str(exc), "path": "smtp", "places": []},
+            status_code=409,
+        )
+
+    @app.exception_handler(MailFailed)
+    async def _mail_failed(_request: Request, exc: MailFailed) -> JSONResponse:
+        return JSONResponse({"error": "mail_failed", "message": str(exc)}, status_code=502)
+
+    @app.exception_handler(LinkNotValid)
+    async def _link_not_valid(_request: Request, exc: LinkNotValid) -> JSONResponse:
+        return JSONResponse({"error": "unauthorized", "message": str(exc)}, status_code=401)
 
     @app.exception_handler(Conflict)
     async def _conflict(_request: Request, exc: Conflict) -> JSONResponse:

@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from klapka.api.crud import IncludeSecrets, responses
-from klapka.api.dependencies import get_pbx, media_type, text_body
+from klapka.api.dependencies import get_pbx, get_principal, media_type, text_body
 from klapka.api.errors import InvalidBody
 
 router = APIRouter(tags=["extensions"])
@@ -35,7 +35,8 @@ class CsvImportResult(BaseModel):
 
 
 class CsvImportRefused(InvalidBody):
-    errors: list[CsvRowError]
+    # Row errors; none when the request itself is refused (not UTF-8, no header row...).
+    errors: list[CsvRowError] = Field(default_factory=list)
 
 
 def extension_csv(request: Request) -> Any:
@@ -44,7 +45,7 @@ def extension_csv(request: Request) -> Any:
         from klapka.services.extension_csv import ExtensionCsv
     except ModuleNotFoundError:
         raise HTTPException(501, "not available in this version of klapka") from None
-    return ExtensionCsv(get_pbx(request))
+    return ExtensionCsv(get_pbx(request), get_principal(request))
 
 
 Service = Annotated[Any, Depends(extension_csv)]
@@ -91,21 +92,26 @@ def import_csv(
 ) -> Any:
     result = service.import_csv(text, dry_run=dry_run)
     if result.errors:
-        shown = "; ".join(str(e) for e in result.errors[:5])
-        more = f"; and {len(result.errors) - 5} more" if len(result.errors) > 5 else ""
-        return JSONResponse(
-            {
-                "error": "invalid",
-                "message": f"nothing was imported: {shown}{more}",
-                "problems": [
-                    {
-                        "path": f"row {e.row}.{e.field}" if e.field else f"row {e.row}",
-                        "rule": e.rule,
-                    }
-                    for e in result.errors
-                ],
-                "errors": [e.to_dict() for e in result.errors],
-            },
-            status_code=422,
-        )
+        return refused(result.errors)
     return result.to_dict()
+
+
+def refused(errors: list[Any]) -> JSONResponse:
+    """422 for an import with row errors: every error by row and column."""
+    shown = "; ".join(str(e) for e in errors[:5])
+    more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+    return JSONResponse(
+        {
+            "error": "invalid",
+            "message": f"nothing was imported: {shown}{more}",
+            "problems": [
+                {
+                    "path": f"row {e.row}.{e.field}" if e.field else f"row {e.row}",
+                    "rule": e.rule,
+                }
+                for e in errors
+            ],
+            "errors": [e.to_dict() for e in errors],
+        },
+        status_code=422,
+    )

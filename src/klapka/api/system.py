@@ -5,15 +5,17 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 
-from klapka.api.crud import IncludeSecrets, JsonBody, request_body, responses
-from klapka.api.dependencies import get_pbx
+from klapka.api.crud import IncludeSecrets, JsonBody, parse_body, request_body, responses
+from klapka.api.dependencies import get_pbx, get_principal
 from klapka.domain.directory import BusinessHours, System
+from klapka.domain.values import Email
 from klapka.services.system import SystemSettings
 
 
 def get_settings(request: Request) -> SystemSettings:
-    return SystemSettings(get_pbx(request))
+    return SystemSettings(get_pbx(request), get_principal(request))
 
 
 Settings = Annotated[SystemSettings, Depends(get_settings)]
@@ -84,3 +86,27 @@ def put_business_hours(settings: Settings, body: JsonBody) -> Any:
 )
 def patch_business_hours(settings: Settings, body: JsonBody) -> Any:
     return settings.patch_business_hours(body)
+
+
+class SmtpTest(BaseModel):
+    to: Email
+
+
+class SmtpTestResult(BaseModel):
+    sent: bool
+    to: str
+
+
+@router.post(
+    "/system/smtp/test",
+    summary="Send a test email with the SMTP settings",
+    description="409 when email is not set up (`smtp.host`, `smtp.from_address`); 502 with "
+    "the reason when the SMTP server cannot be reached or refuses.",
+    operation_id="test_smtp",
+    responses={**responses(SmtpTestResult), 502: {"description": "The SMTP server refused"}},
+    openapi_extra=request_body(SmtpTest),
+)
+def test_smtp(settings: Settings, body: JsonBody) -> Any:
+    wanted = parse_body(SmtpTest, body)
+    settings.send_test_email(wanted.to)
+    return {"sent": True, "to": wanted.to}

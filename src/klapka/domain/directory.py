@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
+from klapka.domain.accounts import SignInPolicy
 from klapka.domain.destinations import HANGUP, Destination, DestinationType
 from klapka.domain.extension import Codec, DtmfMode, Model, Transport
 from klapka.domain.values import (
@@ -22,6 +24,7 @@ from klapka.domain.values import (
     Pattern,
     PhoneNumber,
     RingTimeout,
+    Text255,
     TimeRange,
     TimeZone,
     int_range,
@@ -37,6 +40,8 @@ class Group(Model):
 
     name: Slug
     members: list[Number] = Field(default_factory=list)
+    # Members must sign in to the portal with a second factor (TOTP).
+    require_2fa: bool = False
 
     @field_validator("members")
     @classmethod
@@ -247,20 +252,64 @@ class ContactNumber(Model):
     number: PhoneNumber
 
 
-class Contact(Model):
-    """A company contact (the shared phonebook)."""
+# Every company contact not put in another phonebook is in this one; it always exists.
+DEFAULT_PHONEBOOK = "Default"
+
+
+class Phonebook(Model):
+    """A named set of company contacts (each contact is in exactly one phonebook)."""
+
+    name: Slug
+    description: Text255 = ""
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, v: str) -> str:
+        if v.lower() == DEFAULT_PHONEBOOK.lower():
+            raise ValueError(
+                f"'{DEFAULT_PHONEBOOK}' is reserved for the phonebook of every contact "
+                "not in another one"
+            )
+        return v
+
+
+class ContactCard(Model):
+    """What a contact says: names, company, email, numbers (company or personal)."""
 
     first_name: Name63 = ""
     last_name: Name63 = ""
     company: Name63 = ""
     email: Email | None = None
-    numbers: list[ContactNumber] = Field(default_factory=list)
+    numbers: Annotated[list[ContactNumber], Field(max_length=20)] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _named(self) -> Contact:
+    def _named(self) -> ContactCard:
         if not (self.first_name or self.last_name or self.company):
             raise ValueError("first_name: a contact needs a first name, last name or company")
         return self
+
+
+class Contact(ContactCard):
+    """A company contact: shared with everyone allowed to see company contacts."""
+
+    phonebook: Slug = DEFAULT_PHONEBOOK
+
+    @field_validator("phonebook")
+    @classmethod
+    def _default_spelling(cls, v: str) -> str:
+        return DEFAULT_PHONEBOOK if v.lower() == DEFAULT_PHONEBOOK.lower() else v
+
+
+class PersonalContact(ContactCard):
+    """A contact of one extension's user, private to them."""
+
+
+def contact_search_text(card: ContactCard) -> str:
+    """What a contact search matches: names, company, email, numbers also as bare digits."""
+    parts = [card.first_name, card.last_name, card.company, card.email or ""]
+    for n in card.numbers:
+        parts += [n.number, re.sub(r"\D", "", n.number)]
+    return " ".join(p for p in parts if p).lower()
 
 
 class Smtp(Model):
@@ -299,6 +348,7 @@ class System(Model):
     portal_url: Annotated[str, Field(max_length=255)] = "http://127.0.0.1:8080"
     smtp: Smtp = Field(default_factory=Smtp)
     sip: SipSettings = Field(default_factory=SipSettings)
+    sign_in: SignInPolicy = Field(default_factory=SignInPolicy)
 
     @field_validator("emergency_numbers")
     @classmethod

@@ -15,17 +15,22 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from klapka.domain.directory import (
+    DEFAULT_PHONEBOOK,
     BusinessHours,
     Contact,
+    ContactCard,
     Group,
     InboundRoute,
     OutboundRoute,
+    PersonalContact,
+    Phonebook,
     Queue,
     RingGroup,
     System,
     Trunk,
 )
 from klapka.domain.extension import Extension, Model
+from klapka.domain.permissions import ClientPermission
 from klapka.domain.problems import InvalidInput, Problem, problems_from_validation
 from klapka.domain.references import EVERYONE, Kind, refs_of
 
@@ -43,7 +48,9 @@ class ConfigDocument(Model):
     trunks: list[Trunk] = Field(default_factory=list)
     inbound_routes: list[InboundRoute] = Field(default_factory=list)
     outbound_routes: list[OutboundRoute] = Field(default_factory=list)
+    phonebooks: list[Phonebook] = Field(default_factory=list)
     contacts: list[Contact] = Field(default_factory=list)
+    client_permissions: list[ClientPermission] = Field(default_factory=list)
 
     @field_validator("version")
     @classmethod
@@ -62,6 +69,8 @@ SECTIONS: tuple[tuple[str, Kind, str], ...] = (
     ("trunks", Kind.TRUNK, "name"),
     ("inbound_routes", Kind.INBOUND_ROUTE, "name"),
     ("outbound_routes", Kind.OUTBOUND_ROUTE, "name"),
+    ("phonebooks", Kind.PHONEBOOK, "name"),
+    ("client_permissions", Kind.CLIENT_PERMISSION, "name"),
 )
 
 
@@ -199,9 +208,12 @@ def cross_check(doc: ConfigDocument) -> list[Problem]:
         dids.setdefault(r.did, r.name)
     index = index_of(doc)
     index.keys[Kind.GROUP].add(RESERVED_GROUP)
+    index.keys[Kind.PHONEBOOK].add(DEFAULT_PHONEBOOK)
     for section, _kind, _key in SECTIONS:
         for i, o in enumerate(getattr(doc, section)):
             problems += check_refs(o, f"{section}[{i}]", index)
+    for i, c in enumerate(doc.contacts):
+        problems += check_refs(c, f"contacts[{i}]", index)
     return problems
 
 
@@ -234,8 +246,13 @@ def _defaults(cls: type[BaseModel]) -> dict[str, Any]:
         RingGroup: {"number": "00"},
         Queue: {"number": "00"},
         Group: {"name": "x"},
-        Contact: {"company": "x"},
+        Phonebook: {"name": "x"},
+        ClientPermission: {"name": "x", "target": {"all": True}},
     }
+    if issubclass(cls, ContactCard):
+        # Every field has a default; only the rule "some name" fails on none, and a sample
+        # name would make it look like a default.
+        return cls.model_construct().model_dump(mode="json")
     return cls.model_validate(samples.get(cls, {})).model_dump(mode="json")
 
 
@@ -280,6 +297,9 @@ _KEEP = {
     Queue: ("number", "name"),
     Group: ("name", "members"),
     Contact: (),
+    PersonalContact: (),
+    Phonebook: ("name",),
+    ClientPermission: ("name", "target"),
 }
 
 

@@ -44,6 +44,10 @@ class NotFound(KlapkaError):
         super().__init__(f"{kind} {key} does not exist")
 
 
+class Forbidden(KlapkaError):
+    """The principal may not do this (a permission says no); the message says which."""
+
+
 @dataclass(frozen=True)
 class Place:
     """Where a reference lives: the owner object and the setting inside it."""

@@ -15,8 +15,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from klapka.domain.destinations import Destination, DestinationType
-from klapka.domain.directory import Group, InboundRoute, OutboundRoute, Queue, RingGroup
+from klapka.domain.directory import (
+    DEFAULT_PHONEBOOK,
+    Contact,
+    Group,
+    InboundRoute,
+    OutboundRoute,
+    Queue,
+    RingGroup,
+)
 from klapka.domain.extension import Extension, FunctionKeyType
+from klapka.domain.permissions import ClientPermission
 
 EVERYONE = "All"  # the reserved group of every extension (domain.document.RESERVED_GROUP)
 
@@ -32,6 +41,8 @@ class Kind(StrEnum):
     INBOUND_ROUTE = "inbound_route"
     OUTBOUND_ROUTE = "outbound_route"
     CONTACT = "contact"
+    PHONEBOOK = "phonebook"
+    CLIENT_PERMISSION = "client_permission"
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,14 @@ def refs_of(obj: BaseModel) -> list[Ref]:
             for i, g in enumerate(obj.groups)
             if g.lower() != EVERYONE.lower()
         ]
+    elif isinstance(obj, ClientPermission):
+        # Naming a group or an extension in a rule never blocks deleting it: the rule then
+        # simply no longer names it.
+        refs += [Ref(p, Kind.GROUP, g, blocking=False) for p, g in obj.group_names()]
+        refs += [Ref(p, Kind.EXTENSION, n, blocking=False) for p, n in obj.extension_numbers()]
+    elif isinstance(obj, Contact) and obj.phonebook != DEFAULT_PHONEBOOK:
+        # The default phonebook is built in: nothing stored to point at.
+        refs.append(Ref("phonebook", Kind.PHONEBOOK, obj.phonebook))
     return refs
 
 
@@ -120,7 +139,7 @@ def without_refs(kind: Kind, data: dict[str, Any], paths: list[str]) -> dict[str
     default (own voicemail, or off for always), a boss loses the secretary setting, a
     caller rule, function key or member goes away, a failover or inbound destination
     becomes hang up, and an outbound route that would otherwise open to everyone (or has
-    no trunk left) is disabled.
+    no trunk left) is disabled. A contact whose phonebook goes is in the default phonebook.
     """
     deletions: list[tuple[list[str | int], int]] = []
     for path in paths:
@@ -144,6 +163,11 @@ def without_refs(kind: Kind, data: dict[str, Any], paths: list[str]) -> dict[str
             # Hang up, as for the open-hours destination: falling back to the open-hours
             # destination would ring people at night.
             data["outside_business_hours"] = {"hangup": True}
+        elif kind is Kind.CLIENT_PERMISSION and t[0] in ("target", "extension_visibility"):
+            # target.groups[0], extension_visibility.deny.extensions[2]
+            deletions.append(([str(p) for p in t[:-1]], int(t[-1])))
+        elif kind is Kind.CONTACT and t[0] == "phonebook":
+            data.pop("phonebook", None)  # back to the default phonebook
         else:
             raise ValueError(f"cannot remove a reference at {path}")
     for container_path, index in sorted(deletions, key=lambda x: -x[1]):

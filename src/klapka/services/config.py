@@ -8,6 +8,7 @@ updates and deletes, references rebuilt, secrets kept where the document leaves 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +27,20 @@ from klapka.domain.document import (
 from klapka.domain.extension import Extension
 from klapka.domain.references import Kind, refs_of
 from klapka.domain.values import random_pin, random_sip_password
+from klapka.services import audit
 from klapka.services.objects import SECRET_MASK
 from klapka.services.passwords import hash_password
 from klapka.services.pbx import Pbx
+from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
-from klapka.store.repository import SPECS, Repository, join_secrets, now, split_secrets
+from klapka.store.repository import (
+    SPECS,
+    Repository,
+    extension_columns,
+    join_secrets,
+    now,
+    split_secrets,
+)
 
 _MISSING: Any = object()
 
@@ -143,6 +153,15 @@ def _secret_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Field
     ]
 
 
+def _moved(existing: dict[str, Any], wanted: list[str]) -> dict[str, tuple[int, int]]:
+    """Objects kept in an ordered section whose place among the kept ones changes (routes,
+    client permission rules: the first match wins, so their order is part of the setting)."""
+    wanted_set = set(wanted)
+    before = {k: i for i, k in enumerate(k for k in existing if k in wanted_set)}
+    after = {k: i for i, k in enumerate(k for k in wanted if k in existing)}
+    return {k: (before[k] + 1, after[k] + 1) for k in before if before[k] != after[k]}
+
+
 def _number_order(key: str) -> tuple[int, str]:
     return (len(key), key)
 
@@ -161,8 +180,9 @@ class _Desired:
 
 
 class ConfigService:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
+        self.principal = principal  # who the changes are made for, in the audit log
 
     # --- export ---------------------------------------------------------------------
 
@@ -210,6 +230,10 @@ class ConfigService:
 
     def _apply(self, repo: Repository, doc: ConfigDocument, dry_run: bool) -> list[Change]:
         changes: list[Change] = []
+        # Created and deleted objects as the audit log shows them: change -> (before, after).
+        whole: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
+        # The audit log names a contact by its id, not by what the diff shows.
+        contact_ids: dict[int, str] = {}
         # System settings and business hours.
         system, sys_secrets, hours, _v = repo.system()
         new_sys_secrets = dict(sys_secrets)
@@ -231,6 +255,11 @@ class ConfigService:
             spec = SPECS[kind]
             existing = {str(getattr(r, key)): r for r in repo.rows(kind)}
             desired: dict[str, _Desired] = {}
+            moved = (
+                _moved(existing, [str(getattr(o, key)) for o in getattr(doc, section)])
+                if spec.ordered
+                else {}
+            )
             for obj in getattr(doc, section):
                 k = str(getattr(obj, key))
                 row = existing.get(k)
@@ -240,34 +269,77 @@ class ConfigService:
                 desired[k] = _Desired(obj, full, secrets)
                 if row is None:
                     changes.append(Change("create", kind.value, k))
+                    whole[id(changes[-1])] = (None, join_secrets(copy.deepcopy(full), secrets))
                 else:
                     fields = diff(dict(row.data), full) + _secret_changes(old_secrets, secrets)
+                    if k in moved:
+                        fields.append(FieldChange("position", *moved[k]))
                     if fields:
                         changes.append(Change("update", kind.value, k, fields))
-            for k in existing:
+            for k, row in existing.items():
                 if k not in desired:
                     changes.append(Change("delete", kind.value, k))
+                    whole[id(changes[-1])] = (repo.data_of(row, with_secrets=True), None)
             plans[kind] = (desired, existing)
         # Contacts have no key of their own: they are matched by their whole content.
-        old_contacts = [dict(r.data) for r in repo.rows(Kind.CONTACT)]
+        contact_rows = repo.rows(Kind.CONTACT)
+        old_contacts = [dict(r.data) for r in contact_rows]
         new_contacts = [stored_form(c) for c in doc.contacts]
         contacts_changed = old_contacts != new_contacts
+        created_contacts: list[tuple[int, Change]] = []
         if contacts_changed:
-            for c in new_contacts:
+            for i, c in enumerate(new_contacts):
                 if c not in old_contacts:
                     changes.append(Change("create", "contact", _contact_key(c)))
-            for c in old_contacts:
+                    whole[id(changes[-1])] = (None, c)
+                    created_contacts.append((i, changes[-1]))
+            for r, c in zip(contact_rows, old_contacts, strict=True):
                 if c not in new_contacts:
                     changes.append(Change("delete", "contact", _contact_key(c)))
+                    whole[id(changes[-1])] = (c, None)
+                    contact_ids[id(changes[-1])] = str(r.id)
         if dry_run:
             return changes
 
         self._write(repo, doc, plans, new_sys_secrets)
         if contacts_changed:
             repo.conn.execute(delete(t.contacts))
-            for c in doc.contacts:
-                repo.insert(Kind.CONTACT, c, {})
+            new_ids = [repo.insert(Kind.CONTACT, c, {}) for c in doc.contacts]
+            for i, change in created_contacts:
+                contact_ids[id(change)] = str(new_ids[i])
+        else:
+            self._relink_contacts(repo)
+        self._record(repo, changes, whole, contact_ids)
         return changes
+
+    def _relink_contacts(self, repo: Repository) -> None:
+        """Index the references of the contacts again (``_write`` rebuilt the index)."""
+        phonebooks = repo.keys(Kind.PHONEBOOK)
+        rows: list[dict[str, Any]] = []
+        for r in repo.rows(Kind.CONTACT):
+            refs = refs_of(Contact.model_validate(r.data))
+            rows += repo.ref_rows(Kind.CONTACT, r.id, refs, lambda _k, key: phonebooks.get(key))
+        if rows:
+            repo.conn.execute(insert(t.refs), rows)
+
+    def _record(
+        self,
+        repo: Repository,
+        changes: list[Change],
+        whole: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]],
+        keys: dict[int, str],
+    ) -> None:
+        """One audit entry per applied change."""
+        stamp = now()
+        entries = []
+        for change in changes:
+            if id(change) in whole:
+                fields = audit.changes(*whole[id(change)])
+            else:
+                fields = audit.masked_fields(change.fields)
+            key = keys.get(id(change), change.key)
+            entries.append(audit.entry(self.principal, change.op, change.kind, key, fields, stamp))
+        audit.record_many(repo.conn, entries)
 
     def _secrets(self, kind: Kind, given: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
         secrets = {k: v for k, v in given.items() if v != SECRET_MASK}
@@ -297,6 +369,7 @@ class ConfigService:
         conn.execute(delete(t.refs))
         conn.execute(delete(t.phones))
         for kind in (
+            Kind.CLIENT_PERMISSION,
             Kind.INBOUND_ROUTE,
             Kind.OUTBOUND_ROUTE,
             Kind.QUEUE,
@@ -304,6 +377,7 @@ class ConfigService:
             Kind.GROUP,
             Kind.EXTENSION,
             Kind.TRUNK,
+            Kind.PHONEBOOK,
         ):
             desired, existing = plans[kind]
             gone = [r.id for k, r in existing.items() if k not in desired]
@@ -355,7 +429,7 @@ class ConfigService:
                 v = getattr(d.obj, c)
                 values[c] = v.value if hasattr(v, "value") else v
             if isinstance(d.obj, Extension):
-                values["sip_username"] = d.obj.effective_sip_username
+                values |= extension_columns(d.obj)
             if spec.ordered:
                 values["position"] = position
             row = existing.get(k)

@@ -9,8 +9,7 @@ written in one transaction, in bulk, so 10,000 rows take seconds, not minutes.
 
 from __future__ import annotations
 
-import csv
-import io
+import copy
 import marshal
 import re
 from collections.abc import Callable, Iterable
@@ -23,13 +22,27 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from klapka.domain.directory import Group
 from klapka.domain.document import RESERVED_GROUP, stored_form
 from klapka.domain.extension import Extension
-from klapka.domain.problems import InvalidInput, Problem
+from klapka.domain.problems import InvalidInput
 from klapka.domain.references import Kind, refs_of
 from klapka.domain.values import PresenceStatus, random_pin, random_sip_password
+from klapka.services import audit
+from klapka.services.csv_tables import (
+    BOOLEAN_RULE,
+    FALSE,
+    TRUE,
+    ImportResult,
+    Progress,
+    RowError,
+    Work,
+    cell,
+    read_table,
+    write_table,
+)
 from klapka.services.objects import validate
 from klapka.services.pbx import Pbx
+from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
-from klapka.store.repository import SPECS, Repository, now, split_secrets
+from klapka.store.repository import SPECS, Repository, extension_columns, now, split_secrets
 
 # Documented order; export writes them in this order.
 COLUMNS = (
@@ -73,8 +86,6 @@ _PATHS = {
 }
 _COLUMN_OF_PATH = {path: column for column, path in _PATHS.items()}
 _BOOLEAN_COLUMNS = ("enabled", "voicemail_enabled")
-_TRUE = {"true", "yes", "1"}
-_FALSE = {"false", "no", "0"}
 # ring_timeout is one column for every status that rings (do not disturb rings nothing).
 _RINGING_STATUSES = tuple(s.value for s in PresenceStatus if s is not PresenceStatus.DO_NOT_DISTURB)
 _RING_TIMEOUT_PATH = re.compile(r"presence_settings\.[a-z_]+\.ring_timeout")
@@ -83,68 +94,6 @@ _DEFAULTS = Extension(number="00").model_dump(mode="json") | {"first_name": ""}
 _MISSING = object()
 
 _WRITE_CHUNK = 500
-_PROGRESS_EVERY = 100
-
-Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One broken rule in one row. ``row`` counts like a spreadsheet: the header is row 1."""
-
-    row: int
-    field: str
-    rule: str
-
-    def __str__(self) -> str:
-        return (
-            f"row {self.row}, {self.field}: {self.rule}"
-            if self.field
-            else f"row {self.row}: {self.rule}"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "field": self.field, "rule": self.rule}
-
-
-@dataclass
-class ImportResult:
-    created: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "dry_run": self.dry_run,
-            "errors": [e.to_dict() for e in self.errors],
-        }
-
-
-class _Work:
-    """Reports progress every few rows, not on each one."""
-
-    def __init__(self, progress: Progress | None, total: int) -> None:
-        self.progress = progress
-        self.total = total
-        self.done = 0
-        self.reported = 0
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        if self.progress is not None and self.done - self.reported >= _PROGRESS_EVERY:
-            self.reported = self.done
-            self.progress(self.done, self.total)
-
-    def finish(self) -> None:
-        if self.progress is not None:
-            self.progress(self.total, self.total)
 
 
 @dataclass
@@ -174,67 +123,7 @@ def parse_csv(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     Raises InvalidInput for a file that is not a CSV table we can read: no header, no
     ``number`` column, unknown or repeated columns, bad quoting, a row longer than the header.
     """
-    text = text.removeprefix("\ufeff")  # a byte-order mark, as spreadsheets write
-    first_line = text.split("\n", 1)[0]
-    # Spreadsheets in much of Europe write ';' between cells.
-    delimiter = ";" if ";" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    records: list[list[str]] = []
-    try:
-        for record in reader:
-            records.append(record)
-    except csv.Error as e:
-        raise InvalidInput.one(
-            f"row {len(records) + 1}", f"malformed CSV: {e} (check the quotes in this row)"
-        ) from None
-    if not records or not any(c.strip() for c in records[0]):
-        raise InvalidInput.one(
-            "row 1", "the first row must be the header naming the columns (at least number)"
-        )
-    header = [c.strip().lower() for c in records[0]]
-    problems: list[Problem] = []
-    unknown = [
-        name or f"(empty, column {i + 1})" for i, name in enumerate(header) if name not in COLUMNS
-    ]
-    if unknown:
-        plural = "s" if len(unknown) > 1 else ""
-        known = ", ".join(COLUMNS)
-        problems.append(
-            Problem(
-                "header", f"unknown column{plural} {', '.join(unknown)}; the columns are: {known}"
-            )
-        )
-    for i, name in enumerate(header):
-        if name in COLUMNS and name in header[:i]:
-            problems.append(Problem("header", f"column {name} is listed twice"))
-    if "number" not in header:
-        problems.append(Problem("header", "the number column is required"))
-    if problems:
-        raise InvalidInput(problems)
-    rows: list[tuple[int, dict[str, str]]] = []
-    for index, record in enumerate(records[1:], start=2):
-        if not any(c.strip() for c in record):
-            continue  # a blank line
-        if len(record) > len(header):
-            raise InvalidInput.one(
-                f"row {index}",
-                f"malformed CSV: {len(record)} cells but the header names only {len(header)}",
-            )
-        # A shorter row (trailing cells left out, as some tools write) has those cells empty.
-        rows.append(
-            (index, {h: record[i].strip() if i < len(record) else "" for i, h in enumerate(header)})
-        )
-    return header, rows
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return str(value)
+    return read_table(text, COLUMNS, required=("number",), header_hint="at least number")
 
 
 def _column_of(path: str) -> str:
@@ -276,6 +165,15 @@ class _SectionCache:
         return self._validated[key]
 
 
+def _audit_form(values: dict[str, Any]) -> dict[str, Any]:
+    """An extension as the audit log compares it (from ``_stored_values``): stored settings
+    and secrets together."""
+    data = copy.deepcopy(values["data"])
+    for path, secret in values["secrets"].items():
+        _set_path(data, path, secret)
+    return data
+
+
 def _stored_values(ext: Extension) -> dict[str, Any]:
     """The columns of an extension's row, as the repository writes them."""
     spec = SPECS[Kind.EXTENSION]
@@ -291,13 +189,14 @@ def _stored_values(ext: Extension) -> dict[str, Any]:
             secrets[path] = value
     out = {"data": data, "secrets": secrets, "number": ext.number}
     out |= {c: getattr(ext, c) for c in spec.columns}
-    out["sip_username"] = ext.effective_sip_username
+    out |= extension_columns(ext)
     return out
 
 
 class ExtensionCsv:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
+        self.principal = principal  # who the changes are made for, in the audit log
 
     # --- export ---------------------------------------------------------------------
 
@@ -312,13 +211,15 @@ class ExtensionCsv:
             for g in repo.rows(Kind.GROUP):
                 for member in g.data.get("members", []):
                     groups_of.setdefault(member, []).append(g.name)
-            out = io.StringIO()
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            for r in rows:
-                data = repo.data_of(r, with_secrets=include_secrets)
-                writer.writerow(self._export_row(data, groups_of.get(r.number, [])))
-        return out.getvalue()
+            return write_table(
+                COLUMNS,
+                (
+                    self._export_row(
+                        repo.data_of(r, with_secrets=include_secrets), groups_of.get(r.number, [])
+                    )
+                    for r in rows
+                ),
+            )
 
     def _export_row(self, data: dict[str, Any], groups: list[str]) -> list[str]:
         # The database keeps only what differs from the defaults.
@@ -341,7 +242,7 @@ class ExtensionCsv:
         # Different timeouts per status do not fit one cell: leave it empty (= keep on import).
         cells["ring_timeout"] = timeouts.pop() if len(timeouts) == 1 else None
         cells["groups"] = ";".join(groups)
-        return [_cell(cells[c]) for c in COLUMNS]
+        return [cell(cells[c]) for c in COLUMNS]
 
     # --- import ---------------------------------------------------------------------
 
@@ -356,7 +257,7 @@ class ExtensionCsv:
         ``ImportResult.errors``, with nothing written. ``dry_run`` checks and writes nothing.
         """
         _header, records = parse_csv(text)
-        work = _Work(progress, 2 * len(records))
+        work = Work(progress, 2 * len(records))
         with self.pbx.tx() as repo:
             rows = [_Row(index, cells, cells.get("number", "")) for index, cells in records]
             groups = {g.name: g for g in repo.rows(Kind.GROUP)}
@@ -413,10 +314,10 @@ class ExtensionCsv:
                 continue  # an empty cell: the default, or the stored value on update
             if column in _BOOLEAN_COLUMNS:
                 low = value.lower()
-                if low not in _TRUE | _FALSE:
-                    row.error(column, "must be true or false (yes/no and 1/0 work too)")
+                if low not in TRUE | FALSE:
+                    row.error(column, BOOLEAN_RULE)
                     continue
-                value = low in _TRUE
+                value = low in TRUE
             _set_path(data, path, value)
         if row.existing is None:
             # A new extension without secrets gets random ones (shown by an export with secrets).
@@ -521,13 +422,16 @@ class ExtensionCsv:
         repo: Repository,
         rows: list[_Row],
         groups: dict[str, Any],
-        work: _Work,
+        work: Work,
     ) -> None:
         spec = SPECS[Kind.EXTENSION]
         stamp = now()
 
+        stored: dict[str, dict[str, Any]] = {}  # by number; the audit log reuses them
+
         def values(ext: Extension) -> dict[str, Any]:
-            return _stored_values(ext) | {"updated_at": stamp}
+            stored[ext.number] = _stored_values(ext)
+            return stored[ext.number] | {"updated_at": stamp}
 
         new = [r.ext for r in rows if r.existing is None and r.ext is not None]
         changed = [r for r in rows if r.existing is not None and r.ext is not None]
@@ -568,6 +472,38 @@ class ExtensionCsv:
 
         self._write_groups(repo, rows, groups, lookup)
         repo.bump_version()
+        self._record(repo, rows, stored, stamp)
+
+    def _record(
+        self, repo: Repository, rows: list[_Row], stored: dict[str, dict[str, Any]], stamp: Any
+    ) -> None:
+        """An audit entry per extension created or changed, and one for the import."""
+        entries = []
+        for r in rows:
+            if r.ext is None:
+                continue
+            after = _audit_form(stored[r.ext.number])
+            if r.existing is None:
+                fields = audit.changes(None, after)
+                op = "create"
+            else:
+                before = dict(r.existing.data)
+                for path, secret in dict(r.existing.secrets).items():
+                    _set_path(before, path, secret)
+                fields = audit.changes(before, after)
+                op = "update"
+            if fields or op == "create":
+                entries.append(
+                    audit.entry(self.principal, op, "extension", r.number, fields, stamp)
+                )
+        created = sum(1 for r in rows if r.existing is None)
+        summary = {"created": created, "updated": len(rows) - created, "rows": len(rows)}
+        entries.append(
+            audit.entry(
+                self.principal, "import", "extension", "", audit.changes(None, summary), stamp
+            )
+        )
+        audit.record_many(repo.conn, entries)
 
     @staticmethod
     def _release_unique_values(repo: Repository, changed: list[_Row]) -> None:

@@ -17,13 +17,17 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, func, select, update
 
 from klapka.domain.destinations import Destination, DestinationType
-from klapka.domain.document import RESERVED_GROUP, check_refs
+from klapka.domain.document import RESERVED_GROUP, check_refs, stored_form
 from klapka.domain.extension import Extension, PresenceStatus, StatusSettings
+from klapka.domain.permissions import changed_paths
 from klapka.domain.problems import Conflict, InvalidInput, NotFound, Place, problems_from_validation
 from klapka.domain.references import Kind, without_refs
 from klapka.domain.values import random_pin, random_sip_password
+from klapka.services import audit, permissions
 from klapka.services.passwords import hash_password
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import Action
+from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
 from klapka.store.repository import SPECS, Repository, now, search_filter, split_secrets
 
@@ -138,8 +142,9 @@ class DbIndex:
 
 
 class Objects:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
+        self.principal = principal  # who the changes are made for, in the audit log
 
     # --- reading --------------------------------------------------------------------
 
@@ -154,6 +159,7 @@ class Objects:
         where = search_filter(kind, q) if q else None
         order = self._order(kind, sort)
         with self.pbx.tx() as repo:
+            where = self._readable(repo, kind, where)
             total = repo.count(kind, where)
             rows = repo.rows(kind, where, order, limit, offset)
             items = [self._list_item(kind, r) for r in rows]
@@ -173,8 +179,12 @@ class Objects:
             raise InvalidInput.one(
                 "sort", f"must be one of {', '.join(sorted(allowed))} (prefix - to reverse)"
             )
-        if name == "name" and kind in (Kind.EXTENSION, Kind.CONTACT):
+        if name == "name" and kind is Kind.EXTENSION:
+            cols = [c.sort_name]  # lower(last first), indexed
+        elif name == "name" and kind is Kind.CONTACT:
             cols = [func.lower(c.last_name), func.lower(c.first_name)]
+        elif name == "number" and kind is Kind.EXTENSION:
+            cols = [c.number_key]  # zero-padded: 99 before 100, indexed
         elif name in ("number",):
             cols = [func.length(c.number), c.number]  # 99 before 100
         elif name in ("first_name", "last_name", "email", "company"):
@@ -205,7 +215,10 @@ class Objects:
 
     def get(self, kind: Kind, key: str, include_secrets: bool = False) -> dict[str, Any]:
         with self.pbx.tx() as repo:
-            obj, _row = self._load(repo, kind, key)
+            full = self._may_read(repo, kind, key, include_secrets)
+            obj, row = self._load(repo, kind, key)
+        if not full:
+            return self._list_item(kind, row)
         view = public_view(kind, obj, include_secrets)
         if kind is Kind.CONTACT:
             view["id"] = int(key)
@@ -214,6 +227,62 @@ class Objects:
     def get_model(self, kind: Kind, key: str) -> BaseModel:
         with self.pbx.tx() as repo:
             return self._load(repo, kind, key)[0]
+
+    # --- permissions (klapka.services.permissions) ----------------------------------
+
+    @staticmethod
+    def _read_action(kind: Kind) -> Action:
+        if kind is Kind.EXTENSION:
+            return Action.READ_EXTENSION
+        if kind in (Kind.CONTACT, Kind.PHONEBOOK):
+            return Action.VIEW_CONTACTS
+        return Action.ADMINISTER
+
+    @staticmethod
+    def _write_action(kind: Kind) -> Action:
+        return Action.MANAGE_CONTACTS if kind is Kind.CONTACT else Action.ADMINISTER
+
+    def _readable(self, repo: Repository, kind: Kind, where: Any) -> Any:
+        """``where`` narrowed to what the principal may list (a user: visible extensions)."""
+        if self.principal.is_admin:
+            return where
+        checker = permissions.Checker(repo.conn, self.principal)
+        if kind is not Kind.EXTENSION:
+            checker.check(self._read_action(kind))
+            return where
+        checker.check(Action.SEE_EXTENSION)
+        visible = checker.visible_clause(SPECS[kind].table.c.number)
+        if visible is None:
+            return where
+        return visible if where is None else and_(where, visible)
+
+    def _may_read(self, repo: Repository, kind: Kind, key: str, include_secrets: bool) -> bool:
+        """May the principal read the object? True: all of it; False: the list summary.
+
+        A user sees their own extension whole, other extensions they can see as the list
+        shows them, and no extension they cannot see (NotFound, as if it did not exist).
+        """
+        if self.principal.is_admin:
+            return True
+        checker = permissions.Checker(repo.conn, self.principal)
+        if include_secrets:
+            checker.check(Action.ADMINISTER)
+        if kind is not Kind.EXTENSION:
+            checker.check(self._read_action(kind))
+            return True
+        checker.check(Action.SEE_EXTENSION, key)
+        return key == self.principal.extension
+
+    def _may_write(self, repo: Repository, kind: Kind, old: BaseModel, new: BaseModel) -> None:
+        """A user changes only their own extension, and only what their preferences allow."""
+        if self.principal.is_admin:
+            return
+        if kind is Kind.EXTENSION:
+            assert isinstance(old, Extension)
+            paths = changed_paths(old.model_dump(mode="json"), new.model_dump(mode="json"))
+            permissions.check(repo.conn, self.principal, Action.EDIT_SETTING, old.number, *paths)
+        else:
+            permissions.check(repo.conn, self.principal, self._write_action(kind))
 
     def _load(self, repo: Repository, kind: Kind, key: str) -> tuple[BaseModel, Any]:
         row = repo.row(kind, key)
@@ -225,11 +294,15 @@ class Objects:
 
     def create(self, kind: Kind, data: Any) -> dict[str, Any]:
         with self.pbx.tx() as repo:
+            permissions.check(repo.conn, self.principal, self._write_action(kind))
             obj, secrets = self._prepare(repo, kind, data, None)
             extra = {"presence_changed_at": now()} if kind is Kind.EXTENSION else {}
             new_id = repo.insert(kind, obj, secrets, **extra)
             repo.bump_version()
             key = str(new_id) if SPECS[kind].key == "id" else getattr(obj, SPECS[kind].key)
+            audit.record(
+                repo.conn, self.principal, "create", kind.value, key, None, stored_form(obj)
+            )
         return self.get(kind, key)
 
     def replace(self, kind: Kind, key: str, data: Any) -> dict[str, Any]:
@@ -251,6 +324,9 @@ class Objects:
         return self.get(kind, key)
 
     def get_part(self, kind: Kind, key: str, path: str, include_secrets: bool = False) -> Any:
+        if not self.principal.is_admin:
+            with self.pbx.tx() as repo:
+                permissions.check(repo.conn, self.principal, self._read_action(kind), key)
         return _get_path(self.get(kind, key, include_secrets), path)
 
     def put_part(self, kind: Kind, key: str, path: str, value: Any) -> Any:
@@ -290,6 +366,7 @@ class Objects:
                 )
             data = {spec.key: old_key, **data}
         obj, secrets = self._prepare(repo, kind, data, row)
+        self._may_write(repo, kind, old, obj)
         extra: dict[str, Any] = {}
         if (
             isinstance(obj, Extension)
@@ -300,6 +377,10 @@ class Objects:
             self._agent_auto_switch(repo, row.id, obj)
         repo.update(kind, row.id, obj, secrets, **extra)
         repo.bump_version()
+        key = str(row.id) if spec.key == "id" else getattr(obj, spec.key)
+        audit.record(
+            repo.conn, self.principal, "update", kind.value, key, stored_form(old), stored_form(obj)
+        )
 
     def _prepare(
         self, repo: Repository, kind: Kind, data: Any, row: Any
@@ -423,7 +504,8 @@ class Objects:
     def delete(self, kind: Kind, key: str, cascade: bool = False) -> Deleted:
         what = kind.value.replace("_", " ")
         with self.pbx.tx() as repo:
-            _obj, row = self._load(repo, kind, key)
+            permissions.check(repo.conn, self.principal, self._write_action(kind))
+            obj, row = self._load(repo, kind, key)
             referrers = repo.referrers(kind, row.id)
             blocking = [place for place, _, _, b in referrers if b]
             if blocking and not cascade:
@@ -439,11 +521,23 @@ class Objects:
                 owner_row = repo.conn.execute(
                     select(SPECS[owner_kind].table).where(SPECS[owner_kind].table.c.id == owner_id)
                 ).one()
-                data = without_refs(owner_kind, repo.data_of(owner_row, with_secrets=True), paths)
+                before = repo.data_of(owner_row, with_secrets=True)
+                data = without_refs(owner_kind, copy.deepcopy(before), paths)
                 owner = validate(owner_kind, data)
                 repo.update(owner_kind, owner_id, owner, dict(owner_row.secrets))
+                owner_key = owner_row._mapping[SPECS[owner_kind].key]
+                audit.record(
+                    repo.conn,
+                    self.principal,
+                    "update",
+                    owner_kind.value,
+                    str(owner_key),
+                    before,
+                    stored_form(owner),
+                )
             repo.delete(kind, row.id)
             repo.bump_version()
+            audit.record(repo.conn, self.principal, "delete", kind.value, key, stored_form(obj))
         return Deleted(kind.value, key, [p for p, _, _, _ in referrers])
 
     # --- presence -------------------------------------------------------------------
@@ -460,6 +554,7 @@ class Objects:
 
     def queue_agents(self, queue: str) -> list[dict[str, Any]]:
         with self.pbx.tx() as repo:
+            permissions.check(repo.conn, self.principal, Action.ADMINISTER)
             _obj, row = self._load(repo, Kind.QUEUE, queue)
             rows = repo.conn.execute(
                 select(t.extensions.c.number, t.queue_agents.c.logged_in, t.queue_agents.c.paused)
@@ -472,6 +567,7 @@ class Objects:
         self, queue: str, extension: str, logged_in: bool | None, paused: bool | None
     ) -> dict[str, Any]:
         with self.pbx.tx() as repo:
+            permissions.check(repo.conn, self.principal, Action.ADMINISTER)
             _obj, row = self._load(repo, Kind.QUEUE, queue)
             ext_id = repo.id_of(Kind.EXTENSION, extension)
             values: dict[str, Any] = {}
@@ -488,7 +584,19 @@ class Objects:
             ):
                 raise NotFound("queue member", f"{queue}/{extension}")
             if values:
+                before = repo.conn.execute(
+                    select(t.queue_agents.c.logged_in, t.queue_agents.c.paused).where(where)
+                ).one()
                 repo.conn.execute(update(t.queue_agents).where(where).values(**values))
+                audit.record(
+                    repo.conn,
+                    self.principal,
+                    "update",
+                    "queue_agent",
+                    f"{queue}/{extension}",
+                    dict(before._mapping),
+                    {**before._mapping, **values},
+                )
         return next(a for a in self.queue_agents(queue) if a["extension"] == extension)
 
 

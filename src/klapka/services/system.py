@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from klapka.domain.directory import BusinessHours, System
 from klapka.domain.problems import Conflict, InvalidInput, problems_from_validation
+from klapka.services import audit
 from klapka.services.objects import SECRET_MASK, merge_patch
 from klapka.services.pbx import Pbx
+from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
 
 
@@ -22,8 +24,9 @@ def _system_view(system: System, secrets: dict[str, Any], include_secrets: bool)
 
 
 class SystemSettings:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
+        self.principal = principal  # who the changes are made for, in the audit log
 
     def get(self, include_secrets: bool = False) -> dict[str, Any]:
         with self.pbx.tx() as repo:
@@ -34,7 +37,8 @@ class SystemSettings:
         if not isinstance(data, dict):
             raise InvalidInput.one("", "must be a JSON object")
         with self.pbx.tx() as repo:
-            _old, secrets, hours, _v = repo.system()
+            old, secrets, hours, _v = repo.system()
+            before = _system_view(old, secrets, include_secrets=True)
             smtp = data.get("smtp")
             password = smtp.get("password") if isinstance(smtp, dict) else None
             try:
@@ -57,6 +61,8 @@ class SystemSettings:
                         )
             repo.save_system(system, secrets, hours)
             repo.bump_version()
+            after = _system_view(system, secrets, include_secrets=True)
+            audit.record(repo.conn, self.principal, "update", "system", "", before, after)
         return self.get()
 
     def patch(self, patch: Any) -> dict[str, Any]:
@@ -77,12 +83,34 @@ class SystemSettings:
         except ValidationError as e:
             raise InvalidInput(problems_from_validation(e)) from None
         with self.pbx.tx() as repo:
-            system, secrets, _old, _v = repo.system()
+            system, secrets, old, _v = repo.system()
             repo.save_system(system, secrets, hours)
             repo.bump_version()
+            audit.record(
+                repo.conn,
+                self.principal,
+                "update",
+                "business_hours",
+                "",
+                old.model_dump(mode="json"),
+                hours.model_dump(mode="json"),
+            )
         return self.get_business_hours()
 
     def patch_business_hours(self, patch: Any) -> dict[str, Any]:
         if not isinstance(patch, dict):
             raise InvalidInput.one("", "a merge patch must be a JSON object")
         return self.replace_business_hours(merge_patch(self.get_business_hours(), patch))
+
+    def send_test_email(self, to: str) -> None:
+        """Send a short message to ``to`` with the SMTP settings (MailNotConfigured,
+        MailFailed when that does not work); in the audit log."""
+        from klapka.notify.email import Mailer
+
+        Mailer(self.pbx).send(
+            to,
+            "klapka: test email",
+            "This is a test email from your klapka PBX: email is set up correctly.\n",
+        )
+        with self.pbx.tx() as repo:
+            audit.record(repo.conn, self.principal, "test_email", "system", "", None, {"to": to})

@@ -7,6 +7,7 @@ rewrites its rows in ``refs`` (and the extension's phones), inside the caller's 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,16 +19,20 @@ from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, selec
 from klapka.domain.directory import (
     BusinessHours,
     Contact,
+    ContactCard,
     Group,
     InboundRoute,
     OutboundRoute,
+    Phonebook,
     Queue,
     RingGroup,
     System,
     Trunk,
+    contact_search_text,
 )
 from klapka.domain.document import DirectoryIndex, stored_form
 from klapka.domain.extension import Extension
+from klapka.domain.permissions import ClientPermission
 from klapka.domain.problems import Place
 from klapka.domain.references import Kind, Ref, refs_of
 from klapka.store import tables as t
@@ -109,7 +114,19 @@ SPECS: dict[Kind, KindSpec] = {
             t.contacts,
             "id",
             Contact,
-            columns=("first_name", "last_name", "company", "email"),
+            columns=("first_name", "last_name", "company", "email", "phonebook"),
+            owner_column="owner_contact_id",
+        ),
+        KindSpec(
+            Kind.PHONEBOOK, t.phonebooks, "name", Phonebook, target_column="target_phonebook_id"
+        ),
+        KindSpec(
+            Kind.CLIENT_PERMISSION,
+            t.client_permissions,
+            "name",
+            ClientPermission,
+            ordered=True,
+            owner_column="owner_client_permission_id",
         ),
     )
 }
@@ -222,7 +239,9 @@ class Repository:
         for c in spec.columns:
             values[c] = getattr(obj, c)
         if isinstance(obj, Extension):
-            values["sip_username"] = obj.effective_sip_username
+            values |= extension_columns(obj)
+        if isinstance(obj, ContactCard):
+            values["search"] = contact_search_text(obj)
         return values
 
     def insert(self, kind: Kind, obj: BaseModel, secrets: dict[str, Any], **extra: Any) -> int:
@@ -380,9 +399,23 @@ class Repository:
         )
 
 
+def extension_columns(ext: Extension) -> dict[str, str]:
+    """The columns an extension is found and sorted by (kept in step with its settings)."""
+    username = ext.effective_sip_username
+    parts = (ext.number, ext.first_name, ext.last_name, ext.email or "", username)
+    return {
+        "sip_username": username,
+        "search": " ".join(p for p in parts if p).lower(),
+        "sort_name": f"{ext.last_name} {ext.first_name}".strip().lower()[:130],
+        "number_key": ext.number.rjust(8, "0"),
+    }
+
+
 def search_filter(kind: Kind, q: str) -> Any:
     """Case-insensitive substring search over the columns a user would search by."""
     spec = SPECS[kind]
+    if kind is Kind.CONTACT:
+        return contact_search_filter(spec.table, q)
     like = f"%{q.lower()}%"
     cols = [spec.table.c[spec.key]] if spec.key != "id" else []
     cols += [
@@ -391,8 +424,26 @@ def search_filter(kind: Kind, q: str) -> Any:
         if c in ("first_name", "last_name", "email", "name", "company")
     ]
     if kind is Kind.EXTENSION:
-        full = func.lower(spec.table.c.first_name + " " + spec.table.c.last_name)
-        return or_(full.like(like), *[func.lower(c).like(like) for c in cols])
+        return spec.table.c.search.like(like)
     if not cols:
         cols = [spec.table.c[spec.key]]
     return or_(*[func.lower(func.coalesce(c, "")).like(like) for c in cols])
+
+
+def contact_search_filter(table: Table, q: str) -> Any:
+    """Contacts whose names, company, email or numbers contain ``q`` (case-insensitive).
+
+    The ``search`` column is lower-cased in Python when a contact is saved, so accented
+    letters match on SQLite too; a query with digits also matches by the digits alone, so
+    ``601 000 111`` or ``(601) 000-111`` finds ``+420601000111``.
+    """
+    text = q.strip().lower()
+    like = [table.c.search.like(f"%{_escape_like(text)}%", escape="\\")]
+    digits = re.sub(r"\D", "", q)
+    if len(digits) >= 3 and digits != text:
+        like.append(table.c.search.like(f"%{digits}%"))
+    return or_(*like)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -69,8 +70,14 @@ extensions = Table(
     Column("data", JSON, nullable=False),
     Column("secrets", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Lists at 10,000 extensions: one lower-cased search column, indexed sort keys.
+    Column("search", String(600), nullable=False, server_default=""),
+    Column("sort_name", String(130), nullable=False, server_default=""),
+    Column("number_key", String(8), nullable=False, server_default=""),
     Index("ix_extensions_last_name", "last_name"),
     Index("ix_extensions_first_name", "first_name"),
+    Index("ix_extensions_sort_name", "sort_name", "id"),
+    Index("ix_extensions_number_key", "number_key"),
 )
 
 phones = Table(
@@ -174,6 +181,9 @@ contacts = Table(
     Column("last_name", String(63), nullable=False, default=""),
     Column("company", String(63), nullable=False, default=""),
     Column("email", String(255), nullable=True),
+    Column("phonebook", String(63), nullable=False, default="Default", index=True),
+    # Lower-cased names, company, email and numbers (also as bare digits), for search.
+    Column("search", Text, nullable=False, default=""),
     Column("data", JSON, nullable=False),
     Column("secrets", JSON, nullable=False, default=dict),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -230,9 +240,196 @@ refs = Table(
     _owner("owner_queue_id", "queues"),
     _owner("owner_inbound_route_id", "inbound_routes"),
     _owner("owner_outbound_route_id", "outbound_routes"),
+    _owner("owner_contact_id", "contacts"),
     _target("target_extension_id", "extensions"),
     _target("target_group_id", "ext_groups"),
     _target("target_ring_group_id", "ring_groups"),
     _target("target_queue_id", "queues"),
     _target("target_trunk_id", "trunks"),
+    _target("target_phonebook_id", "phonebooks"),
+)
+
+
+# --- Contacts, one-time links and the audit log (migration 0003_contacts_audit) ----------
+
+phonebooks = Table(
+    "phonebooks",
+    metadata,
+    _id(),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("data", JSON, nullable=False),
+    Column("secrets", JSON, nullable=False, default=dict),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# A user's own contacts: private to the extension, gone with it.
+personal_contacts = Table(
+    "personal_contacts",
+    metadata,
+    _id(),
+    Column(
+        "extension_id",
+        Integer,
+        ForeignKey("extensions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("first_name", String(63), nullable=False, default=""),
+    Column("last_name", String(63), nullable=False, default=""),
+    Column("company", String(63), nullable=False, default=""),
+    Column("email", String(255), nullable=True),
+    Column("search", Text, nullable=False, default=""),
+    Column("data", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Links sent by email (app login, password reset): only a SHA-256 digest is stored.
+one_time_tokens = Table(
+    "one_time_tokens",
+    metadata,
+    _id(),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("purpose", String(32), nullable=False),
+    Column(
+        "extension_id",
+        Integer,
+        ForeignKey("extensions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+    Column("used_at", UtcDateTime, nullable=True),
+)
+
+# Who changed what, when, from where: one row per change, secrets masked.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    _id(),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("actor", String(127), nullable=False, index=True),
+    Column("actor_extension", String(8), nullable=True),
+    Column("source_ip", String(45), nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("kind", String(32), nullable=False, index=True),
+    Column("key", String(255), nullable=False, index=True),
+    # [{"path", "before", "after"}]: field-level changes, secrets shown as ********.
+    Column("changes", JSON, nullable=False),
+)
+
+
+# --- Accounts: sign-in, sessions, tokens, two-factor, client permissions --------------
+# (migration 0002_accounts)
+
+# Client permission rules, in the order they are evaluated (first match wins).
+client_permissions = Table(
+    "client_permissions",
+    metadata,
+    _id(),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("position", Integer, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("secrets", JSON, nullable=False, default=dict),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# A rule names groups and extensions: the reference index has a column for it as an owner.
+refs.append_column(_owner("owner_client_permission_id", "client_permissions"))
+
+
+def _extension_id(index: bool = True) -> Column[int]:
+    return Column(
+        "extension_id",
+        Integer,
+        ForeignKey("extensions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=index,
+    )
+
+
+# Browser sessions. Only a SHA-256 digest of the session id (the cookie) is stored.
+# state: "active", "second_factor" (password checked, waiting for the TOTP code; the id is
+# the sign-in challenge, never a cookie) or "enrolment" (may only enrol in two-factor).
+sessions = Table(
+    "sessions",
+    metadata,
+    _id(),
+    Column("session_hash", String(64), nullable=False, unique=True),
+    _extension_id(),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("source_ip", String(45), nullable=True),
+    Column("user_agent", String(255), nullable=True),
+)
+
+# A user's own API tokens: scoped ("read write admin"), revocable, optionally expiring.
+personal_tokens = Table(
+    "personal_tokens",
+    metadata,
+    _id(),
+    _extension_id(),
+    Column("name", String(63), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(63), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+# Password reset links: expiring, single use; only a SHA-256 digest of the token is stored.
+password_resets = Table(
+    "password_resets",
+    metadata,
+    _id(),
+    _extension_id(),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Column("source_ip", String(45), nullable=True),
+)
+
+# TOTP (RFC 6238). The shared secret must be readable to check codes; enabled_at is None
+# while the user has started but not confirmed enrolment. last_used_step stops a code from
+# being used twice.
+two_factor = Table(
+    "two_factor",
+    metadata,
+    Column(
+        "extension_id",
+        Integer,
+        ForeignKey("extensions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("secret", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("enabled_at", UtcDateTime, nullable=True),
+    Column("last_used_step", Integer, nullable=True),
+)
+
+# Single-use recovery codes (SHA-256 digests of 80-bit random codes).
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    _id(),
+    _extension_id(),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+)
+
+# Failed sign-ins per account ("account:<email>") and per source address ("address:<ip>"),
+# whether or not the account exists, so a lockout says nothing about existence.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("lockouts", Integer, nullable=False),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("last_failure_at", UtcDateTime, nullable=False),
 )

@@ -1,0 +1,121 @@
+"""Welcome emails (admin: one extension, or many) and the app login that their link opens.
+
+``POST /auth/app-login`` is public: the one-time token in the body is the credential. It
+answers what an app needs to sign in and register, the SIP password included, once.
+"""
+
+# No ``from __future__ import annotations``: see crud.py.
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field, model_validator
+
+from klapka.api.auth import source_ip
+from klapka.api.contacts import Asking, PbxDep
+from klapka.api.crud import JsonBody, parse_body, request_body, responses
+from klapka.domain.values import Number
+from klapka.services.welcome import Welcome, app_login
+
+router = APIRouter(tags=["extensions"])
+public_router = APIRouter(tags=["sign-in"])
+
+
+class WelcomeResult(BaseModel):
+    number: str
+    sent: bool
+    email: str | None
+    error: str | None  # why it was not sent: "no email", "disabled", "does not exist", ...
+    expires_at: datetime | None  # of the app login link
+
+
+class WelcomeResults(BaseModel):
+    sent: int
+    failed: int
+    results: list[WelcomeResult]
+
+
+class WelcomeRequest(BaseModel):
+    """Whom to welcome: the extensions ``numbers``, or ``all`` of them."""
+
+    numbers: Annotated[list[Number], Field(max_length=10000)] | None = None
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "WelcomeRequest":
+        if (self.numbers is None) == (not self.all):
+            raise ValueError("numbers: send either numbers: [...] or all: true")
+        return self
+
+
+class AppLoginRequest(BaseModel):
+    token: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class SipAccount(BaseModel):
+    username: str
+    password: str
+    domain: str
+    server: str
+    port: int
+    transport: str
+
+
+class AppLogin(BaseModel):
+    extension: str
+    display_name: str
+    email: str | None
+    portal_url: str
+    sip: SipAccount
+
+
+@router.post(
+    "/extensions/welcome-email",
+    summary="Send welcome emails to many extensions",
+    description='`{"numbers": [...]}` or `{"all": true}`. Each extension gets its result: '
+    "sent, or why not (`no email`, `disabled`, `does not exist`, the SMTP server's refusal).",
+    operation_id="send_welcome_emails",
+    responses=responses(WelcomeResults),
+    openapi_extra=request_body(WelcomeRequest),
+)
+def send_welcome_emails(pbx: PbxDep, asking: Asking, body: JsonBody) -> Any:
+    wanted = parse_body(WelcomeRequest, body)
+    results = Welcome(pbx, asking).send_many(None if wanted.all else wanted.numbers)
+    sent = sum(1 for r in results if r.sent)
+    return {
+        "sent": sent,
+        "failed": len(results) - sent,
+        "results": [r.to_dict() for r in results],
+    }
+
+
+@router.post(
+    "/extensions/{number}/welcome-email",
+    summary="Send the welcome email of an extension",
+    description="The portal link and, when the extension may use the mobile or desktop app, "
+    "an app login link with its QR code (attached and inline), valid once for 7 days. No "
+    "password is in the email. 409 when the extension has no email or is disabled, or when "
+    "email is not set up (`system.smtp`); 502 when the SMTP server refuses.",
+    operation_id="send_welcome_email",
+    responses={**responses(WelcomeResult), 502: {"description": "The SMTP server refused"}},
+)
+def send_welcome_email(number: str, pbx: PbxDep, asking: Asking) -> Any:
+    return Welcome(pbx, asking).send(number).to_dict()
+
+
+@public_router.post(
+    "/auth/app-login",
+    summary="Sign an app in with the login link of a welcome email",
+    description="Exchanges the one-time token of the app login link (or QR code) for the "
+    "extension's SIP account, password included. Works once, until the link expires; 401 "
+    "otherwise.",
+    operation_id="app_login",
+    responses={**responses(AppLogin)},
+    openapi_extra=request_body(AppLoginRequest),
+)
+def post_app_login(request: Request, response: Response, pbx: PbxDep, body: JsonBody) -> Any:
+    wanted = parse_body(AppLoginRequest, body)
+    login = app_login(pbx, wanted.token, source_ip(request))
+    response.headers["Cache-Control"] = "no-store"  # it holds the SIP password
+    return login

@@ -1,0 +1,219 @@
+"""The audit log: who changed what, when and from where, field by field, secrets masked.
+
+Every write path records here, in the transaction of the change itself, so an entry exists
+exactly when the change does. An entry names the actor (the principal's name and
+extension), the source IP, the action (``create``, ``update``, ``delete``, ``import``,
+``welcome_email``, ...), the kind and key of the object, and the changed fields as
+``path: before -> after`` (``None`` = not set, i.e. the default). Secrets never reach the
+log: a changed password shows as ``******** -> ********``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select
+
+from klapka.domain.problems import InvalidInput
+from klapka.services.principal import Principal
+from klapka.store import tables as t
+from klapka.store.repository import SPECS, now
+
+if TYPE_CHECKING:
+    from klapka.services.config import FieldChange
+    from klapka.services.pbx import Pbx
+
+MASK = "********"  # the same mask the API shows for a secret (services.objects.SECRET_MASK)
+
+# A key whose name contains one of these holds a secret, wherever it is.
+SECRET_WORDS = ("password", "pin", "token", "secret")
+SECRET_PATHS = frozenset(
+    {p for spec in SPECS.values() for p in spec.secret_paths} | {"smtp.password"}
+)
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def is_secret(path: str) -> bool:
+    """Does the setting at ``path`` (``voicemail.pin``, ``trunks[0].password``) hold a secret?"""
+    if path in SECRET_PATHS:
+        return True
+    leaf = _INDEX.sub("", path).rsplit(".", 1)[-1].lower()
+    return any(word in leaf for word in SECRET_WORDS)
+
+
+def masked(path: str, value: Any) -> Any:
+    """``value`` with every secret in it replaced by the mask (switches stay visible)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if path and is_secret(path):
+        return MASK
+    if isinstance(value, dict):
+        return {k: masked(f"{path}.{k}" if path else str(k), v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    return value
+
+
+def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Field-level changes from ``before`` to ``after`` (None: did not exist), masked."""
+    # Imported here: the configuration service records through this module.
+    from klapka.services.config import diff
+
+    def leaves(fields: list[FieldChange]) -> list[FieldChange]:
+        # A section that appears or goes (settings left at their defaults are not stored)
+        # is shown setting by setting, as when it changes.
+        out: list[FieldChange] = []
+        for f in fields:
+            if f.before is None and isinstance(f.after, dict) and f.after:
+                out += leaves(diff({}, f.after, f.path))
+            elif f.after is None and isinstance(f.before, dict) and f.before:
+                out += leaves(diff(f.before, {}, f.path))
+            else:
+                out.append(f)
+        return out
+
+    return masked_fields(leaves(diff(before or {}, after or {})))
+
+
+def masked_fields(fields: Iterable[FieldChange]) -> list[dict[str, Any]]:
+    return [
+        {"path": f.path, "before": masked(f.path, f.before), "after": masked(f.path, f.after)}
+        for f in fields
+    ]
+
+
+def entry(
+    principal: Principal,
+    action: str,
+    kind: str,
+    key: str,
+    fields: list[dict[str, Any]],
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """One row of the log, ready to insert."""
+    return {
+        "at": at or now(),
+        "actor": (principal.name or principal.role)[:127],
+        "actor_extension": principal.extension,
+        "source_ip": principal.source_ip,
+        "action": action,
+        "kind": kind,
+        "key": str(key)[:255],
+        "changes": fields,
+    }
+
+
+def record(
+    conn: Connection,
+    principal: Principal,
+    action: str,
+    kind: str,
+    key: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Log one change on ``conn`` (the transaction of the change).
+
+    An ``update`` that changes no field is no change: nothing is logged.
+    """
+    fields = changes(before, after)
+    if action == "update" and not fields:
+        return
+    conn.execute(insert(t.audit_log).values(entry(principal, action, kind, key, fields)))
+
+
+def record_fields(
+    conn: Connection,
+    principal: Principal,
+    action: str,
+    kind: str,
+    key: str,
+    fields: Iterable[FieldChange],
+) -> None:
+    """Log a change whose field differences are already known (masked here all the same)."""
+    conn.execute(
+        insert(t.audit_log).values(entry(principal, action, kind, key, masked_fields(fields)))
+    )
+
+
+def record_many(conn: Connection, entries: Sequence[dict[str, Any]]) -> None:
+    """Log many changes at once (bulk imports); ``entries`` are made by ``entry``."""
+    if entries:
+        conn.execute(insert(t.audit_log), list(entries))
+
+
+# --- reading -------------------------------------------------------------------------
+
+
+@dataclass
+class AuditPage:
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def _view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "at": row.at.isoformat(),
+        "actor": row.actor,
+        "actor_extension": row.actor_extension,
+        "source_ip": row.source_ip,
+        "action": row.action,
+        "kind": row.kind,
+        "key": row.key,
+        "changes": row.changes,
+    }
+
+
+class AuditLog:
+    """Reads the log, newest first, filtered."""
+
+    def __init__(self, pbx: Pbx) -> None:
+        self.pbx = pbx
+
+    def list(
+        self,
+        actor: str | None = None,
+        kind: str | None = None,
+        key: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> AuditPage:
+        """Entries matching every filter given. ``actor`` is a name (``token deploy``) or an
+        extension number; ``since`` is inclusive, ``until`` exclusive."""
+        c = t.audit_log.c
+        where: list[Any] = []
+        if actor:
+            where.append(or_(func.lower(c.actor) == actor.lower(), c.actor_extension == actor))
+        if kind:
+            where.append(c.kind == kind)
+        if key is not None and key != "":
+            where.append(c.key == key)
+        if action:
+            where.append(c.action == action)
+        for name, value in (("since", since), ("until", until)):
+            if value is not None and value.tzinfo is None:
+                raise InvalidInput.one(name, "must name its time zone, e.g. 2027-01-31T08:00Z")
+        if since is not None:
+            where.append(c.at >= since)
+        if until is not None:
+            where.append(c.at < until)
+        condition = and_(*where) if where else None
+        with self.pbx.tx() as repo:
+            count = select(func.count()).select_from(t.audit_log)
+            rows = select(t.audit_log).order_by(c.at.desc(), c.id.desc()).limit(limit)
+            if condition is not None:
+                count = count.where(condition)
+                rows = rows.where(condition)
+            total = int(repo.conn.execute(count).scalar_one())
+            items = [_view(r) for r in repo.conn.execute(rows.offset(offset))]
+        return AuditPage(items, total, limit, offset)

@@ -1,0 +1,289 @@
+"""Welcome email and app login: how a new user gets going.
+
+The welcome email (an admin action, for one extension or many) carries the portal link and,
+when the extension may use the mobile or desktop app, an app login link with its QR code
+(a PNG, attached and shown inline). The link holds a one-time token (``services.links``):
+it works once and expires. The SIP password is never in the email, the link or the QR
+code: the app gets it only by exchanging the token (``app_login``), over HTTPS, once.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from klapka.domain.extension import Extension
+from klapka.domain.problems import Conflict, Forbidden, KlapkaError, NotFound
+from klapka.domain.references import Kind
+from klapka.notify.email import Mailer, MailFailed, MailNotConfigured
+from klapka.services import audit, links
+from klapka.services.objects import Objects, validate
+from klapka.services.pbx import Pbx
+from klapka.services.principal import SYSTEM, Principal
+from klapka.store import tables as t
+from klapka.store.repository import now
+
+APP_LOGIN_TTL = timedelta(days=7)
+QR_CONTENT_ID = "app-login-qr"
+QR_FILENAME = "klapka-app-login.png"
+NO_EMAIL = "no email"
+
+
+class LinkNotValid(KlapkaError):
+    """The login link is unknown, already used or expired."""
+
+    def __init__(self) -> None:
+        super().__init__("this login link is unknown, already used or expired: ask for a new one")
+
+
+@dataclass
+class WelcomeResult:
+    """What happened for one extension: sent to ``email``, or not, and why."""
+
+    number: str
+    sent: bool
+    email: str | None = None
+    error: str | None = None
+    expires_at: datetime | None = None  # of the app login link, when there is one
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "sent": self.sent,
+            "email": self.email,
+            "error": self.error,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
+
+
+def app_login_link(portal_url: str, token: str) -> str:
+    """The link in the email and the QR code. The token is in the fragment, which browsers
+    never send to a server, so it stays out of access logs; the page or the app posts it
+    to ``/api/v1/auth/app-login``."""
+    return f"{portal_url.rstrip('/')}/app-login#token={token}"
+
+
+def qr_png(text: str) -> bytes:
+    """``text`` as a QR code, a PNG image."""
+    import segno
+
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="png", scale=6, border=4)
+    return out.getvalue()
+
+
+def uses_apps(ext: Extension) -> bool:
+    return ext.clients.mobile_client or ext.clients.desktop_client
+
+
+class Welcome:
+    """Sends welcome emails; every one sent is in the audit log."""
+
+    def __init__(
+        self,
+        pbx: Pbx,
+        principal: Principal = SYSTEM,
+        mailer: Mailer | None = None,
+        ttl: timedelta = APP_LOGIN_TTL,
+    ) -> None:
+        self.pbx = pbx
+        self.principal = principal
+        self.mailer = mailer or Mailer(pbx)
+        self.ttl = ttl
+
+    def send(self, number: str) -> WelcomeResult:
+        """Send the welcome email of one extension. Raises NotFound, Conflict (no email,
+        disabled), MailNotConfigured, or MailFailed."""
+        ext = Objects(self.pbx).get_model(Kind.EXTENSION, number)
+        assert isinstance(ext, Extension)
+        if not ext.email:
+            raise Conflict(f"extension {number} has no email address: set one first", path="email")
+        if not ext.enabled:
+            raise Conflict(f"extension {number} is disabled: enable it first", path="enabled")
+        with self.mailer.session():
+            return self._send(ext)
+
+    def send_many(self, numbers: list[str] | None = None) -> list[WelcomeResult]:
+        """Welcome emails for ``numbers`` (None: every extension), each with its result.
+
+        Raises MailNotConfigured before sending anything; every other problem is the
+        result of its extension (``no email``, ``disabled``, ``does not exist``, a refusal
+        of the SMTP server).
+        """
+        with self.pbx.tx() as repo:
+            if numbers is None:
+                rows = repo.rows(Kind.EXTENSION)
+                rows.sort(key=lambda r: (len(r.number), r.number))
+                wanted = [r.number for r in rows]
+            else:
+                wanted = list(dict.fromkeys(numbers))
+                rows = repo.rows(Kind.EXTENSION, t.extensions.c.number.in_(wanted))
+            found = {r.number: r for r in rows}
+            models = {
+                n: validate(Kind.EXTENSION, repo.data_of(r, with_secrets=False))
+                for n, r in found.items()
+            }
+        results: list[WelcomeResult] = []
+        with self.mailer.session():
+            for number in wanted:
+                ext = models.get(number)
+                if ext is None:
+                    results.append(WelcomeResult(number, False, error="does not exist"))
+                    continue
+                assert isinstance(ext, Extension)
+                if not ext.email:
+                    results.append(WelcomeResult(number, False, error=NO_EMAIL))
+                elif not ext.enabled:
+                    results.append(WelcomeResult(number, False, ext.email, error="disabled"))
+                else:
+                    try:
+                        results.append(self._send(ext))
+                    except MailFailed as e:
+                        results.append(WelcomeResult(number, False, ext.email, error=str(e)))
+        return results
+
+    def _send(self, ext: Extension) -> WelcomeResult:
+        assert ext.email is not None
+        with self.pbx.tx() as repo:
+            system = repo.system()[0]
+            token = None
+            if uses_apps(ext):
+                # Only the newest welcome email's link works.
+                links.revoke(repo.conn, links.APP_LOGIN, ext.number)
+                token = links.issue(repo.conn, links.APP_LOGIN, ext.number, self.ttl)
+        expires = now() + self.ttl if token else None
+        link = app_login_link(system.portal_url, token) if token else None
+        text, body = _content(ext, system.portal_url, link, expires)
+        png = qr_png(link) if link else None
+        try:
+            self.mailer.send(
+                ext.email,
+                f"Welcome: your extension {ext.number}",
+                text,
+                body,
+                attachments=[(QR_FILENAME, png, "image/png")] if png else (),
+                inline=[(QR_CONTENT_ID, png, "image/png")] if png else (),
+            )
+        except (MailFailed, MailNotConfigured):
+            if token:
+                links.consume(self.pbx, links.APP_LOGIN, token)  # never delivered: spend it
+            raise
+        with self.pbx.tx() as repo:
+            audit.record(
+                repo.conn,
+                self.principal,
+                "welcome_email",
+                "extension",
+                ext.number,
+                None,
+                {"to": ext.email, "app_login_link": link is not None},
+            )
+        return WelcomeResult(ext.number, True, ext.email, expires_at=expires)
+
+
+def _content(
+    ext: Extension, portal_url: str, link: str | None, expires: datetime | None
+) -> tuple[str, str]:
+    """The plain text and the HTML of the welcome email."""
+    name = ext.full_name or ext.number
+    lines = [
+        f"Hello {name},",
+        "",
+        "your phone extension is ready.",
+        "",
+        f"  Extension:      {ext.number}",
+        f"  Portal sign-in: {ext.email}",
+        "",
+        f"Web portal: {portal_url}",
+        "Sign in with your email address to manage your calls, forwarding and voicemail.",
+    ]
+    e = html.escape
+    parts = [
+        f"<p>Hello {e(name)},</p>",
+        "<p>your phone extension is ready.</p>",
+        f"<p>Extension: <b>{e(ext.number)}</b><br>Portal sign-in: {e(ext.email or '')}</p>",
+        f'<p>Web portal: <a href="{e(portal_url)}">{e(portal_url)}</a><br>',
+        "Sign in with your email address to manage your calls, forwarding and voicemail.</p>",
+    ]
+    if link and expires:
+        until = expires.strftime("%Y-%m-%d %H:%M UTC")
+        lines += [
+            "",
+            "Mobile and desktop app: open this link on the device that has the app, or scan",
+            "the attached QR code with the app. It signs the app in; no password needed.",
+            f"  {link}",
+            f"The link works once and until {until}. Ask your administrator for a new one",
+            "when it has expired.",
+        ]
+        parts += [
+            "<p>Mobile and desktop app: open this link on the device that has the app, or "
+            "scan the QR code with the app. It signs the app in; no password needed.</p>",
+            f'<p><a href="{e(link)}">Sign in the app</a></p>',
+            f'<p><img src="cid:{QR_CONTENT_ID}" alt="QR code for the app login" '
+            'width="240" height="240"></p>',
+            f"<p>The link works once and until {e(until)}. Ask your administrator for a new "
+            "one when it has expired.</p>",
+        ]
+    lines += ["", "This email holds no password. Keep the link to yourself."]
+    parts.append("<p>This email holds no password. Keep the link to yourself.</p>")
+    return "\n".join(lines) + "\n", "<html><body>" + "\n".join(parts) + "</body></html>\n"
+
+
+# --- app login ------------------------------------------------------------------------
+
+
+def app_login(pbx: Pbx, token: str, source_ip: str | None = None) -> dict[str, Any]:
+    """Exchange an app login token (once) for what the app needs to sign in and register:
+    the extension, its display name and its SIP account, password included.
+
+    Raises LinkNotValid for an unknown, used or expired token, Forbidden when the extension
+    is disabled or may use neither the mobile nor the desktop app.
+    """
+    number = links.consume(pbx, links.APP_LOGIN, token)
+    if number is None:
+        raise LinkNotValid()
+    try:
+        ext = Objects(pbx).get_model(Kind.EXTENSION, number)
+    except NotFound:
+        raise LinkNotValid() from None
+    assert isinstance(ext, Extension)
+    if not ext.enabled:
+        raise Forbidden(f"extension {number} is disabled")
+    if not uses_apps(ext):
+        raise Forbidden(f"the mobile and desktop apps are turned off for extension {number}")
+    principal = Principal(
+        role="user", extension=number, name=f"app login {number}", source_ip=source_ip
+    )
+    with pbx.tx() as repo:
+        system = repo.system()[0]
+        audit.record(repo.conn, principal, "app_login", "extension", number)
+    domain, server, port = _sip_server(system, ext.advanced.transport.value)
+    return {
+        "extension": ext.number,
+        "display_name": ext.effective_caller_id_name,
+        "email": ext.email,
+        "portal_url": system.portal_url,
+        "sip": {
+            "username": ext.effective_sip_username,
+            "password": ext.sip_password,
+            "domain": domain,
+            "server": server,
+            "port": port,
+            "transport": ext.advanced.transport.value,
+        },
+    }
+
+
+def _sip_server(system: Any, transport: str) -> tuple[str, str, int]:
+    """(SIP domain, server host, port) for a client: the system's SIP settings, else the
+    host of the portal URL on the standard ports."""
+    host = urlsplit(system.portal_url).hostname or "127.0.0.1"
+    sip = getattr(system, "sip", None)
+    domain = getattr(sip, "domain", "") or host
+    ports = {"udp": "udp_port", "tcp": "tcp_port", "tls": "tls_port"}
+    default = 5061 if transport == "tls" else 5060
+    return domain, host, int(getattr(sip, ports.get(transport, ""), default) or default)
