@@ -112,6 +112,17 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     # --- self-service --------------------------------------------------------------------
     ("GET", "/api/v1/me"): signed_in(200, 200, 200),
     ("GET", "/api/v1/me/permissions"): signed_in(200, 200, 200),
+    # Personal contacts: one's own only; another user's (or a missing) contact is a 404.
+    ("GET", "/api/v1/me/contacts"): signed_in(200, 200, 200),
+    ("POST", "/api/v1/me/contacts"): signed_in(201, 201, 201, {"first_name": "Eva"}),
+    ("GET", "/api/v1/me/contacts/{id}"): Expect(401, 404, 404, 404, params={"id": "999999"}),
+    ("PUT", "/api/v1/me/contacts/{id}"): Expect(
+        401, 404, 404, 404, body={"first_name": "Eva"}, params={"id": "999999"}
+    ),
+    ("PATCH", "/api/v1/me/contacts/{id}"): Expect(
+        401, 404, 404, 404, body={"company": "X"}, params={"id": "999999"}
+    ),
+    ("DELETE", "/api/v1/me/contacts/{id}"): Expect(401, 404, 404, 404, params={"id": "999999"}),
     ("GET", "/api/v1/me/presence"): signed_in(200, 200, 200),
     ("PUT", "/api/v1/me/presence"): signed_in(200, 200, 200, ME_STATUS),
     ("PATCH", "/api/v1/me/presence"): signed_in(200, 200, 200, {"note": "x"}),

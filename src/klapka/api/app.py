@@ -22,6 +22,7 @@ from klapka.api import (
     groups,
     inbound_routes,
     me,
+    me_contacts,
     outbound_routes,
     personal_tokens,
     phonebooks,
@@ -74,6 +75,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     sign_in.router,
     personal_tokens.router,
     two_factor.router,
+    me_contacts.router,  # before me: /me/contacts is not a presence status
     me.router,
     welcome.public_router,  # the app login link's one-time token is the credential
 )
