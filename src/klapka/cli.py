@@ -298,6 +298,20 @@ def init(
     typer.echo(f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:8080/api/v1/extensions')
 
 
+def _stop_with_klapka(core: Any) -> None:
+    """Kamailio stops when klapka does: on SIGTERM/SIGINT, also during start-up. (uvicorn
+    shuts down on these signals, then re-raises the signal with the handler it found.)"""
+    import signal
+    import sys
+
+    def stop(signum: int, _frame: object) -> None:
+        core.stop()
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 @app.command()
 @reports_errors
 def serve(
@@ -338,31 +352,24 @@ def serve(
         udp = sip_port or system.sip.udp_port
         tcp = sip_port or system.sip.tcp_port
         core = SipCore(Pbx.from_url(url), data_dir(), listen, udp, tcp)
+        _stop_with_klapka(core)
+        problem = None
         try:
             core.start()
+            if not core.wait_ready():
+                problem = f"kamailio did not start (port {udp} in use?); see {core.paths.log}"
         except RuntimeError as e:
-            fail(f"error: {e} (or run with --no-sip)", code=ENVIRONMENT_ERROR)
-        if not core.wait_ready():
+            problem = str(e)
+        if problem is None:
+            typer.echo(f"klapka: SIP on {listen} udp/{udp} tcp/{tcp} (Kamailio)", err=True)
+        else:
+            # The REST API is still useful without the SIP core: serve it, and say so.
             core.stop()
-            fail(f"error: kamailio did not start; see {core.paths.log}", code=ENVIRONMENT_ERROR)
-        typer.echo(f"klapka: SIP on {listen} udp/{udp} tcp/{tcp} (Kamailio)", err=True)
+            core = None
+            typer.echo(f"warning: SIP core not running: {problem}; serving the API only", err=True)
     typer.echo(
         f"klapka {klapka.__version__}: API docs at http://{host}:{port}/api/v1/docs", err=True
     )
-    if core is not None:
-        import signal
-        import sys
-
-        running = core
-
-        # uvicorn shuts down on SIGTERM/SIGINT, then re-raises the signal with the handler
-        # it found installed: this one, so Kamailio stops with klapka.
-        def stop(signum: int, _frame: object) -> None:
-            running.stop()
-            sys.exit(128 + signum)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
     try:
         uvicorn.run(create_app(), host=host, port=port)
     finally:
