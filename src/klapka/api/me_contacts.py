@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
 
 from klapka.api.auth import CurrentPrincipal, current_principal
 from klapka.api.crud import JsonBody, request_body, responses
@@ -16,6 +17,20 @@ from klapka.services import contacts
 
 router = APIRouter(tags=["me"], dependencies=[Depends(current_principal)])
 
+
+class PersonalContactView(PersonalContact):
+    """A personal contact as shown: its fields and its id."""
+
+    id: int
+
+
+class PersonalContactPage(BaseModel):
+    items: list[PersonalContactView]
+    total: int
+    limit: int
+    offset: int
+
+
 ContactId = Annotated[int, "the contact's id"]
 
 
@@ -23,6 +38,7 @@ ContactId = Annotated[int, "the contact's id"]
     "/me/contacts",
     summary="My personal contacts (search by name, company, number, email)",
     operation_id="list_my_contacts",
+    responses=responses(PersonalContactPage),
 )
 def list_my_contacts(
     request: Request,
@@ -41,7 +57,7 @@ def list_my_contacts(
     summary="Add a personal contact",
     operation_id="create_my_contact",
     status_code=201,
-    responses=responses(PersonalContact, 201),
+    responses=responses(PersonalContactView, 201),
     openapi_extra=request_body(PersonalContact),
 )
 def create_my_contact(
@@ -56,7 +72,7 @@ def create_my_contact(
     "/me/contacts/{id}",
     summary="One of my personal contacts",
     operation_id="get_my_contact",
-    responses=responses(PersonalContact),
+    responses=responses(PersonalContactView),
 )
 def get_my_contact(request: Request, principal: CurrentPrincipal, id: int) -> Any:
     return contacts.get_personal(get_pbx(request), principal, id)
@@ -66,7 +82,7 @@ def get_my_contact(request: Request, principal: CurrentPrincipal, id: int) -> An
     "/me/contacts/{id}",
     summary="Replace one of my personal contacts",
     operation_id="replace_my_contact",
-    responses=responses(PersonalContact),
+    responses=responses(PersonalContactView),
     openapi_extra=request_body(PersonalContact),
 )
 def put_my_contact(request: Request, principal: CurrentPrincipal, id: int, body: JsonBody) -> Any:
@@ -77,7 +93,7 @@ def put_my_contact(request: Request, principal: CurrentPrincipal, id: int, body:
     "/me/contacts/{id}",
     summary="Change one of my personal contacts",
     operation_id="patch_my_contact",
-    responses=responses(PersonalContact),
+    responses=responses(PersonalContactView),
     openapi_extra=request_body(PersonalContact, patch=True),
 )
 def patch_my_contact(request: Request, principal: CurrentPrincipal, id: int, body: JsonBody) -> Any:
@@ -88,7 +104,7 @@ def patch_my_contact(request: Request, principal: CurrentPrincipal, id: int, bod
     "/me/contacts/{id}",
     summary="Delete one of my personal contacts",
     operation_id="delete_my_contact",
-    responses=responses(PersonalContact),
+    responses=responses(PersonalContactView),
 )
 def delete_my_contact(request: Request, principal: CurrentPrincipal, id: int) -> Any:
     return contacts.delete_personal(get_pbx(request), principal, id)
