@@ -31,7 +31,8 @@ REQUIRED_PACKAGES=(python3 python3-venv python3-pip)
 [ "$WITH_POSTGRESQL" = 1 ] && REQUIRED_PACKAGES+=(postgresql)
 # For the SIP core; klapka works without them for now, so a failed install is only a warning.
 OPTIONAL_PACKAGES=(kamailio kamailio-python3-modules kamailio-sqlite-modules
-    kamailio-postgres-modules kamailio-json-modules kamailio-utils-modules sip-tester
+    kamailio-postgres-modules kamailio-json-modules kamailio-utils-modules kamailio-tls-modules
+    sip-tester
     espeak-ng sox)
 # Remembers that the optional packages could not be installed, so re-runs don't retry apt.
 OPTIONAL_UNAVAILABLE_STAMP="$VENV/.klapka-kamailio-unavailable"
@@ -71,7 +72,8 @@ initdb_present() {
 
 kamailio_present() {
     { command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; } &&
-        command -v sipp >/dev/null 2>&1
+        command -v sipp >/dev/null 2>&1 &&
+        compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null
 }
 
 need_required=0

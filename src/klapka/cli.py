@@ -292,10 +292,25 @@ def init(
             )
         token = Tokens(pbx).create(name="admin")
     typer.echo(f"Database ready: {describe(url)}")
+    _tls_certificate()
     typer.echo(f"Admin API token: {token}")
     typer.echo("Keep it: it is shown only once (`klapka token create` makes another one).")
     typer.echo("Use it as a bearer token once `klapka serve` runs, for example:")
     typer.echo(f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:8080/api/v1/extensions')
+
+
+def _tls_certificate() -> None:
+    """SIP over TLS needs a certificate: a self-signed one, made once (never replaced)."""
+    from klapka.sip.tls import TlsFiles, ensure_certificate
+
+    files = TlsFiles(data_dir() / "tls")
+    try:
+        made = ensure_certificate(files)
+    except (OSError, RuntimeError) as e:
+        typer.echo(f"warning: no TLS certificate for SIP ({e}); SIP over TLS stays off", err=True)
+        return
+    what = "generated (self-signed)" if made else "kept"
+    typer.echo(f"TLS certificate for SIP {what}: {files.certificate}")
 
 
 def _stop_with_klapka(core: Any) -> None:
@@ -328,6 +343,12 @@ def serve(
         int | None,
         typer.Option(min=1, max=65535, help="SIP port, UDP and TCP (default: system settings)."),
     ] = None,
+    sip_tls_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="SIP over TLS port; 0 turns TLS off (default: system setting)."
+        ),
+    ] = None,
 ) -> None:
     """Run the REST API and the SIP core (Kamailio, supervised) after upgrading the database."""
     import uvicorn
@@ -351,7 +372,8 @@ def serve(
         listen = sip_host or system.sip.listen_address
         udp = sip_port or system.sip.udp_port
         tcp = sip_port or system.sip.tcp_port
-        core = SipCore(Pbx.from_url(url), data_dir(), listen, udp, tcp)
+        tls = system.sip.tls_port if sip_tls_port is None else sip_tls_port
+        core = SipCore(Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls)
         _stop_with_klapka(core)
         problem = None
         try:
@@ -360,8 +382,13 @@ def serve(
                 problem = f"kamailio did not start (port {udp} in use?); see {core.paths.log}"
         except RuntimeError as e:
             problem = str(e)
+        for warning in core.warnings:
+            typer.echo(f"warning: {warning}", err=True)
         if problem is None:
-            typer.echo(f"klapka: SIP on {listen} udp/{udp} tcp/{tcp} (Kamailio)", err=True)
+            tls_note = f" tls/{core.tls_port}" if core.tls_port else ""
+            typer.echo(
+                f"klapka: SIP on {listen} udp/{udp} tcp/{tcp}{tls_note} (Kamailio)", err=True
+            )
         else:
             # The REST API is still useful without the SIP core: serve it, and say so.
             core.stop()

@@ -18,6 +18,7 @@ import klapka
 from klapka.services.pbx import Pbx
 from klapka.services.sip_directory import build_snapshot, directory_version
 from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
+from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available
 
 log = logging.getLogger("klapka.sip")
 
@@ -44,12 +45,25 @@ def write_snapshot(pbx: Pbx, paths: SipPaths) -> int:
 class SipCore:
     """Runs Kamailio and the snapshot poller until ``stop``."""
 
-    def __init__(self, pbx: Pbx, data_dir: Path, listen: str, udp_port: int, tcp_port: int) -> None:
+    def __init__(
+        self,
+        pbx: Pbx,
+        data_dir: Path,
+        listen: str,
+        udp_port: int,
+        tcp_port: int,
+        tls_port: int | None = None,
+        natping_interval: int = 30,
+    ) -> None:
         self.pbx = pbx
         self.paths = SipPaths(data_dir / "sip")
+        self.tls_files = TlsFiles(data_dir / "tls")
         self.listen = listen
         self.udp_port = udp_port
         self.tcp_port = tcp_port
+        self.tls_port = tls_port or None  # None: no TLS (also when it cannot be offered)
+        self.natping_interval = natping_interval
+        self.warnings: list[str] = []
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -60,9 +74,29 @@ class SipCore:
         self.paths.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.paths.root, 0o700)
         src = Path(klapka.__file__).resolve().parent.parent
-        self.paths.cfg.write_text(render(self.paths, self.listen, self.udp_port, self.tcp_port))
+        self._prepare_tls()
+        self.paths.cfg.write_text(
+            render(self.paths, self.listen, self.udp_port, self.tcp_port,
+                   tls_port=self.tls_port, natping_interval=self.natping_interval)
+        )  # fmt: skip
         self.paths.script.write_text(entry_script(src, self.paths.snapshot))
         self.version = write_snapshot(self.pbx, self.paths)
+
+    def _prepare_tls(self) -> None:
+        """TLS is offered only with a certificate and Kamailio's tls module; else a warning."""
+        if self.tls_port is None:
+            return
+        problem = None
+        if not self.tls_files.present():
+            problem = f"no certificate in {self.tls_files.root} (`klapka init` makes one)"
+        elif not tls_module_available():
+            problem = "Kamailio's tls module is not installed (package kamailio-tls-modules)"
+        if problem is not None:
+            self.warnings.append(f"SIP over TLS is off: {problem}")
+            log.warning("SIP over TLS is off: %s", problem)
+            self.tls_port = None
+            return
+        self.paths.tls_cfg.write_text(tls_cfg(self.tls_files))
 
     def start(self) -> None:
         binary = kamailio_binary()
@@ -107,8 +141,8 @@ class SipCore:
             start_new_session=True,
         )  # fmt: skip
         logfile.close()
-        log.info("kamailio started (pid %s), SIP on %s udp/%s tcp/%s", self.process.pid,
-                 self.listen, self.udp_port, self.tcp_port)  # fmt: skip
+        log.info("kamailio started (pid %s), SIP on %s udp/%s tcp/%s tls/%s", self.process.pid,
+                 self.listen, self.udp_port, self.tcp_port, self.tls_port or "off")  # fmt: skip
 
     def wait_ready(self, timeout: float = 15.0) -> bool:
         """True once Kamailio's control socket answers (it is up and routing)."""
