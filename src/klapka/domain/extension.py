@@ -198,6 +198,8 @@ class Voicemail(Section):
     min_message_seconds: Annotated[int, int_range(0, 60)] = 2
     max_message_seconds: Annotated[int, int_range(10, 3600)] = 600
     max_messages: Annotated[int, int_range(1, 1000)] = 100
+    # A message with no sound above the silence level is dropped (a caller who hung up).
+    discard_silence: bool = True
 
     @field_validator("new_message_email", mode="before")
     @classmethod

@@ -433,3 +433,29 @@ sign_in_failures = Table(
     Column("locked_until", UtcDateTime, nullable=True),
     Column("last_failure_at", UtcDateTime, nullable=False),
 )
+
+
+# --- Voicemail (migration 0006_voicemail) ---------------------------------------------
+
+# One row per voicemail message; the audio is a WAV file under the data directory
+# (``path`` relative to it). ``state``: recording (the call is still leaving it, or the
+# service stopped mid-recording and finalises it on start), new, old. The email columns are
+# the new-message email queue: pending until sent, retried with back-off.
+voicemail_messages = Table(
+    "voicemail_messages",
+    metadata,
+    _id(),
+    Column("mailbox", String(8), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("caller_number", String(64), nullable=False, server_default=""),
+    Column("caller_name", String(127), nullable=False, server_default=""),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False, server_default="0"),
+    Column("path", String(255), nullable=False),
+    Column("email_state", String(16), nullable=False, server_default="none"),
+    Column("email_attempts", Integer, nullable=False, server_default="0"),
+    Column("email_next_at", UtcDateTime, nullable=True),
+    Column("email_error", String(500), nullable=True),
+    Index("ix_voicemail_messages_mailbox", "mailbox", "state"),
+    Index("ix_voicemail_messages_email", "email_state", "email_next_at"),
+)

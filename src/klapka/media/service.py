@@ -1,0 +1,138 @@
+"""The media service as ``klapka serve`` runs it: an asyncio loop in a thread of its own,
+holding the SIP user agent, the RTP clock, and the voicemail email queue. Messages left
+half-recorded by an earlier run are finalised on start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from pathlib import Path
+
+from klapka.media.prompts import Prompts
+from klapka.media.rtp import Clock
+from klapka.media.ua import UserAgent
+from klapka.media.voicemail import VoicemailApp
+from klapka.notify.email import Mailer
+from klapka.notify.voicemail_email import send_due
+from klapka.services.pbx import Pbx
+from klapka.services.voicemail import EMAIL_BACKOFF_SECONDS, VoicemailStore
+
+log = logging.getLogger("klapka.media")
+
+EMAIL_POLL_SECONDS = 5.0
+
+
+class MediaService:
+    """Start with ``start()`` (returns once the SIP port is bound), stop with ``stop()``."""
+
+    def __init__(
+        self,
+        pbx: Pbx,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rtp_host: str | None = None,
+        email_backoff: float = EMAIL_BACKOFF_SECONDS,
+        email_poll: float = EMAIL_POLL_SECONDS,
+        mwi: object | None = None,
+    ) -> None:
+        self.pbx = pbx
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        self.rtp_host = rtp_host or host
+        self.store = VoicemailStore(pbx, data_dir)
+        self.prompts = Prompts(data_dir / "voicemail" / "prompts")
+        self.email_backoff = email_backoff
+        self.email_poll = email_poll
+        self.mwi = mwi
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.clock = Clock()
+        self.ua: UserAgent | None = None
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.mail_wake: asyncio.Event | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        kept = self.store.recover()
+        for message in kept:
+            log.info("message %d of mailbox %s finalised after a restart", message.id,
+                     message.mailbox)  # fmt: skip
+        self.thread = threading.Thread(target=self._run, name="klapka-media", daemon=True)
+        self.thread.start()
+        if not self.ready.wait(timeout):
+            raise RuntimeError("the media service did not start")
+        if self.error is not None:
+            raise RuntimeError(f"the media service did not start: {self.error}")
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as e:
+            self.error = e
+            self.ready.set()
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.mail_wake = asyncio.Event()
+        app = VoicemailApp(self.store, self.prompts, self._changed)
+        transport, ua = await loop.create_datagram_endpoint(
+            lambda: UserAgent(self.host, self.rtp_host, app.on_invite, self.clock),
+            local_addr=(self.host, self.port),
+        )
+        self.ua = ua
+        self.port = ua.port
+        self.clock.start()
+        self.stopping = asyncio.Event()
+        self.ready.set()
+        log.info("media service: SIP on %s udp/%d", self.host, self.port)
+        prompts = loop.run_in_executor(None, self.prompts.generate)
+        mail = loop.create_task(self._email_loop())
+        try:
+            await self.stopping.wait()
+        finally:
+            mail.cancel()
+            for task in list(ua.tasks):
+                task.cancel()
+            await asyncio.gather(*ua.tasks, mail, return_exceptions=True)
+            self.clock.stop()
+            transport.close()
+            with contextlib.suppress(TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(prompts), 30)
+
+    def _changed(self, mailbox: str) -> None:
+        if self.mail_wake is not None:
+            self.mail_wake.set()
+        if self.mwi is not None:
+            counts = self.store.counts
+            notify = self.mwi
+            asyncio.get_running_loop().run_in_executor(
+                None,
+                lambda: notify.notify(mailbox, *counts(mailbox)),  # type: ignore[attr-defined]
+            )
+
+    async def _email_loop(self) -> None:
+        assert self.mail_wake is not None
+        mailer = Mailer(self.pbx)
+        while True:
+            try:
+                await asyncio.to_thread(send_due, self.store, mailer, None, self.email_backoff)
+            except Exception:
+                log.exception("voicemail email queue")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.mail_wake.wait(), self.email_poll)
+            self.mail_wake.clear()
+
+    def stop(self) -> None:
+        loop = self.loop
+        if loop is not None and self.thread is not None and self.thread.is_alive():
+            loop.call_soon_threadsafe(self.stopping.set)
+            self.thread.join(15)

@@ -1,0 +1,72 @@
+"""New-voicemail emails: the queue in ``voicemail_messages`` sent through the SMTP server,
+with or without the audio, then the mailbox's after-email action. A failure (server down,
+refused) leaves the email queued for a later attempt, with back-off; the message itself is
+never touched by a failure."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from klapka.domain.extension import NewMessageEmail
+from klapka.notify.email import Mailer, MailFailed, MailNotConfigured
+from klapka.services.voicemail import EMAIL_BACKOFF_SECONDS, Message, VoicemailStore
+
+log = logging.getLogger("klapka.voicemail")
+
+
+def _text(message: Message, mailbox_name: str, attached: bool) -> str:
+    caller = message.caller_name or message.caller_number or "an unknown caller"
+    if message.caller_name and message.caller_number:
+        caller = f"{message.caller_name} <{message.caller_number}>"
+    lines = [
+        f"A new voicemail message for {mailbox_name} (mailbox {message.mailbox}).",
+        "",
+        f"From:     {caller}",
+        f"Received: {message.received_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"Length:   {message.duration_ms / 1000:.1f} s",
+        "",
+        "The recording is attached." if attached else "Listen to it in the portal or dial *2.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def send_due(
+    store: VoicemailStore,
+    mailer: Mailer,
+    now: datetime | None = None,
+    backoff: float = EMAIL_BACKOFF_SECONDS,
+) -> tuple[int, int]:
+    """Send every email that is due; returns (sent, failed)."""
+    now = now or datetime.now(UTC)
+    sent = failed = 0
+    for message in store.due_emails(now):
+        box = store.mailbox(message.mailbox)
+        settings = box.settings if box is not None else None
+        if settings is None or settings.new_message_email is NewMessageEmail.OFF:
+            store.email_dropped(message, "new-message email is off")
+            continue
+        to = settings.email_address or (box.email if box else None)
+        if not to:
+            store.email_dropped(message, "no email address for the mailbox")
+            continue
+        attached = settings.new_message_email is NewMessageEmail.WITH_ATTACHMENT
+        caller = message.caller_name or message.caller_number or "unknown"
+        subject = f"New voicemail from {caller} ({message.duration_ms / 1000:.0f} s)"
+        attachments = []
+        try:
+            if attached:
+                audio = store.audio_path(message).read_bytes()
+                name = f"voicemail-{message.mailbox}-{message.id}.wav"
+                attachments.append((name, audio, "audio/wav"))
+            mailer.send(to, subject, _text(message, box.name if box else "", attached),
+                        attachments=attachments)  # fmt: skip
+        except (MailFailed, MailNotConfigured, OSError) as e:
+            next_at = store.email_failed(message, str(e), now, backoff)
+            log.warning("voicemail email for message %d not sent (%s); next try at %s",
+                        message.id, e, next_at.isoformat())  # fmt: skip
+            failed += 1
+            continue
+        store.email_sent(message, settings.after_emailing, attached)
+        sent += 1
+    return sent, failed

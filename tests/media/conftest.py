@@ -1,0 +1,43 @@
+"""The media service under test: a real MediaService (its own asyncio thread and UDP port)
+over a migrated database, and the test phone that talks to it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from klapka.media.service import MediaService
+from klapka.services.config import ConfigService
+from klapka.services.pbx import Pbx
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
+
+
+def doc(*extensions: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    by_number = {e["number"]: e for e in extensions}
+    exts = [
+        {"number": n, "sip_password": pw, **by_number.get(n, {})} for n, pw in PASSWORDS.items()
+    ]
+    return {"version": 1, "extensions": exts, **extra}
+
+
+@pytest.fixture
+def pbx(database_url: str) -> Iterator[Pbx]:
+    pbx = Pbx.from_url(database_url)
+    yield pbx
+    pbx.close()
+
+
+@pytest.fixture
+def media(pbx: Pbx, tmp_path: Path) -> Iterator[MediaService]:
+    ConfigService(pbx).apply(doc({"number": "101", "voicemail": {"pin": "4321"}}))
+    service = MediaService(pbx, tmp_path / "data", email_backoff=0.5, email_poll=0.3)
+    service.start()
+    yield service
+    service.stop()

@@ -1,0 +1,84 @@
+"""Leaving a message with the media service directly (the SIP core's part is in
+test_through_kamailio.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+import time
+
+from phone import Phone
+
+from klapka.media import g711, wav
+from klapka.media.service import MediaService
+
+
+def speech_like(seconds: float) -> bytes:
+    """A tone sweep loud enough to count as voice."""
+    n = int(8000 * seconds)
+    return struct.pack(
+        f"<{n}h", *(int(9000 * math.sin(2 * math.pi * (300 + i / 20) * i / 8000)) for i in range(n))
+    )
+
+
+async def leave_message(media: MediaService, audio: bytes, codecs: tuple[int, ...] = (0, 8),
+                        hang_up: bool = True) -> Phone:  # fmt: skip
+    phone = await Phone("102", "", ("127.0.0.1", media.port)).open()
+    final = await phone.dial("vm-101", codecs=codecs,
+                             extra=[("X-Klapka-Caller", "102"), ("X-Klapka-Caller-Name", "Bob")])  # fmt: skip
+    assert final.status == 200, final.first_line
+    # The greeting ends with a tone: record starts after it; wait until the service is quiet.
+    await wait_for_tone_end(phone)
+    await phone.send_audio(audio)
+    await asyncio.sleep(0.1)
+    if hang_up:
+        assert (await phone.bye()).status == 200
+    return phone
+
+
+async def wait_for_tone_end(phone: Phone, timeout: float = 30) -> None:
+    """Until the greeting and the beep have been heard: a second of silence after sound
+    (pauses inside the spoken prompts are shorter)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    heard_tone = False
+    while loop.time() < deadline:
+        await asyncio.sleep(0.1)
+        tail = phone.heard[-16000:]
+        if len(tail) < 16000:
+            continue
+        loud = max(abs(s) for s in struct.unpack(f"<{len(tail) // 2}h", tail))
+        if max(abs(s) for s in struct.unpack("<800h", tail[-1600:])) > 5000:
+            heard_tone = True
+        if heard_tone and loud < 50:
+            return
+    raise AssertionError("no greeting and tone heard")
+
+
+def wait_messages(media: MediaService, mailbox: str, count: int, timeout: float = 5) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = media.store.messages(mailbox)
+        if len(messages) >= count:
+            return messages
+        time.sleep(0.05)
+    return media.store.messages(mailbox)
+
+
+def test_a_message_left_is_stored_as_the_audio_that_was_sent(media: MediaService) -> None:
+    audio = speech_like(3.0)
+
+    async def run() -> None:
+        phone = await leave_message(media, audio)
+        phone.close()
+
+    asyncio.run(run())
+    messages = wait_messages(media, "101", 1)
+    assert len(messages) == 1
+    m = messages[0]
+    assert (m.state, m.caller_number, m.caller_name) == ("new", "102", "Bob")
+    stored = wav.read_pcm(media.store.audio_path(m))
+    expected = g711.decode(g711.encode(audio, g711.PCMU), g711.PCMU)
+    assert expected in stored or stored.startswith(expected[: len(stored)])
+    assert 2900 <= m.duration_ms <= 3100
