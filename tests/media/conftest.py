@@ -41,3 +41,28 @@ def media(pbx: Pbx, tmp_path: Path) -> Iterator[MediaService]:
     service.start()
     yield service
     service.stop()
+
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "sip"))
+
+
+@pytest.fixture
+def pbx_with_sip(pbx: Pbx, tmp_path: Path) -> Iterator[tuple[Pbx, Any, MediaService]]:
+    """Kamailio (supervised by klapka, as in tests/sip) and the media service, together."""
+    from sipp import free_udp_port
+
+    from klapka.sip.supervisor import SipCore, kamailio_binary
+
+    if kamailio_binary() is None:
+        pytest.skip("kamailio is needed (scripts/setup-env.sh installs it)")
+    port = free_udp_port()
+    core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port)
+    service = MediaService(pbx, tmp_path / "data", email_backoff=0.5, email_poll=0.3)
+    service.start()
+    core.start()
+    try:
+        assert core.wait_ready(), core.paths.log.read_text() if core.paths.log.exists() else ""
+        yield pbx, core, service
+    finally:
+        core.stop()
+        service.stop()

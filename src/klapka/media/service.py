@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -91,6 +93,7 @@ class MediaService:
         self.ua = ua
         self.port = ua.port
         self.clock.start()
+        self._publish_address()
         self.stopping = asyncio.Event()
         self.ready.set()
         log.info("media service: SIP on %s udp/%d", self.host, self.port)
@@ -105,8 +108,20 @@ class MediaService:
             await asyncio.gather(*ua.tasks, mail, return_exceptions=True)
             self.clock.stop()
             transport.close()
+            self.address_file.unlink(missing_ok=True)
             with contextlib.suppress(TimeoutError, Exception):
                 await asyncio.wait_for(asyncio.shield(prompts), 30)
+
+    @property
+    def address_file(self) -> Path:
+        """Where the SIP core's adapter finds the service (next to its directory snapshot)."""
+        return self.data_dir / "sip" / "media.json"
+
+    def _publish_address(self) -> None:
+        self.address_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.address_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"host": self.host, "port": self.port}))
+        os.replace(tmp, self.address_file)
 
     def _changed(self, mailbox: str) -> None:
         if self.mail_wake is not None:

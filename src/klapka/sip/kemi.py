@@ -25,6 +25,7 @@ from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.engine import decide, resume
 from klapka.routing.model import Call, Directory, Endpoint, Runtime
 from klapka.routing.snapshot import from_json
+from klapka.sip import kemi_voicemail
 from klapka.sip.kemi_classify import classify
 
 AOR_DOMAIN = "klapka"  # every extension's address of record is sip:<number>@klapka
@@ -119,6 +120,7 @@ def _uri_only(contact: str) -> str:
 class Adapter:
     def __init__(self, snapshot_path: str) -> None:
         self.snapshot = Snapshot(snapshot_path)
+        self.media = kemi_voicemail.MediaAddress(snapshot_path)
 
     def child_init(self, rank: int) -> int:
         return 0
@@ -270,6 +272,8 @@ class Adapter:
         KSR.rr.record_route()
         KSR.dialog.dlg_manage()
         KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")
+        if kemi_voicemail.access(call, self.media, snap.directory):
+            return  # *2, *3: voicemail retrieval
         contacts = Contacts(snap.sip)
         runtime = LiveRuntime(registered=contacts)
         decision = decide(call, snap.directory, runtime)
@@ -329,6 +333,11 @@ class Adapter:
             KSR.sl.sl_reply_error()
 
     def _finish(self, outcome: Outcome, in_failure: bool) -> None:
+        if outcome.result in ("voicemail", "greeting"):
+            call = _call_from_json(KSR.pv.get("$avp(kl_call)") or "")
+            directory = self.snapshot.directory
+            if kemi_voicemail.relay(outcome, call, directory, self.media, in_failure):
+                return  # the media service answers
         code, reason = _final_reply(outcome)
         detail = outcome.mailbox or outcome.number or outcome.cause or ""
         KSR.hdr.append_to_reply(f"X-Klapka-Outcome: {outcome.result};{detail}\r\n")
