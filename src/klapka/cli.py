@@ -313,14 +313,17 @@ def _tls_certificate() -> None:
     typer.echo(f"TLS certificate for SIP {what}: {files.certificate}")
 
 
-def _stop_with_klapka(core: Any) -> None:
-    """Kamailio stops when klapka does: on SIGTERM/SIGINT, also during start-up. (uvicorn
-    shuts down on these signals, then re-raises the signal with the handler it found.)"""
+def _stop_with_klapka(*parts: Any) -> None:
+    """Kamailio (and the media service) stop when klapka does: on SIGTERM/SIGINT, also during
+    start-up. (uvicorn shuts down on these signals, then re-raises the signal with the
+    handler it found.)"""
     import signal
     import sys
 
     def stop(signum: int, _frame: object) -> None:
-        core.stop()
+        for part in parts:
+            if part is not None:
+                part.stop()
         sys.exit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)
@@ -366,15 +369,26 @@ def serve(
             "note: there is no API token yet; create one with `klapka token create`", err=True
         )
     core = None
+    media = None
     if sip:
+        from klapka.media.service import MediaService
         from klapka.sip.supervisor import SipCore
 
         listen = sip_host or system.sip.listen_address
         udp = sip_port or system.sip.udp_port
         tcp = sip_port or system.sip.tcp_port
         tls = system.sip.tls_port if sip_tls_port is None else sip_tls_port
+        # Voicemail: SIP from Kamailio on loopback; RTP where phones reach the PBX.
+        rtp_host = listen if listen not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        media = MediaService(Pbx.from_url(url), data_dir(), "127.0.0.1", 0, rtp_host=rtp_host)
+        try:
+            media.start()
+            typer.echo(f"klapka: voicemail media service on 127.0.0.1 udp/{media.port}", err=True)
+        except RuntimeError as e:
+            typer.echo(f"warning: voicemail not running: {e}", err=True)
+            media = None
         core = SipCore(Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls)
-        _stop_with_klapka(core)
+        _stop_with_klapka(core, media)
         problem = None
         try:
             core.start()
@@ -402,6 +416,8 @@ def serve(
     finally:
         if core is not None:
             core.stop()
+        if media is not None:
+            media.stop()
 
 
 # --- klapka db --------------------------------------------------------------------------
