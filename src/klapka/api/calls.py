@@ -98,3 +98,57 @@ def registrations(request: Request, number: str) -> Any:
         return Registrations(get_pbx(request)).of(number)
     except SipCoreUnavailable as e:
         return JSONResponse({"error": "sip_core_unavailable", "message": str(e)}, status_code=503)
+
+
+class TrunkStatusEntry(BaseModel):
+    name: str
+    type: Literal["register", "peer"]
+    status: Literal[
+        "disabled",
+        "registering",
+        "registered",
+        "registration_failed",
+        "auth_failed",
+        "reachable",
+        "unreachable",
+        "not_monitored",
+    ]
+    expires: int | None = Field(None, description="Seconds until a registration is renewed.")
+    last_reply: int | None = Field(None, description="The registrar's last SIP answer code.")
+    round_trip_ms: float | None = Field(None, description="A peer's answer time to OPTIONS.")
+
+
+def _trunk_status(request: Request, name: str | None) -> Any:
+    from fastapi.responses import JSONResponse
+
+    from klapka.services.registrations import SipCoreUnavailable
+    from klapka.services.trunk_status import TrunkStatus
+
+    try:
+        found = TrunkStatus(get_pbx(request)).all(name)
+    except SipCoreUnavailable as e:
+        return JSONResponse({"error": "sip_core_unavailable", "message": str(e)}, status_code=503)
+    return found if name is None else found[0]
+
+
+@router.get(
+    "/trunk-status",
+    summary="Every trunk's live status: registered, failed, reachable…",
+    operation_id="list_trunk_status",
+    responses={
+        **responses(list[TrunkStatusEntry]),
+        503: {"description": "SIP core not running"},
+    },
+)
+def trunk_status_list(request: Request) -> Any:
+    return _trunk_status(request, None)
+
+
+@router.get(
+    "/trunks/{name}/status",
+    summary="One trunk's live status",
+    operation_id="get_trunk_status",
+    responses={**responses(TrunkStatusEntry), 503: {"description": "SIP core not running"}},
+)
+def trunk_status(request: Request, name: str) -> Any:
+    return _trunk_status(request, name)

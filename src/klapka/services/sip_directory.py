@@ -7,14 +7,18 @@ snapshot file, which ``klapka serve`` rewrites whenever the directory version ch
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from typing import Any
 
 from sqlalchemy import select
 
+from klapka.domain.directory import Trunk, TrunkType
 from klapka.routing.snapshot import to_json
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
 from klapka.store.directory_view import load_directory
+from klapka.store.repository import join_secrets
 
 
 def directory_version(pbx: Pbx) -> int:
@@ -46,8 +50,15 @@ def build_snapshot(pbx: Pbx) -> dict[str, Any]:
                 "allowed_ips": security.get("allowed_ips", []),
                 "user_agent_prefix": security.get("user_agent_prefix"),
             }
+        trunks = {
+            name: trunk_entry(Trunk.model_validate(join_secrets(dict(data), dict(secrets))))
+            for name, data, secrets in repo.conn.execute(
+                select(t.trunks.c.name, t.trunks.c.data, t.trunks.c.secrets)
+            )
+        }
     sip = system.sip
     return {
+        "trunks": trunks,
         "version": version,
         "directory": to_json(directory),
         "accounts": accounts,
@@ -56,4 +67,51 @@ def build_snapshot(pbx: Pbx) -> dict[str, Any]:
             "mobile_app_user_agents": sip.mobile_app_user_agents,
             "desktop_app_user_agents": sip.desktop_app_user_agents,
         },
+    }
+
+
+def trunk_uuid(name: str) -> str:
+    """The user part of the Contact a register trunk registers: calls from it come to this."""
+    return f"trunk-{name}"
+
+
+def resolve(host: str) -> list[str]:
+    """The addresses of ``host`` (an IP address stays itself; a name is looked up once)."""
+    host = host.strip("[]")
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_UDP)
+    except OSError:
+        return []
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def trunk_entry(trunk: Trunk) -> dict[str, Any]:
+    """What the SIP core needs of a trunk: where to send calls, how to recognise its calls."""
+    domain = trunk.domain or trunk.host
+    proxy = trunk.outbound_proxy or f"{trunk.host}:{trunk.port}"
+    if not proxy.startswith("sip:"):
+        proxy = f"sip:{proxy}"
+    transport = trunk.transport.value.lower()
+    if transport != "udp" and ";transport=" not in proxy:
+        proxy += f";transport={transport}"
+    return {
+        "type": trunk.type.value,
+        "enabled": trunk.enabled,
+        "domain": domain,
+        "proxy": proxy,
+        "addresses": resolve(trunk.host),
+        "port": trunk.port,
+        "allowed_ips": [str(n) for n in trunk.allowed_ips],
+        "username": trunk.username,
+        "auth_name": trunk.auth_name or trunk.username,
+        "password": trunk.password,
+        "from_user": trunk.from_user,
+        "caller_id": trunk.caller_id,
+        "uuid": trunk_uuid(trunk.name) if trunk.type is TrunkType.REGISTER else None,
+        "expiry": trunk.registration_expiry,
+        "qualify": trunk.qualify,
     }

@@ -14,7 +14,7 @@ import klapka
 MODULES = (
     "jsonrpcs", "kex", "corex", "tm", "tmx", "sl", "rr", "pv", "maxfwd", "usrloc",
     "registrar", "textops", "siputils", "xlog", "sanity", "auth", "nathelper", "htable",
-    "pike", "dialog", "app_python3",
+    "pike", "dialog", "db_sqlite", "uac", "app_python3",
 )  # fmt: skip
 
 
@@ -39,6 +39,11 @@ class SipPaths:
     @property
     def rpc_socket(self) -> Path:
         return self.root / "kamailio_rpc.sock"
+
+    @property
+    def uacreg(self) -> Path:
+        """The register trunks, as the SQLite table Kamailio's uac module registers from."""
+        return self.root / "uacreg.sqlite"
 
     @property
     def pid(self) -> Path:
@@ -111,6 +116,17 @@ modparam("pike", "reqs_density_per_unit", 64)
 modparam("pike", "remove_latency", 4)
 modparam("dialog", "enable_stats", 1)
 modparam("dialog", "profiles_with_value", "incall")
+# Register trunks: uac registers them from the table klapka writes (reloaded by RPC).
+modparam("uac", "reg_db_url", "sqlite://{paths.uacreg}")
+modparam("uac", "reg_contact_addr", "{"127.0.0.1" if listen in ("0.0.0.0", "::") else listen}:{udp_port}")
+modparam("uac", "reg_timer_interval", 2)
+modparam("uac", "reg_retry_interval", 30)
+modparam("uac", "reg_keep_callid", 1)
+modparam("uac", "auth_username_avp", "$avp(kl_auser)")
+modparam("uac", "auth_password_avp", "$avp(kl_apass)")
+modparam("uac", "auth_realm_avp", "$avp(kl_arealm)")
+modparam("uac", "restore_mode", "auto")
+modparam("htable", "htable", "trunkreg=>size=4;")
 modparam("app_python3", "load", "{paths.script}")
 cfgengine "python"
 """

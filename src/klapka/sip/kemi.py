@@ -25,7 +25,7 @@ from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.engine import decide, resume
 from klapka.routing.model import Call, Directory, Endpoint, Runtime
 from klapka.routing.snapshot import from_json
-from klapka.sip import kemi_voicemail
+from klapka.sip import kemi_trunks, kemi_voicemail
 from klapka.sip.kemi_classify import classify
 
 AOR_DOMAIN = "klapka"  # every extension's address of record is sip:<number>@klapka
@@ -42,6 +42,7 @@ class Snapshot:
         self.directory = Directory()
         self.accounts: dict[str, dict[str, Any]] = {}
         self.sip: dict[str, Any] = {}
+        self.trunks: dict[str, dict[str, Any]] = {}
 
     def fresh(self) -> Snapshot:
         try:
@@ -54,6 +55,7 @@ class Snapshot:
             self.directory = from_json(data["directory"])
             self.accounts = data["accounts"]
             self.sip = data["sip"]
+            self.trunks = data.get("trunks", {})
             self.mtime = mtime
         return self
 
@@ -140,7 +142,25 @@ class Adapter:
         return 1
 
     def ksr_reply_route(self, msg: Any) -> int:
-        return 1  # every reply is handled by tm (the transaction's own reply route)
+        # Every reply is handled by tm (the transaction's own reply route); the answers to
+        # trunk registrations are remembered for the trunk status.
+        try:
+            if KSR.pv.get("$rm") == "REGISTER":
+                kemi_trunks.registration_reply()
+        except Exception:
+            KSR.err(
+                "klapka: reply route failed: " + traceback.format_exc().replace("\n", " | ") + "\n"
+            )
+        return 1
+
+    def ksr_branch_route(self, msg: Any) -> int:
+        try:
+            kemi_trunks.branch(self.snapshot.trunks)
+        except Exception:
+            KSR.err(
+                "klapka: branch route failed: " + traceback.format_exc().replace("\n", " | ") + "\n"
+            )
+        return 1
 
     def ksr_onsend_route(self, msg: Any) -> int:
         return 1
@@ -261,17 +281,29 @@ class Adapter:
         KSR.registrar.save_uri("location", 0, f"sip:{account['extension']}@{AOR_DOMAIN}")
 
     def _invite(self, source: str) -> None:
-        account = self._authenticate(source)
-        if account is None:
-            return
-        if KSR.nathelper.nat_uac_test(19) > 0:
-            KSR.nathelper.fix_nated_contact()
-        snap = self.snapshot
-        caller = account["extension"]
-        call = Call(caller, KSR.pv.get("$rU") or "", datetime.now(UTC), "internal")
-        KSR.rr.record_route()
-        KSR.dialog.dlg_manage()
-        KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")
+        snap = self.snapshot.fresh()
+        trunk = None
+        if snap.trunks and KSR.pv.get("$hdr(Proxy-Authorization)") is None:
+            port = int(KSR.pv.get("$sp") or 0)
+            trunk = kemi_trunks.trunk_of_request(snap.trunks, source, port, KSR.pv.get("$rU") or "")
+        if trunk is not None:
+            did = kemi_trunks.dialled_on_trunk(snap.trunks, trunk)
+            caller = KSR.pv.get("$fU") or ""
+            KSR.info(f"klapka: a call from {caller} on trunk {trunk} for DID {did}\n")
+            call = Call(caller, did, datetime.now(UTC), "external")
+            KSR.rr.record_route()
+            KSR.dialog.dlg_manage()
+        else:
+            account = self._authenticate(source)
+            if account is None:
+                return
+            if KSR.nathelper.nat_uac_test(19) > 0:
+                KSR.nathelper.fix_nated_contact()
+            caller = account["extension"]
+            call = Call(caller, KSR.pv.get("$rU") or "", datetime.now(UTC), "internal")
+            KSR.rr.record_route()
+            KSR.dialog.dlg_manage()
+            KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")
         if kemi_voicemail.access(call, self.media, snap.directory):
             return  # *2, *3: voicemail retrieval
         contacts = Contacts(snap.sip)
@@ -293,9 +325,16 @@ class Adapter:
     def _ring(self, ring: Ring, contacts: Contacts) -> None:
         branches = []
         owners: dict[str, str] = {}
+        trunks = self.snapshot.trunks
         for target in ring.targets:
             if target.extension is None:
-                KSR.warn(f"klapka: {target.number} is not rung: trunks come with issue 5 part 2\n")
+                trunk = next((trunks[t] for t in target.trunks if t in trunks), None)
+                if trunk is None or not target.number:
+                    KSR.warn(f"klapka: {target.number} is not rung: no usable trunk\n")
+                    continue
+                branches.append((f"sip:{target.number}@{trunk['domain']}", trunk["proxy"]))
+                if target.caller_id:
+                    KSR.pv.sets("$avp(kl_cid)", target.caller_id)
                 continue
             uri, received = contacts.addresses.get(
                 target.endpoint or "", (target.endpoint or "", "")
@@ -322,10 +361,14 @@ class Adapter:
             KSR.pv.unset("$du")
         KSR.pv.sets("$avp(kl_cursor)", ring.cursor.to_json())
         KSR.pv.sets("$avp(kl_owners)", json.dumps(owners))
+        # Who this step rings, for the extension list's status (read with dlg.list).
+        KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted(set(owners.values()))))
         KSR.pv.seti("$avp(kl_all_reject)", 1 if ring.all_reject else 0)
         KSR.tm.t_set_fr(ring.timeout * 1000, 5000)
         KSR.tm.t_on_failure("ksr_failure_route")
         KSR.tm.t_on_reply("ksr_onreply_route")
+        if any(t.extension is None for t in ring.targets):
+            KSR.tm.t_on_branch("ksr_branch_route")  # a mobile rung through a trunk
         KSR.info(
             f"klapka: relaying to {KSR.pv.get('$ru')} via {KSR.pv.get('$du')} (+{len(branches) - 1} branches)\n"
         )
@@ -338,6 +381,16 @@ class Adapter:
             directory = self.snapshot.directory
             if kemi_voicemail.relay(outcome, call, directory, self.media, in_failure):
                 return  # the media service answers
+        if outcome.result == "external" and outcome.number:
+            KSR.pv.unset("$avp(kl_cursor)")
+            if kemi_trunks.start(
+                self.snapshot.trunks,
+                list(outcome.trunks),
+                outcome.number,
+                outcome.caller_id,
+                in_failure,
+            ):
+                return
         code, reason = _final_reply(outcome)
         detail = outcome.mailbox or outcome.number or outcome.cause or ""
         KSR.hdr.append_to_reply(f"X-Klapka-Outcome: {outcome.result};{detail}\r\n")
@@ -366,6 +419,9 @@ class Adapter:
 
     def _failure(self) -> None:
         if KSR.tm.t_is_canceled() > 0:
+            return
+        if KSR.pv.get("$avp(kl_trunk)") is not None:
+            kemi_trunks.failure(self.snapshot.fresh().trunks)
             return
         code = int(KSR.pv.get("$T_reply_code") or 0)
         ended = "no_answer" if KSR.tm.t_any_timeout() > 0 or code in (408, 480) else "busy"

@@ -1,0 +1,229 @@
+"""Trunks on the wire: a register trunk registers, outbound calls leave through the outbound
+routes (strip/prepend, caller ID, authentication, failover), inbound calls arrive by DID.
+Each call is also simulated: ``klapka simulate`` predicts what happened on the wire."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from conftest import Pbx4Sip
+from provider import Provider
+from sipp import free_udp_port
+
+from klapka.services.simulator import Simulator
+from klapka.services.trunk_status import TrunkStatus
+
+PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
+
+
+def document(trunks: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    extensions = [{"number": n, "sip_password": pw} for n, pw in PASSWORDS.items()]
+    for ext in extra.pop("extensions", []):
+        next(e for e in extensions if e["number"] == ext["number"]).update(ext)
+    return {
+        "version": 1,
+        "system": {"country_code": "420", "international_prefix": "00"},
+        "extensions": extensions,
+        "trunks": trunks,
+        "outbound_routes": [
+            {
+                "name": "national",
+                "patterns": ["0NXXXXXXXX"],
+                "strip": 1,
+                "prepend": "+420",
+                "trunks": [t["name"] for t in trunks],
+            },
+            {"name": "international", "patterns": ["00X."], "trunks": [trunks[0]["name"]]},
+        ],
+        **extra,
+    }
+
+
+def peer(name: str, port: int, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": "peer", "host": "127.0.0.1", "port": port, **extra}
+
+
+@pytest.fixture
+def provider(sip: Pbx4Sip) -> Provider:
+    return Provider(free_udp_port(), sip.port, sip.sipp.workdir)
+
+
+def predicted(sip: Pbx4Sip, caller: str, dialled: str, **world: Any) -> dict[str, Any]:
+    return Simulator(sip.pbx).simulate({"from": caller, "to": dialled, **world})
+
+
+def test_an_outbound_call_leaves_through_the_route_with_strip_prepend_and_caller_id(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    sip.apply(document([peer("carrier", provider.port, caller_id="+420530335500")]))
+    far = provider.far_end(
+        "answer",
+        expect_uri="sip:\\+420601111222@127.0.0.1",
+        expect_headers=("P-Asserted-Identity: <sip:\\+420530335500@",),
+    )
+    try:
+        call = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=200)
+        provider_side = far.finish()
+        assert call.ok, call.output + provider_side.output
+        assert provider_side.ok, provider_side.output
+    finally:
+        far.stop()
+    outcome = predicted(sip, "101", "0601111222")["outcome"]
+    assert outcome == {"result": "external", "number": "+420601111222", "trunk": "carrier"}
+
+
+def test_a_failing_trunk_fails_over_to_the_next(sip: Pbx4Sip, provider: Provider) -> None:
+    second = Provider(free_udp_port(), sip.port, sip.sipp.workdir)
+    sip.apply(document([peer("first", provider.port), peer("second", second.port)]))
+    down = provider.far_end("503")
+    up = second.far_end("answer", expect_uri="sip:\\+420601111222@127.0.0.1")
+    try:
+        call = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=200)
+        assert call.ok, call.output
+        assert down.finish().ok
+        answered = up.finish()
+        assert answered.ok, answered.output
+    finally:
+        down.stop()
+        up.stop()
+
+
+def test_a_busy_callee_does_not_fail_over(sip: Pbx4Sip, provider: Provider) -> None:
+    second = Provider(free_udp_port(), sip.port, sip.sipp.workdir)
+    sip.apply(document([peer("first", provider.port), peer("second", second.port)]))
+    busy = provider.far_end("486")
+    try:
+        call = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=486)
+        assert call.ok, call.output
+        assert busy.finish().ok
+    finally:
+        busy.stop()
+
+
+def test_a_provider_challenge_is_answered_with_the_trunk_credentials(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    trunk = {
+        "name": "carrier",
+        "type": "register",
+        "host": "127.0.0.1",
+        "port": provider.port,
+        "username": "530335500",
+        "password": "TrunkSecret1",
+    }
+    registrar = provider.registrar("carrier", "530335500", "TrunkSecret1")
+    try:
+        sip.apply(document([trunk]))
+        assert registrar.finish(25).ok
+    finally:
+        registrar.stop()
+    assert wait_status(sip, "carrier", "registered") == "registered"
+    far = provider.far_end("answer", auth=("530335500", "TrunkSecret1"))
+    try:
+        call = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=200)
+        assert call.ok, call.output
+        assert far.finish().ok
+    finally:
+        far.stop()
+
+
+def test_a_register_trunk_with_a_wrong_password_shows_auth_failed(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    trunk = {
+        "name": "carrier",
+        "type": "register",
+        "host": "127.0.0.1",
+        "port": provider.port,
+        "username": "530335500",
+        "password": "WrongSecret1",
+    }
+    registrar = provider.registrar("carrier", "530335500", "TrunkSecret1")
+    try:
+        sip.apply(document([trunk]))
+        assert registrar.finish(25).ok
+    finally:
+        registrar.stop()
+    assert wait_status(sip, "carrier", "auth_failed") == "auth_failed"
+
+
+def test_a_peer_trunk_is_reachable_while_it_answers_options(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    sip.apply(document([peer("carrier", free_udp_port())]))
+    status = TrunkStatus(sip.pbx, sip.core.paths).all("carrier")[0]
+    assert status["status"] == "unreachable"
+    # Kamailio itself answers OPTIONS: a peer pointing at it is reachable.
+    sip.apply(document([peer("carrier", sip.port)]))
+    assert TrunkStatus(sip.pbx, sip.core.paths).all("carrier")[0]["status"] == "reachable"
+
+
+def test_an_inbound_call_rings_the_extension_of_its_did(sip: Pbx4Sip, provider: Provider) -> None:
+    sip.apply(
+        document(
+            [peer("carrier", provider.port)],
+            inbound_routes=[
+                {"name": "main", "did": "+420530335500", "destination": {"extension": "102"}}
+            ],
+        )
+    )
+    phone = sip.sipp.phone("102", PASSWORDS["102"], "answer")
+    try:
+        call = provider.call("601111222", "+420530335500", expect=200)
+        assert call.ok, call.output
+        assert phone.finish().ok
+    finally:
+        phone.stop()
+    simulated = predicted(sip, "601111222", "+420530335500", answer=["102"])
+    assert simulated["steps"][0]["ring"] == [{"extension": "102", "endpoint": "desk"}]
+    assert simulated["outcome"]["result"] == "answered"
+
+
+def test_an_inbound_call_for_an_unknown_did_is_refused(sip: Pbx4Sip, provider: Provider) -> None:
+    sip.apply(document([peer("carrier", provider.port)]))
+    call = provider.call("601111222", "+420999999999", expect=404)
+    assert call.ok, call.output
+    assert predicted(sip, "601111222", "+420999999999")["outcome"]["cause"] == "not_found"
+
+
+def test_an_international_call_is_refused_for_an_extension_without_it(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    sip.apply(
+        document(
+            [peer("carrier", provider.port)],
+            extensions=[{"number": "101", "security": {"international_calls": False}}],
+        )
+    )
+    call = sip.sipp.call("101", PASSWORDS["101"], "00491511234567", expect=403)
+    assert call.ok, call.output
+    outcome = predicted(sip, "101", "00491511234567")["outcome"]
+    assert outcome == {"result": "hangup", "cause": "restricted"}
+
+
+def test_a_phone_on_the_trunk_address_still_authenticates_as_an_extension(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    """Phones and a trunk may share an address (here 127.0.0.1): only the trunk's port is
+    the trunk, a phone's call from another port is challenged and routed as internal."""
+    sip.apply(document([peer("carrier", provider.port)]))
+    phone = sip.sipp.phone("102", PASSWORDS["102"], "answer")
+    try:
+        call = sip.sipp.call("101", PASSWORDS["101"], "102", expect=200)
+        assert call.ok, call.output
+        assert phone.finish().ok
+    finally:
+        phone.stop()
+
+
+def wait_status(sip: Pbx4Sip, name: str, wanted: str, timeout: float = 15) -> str:
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = TrunkStatus(sip.pbx, sip.core.paths).all(name)[0]["status"]
+        if status == wanted:
+            break
+        time.sleep(0.2)
+    return status
