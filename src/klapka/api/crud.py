@@ -12,6 +12,7 @@ its path inside the object.
 # functions made below, which refer to values local to the factory.
 
 import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from types import UnionType
 from typing import Annotated, Any, TypeVar
@@ -51,6 +52,8 @@ class Resource:
     key_type: type = str
     sort_example: str = ""
     search_example: str = ""
+    # Adds live fields to a page of list items (the extensions' SIP status), in place.
+    live: Callable[[Request, list[dict[str, Any]]], None] | None = None
 
     @property
     def key_name(self) -> str:
@@ -172,6 +175,7 @@ def crud_router(resource: Resource) -> APIRouter:
         responses=responses(page_model(resource)),
     )
     def list_objects(
+        request: Request,
         objects: ObjectsDep,
         q: Annotated[
             str | None,
@@ -190,6 +194,8 @@ def crud_router(resource: Resource) -> APIRouter:
             page = objects.list(kind, q, sort, limit, offset)
         except InvalidInput as e:
             raise list_problems_as_query(e) from None
+        if resource.live is not None:
+            resource.live(request, page.items)
         return {
             "items": page.items,
             "total": page.total,

@@ -12,10 +12,10 @@ Small sub-resources make "what may a user change about themselves" a list of pat
 
 # No ``from __future__ import annotations``: see crud.py.
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Path
-from pydantic import BaseModel, ConfigDict, create_model
+from fastapi import Path, Request
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from klapka.api.crud import (
     IncludeSecrets,
@@ -62,6 +62,21 @@ class ExtensionSummary(BaseModel):
     role: Role
     presence: PresenceStatus
     presence_note: str
+    status: Literal["unregistered", "registered", "ringing", "in_call", "unknown"] = Field(
+        description="Live from the SIP core: `unregistered`, `registered`, `ringing` (a call "
+        "rings one of its phones), `in_call` (in a call, calling out included); `unknown` "
+        "when the SIP core is not running."
+    )
+
+
+def _live_status(request: Request, items: list[dict[str, Any]]) -> None:
+    """The page's extensions get their live SIP status (one query of the SIP core)."""
+    from klapka.api.dependencies import get_pbx
+    from klapka.services.registrations import Registrations
+
+    statuses = Registrations(get_pbx(request)).statuses(item["number"] for item in items)
+    for item in items:
+        item["status"] = statuses[item["number"]]
 
 
 RESOURCE = Resource(
@@ -74,6 +89,7 @@ RESOURCE = Resource(
     sort_example="`number` (numeric: 99 before 100), `name`, `first_name`, `last_name`, "
     "`email`, `role`, `presence`, `enabled`.",
     search_example="number, name and email.",
+    live=_live_status,
 )
 
 router = crud_router(RESOURCE)

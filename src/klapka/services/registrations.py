@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from klapka.domain.problems import KlapkaError, NotFound
@@ -57,6 +58,54 @@ class Registrations:
             )
         return out
 
-    def status(self) -> dict[str, str]:
-        """``registered`` per extension with a contact (the others are unregistered)."""
-        return dict.fromkeys(self._dump(), "registered")
+    def statuses(self, numbers: Iterable[str]) -> dict[str, str]:
+        """The live status of each of ``numbers``: ``unregistered``, ``registered``,
+        ``ringing`` (a call rings one of its phones), ``in_call`` (it is in a call, calling
+        out included), or ``unknown`` when the SIP core is not running.
+
+        Two RPC calls whatever the number of extensions: ``ul.dump brief`` (who has a
+        contact) and ``dlg.list`` (the calls: the ``incall`` profile names who is in each,
+        the dialog variable ``kl_ringing`` whom a call that is not answered yet rings).
+        """
+        numbers = list(numbers)
+        rpc = KamailioRpc(self.paths.rpc_socket, timeout=STATUS_TIMEOUT)
+        try:
+            dump = rpc.call("ul.dump", "brief")
+            dialogs = rpc.call("dlg.list")
+        except (OSError, RpcError, ValueError):
+            return dict.fromkeys(numbers, "unknown")
+        live = live_statuses(dump, dialogs)
+        return {n: live.get(n, "unregistered") for n in numbers}
+
+
+STATUS_TIMEOUT = 0.5  # seconds; a hung SIP core must not hold the extension list up
+
+# Dialog states (Kamailio's dialog module): 1 unconfirmed, 2 early, 3 confirmed, 4 confirmed
+# and acknowledged, 5 deleted.
+_RINGING_STATES = (1, 2)
+_LIVE_STATES = (1, 2, 3, 4)
+
+
+def live_statuses(dump: Any, dialogs: Any) -> dict[str, str]:
+    """Status per extension that is registered or in a call, from Kamailio's RPC answers."""
+    status: dict[str, str] = {}
+    for domain in (dump or {}).get("Domains") or []:
+        for aor in domain["Domain"].get("AoRs") or []:
+            number = aor.get("AoR") or (aor.get("Info") or {}).get("AoR")
+            if number:
+                status[number] = "registered"
+    ringing: set[str] = set()
+    in_call: set[str] = set()
+    for dialog in dialogs or []:
+        state = dialog.get("state")
+        if state not in _LIVE_STATES:
+            continue
+        for profile in dialog.get("profiles") or []:
+            if profile.get("incall"):  # "<extension>|<contact>"
+                in_call.add(profile["incall"].split("|", 1)[0])
+        if state in _RINGING_STATES:
+            for variable in dialog.get("variables") or []:
+                ringing.update(n for n in (variable.get("kl_ringing") or "").split(",") if n)
+    status.update(dict.fromkeys(ringing, "ringing"))
+    status.update(dict.fromkeys(in_call, "in_call"))
+    return status

@@ -363,6 +363,8 @@ class Adapter:
         KSR.pv.sets("$avp(kl_owners)", json.dumps(owners))
         # Who this step rings, for the extension list's status (read with dlg.list).
         KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted(set(owners.values()))))
+        # Who this step rings, for the extension list's status (read with dlg.list).
+        KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted(set(owners.values()))))
         KSR.pv.seti("$avp(kl_all_reject)", 1 if ring.all_reject else 0)
         KSR.tm.t_set_fr(ring.timeout * 1000, 5000)
         KSR.tm.t_on_failure("ksr_failure_route")

@@ -1,0 +1,99 @@
+"""The extension list shows each extension's live SIP status from Kamailio."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from conftest import Pbx4Sip
+from fastapi.testclient import TestClient
+from sipp import Result
+
+from klapka.api.app import create_app
+from klapka.services.tokens import Tokens
+from klapka.sip.rpc import KamailioRpc
+
+PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
+DOC = {
+    "version": 1,
+    "extensions": [{"number": n, "sip_password": pw} for n, pw in PASSWORDS.items()],
+}
+
+
+@pytest.fixture
+def api(sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("KLAPKA_DATA_DIR", str(sip.core.paths.root.parent))
+    token = Tokens(sip.pbx).create()
+    with TestClient(create_app(sip.pbx), headers={"Authorization": f"Bearer {token}"}) as c:
+        yield c
+
+
+def statuses(api: TestClient) -> dict[str, str]:
+    page = api.get("/api/v1/extensions").json()
+    return {item["number"]: item["status"] for item in page["items"]}
+
+
+def wait_for(api: TestClient, expected: dict[str, str], timeout: float = 10) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = statuses(api)
+        if all(seen.get(n) == s for n, s in expected.items()):
+            return seen
+        if time.monotonic() > deadline:
+            raise AssertionError(f"expected {expected}, the list shows {seen}")
+        time.sleep(0.1)
+
+
+def test_status_follows_registration_ringing_and_the_call(sip: Pbx4Sip, api: TestClient) -> None:
+    sip.apply(DOC)
+    assert statuses(api) == dict.fromkeys(PASSWORDS, "unregistered")
+
+    callee = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=3000)
+    try:
+        wait_for(api, {"101": "unregistered", "102": "registered", "103": "unregistered"})
+        result: list[Result] = []
+        caller = threading.Thread(
+            target=lambda: result.append(
+                sip.sipp.call("101", PASSWORDS["101"], "102", expect=200, talk_ms=3000)
+            )
+        )
+        caller.start()
+        # While 102 rings (it answers after 3 s), the caller is in a call and 102 is ringing.
+        seen = wait_for(api, {"102": "ringing"}, timeout=3)
+        assert seen == {"101": "in_call", "102": "ringing", "103": "unregistered"}
+        # Answered: both are in the call (3 s of talk).
+        seen = wait_for(api, {"102": "in_call"}, timeout=4)
+        assert seen == {"101": "in_call", "102": "in_call", "103": "unregistered"}
+        caller.join(30)
+        assert result and result[0].ok, result[0].output if result else "no result"
+        assert callee.finish().ok
+        # Hung up: registered again, nobody in a call.
+        wait_for(api, {"101": "unregistered", "102": "registered", "103": "unregistered"})
+    finally:
+        callee.stop()
+
+
+def test_one_page_asks_the_sip_core_twice_whatever_its_size(
+    sip: Pbx4Sip, api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = {
+        "version": 1,
+        "extensions": [{"number": str(n), "sip_password": f"Secret{n}ab"} for n in range(200, 400)],
+    }
+    sip.apply(many)
+    assert sip.sipp.register("250", "Secret250ab").ok
+    calls: list[str] = []
+    real_call = KamailioRpc.call
+
+    def counted(self: KamailioRpc, method: str, *params: object) -> object:
+        calls.append(method)
+        return real_call(self, method, *params)
+
+    monkeypatch.setattr(KamailioRpc, "call", counted)
+    page = api.get("/api/v1/extensions", params={"limit": 200}).json()
+    assert len(page["items"]) == 200
+    assert {i["number"]: i["status"] for i in page["items"]}["250"] == "registered"
+    assert sum(i["status"] == "registered" for i in page["items"]) == 1
+    assert sorted(calls) == ["dlg.list", "ul.dump"]  # not one per row
