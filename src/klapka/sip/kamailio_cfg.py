@@ -41,6 +41,11 @@ class SipPaths:
         return self.root / "kamailio_rpc.sock"
 
     @property
+    def control(self) -> Path:
+        """Where the SIP core asks the control plane (feature codes)."""
+        return self.root / "control.sock"
+
+    @property
     def uacreg(self) -> Path:
         """The register trunks, as the SQLite table Kamailio's uac module registers from."""
         return self.root / "uacreg.sqlite"

@@ -23,9 +23,10 @@ import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_pytho
 
 from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.engine import decide, resume
+from klapka.routing.featurecodes import is_feature_code
 from klapka.routing.model import Call, Directory, Endpoint, Runtime
 from klapka.routing.snapshot import from_json
-from klapka.sip import kemi_trunks, kemi_voicemail
+from klapka.sip import control, kemi_trunks, kemi_voicemail
 from klapka.sip.kemi_classify import classify
 
 AOR_DOMAIN = "klapka"  # every extension's address of record is sip:<number>@klapka
@@ -300,6 +301,9 @@ class Adapter:
             if KSR.nathelper.nat_uac_test(19) > 0:
                 KSR.nathelper.fix_nated_contact()
             caller = account["extension"]
+            if is_feature_code(KSR.pv.get("$rU") or ""):
+                self._feature_code(caller, KSR.pv.get("$rU") or "")
+                return
             call = Call(caller, KSR.pv.get("$rU") or "", datetime.now(UTC), "internal")
             KSR.rr.record_route()
             KSR.dialog.dlg_manage()
@@ -311,6 +315,19 @@ class Adapter:
         decision = decide(call, snap.directory, runtime)
         KSR.pv.sets("$avp(kl_call)", _call_json(call))
         self._execute(decision, contacts, in_failure=False)
+
+    def _feature_code(self, extension: str, dialled: str) -> None:
+        """Ask the control plane to apply it; the phone hears the result as the reason
+        phrase of the final answer (603 when applied: the call itself goes nowhere)."""
+        path = os.path.join(os.path.dirname(self.snapshot.path), "control.sock")
+        request = {"op": "feature_code", "extension": extension, "dialled": dialled}
+        answer = control.ask(path, request)
+        if answer is None:
+            KSR.sl.sl_send_reply(503, "Feature codes unavailable")
+            return
+        code = int(answer["sip_code"])
+        KSR.hdr.append_to_reply(f"X-Klapka-Feature: {'applied' if code == 200 else 'refused'}\r\n")
+        KSR.sl.sl_send_reply(603 if code == 200 else code, str(answer["message"]))
 
     # --- executing decisions ----------------------------------------------------------
 
@@ -361,8 +378,6 @@ class Adapter:
             KSR.pv.unset("$du")
         KSR.pv.sets("$avp(kl_cursor)", ring.cursor.to_json())
         KSR.pv.sets("$avp(kl_owners)", json.dumps(owners))
-        # Who this step rings, for the extension list's status (read with dlg.list).
-        KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted(set(owners.values()))))
         # Who this step rings, for the extension list's status (read with dlg.list).
         KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted(set(owners.values()))))
         KSR.pv.seti("$avp(kl_all_reject)", 1 if ring.all_reject else 0)

@@ -13,10 +13,14 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import klapka
+from klapka.services.feature_codes import FeatureCodes
 from klapka.services.pbx import Pbx
 from klapka.services.sip_directory import build_snapshot, directory_version
+from klapka.sip import uacreg
+from klapka.sip.control import ControlServer
 from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
 from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available
 
@@ -39,7 +43,21 @@ def write_snapshot(pbx: Pbx, paths: SipPaths) -> int:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(snapshot, f, separators=(",", ":"))
     os.replace(tmp, paths.snapshot)
+    if uacreg.write(paths.uacreg, snapshot["trunks"]):
+        _reload_trunk_registrations(paths)
     return int(snapshot["version"])
+
+
+def _reload_trunk_registrations(paths: SipPaths) -> None:
+    """Ask a running Kamailio to re-read the register trunks (at start it reads them itself)."""
+    from klapka.sip.rpc import KamailioRpc, RpcError
+
+    if not paths.rpc_socket.exists():
+        return
+    try:
+        KamailioRpc(paths.rpc_socket, timeout=2).call("uac.reg_reload")
+    except (OSError, RpcError) as e:
+        log.warning("could not reload the trunk registrations: %s", e)
 
 
 class SipCore:
@@ -67,6 +85,7 @@ class SipCore:
         self.process: subprocess.Popen[bytes] | None = None
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.control: ControlServer | None = None
         self.version = -1
         self.restarts = 0
 
@@ -105,8 +124,10 @@ class SipCore:
                 "kamailio is not installed (./scripts/install-and-run.sh installs it)"
             )
         self.prepare()
+        self.control = ControlServer(str(self.paths.control), self._control_request)
+        self.control.start()
         self._spawn(binary)
-        for target in (self._watch_process, self._watch_directory):
+        for target in (self._watch_process, self._watch_directory, self._watch_blocked):
             thread = threading.Thread(target=target, args=(binary,), daemon=True)
             thread.start()
             self.threads.append(thread)
@@ -181,8 +202,33 @@ class SipCore:
                 log.exception("could not refresh the SIP directory snapshot")
             self.stopping.wait(POLL_SECONDS)
 
+    def _control_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("op") == "feature_code":
+            result = FeatureCodes(self.pbx).dial(str(request["extension"]), str(request["dialled"]))
+            log.info("feature code %s by %s: %s", request["dialled"], request["extension"],
+                     result.message)  # fmt: skip
+            return {"sip_code": result.sip_code, "message": result.message}
+        return {"sip_code": 400, "message": "Unknown request"}
+
+    def _watch_blocked(self, _binary: str) -> None:
+        """Sources blocked after failed authentications go to the audit log (klapka.sip.blocked)."""
+        from klapka.sip.blocked import POLL_SECONDS as BLOCKED_POLL_SECONDS
+        from klapka.sip.blocked import BlockedSources
+        from klapka.sip.rpc import KamailioRpc, RpcError
+
+        watcher = BlockedSources(self.pbx, KamailioRpc(self.paths.rpc_socket, timeout=2))
+        while not self.stopping.wait(BLOCKED_POLL_SECONDS):
+            try:
+                watcher.poll()
+            except (OSError, RpcError):
+                pass  # Kamailio is starting or restarting: the next poll catches up
+            except Exception:
+                log.exception("could not log the blocked SIP sources")
+
     def stop(self) -> None:
         self.stopping.set()
+        if self.control is not None:
+            self.control.stop()
         process = self.process
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

@@ -1,0 +1,18 @@
+"""Which dialled strings are feature codes (what they do is the control plane's business).
+
+The SIP core asks this before routing a call: a feature code never rings anyone.
+"""
+
+from __future__ import annotations
+
+SIMPLE = frozenset({"*78", "*79", "*73", "*91", "*93"})  # DND on/off, forwards off
+WITH_NUMBER = frozenset({"*72", "*90", "*92"})  # forward always / busy / no answer + number
+PRESENCE = "*80"  # + one digit
+
+
+def is_feature_code(dialled: str) -> bool:
+    if dialled in SIMPLE:
+        return True
+    if dialled.startswith(PRESENCE):
+        return len(dialled) == len(PRESENCE) + 1
+    return dialled[:3] in WITH_NUMBER
