@@ -3,6 +3,7 @@ over a migrated database, and the test phone that talks to it."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from klapka.media.prompts import Prompts
 from klapka.media.service import MediaService
 from klapka.services.config import ConfigService
 from klapka.services.pbx import Pbx
@@ -34,10 +36,25 @@ def pbx(database_url: str) -> Iterator[Pbx]:
     pbx.close()
 
 
+@pytest.fixture(scope="session")
+def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The prompts, made with espeak-ng and sox once per session (each test copies them)."""
+    root = tmp_path_factory.mktemp("prompts")
+    Prompts(root).generate()
+    return root
+
+
+def data_dir(tmp_path: Path, prompt_cache: Path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(prompt_cache, data / "voicemail" / "prompts")
+    return data
+
+
 @pytest.fixture
-def media(pbx: Pbx, tmp_path: Path) -> Iterator[MediaService]:
+def media(pbx: Pbx, tmp_path: Path, prompt_cache: Path) -> Iterator[MediaService]:
     ConfigService(pbx).apply(doc({"number": "101", "voicemail": {"pin": "4321"}}))
-    service = MediaService(pbx, tmp_path / "data", email_backoff=0.5, email_poll=0.3)
+    service = MediaService(pbx, data_dir(tmp_path, prompt_cache), email_backoff=0.5,
+                           email_poll=0.3)  # fmt: skip
     service.start()
     yield service
     service.stop()
@@ -47,7 +64,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "sip"))
 
 
 @pytest.fixture
-def pbx_with_sip(pbx: Pbx, tmp_path: Path) -> Iterator[tuple[Pbx, Any, MediaService]]:
+def pbx_with_sip(
+    pbx: Pbx, tmp_path: Path, prompt_cache: Path
+) -> Iterator[tuple[Pbx, Any, MediaService]]:
     """Kamailio (supervised by klapka, as in tests/sip) and the media service, together."""
     from sipp import free_udp_port
 
@@ -57,7 +76,8 @@ def pbx_with_sip(pbx: Pbx, tmp_path: Path) -> Iterator[tuple[Pbx, Any, MediaServ
         pytest.skip("kamailio is needed (scripts/setup-env.sh installs it)")
     port = free_udp_port()
     core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port)
-    service = MediaService(pbx, tmp_path / "data", email_backoff=0.5, email_poll=0.3)
+    service = MediaService(pbx, data_dir(tmp_path, prompt_cache), email_backoff=0.5,
+                           email_poll=0.3)  # fmt: skip
     service.start()
     core.start()
     try:
@@ -66,3 +86,8 @@ def pbx_with_sip(pbx: Pbx, tmp_path: Path) -> Iterator[tuple[Pbx, Any, MediaServ
     finally:
         core.stop()
         service.stop()
+
+
+from smtp_sink import mailbox  # noqa: E402  (the SMTP sink fixture)
+
+__all__ = ["mailbox"]

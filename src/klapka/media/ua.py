@@ -135,8 +135,9 @@ class Call:
         self.ua.pending.pop(self.invite.branch, None)
         self._end()
 
-    async def hangup(self) -> None:
-        """Send BYE (if the call is still up) and end it."""
+    async def hangup(self, wait: bool = True) -> None:
+        """Send BYE (if the call is still up) and end it; ``wait``: until it is answered
+        (retransmitting), else sent once (the service is stopping)."""
         if self.ended.is_set():
             return
         if not self.answered:
@@ -157,7 +158,10 @@ class Call:
             ("Call-ID", invite.call_id),
             ("CSeq", f"{next(self.cseq)} BYE"),
         ]
-        await self.ua.request(bye, self.source)
+        if wait:
+            await self.ua.request(bye, self.source)
+        else:
+            self.ua.send(bye, self.source)
 
     def _end(self) -> None:
         if not self.ended.is_set():
@@ -419,6 +423,9 @@ class UserAgent(asyncio.DatagramProtocol):
             await self.on_invite(call)
         except CallEnded:
             pass
+        except asyncio.CancelledError:
+            await call.hangup(wait=False)  # the service stops: say goodbye once
+            raise
         except Exception:
             log.exception("call %s failed", call.invite.call_id)
             if not call.answered and not call.ended.is_set():

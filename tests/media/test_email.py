@@ -1,0 +1,140 @@
+"""New-voicemail email: sent by the mailbox's settings through a real SMTP server, then the
+after-email action; while the server is down the email waits and is retried, and the message
+stays in the mailbox."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from conftest import doc
+from smtp_sink import Mailbox, use_mailbox
+from test_deposit import leave_message, speech_like
+
+from klapka.media import wav
+from klapka.media.service import MediaService
+from klapka.notify.email import Mailer
+from klapka.notify.voicemail_email import send_due
+from klapka.services.config import ConfigService
+from klapka.services.pbx import Pbx
+from klapka.services.voicemail import VoicemailStore
+
+
+def mailbox_settings(pbx: Pbx, **voicemail: Any) -> None:
+    ConfigService(pbx).apply(
+        doc(
+            {
+                "number": "101",
+                "email": "alice@example.com",
+                "voicemail": {"pin": "4321", **voicemail},
+            }
+        )
+    )
+
+
+def stored_message(store: VoicemailStore, seconds: float = 2.0) -> int:
+    """A message as a deposit stores it (row, WAV), without the phone call."""
+    message_id, path = store.begin("101", "0601555111", "Carol")
+    wav.write_pcm(path, speech_like(seconds))
+    message = store.finish(message_id, int(seconds * 1000), keep=True)
+    assert message is not None
+    return message.id
+
+
+def wait_for(condition: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_new_message_is_emailed_with_its_audio_then_deleted(
+    media: MediaService, pbx: Pbx, mailbox: Mailbox
+) -> None:
+    mailbox_settings(pbx, new_message_email="with_attachment", after_emailing="delete")
+    use_mailbox(pbx, mailbox)  # after the config: applying it resets the system settings
+    audio = speech_like(2.2)
+
+    async def run() -> None:
+        (await leave_message(media, audio, skip_greeting=True)).close()
+
+    asyncio.run(run())
+    wait_for(lambda: mailbox.to("alice@example.com"))
+    [delivery] = mailbox.to("alice@example.com")
+    message = delivery.message
+    assert "Bob" in message["Subject"]
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "audio/wav"
+    sent = attachment.get_payload(decode=True)
+    assert sent[:4] == b"RIFF" and len(sent) == 44 + 2 * int(8000 * 2.2)
+    wait_for(lambda: media.store.messages("101") == [])  # deleted: its audio was sent
+
+
+def test_without_attachment_to_another_address_then_marked_read(
+    pbx: Pbx, mailbox: Mailbox, tmp_path: Any
+) -> None:
+    mailbox_settings(pbx, new_message_email="without_attachment", email_address="desk@example.com",
+                     after_emailing="mark_read")  # fmt: skip
+    use_mailbox(pbx, mailbox)  # after the config: applying it resets the system settings
+    store = VoicemailStore(pbx, tmp_path)
+    stored_message(store)
+    assert send_due(store, Mailer(pbx)) == (1, 0)
+    [delivery] = mailbox.to("desk@example.com")
+    assert list(delivery.message.iter_attachments()) == []
+    assert "0601555111" in delivery.message.get_body().get_content()
+    [message] = store.messages("101")
+    assert (message.state, message.email_state) == ("old", "sent")
+
+
+def test_email_off_sends_nothing(pbx: Pbx, mailbox: Mailbox, tmp_path: Any) -> None:
+    mailbox_settings(pbx)
+    use_mailbox(pbx, mailbox)  # after the config: applying it resets the system settings
+    store = VoicemailStore(pbx, tmp_path)
+    stored_message(store)
+    assert send_due(store, Mailer(pbx)) == (0, 0)
+    assert mailbox.received == []
+    assert store.messages("101")[0].state == "new"
+
+
+def test_while_the_mail_server_is_down_the_email_waits_and_the_message_stays(
+    media: MediaService, pbx: Pbx
+) -> None:
+    down = Mailbox()
+    from smtp_sink import free_port
+
+    down.port = free_port()  # nothing listens there yet
+    mailbox_settings(pbx, new_message_email="with_attachment", after_emailing="delete")
+    use_mailbox(pbx, down)  # after the config: applying it resets the system settings
+    message_id = stored_message(media.store)
+    media._changed("101")  # as a deposit does: the email queue wakes up
+    wait_for(lambda: media.store.message("101", message_id).email_state == "pending"
+             and _attempts(pbx, message_id) >= 2)  # fmt: skip
+    assert [m.id for m in media.store.messages("101")] == [message_id]
+    controller = start_on(down)
+    try:
+        wait_for(lambda: down.to("alice@example.com"), timeout=15)
+        wait_for(lambda: media.store.messages("101") == [])
+    finally:
+        controller.stop()
+
+
+def _attempts(pbx: Pbx, message_id: int) -> int:
+    from sqlalchemy import select
+
+    from klapka.store import tables as t
+
+    with pbx.tx() as repo:
+        c = t.voicemail_messages.c
+        return int(
+            repo.conn.execute(select(c.email_attempts).where(c.id == message_id)).scalar_one()
+        )
+
+
+def start_on(box: Mailbox) -> Any:
+    """Start the SMTP server on the port ``box`` already has."""
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(box, hostname=box.host, port=box.port)
+    controller.start()
+    return controller
