@@ -277,7 +277,8 @@ class Adapter:
             return
         if KSR.nathelper.nat_uac_test(19) > 0:
             KSR.nathelper.fix_nated_register()
-            KSR.setbflag(6)
+            KSR.setbflag(6)  # behind NAT: kept open with pings
+            KSR.setbflag(7)  # the pings are SIP OPTIONS (qualify), not bare UDP packets
         KSR.pv.seti("$xavp(reg=>max_contacts)", int(account["max_contacts"]))
         KSR.registrar.save_uri("location", 0, f"sip:{account['extension']}@{AOR_DOMAIN}")
 
@@ -342,6 +343,7 @@ class Adapter:
     def _ring(self, ring: Ring, contacts: Contacts) -> None:
         branches = []
         owners: dict[str, str] = {}
+        classes: dict[str, str] = {}
         trunks = self.snapshot.trunks
         for target in ring.targets:
             if target.extension is None:
@@ -358,6 +360,7 @@ class Adapter:
             )
             branches.append((uri, received))
             owners[uri] = target.extension
+            classes[uri] = target.endpoint_class or ""
         if not branches:
             self._finish(
                 Outcome("hangup", cause="unavailable", sip_code=480, reason="Unavailable"), True
@@ -378,6 +381,10 @@ class Adapter:
             KSR.pv.unset("$du")
         KSR.pv.sets("$avp(kl_cursor)", ring.cursor.to_json())
         KSR.pv.sets("$avp(kl_owners)", json.dumps(owners))
+        KSR.pv.sets("$avp(kl_classes)", json.dumps(classes))
+        # The step as the simulator shows it (the parity tests compare the two).
+        step = {"ring": [t.to_json() for t in ring.targets], "timeout": ring.timeout}
+        KSR.info(f"klapka: step {json.dumps({**step, 'for': ring.owner})}\n")
         # Who this step rings, for the extension list's status (read with dlg.list).
         KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted(set(owners.values()))))
         KSR.pv.seti("$avp(kl_all_reject)", 1 if ring.all_reject else 0)
@@ -393,6 +400,7 @@ class Adapter:
             KSR.sl.sl_reply_error()
 
     def _finish(self, outcome: Outcome, in_failure: bool) -> None:
+        KSR.info(f"klapka: outcome {json.dumps(outcome.to_json())}\n")
         if outcome.result in ("voicemail", "greeting"):
             call = _call_from_json(KSR.pv.get("$avp(kl_call)") or "")
             directory = self.snapshot.directory
@@ -433,6 +441,12 @@ class Adapter:
                         owner = ext
             if owner is not None:
                 KSR.dialog.set_dlg_profile("incall", f"{owner}|{contact}")
+                classes = json.loads(KSR.pv.get("$avp(kl_classes)") or "{}")
+                cls = next(
+                    (c for u, c in classes.items() if u.split(";")[0] == contact.split(";")[0]), ""
+                )
+                answered = {"result": "answered", "extension": owner, "endpoint": cls}
+                KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
 
     def _failure(self) -> None:
         if KSR.tm.t_is_canceled() > 0:
