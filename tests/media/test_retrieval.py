@@ -1,0 +1,86 @@
+"""Listening to voicemail by phone through the SIP core: *2 for the own mailbox, *3 plus a
+mailbox number; PIN, menu by RFC 4733 events and SIP INFO, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from conftest import PASSWORDS, doc
+from phone import Phone
+from test_deposit import speech_like
+from test_through_kamailio import apply
+
+from klapka.media import g711, wav
+from klapka.services.voicemail import VoicemailStore
+
+pytestmark = pytest.mark.slow
+
+
+def store_message(store: VoicemailStore, mailbox: str, seconds: float) -> tuple[int, bytes]:
+    message_id, path = store.begin(mailbox, "0601555111", "Carol")
+    audio = g711.decode(g711.encode(speech_like(seconds), g711.PCMU), g711.PCMU)
+    wav.write_pcm(path, audio)
+    message = store.finish(message_id, int(seconds * 1000), keep=True)
+    assert message is not None
+    return message_id, audio
+
+
+async def until(condition: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def test_own_mailbox_with_a_wrong_then_the_right_pin_plays_and_deletes(pbx_with_sip: Any) -> None:
+    _pbx, core, media = pbx_with_sip
+    apply(pbx_with_sip, doc({"number": "101", "voicemail": {"pin": "4321"}}))
+    first_id, first_audio = store_message(media.store, "101", 1.5)
+    second_id, second_audio = store_message(media.store, "101", 1.0)
+
+    async def run() -> None:
+        phone = await Phone("101", PASSWORDS["101"], ("127.0.0.1", core.udp_port)).open()
+        final = await phone.dial("*2")
+        assert final.status == 200, final.first_line
+        await asyncio.sleep(0.3)
+        await phone.dtmf("1111#")  # wrong
+        await asyncio.sleep(0.5)
+        await phone.dtmf("4321#")
+        await asyncio.sleep(1.0)
+        await phone.dtmf("1")  # listen (interrupts the main menu)
+        await until(lambda: first_audio in bytes(phone.heard))
+        await until(lambda: media.store.message("101", first_id).state == "old", 5)  # heard
+        await phone.dtmf("7")  # delete it
+        await until(lambda: [m.id for m in media.store.messages("101")] == [second_id], 10)
+        await until(lambda: second_audio in bytes(phone.heard))  # then the next one plays
+        assert (await phone.info("*")).status == 200  # back to the main menu, by SIP INFO
+        await asyncio.sleep(0.5)
+        assert (await phone.info("*")).status == 200  # hang up
+        await asyncio.wait_for(phone.ended.wait(), 20)  # the service says goodbye, hangs up
+        phone.close()
+
+    asyncio.run(run())
+    assert media.store.message("101", second_id).state == "old"
+
+
+def test_three_wrong_pins_end_the_call(pbx_with_sip: Any) -> None:
+    _pbx, core, media = pbx_with_sip
+    apply(pbx_with_sip, doc({"number": "103", "voicemail": {"pin": "4321"}}))
+    message_id, _ = store_message(media.store, "103", 1.0)
+
+    async def run() -> None:
+        phone = await Phone("101", PASSWORDS["101"], ("127.0.0.1", core.udp_port)).open()
+        final = await phone.dial("*3103")  # any mailbox, by its number
+        assert final.status == 200, final.first_line
+        await asyncio.sleep(0.3)
+        for _ in range(3):
+            await phone.dtmf("0000#")
+            await asyncio.sleep(0.3)
+        await asyncio.wait_for(phone.ended.wait(), 30)
+        phone.close()
+
+    asyncio.run(run())
+    assert media.store.message("103", message_id).state == "new"
