@@ -33,7 +33,8 @@ REQUIRED_PACKAGES=(python3 python3-venv python3-pip)
 OPTIONAL_PACKAGES=(kamailio kamailio-python3-modules kamailio-sqlite-modules
     kamailio-postgres-modules kamailio-json-modules kamailio-utils-modules kamailio-tls-modules
     sip-tester
-    espeak-ng sox)
+    espeak-ng sox
+    chromium)  # chromium: the web UI's browser tests (Playwright drives it)
 # Remembers that the optional packages could not be installed, so re-runs don't retry apt.
 OPTIONAL_UNAVAILABLE_STAMP="$VENV/.klapka-kamailio-unavailable"
 PIP_STAMP="$VENV/.klapka-installed"
@@ -73,7 +74,8 @@ initdb_present() {
 kamailio_present() {
     { command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; } &&
         command -v sipp >/dev/null 2>&1 &&
-        compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null
+        compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null &&
+        command -v chromium >/dev/null 2>&1
 }
 
 need_required=0

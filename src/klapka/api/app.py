@@ -88,9 +88,13 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(pbx: Pbx | None = None) -> FastAPI:
-    """The API over ``pbx``; without one, over the database the environment names."""
+def create_app(pbx: Pbx | None = None, web: bool | None = None) -> FastAPI:
+    """The API over ``pbx``; without one, over the database the environment names.
+
+    ``web``: also serve the web UI at ``/ui`` (``klapka.web``); by default when the app
+    opens its own database (``klapka serve``). One process serves one web UI."""
     owns_pbx = pbx is None
+    with_web = owns_pbx if web is None else web
     the_pbx = pbx if pbx is not None else Pbx.from_url()
 
     @asynccontextmanager
@@ -138,8 +142,12 @@ def create_app(pbx: Pbx | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse(f"{PREFIX}/docs")
+        return RedirectResponse("/ui/" if with_web else f"{PREFIX}/docs")
 
+    if with_web:
+        from klapka import web
+
+        web.mount(app, the_pbx)
     return app
 
 

@@ -155,10 +155,17 @@ class Objects:
         sort: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        group: str | None = None,
     ) -> Page:
+        """A page of ``kind``; ``group`` keeps the extensions in that extension group."""
         where = search_filter(kind, q) if q else None
         order = self._order(kind, sort)
         with self.pbx.tx() as repo:
+            if group is not None and kind is Kind.EXTENSION and group != RESERVED_GROUP:
+                permissions.check(repo.conn, self.principal, Action.ADMINISTER)  # membership
+                members = self._load(repo, Kind.GROUP, group)[0].members  # type: ignore[attr-defined]
+                in_group = SPECS[kind].table.c.number.in_(list(members))
+                where = in_group if where is None else and_(where, in_group)
             where = self._readable(repo, kind, where)
             total = repo.count(kind, where)
             rows = repo.rows(kind, where, order, limit, offset)

@@ -1,0 +1,73 @@
+"""The web UI: the admin console and the user portal, in NiceGUI, under ``/ui``.
+
+``mount(app, pbx)`` puts the UI into the REST API's ASGI app. Its pages call the same
+services as the API, with the principal of the browser's session cookie (the API's own
+cookie), so every permission rule holds in the UI exactly as in the API. Its routes live
+in NiceGUI's own app, mounted at ``/ui``: they are not in the API's OpenAPI document.
+
+NiceGUI keeps its app, pages and connected browsers in one process-wide object, so a
+process serves one UI: ``mount`` is meant for ``klapka serve`` (``create_app`` mounts the
+UI when it opens its own database), once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from klapka.services.pbx import Pbx
+
+MOUNT = "/ui"
+_configured = False
+
+
+def mount(app: FastAPI, pbx: Pbx) -> None:
+    """Serve the web UI at ``/ui`` of ``app``, over ``pbx``."""
+    global _configured
+    from nicegui import app as nicegui_app
+    from nicegui import core
+    from nicegui.middlewares import RedirectWithPrefixMiddleware, SetCacheControlMiddleware
+    from nicegui.nicegui import _shutdown, _startup
+
+    # The pages register themselves with NiceGUI when imported.
+    from klapka.web import admin, extensions, portal, sign_in, simulator  # noqa: F401
+
+    if _configured:
+        raise RuntimeError("the web UI is already mounted in this process")
+    _configured = True
+    nicegui_app.state.klapka_pbx = pbx
+    core.app.config.add_run_config(
+        reload=False,
+        title="klapka",
+        viewport="width=device-width, initial-scale=1",
+        favicon=None,
+        dark=False,
+        language="en-US",
+        binding_refresh_interval=0.5,
+        reconnect_timeout=5.0,
+        message_history_length=1000,
+        tailwind=True,
+        unocss=None,
+        prod_js=True,
+        show_welcome_message=False,
+        cache_control_directives="public, max-age=31536000, immutable",
+        markdown=False,
+    )
+    core.app.add_middleware(RedirectWithPrefixMiddleware)
+    core.app.add_middleware(SetCacheControlMiddleware)
+    app.mount(MOUNT, core.app)
+    api_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(the_app: Any) -> AsyncIterator[Any]:
+        await _startup()
+        try:
+            async with api_lifespan(the_app) as state:
+                yield state
+        finally:
+            await _shutdown()
+
+    app.router.lifespan_context = lifespan

@@ -1,0 +1,392 @@
+"""Admin console: groups, ring groups, queues, trunks, routes, business hours, company
+contacts, system settings (SMTP with a test email) and the audit log.
+
+Directory objects are listed in a table and edited as YAML, the configuration document's
+format, through ``Objects`` (the same validation, references, uniqueness and audit as the
+API); a refused change shows the service's problems by their setting path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+from starlette.requests import Request
+from starlette.responses import Response
+
+from klapka.domain.problems import InvalidInput
+from klapka.domain.references import Kind
+from klapka.services import contacts, permissions
+from klapka.services.audit import AuditLog
+from klapka.services.objects import Objects
+from klapka.services.permissions import Action
+from klapka.services.principal import Principal
+from klapka.services.system import SystemSettings
+from klapka.services.yamlfmt import dump_yaml, load_yaml
+from klapka.web.forms import SKIP, Field, Form
+from klapka.web.frame import PageContext, open_page
+
+# path, title, kind, columns shown (besides the key)
+DIRECTORY_PAGES: tuple[tuple[str, str, Kind, tuple[str, ...]], ...] = (
+    ("/groups", "Groups", Kind.GROUP, ("members",)),
+    ("/ring-groups", "Ring groups", Kind.RING_GROUP, ("name", "members")),
+    ("/queues", "Queues", Kind.QUEUE, ("name", "members")),
+    ("/trunks", "Trunks", Kind.TRUNK, ("type", "host", "enabled")),
+    ("/inbound-routes", "Inbound routes", Kind.INBOUND_ROUTE, ("did", "destination")),
+    ("/outbound-routes", "Outbound routes", Kind.OUTBOUND_ROUTE, ("patterns", "trunks")),
+)
+
+
+def admin_page(request: Request, title: str) -> PageContext | Response | None:
+    ctx = open_page(request, title, admin=True)
+    if isinstance(ctx, Response):
+        return ctx
+    return ctx if ctx.principal.is_admin else None
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_cell(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def yaml_editor(
+    ctx: PageContext,
+    title: str,
+    text: str,
+    save: Callable[[Principal, Any], Any],
+    done: Callable[[], None],
+) -> None:
+    """A dialog with the object as YAML; saved through ``save``, problems shown by path."""
+    t = ctx.t
+    with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-[96vw]"):
+        ui.label(title).classes("text-lg font-bold")
+        form = Form(t)
+        area = (
+            ui.textarea(t("Settings (YAML)"), value=text)
+            .props('outlined autogrow spellcheck=false data-testid="yaml"')
+            .classes("w-full font-mono")
+        )
+        form.fields[""] = Field(
+            lambda: load_yaml(area.value or "{}"), lambda e: setattr(area, "error", e)
+        )
+
+        def show(e: InvalidInput) -> None:
+            # Every problem of the object is somewhere in this one text: list them all.
+            form.clear_problems()
+            area.error = "; ".join(str(p) for p in e.problems)
+
+        def submit() -> None:
+            def run(p: Principal) -> Any:
+                return save(p, load_yaml(area.value or "{}"))
+
+            if ctx.attempt(run, show) is not None:
+                ui.notify(t("Saved"), type="positive")
+                dialog.close()
+                done()
+
+        with ui.row():
+            ui.button(t("Save"), icon="save", on_click=submit).props('data-testid="save"')
+            ui.button(t("Cancel"), on_click=dialog.close).props("flat")
+    dialog.open()
+
+
+def directory_page(path: str, title: str, kind: Kind, shown: tuple[str, ...]) -> None:
+    @ui.page(path)
+    def page(request: Request) -> Response | None:
+        ctx = admin_page(request, title)
+        if not isinstance(ctx, PageContext):
+            return ctx
+        t = ctx.t
+        key = (
+            "name"
+            if kind in (Kind.GROUP, Kind.TRUNK, Kind.INBOUND_ROUTE, Kind.OUTBOUND_ROUTE)
+            else "number"
+        )
+        columns = [
+            {
+                "name": key,
+                "label": t("Name" if key == "name" else "Number"),
+                "field": key,
+                "align": "left",
+            }
+        ]
+        columns += [
+            {"name": c, "label": c.replace("_", " "), "field": c, "align": "left"}
+            for c in shown
+            if c != key
+        ]
+        columns.append({"name": "actions", "label": "", "field": key, "align": "right"})
+        table = (
+            ui.table(columns=columns, rows=[], row_key=key)
+            .props(f'flat bordered dense data-testid="{kind.value}-table"')
+            .classes("w-full")
+        )
+        table.add_slot(
+            "body-cell-actions",
+            '<q-td :props="props">'
+            f'<q-btn flat dense icon="edit" :aria-label="\'{t("Open")} \' + props.value" '
+            "@click=\"$parent.$emit('open', props.value)\" />"
+            f'<q-btn flat dense icon="delete" color="negative" :aria-label="\'{t("Delete")} \' + props.value" '
+            "@click=\"$parent.$emit('remove', props.value)\" />"
+            "</q-td>",
+        )
+
+        def refresh() -> None:
+            page = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(kind, limit=500), None)
+            rows = []
+            for item in page.items if page else []:
+                row = {c: _cell(item.get(c)) for c in shown}
+                row[key] = str(item[key])
+                rows.append(row)
+            table.rows = rows
+            table.update()
+
+        def open_one(name: str) -> None:
+            obj = ctx.attempt(lambda p: Objects(ctx.pbx, p).get(kind, name), None)
+            if obj is not None:
+                yaml_editor(
+                    ctx,
+                    f"{t(title)}: {name}",
+                    dump_yaml(obj),
+                    lambda p, data: Objects(ctx.pbx, p).replace(kind, name, data),
+                    refresh,
+                )
+
+        def remove(name: str) -> None:
+            if ctx.attempt(lambda p: Objects(ctx.pbx, p).delete(kind, name), None) is not None:
+                ui.notify(t("Deleted"), type="positive")
+                refresh()
+
+        table.on("open", lambda e: open_one(str(e.args)))
+        table.on("remove", lambda e: remove(str(e.args)))
+        ui.button(
+            t("New"),
+            icon="add",
+            on_click=lambda: yaml_editor(
+                ctx,
+                t(title),
+                f"{key}: \n",
+                lambda p, data: Objects(ctx.pbx, p).create(kind, data),
+                refresh,
+            ),
+        ).props(f'data-testid="new-{kind.value}"')
+        refresh()
+        return None
+
+
+for _path, _title, _kind, _shown in DIRECTORY_PAGES:
+    directory_page(_path, _title, _kind, _shown)
+
+
+@ui.page("/business-hours")
+def business_hours_page(request: Request) -> Response | None:
+    ctx = admin_page(request, "Business hours")
+    if not isinstance(ctx, PageContext):
+        return ctx
+    t = ctx.t
+    hours = ctx.attempt(lambda p: SystemSettings(ctx.pbx, p).get_business_hours(), None)
+    if hours is None:
+        return None
+    ui.label(t("Weekly hours")).classes("text-lg font-bold")
+    days = hours.get("weekly") or hours.get("week") or {}
+    if isinstance(days, dict):
+        with ui.grid(columns=7).classes("w-full gap-1 text-sm").props('data-testid="week"'):
+            for day in days:
+                ui.label(day).classes("font-bold")
+            for ranges in days.values():
+                ui.label(_cell(ranges) or "—")
+    area_text = dump_yaml(hours)
+    ui.code(area_text, language="yaml").classes("w-full")
+    ui.button(
+        t("Save"),
+        icon="edit",
+        on_click=lambda: yaml_editor(
+            ctx,
+            t("Business hours"),
+            area_text,
+            lambda p, data: SystemSettings(ctx.pbx, p).replace_business_hours(data),
+            lambda: ui.navigate.reload(),
+        ),
+    ).props('data-testid="edit-hours"')
+    return None
+
+
+@ui.page("/contacts")
+def contacts_page(request: Request) -> Response | None:
+    ctx = admin_page(request, "Contacts")
+    if not isinstance(ctx, PageContext):
+        return ctx
+    t = ctx.t
+    columns = [
+        {"name": "name", "label": t("Name"), "field": "name", "align": "left"},
+        {"name": "company", "label": t("Company"), "field": "company", "align": "left"},
+        {"name": "numbers", "label": t("Phone numbers"), "field": "numbers", "align": "left"},
+        {"name": "phonebook", "label": "phonebook", "field": "phonebook", "align": "left"},
+    ]
+    search = ui.input(t("Search")).props("clearable debounce=300 type=search")
+    table = (
+        ui.table(columns=columns, rows=[], row_key="id")
+        .props("flat bordered dense")
+        .classes("w-full")
+    )
+
+    def refresh() -> None:
+        page = ctx.attempt(
+            lambda p: contacts.list_company(ctx.pbx, p, q=search.value or None, limit=200), None
+        )
+        table.rows = [
+            {
+                "id": c["id"],
+                "name": " ".join(x for x in (c.get("first_name"), c.get("last_name")) if x),
+                "company": c.get("company", ""),
+                "numbers": ", ".join(n["number"] for n in c.get("numbers", [])),
+                "phonebook": c.get("phonebook", ""),
+            }
+            for c in (page.items if page else [])
+        ]
+        table.update()
+
+    search.on_value_change(lambda _e: refresh())
+    ui.button(
+        t("New"),
+        icon="add",
+        on_click=lambda: yaml_editor(
+            ctx,
+            t("Contacts"),
+            "first_name: \nlast_name: \ncompany: \nnumbers:\n  - number: \n",
+            lambda p, data: contacts.create_company(ctx.pbx, p, data),
+            refresh,
+        ),
+    )
+    refresh()
+    return None
+
+
+@ui.page("/system")
+def system_page(request: Request) -> Response | None:
+    ctx = admin_page(request, "System")
+    if not isinstance(ctx, PageContext):
+        return ctx
+    t = ctx.t
+    system = ctx.attempt(lambda p: SystemSettings(ctx.pbx, p).get(), None)
+    if system is None:
+        return None
+    with ui.card().classes("w-full max-w-[48rem]"):
+        form = Form(t)
+        with ui.grid().classes("grid-cols-1 sm:grid-cols-2 gap-x-4 w-full"):
+            form.text("timezone", "Time zone", system["timezone"])
+            form.text("portal_url", "Portal URL", system["portal_url"])
+        ui.label(t("SMTP server")).classes("text-lg font-bold mt-2")
+        smtp = system["smtp"]
+        with ui.grid().classes("grid-cols-1 sm:grid-cols-2 gap-x-4 w-full"):
+            form.text("smtp.host", "Host", smtp["host"])
+            form.number("smtp.port", "Port", smtp["port"], lo=1, hi=65535)
+            form.select(
+                "smtp.security", "Security mode", ["none", "starttls", "tls"], smtp["security"]
+            )
+            form.text("smtp.username", "Username", smtp["username"])
+            form.text(
+                "smtp.password",
+                "Password",
+                "",
+                password=True,
+                empty=SKIP,
+                hint="Leave empty to keep the current one.",
+            )
+            form.text("smtp.from_address", "From address", smtp.get("from_address"), empty=None)
+
+        def save() -> None:
+            form.clear_problems()
+            if ctx.attempt(
+                lambda p: SystemSettings(ctx.pbx, p).patch(form.values()), form.show_problems
+            ):
+                ui.notify(t("Saved"), type="positive")
+
+        ui.button(t("Save"), icon="save", on_click=save).props('data-testid="save"')
+    with ui.card().classes("w-full max-w-[48rem]"):
+        to = ui.input(t("Send to")).props('type=email data-testid="test-email-to"')
+
+        def test_email(p: Principal) -> bool:
+            with ctx.pbx.tx() as repo:
+                permissions.check(repo.conn, p, Action.ADMINISTER)
+            if not (to.value or "").strip():
+                raise InvalidInput.one("to", "required: an email address")
+            SystemSettings(ctx.pbx, p).send_test_email(to.value.strip())
+            return True
+
+        def send() -> None:
+            to.error = None
+            if ctx.attempt(test_email, lambda e: setattr(to, "error", str(e))):
+                ui.notify(t("Test email sent"), type="positive")
+
+        ui.button(t("Send test email"), icon="mail", on_click=send).props(
+            'data-testid="test-email"'
+        )
+    return None
+
+
+@ui.page("/audit")
+def audit_page(request: Request) -> Response | None:
+    ctx = admin_page(request, "Audit log")
+    if not isinstance(ctx, PageContext):
+        return ctx
+    t = ctx.t
+    state = {"offset": 0}
+    columns = [
+        {"name": "at", "label": t("When"), "field": "at", "align": "left"},
+        {"name": "actor", "label": t("Who"), "field": "actor", "align": "left"},
+        {"name": "action", "label": t("Action"), "field": "action", "align": "left"},
+        {"name": "object", "label": t("Object"), "field": "object", "align": "left"},
+        {"name": "changes", "label": t("Changes"), "field": "changes", "align": "left"},
+    ]
+    table = (
+        ui.table(columns=columns, rows=[], row_key="id")
+        .props('flat bordered dense wrap-cells data-testid="audit-table"')
+        .classes("w-full")
+    )
+    with ui.row().classes("items-center"):
+        ui.button(t("Previous"), on_click=lambda: move(-50)).props("flat")
+        counter = ui.label("")
+        ui.button(t("Next"), on_click=lambda: move(50)).props("flat")
+
+    def read(p: Principal) -> Any:
+        with ctx.pbx.tx() as repo:
+            permissions.check(repo.conn, p, Action.ADMINISTER)
+        return AuditLog(ctx.pbx).list(limit=50, offset=state["offset"])
+
+    def refresh() -> None:
+        page = ctx.attempt(read, None)
+        if page is None:
+            return
+        table.rows = [
+            {
+                "id": e["id"],
+                "at": e["at"][:19].replace("T", " "),
+                "actor": e["actor"],
+                "action": e["action"],
+                "object": f"{e['kind']} {e['key']}".strip(),
+                "changes": "; ".join(
+                    f"{c.get('path')}: {c.get('before')} → {c.get('after')}"
+                    for c in (e["changes"] or [])[:5]
+                ),
+            }
+            for e in page.items
+        ]
+        table.update()
+        counter.text = t(
+            "{first}–{last} of {total}",
+            first=page.offset + 1 if page.total else 0,
+            last=min(page.offset + 50, page.total),
+            total=page.total,
+        )
+
+    def move(delta: int) -> None:
+        state["offset"] = max(0, state["offset"] + delta)
+        refresh()
+
+    refresh()
+    return None

@@ -1,0 +1,392 @@
+"""Admin console: the extension list and the extension editor.
+
+The list pages on the server (``Objects.list``: search by number, name and email, a group
+filter, 50 a page), so it stays fast with 10,000 extensions; the status column comes from
+the SIP core's registrations when it runs, and refreshes every few seconds. The editor has a
+tab per settings section, each saved through ``Objects`` as a merge patch of its section,
+and the "where do calls go" panel from the call-paths service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from klapka.domain.problems import KlapkaError
+from klapka.domain.references import Kind
+from klapka.services import permissions
+from klapka.services.objects import Objects
+from klapka.services.permissions import Action
+from klapka.services.principal import Principal
+from klapka.services.simulator import Simulator
+from klapka.services.yamlfmt import dump_yaml, load_yaml
+from klapka.web import call_views, extension_tabs
+from klapka.web.forms import Form
+from klapka.web.frame import PageContext, open_page, url
+
+PAGE_SIZE = 50
+KIND = Kind.EXTENSION
+
+
+def registration_status(ctx: PageContext, numbers: list[str]) -> dict[str, str]:
+    """Live status per extension from the SIP core: ``registered``, ``unregistered`` (and,
+    where the SIP core tells, ``ringing`` or ``in_call``); ``unknown`` when it is not running."""
+    try:
+        from klapka.services.registrations import Registrations
+
+        registrations = Registrations(ctx.pbx)
+        if hasattr(registrations, "statuses"):
+            found: dict[str, str] = registrations.statuses(numbers)
+            return found
+        registered = registrations.status()  # type: ignore[attr-defined]
+        return {n: registered.get(n, "unregistered") for n in numbers}
+    except (KlapkaError, ImportError, OSError):
+        return dict.fromkeys(numbers, "unknown")
+
+
+@ui.page("/extensions")
+def extensions_page(request: Request) -> Response | None:
+    ctx = open_page(request, "Extensions", admin=True)
+    if isinstance(ctx, Response):
+        return ctx
+    if not ctx.principal.is_admin:
+        return None
+    t = ctx.t
+    state: dict[str, Any] = {"q": "", "group": None, "offset": 0, "total": 0}
+    groups = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(Kind.GROUP, limit=1000), None)
+    group_names = [g["name"] for g in groups.items] if groups else []
+
+    with ui.row().classes("items-end gap-3 w-full"):
+        search = ui.input(t("Search"), placeholder=t("Number, name or email")).props(
+            'clearable debounce=300 data-testid="extension-search" type=search'
+        )
+        group = (
+            ui.select({"": t("All"), **{g: g for g in group_names}}, label=t("Group"), value="")
+            .props('data-testid="extension-group"')
+            .classes("min-w-[10rem]")
+        )
+        ui.space()
+        ui.button(t("New extension"), icon="add", on_click=lambda: new_extension(ctx)).props(
+            'data-testid="new-extension"'
+        )
+    columns = [
+        {"name": "number", "label": t("Number"), "field": "number", "align": "left"},
+        {"name": "name", "label": t("Name"), "field": "name", "align": "left"},
+        {"name": "email", "label": t("Email"), "field": "email", "align": "left"},
+        {"name": "presence", "label": t("Presence"), "field": "presence", "align": "left"},
+        {
+            "name": "registration",
+            "label": t("Registration"),
+            "field": "registration",
+            "align": "left",
+        },
+        {"name": "role", "label": t("Role"), "field": "role", "align": "left"},
+    ]
+    table = (
+        ui.table(columns=columns, rows=[], row_key="number")
+        .props('flat bordered dense data-testid="extension-table"')
+        .classes("w-full")
+    )
+    table.add_slot(
+        "body-cell-number",
+        f'<q-td :props="props"><a :href="\'{url("/extensions/")}\' + props.value" '
+        'class="text-primary font-bold">{{ props.value }}</a></q-td>',
+    )
+    with ui.row().classes("items-center gap-2"):
+        previous = ui.button(t("Previous"), on_click=lambda: move(-PAGE_SIZE)).props("flat")
+        counter = ui.label("").props('data-testid="extension-count"')
+        following = ui.button(t("Next"), on_click=lambda: move(PAGE_SIZE)).props("flat")
+
+    def refresh() -> None:
+        page = ctx.attempt(
+            lambda p: Objects(ctx.pbx, p).list(
+                KIND,
+                q=state["q"] or None,
+                limit=PAGE_SIZE,
+                offset=state["offset"],
+                group=state["group"] or None,
+            ),
+            None,
+        )
+        if page is None:
+            return
+        status = registration_status(ctx, [e["number"] for e in page.items])
+        table.rows = [
+            {
+                "number": e["number"],
+                "name": " ".join(x for x in (e["first_name"], e["last_name"]) if x),
+                "email": e["email"] or "",
+                "presence": t(e["presence"])
+                + (f" · {e['presence_note']}" if e["presence_note"] else ""),
+                "registration": t(status.get(e["number"], "unknown")),
+                "role": t(e["role"]),
+            }
+            for e in page.items
+        ]
+        table.update()
+        state["total"] = page.total
+        first = page.offset + 1 if page.total else 0
+        last = min(page.offset + PAGE_SIZE, page.total)
+        counter.text = t("{first}–{last} of {total}", first=first, last=last, total=page.total)
+        previous.set_enabled(page.offset > 0)
+        following.set_enabled(last < page.total)
+
+    def move(delta: int) -> None:
+        state["offset"] = max(0, state["offset"] + delta)
+        refresh()
+
+    def searched(e: Any) -> None:
+        state["q"] = (e.value or "").strip()
+        state["offset"] = 0
+        refresh()
+
+    def grouped(e: Any) -> None:
+        state["group"] = e.value or None
+        state["offset"] = 0
+        refresh()
+
+    search.on_value_change(searched)
+    group.on_value_change(grouped)
+    refresh()
+    ui.timer(10.0, refresh)  # presence and registrations change without a reload
+    return None
+
+
+def new_extension(ctx: PageContext) -> None:
+    t = ctx.t
+    with ui.dialog() as dialog, ui.card().classes("min-w-[20rem]"):
+        ui.label(t("New extension")).classes("text-lg font-bold")
+        form = Form(t)
+        form.text("number", "Number", "")
+        form.text("first_name", "First name", "")
+        form.text("last_name", "Last name", "")
+        form.text("email", "Email", "", empty=None)
+
+        def create() -> None:
+            data = {k: v for k, v in form.values().items() if v is not None}
+            made = ctx.attempt(lambda p: Objects(ctx.pbx, p).create(KIND, data), form.show_problems)
+            if made is not None:
+                dialog.close()
+                ui.navigate.to(f"/extensions/{made['number']}")
+
+        with ui.row():
+            ui.button(t("Create"), on_click=create).props('data-testid="create-extension"')
+            ui.button(t("Cancel"), on_click=dialog.close).props("flat")
+    dialog.open()
+
+
+def _may_open(ctx: PageContext, number: str) -> bool | None:
+    """True: the editor; False: the user's own extension (their portal); None: refused."""
+
+    def check(p: Principal) -> bool:
+        with ctx.pbx.tx() as repo:
+            permissions.check(repo.conn, p, Action.READ_EXTENSION, number)
+        return p.is_admin
+
+    return ctx.attempt(check, None)
+
+
+@ui.page("/extensions/{number}")
+def extension_page(request: Request, number: str) -> Response | None:
+    ctx = open_page(request, "Extensions")
+    if isinstance(ctx, Response):
+        return ctx
+    t = ctx.t
+    allowed = _may_open(ctx, number)
+    if allowed is False:
+        return RedirectResponse(url("/me"), status_code=303)
+    if allowed is None:
+        ui.label(t("Only an admin may open another user's settings.")).classes(
+            "text-negative text-lg"
+        ).props('role="alert" data-testid="refused"')
+        return None
+    ext = ctx.attempt(lambda p: Objects(ctx.pbx, p).get(KIND, number), None)
+    if ext is None:
+        return None
+    extension_editor(ctx, number, ext)
+    return None
+
+
+def _dirty_guard(t: Any) -> tuple[Any, Any]:
+    """The browser asks before leaving a page with unsaved changes."""
+    message = t("Leave the page? Your changes are not saved.")
+    ui.add_head_html(
+        "<script>window.addEventListener('beforeunload', e => {"
+        " if (window.klapkaDirty) { e.preventDefault(); e.returnValue = "
+        f"{message!r}; }} }});</script>"
+    )
+    badge = ui.badge(t("Unsaved changes"), color="orange").props('data-testid="unsaved"')
+    badge.set_visibility(False)
+
+    def changed() -> None:
+        badge.set_visibility(True)
+        ui.run_javascript("window.klapkaDirty = true;")
+
+    def saved() -> None:
+        badge.set_visibility(False)
+        ui.run_javascript("window.klapkaDirty = false;")
+
+    return changed, saved
+
+
+def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None:
+    t = ctx.t
+    changed, saved = _dirty_guard(t)
+    name = " ".join(x for x in (ext["first_name"], ext["last_name"]) if x)
+    with ui.row().classes("items-center gap-3"):
+        ui.label(t("Extension {number}", number=number)).classes("text-xl font-bold")
+        ui.label(name).classes("text-lg text-grey-8")
+    tabs_spec = (
+        ("user", "User"),
+        ("presence", "Presence"),
+        ("voicemail", "Voicemail"),
+        ("features", "Features"),
+        ("advanced", "Advanced"),
+        ("security", "Security"),
+        ("clients", "Clients"),
+        ("phones", "Phones"),
+        ("function_keys", "Function keys"),
+    )
+    with ui.element("div").classes("w-full flex flex-wrap gap-4 items-start"):
+        with ui.card().classes("flex-grow min-w-[18rem] max-w-[56rem]"):
+            with ui.tabs().props("mobile-arrows outside-arrows").classes("w-full") as tabs:
+                tab = {key: ui.tab(key, t(label)) for key, label in tabs_spec}
+            with ui.tab_panels(tabs, value=tab["user"]).classes("w-full"):
+                with ui.tab_panel(tab["user"]):
+                    form = Form(t, changed)
+                    extension_tabs.user_fields(form, ext)
+                    _save_button(
+                        ctx,
+                        form,
+                        lambda p: Objects(ctx.pbx, p).patch(KIND, number, form.values()),
+                        saved,
+                    )
+                with ui.tab_panel(tab["presence"]):
+                    presence_tab(ctx, number, ext, changed, saved)
+                for key, draw in (
+                    ("voicemail", extension_tabs.voicemail_fields),
+                    ("features", extension_tabs.feature_fields),
+                    ("advanced", extension_tabs.advanced_fields),
+                    ("security", extension_tabs.security_fields),
+                    ("clients", extension_tabs.client_fields),
+                ):
+                    with ui.tab_panel(tab[key]):
+                        section_form(ctx, number, ext, key, draw, changed, saved)
+                for key in ("phones", "function_keys"):
+                    with ui.tab_panel(tab[key]):
+                        yaml_list(ctx, number, ext, key, changed, saved)
+        with ui.card().classes("flex-grow min-w-[18rem]"):
+            ui.label(t("Where do calls go")).classes("text-lg font-bold")
+            panel = ui.column().classes("w-full")
+
+            def show_paths() -> None:
+                panel.clear()
+                paths = ctx.attempt(lambda p: _call_paths(ctx, p, number), None)
+                if paths is not None:
+                    with panel:
+                        call_views.call_paths(t, paths)
+
+            show_paths()
+            ctx.after_save.append(show_paths)
+
+
+def _call_paths(ctx: PageContext, p: Principal, number: str) -> dict[str, Any]:
+    with ctx.pbx.tx() as repo:
+        permissions.check(repo.conn, p, Action.ADMINISTER)
+    return Simulator(ctx.pbx).call_paths(number)
+
+
+def _save_button(ctx: PageContext, form: Form, action: Any, saved: Any) -> None:
+    def save() -> None:
+        form.clear_problems()
+        result = ctx.attempt(action, form.show_problems)
+        if result is not None:
+            saved()
+            ui.notify(ctx.t("Saved"), type="positive")
+            for redraw in ctx.after_save:
+                redraw()
+
+    ui.button(ctx.t("Save"), icon="save", on_click=save).props('data-testid="save"').classes("mt-3")
+
+
+def section_form(
+    ctx: PageContext,
+    number: str,
+    ext: dict[str, Any],
+    section: str,
+    draw: Any,
+    changed: Any,
+    saved: Any,
+) -> None:
+    form = Form(ctx.t, changed)
+    draw(form, ext)
+    _save_button(
+        ctx,
+        form,
+        lambda p: Objects(ctx.pbx, p).patch_part(KIND, number, section, form.values(section)),
+        saved,
+    )
+
+
+def presence_tab(
+    ctx: PageContext, number: str, ext: dict[str, Any], changed: Any, saved: Any
+) -> None:
+    """A status to edit, then its forwarding and ring strategy; saved per status."""
+    t = ctx.t
+    chooser = (
+        ui.select(
+            {s: t(s) for s in extension_tabs.STATUSES},
+            label=t("Status to edit"),
+            value=ext["presence"],
+        )
+        .props('data-testid="presence-status"')
+        .classes("min-w-[14rem]")
+    )
+    holder = ui.column().classes("w-full")
+
+    def draw() -> None:
+        holder.clear()
+        status = chooser.value
+        fresh = ctx.attempt(lambda p: Objects(ctx.pbx, p).get(KIND, number), None) or ext
+        with holder:
+            form = Form(t, changed)
+            extension_tabs.presence_fields(form, fresh, status)
+            path = f"presence_settings.{status}"
+
+            _save_button(
+                ctx,
+                form,
+                lambda p: Objects(ctx.pbx, p).patch_part(KIND, number, path, form.values(path)),
+                saved,
+            )
+
+    chooser.on_value_change(lambda _e: draw())
+    draw()
+
+
+def yaml_list(
+    ctx: PageContext, number: str, ext: dict[str, Any], key: str, changed: Any, saved: Any
+) -> None:
+    t = ctx.t
+    ui.label(t("Phones and function keys are edited as YAML here.")).classes("text-sm text-grey-8")
+    form = Form(t, changed)
+    area = (
+        ui.textarea(value=dump_yaml(ext[key]) if ext[key] else "[]\n", on_change=changed)
+        .props(f'outlined autogrow data-testid="field-{key}" spellcheck=false')
+        .classes("w-full font-mono")
+    )
+
+    def read() -> Any:
+        return load_yaml(area.value or "[]") or []
+
+    from klapka.web.forms import Field
+
+    form.fields[key] = Field(read, lambda e: setattr(area, "error", e))
+
+    def put(p: Principal) -> Any:
+        return Objects(ctx.pbx, p).put_part(KIND, number, key, read())
+
+    _save_button(ctx, form, put, saved)

@@ -1,0 +1,221 @@
+"""The frame every page of the web UI shares: who is signed in, the menu, the language.
+
+``open_page`` starts a page: it checks the browser's session (no session: off to the
+sign-in page), decides the menus from the client permissions (the same service as
+``GET /api/v1/me/permissions``), and draws the header and the navigation drawer. The
+``PageContext`` it returns carries the translator and runs every action of the page
+through ``attempt``, which checks the session again and turns service errors into
+messages: a form shows ``InvalidInput`` problems at its fields (``klapka.web.forms``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from nicegui import app as nicegui_app
+from nicegui import ui
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from klapka.domain.problems import Conflict, Forbidden, InvalidInput, KlapkaError, NotFound
+from klapka.services.credentials import ENROLMENT_ONLY
+from klapka.services.pbx import Pbx
+from klapka.services.permissions import ClientPermissions
+from klapka.services.principal import Principal
+from klapka.store.repository import now
+from klapka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, pick_language
+from klapka.web.session import SessionEnded, Visitor
+
+MOUNT = "/ui"
+T = TypeVar("T")
+
+
+def url(path: str) -> str:
+    """The browser's URL of a UI path (``/extensions`` -> ``/ui/extensions``)."""
+    return MOUNT + path
+
+
+def the_pbx() -> Pbx:
+    pbx: Pbx = nicegui_app.state.klapka_pbx
+    return pbx
+
+
+def translator_for(request: Request) -> Translator:
+    return Translator(
+        pick_language(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("accept-language"))
+    )
+
+
+# (path, label, menu that hides it for users or None, admin only)
+ADMIN_PAGES: tuple[tuple[str, str], ...] = (
+    ("/extensions", "Extensions"),
+    ("/simulator", "Call simulator"),
+    ("/groups", "Groups"),
+    ("/ring-groups", "Ring groups"),
+    ("/queues", "Queues"),
+    ("/trunks", "Trunks"),
+    ("/inbound-routes", "Inbound routes"),
+    ("/outbound-routes", "Outbound routes"),
+    ("/business-hours", "Business hours"),
+    ("/contacts", "Contacts"),
+    ("/system", "System"),
+    ("/audit", "Audit log"),
+)
+# The user portal; the menu (client permissions: menu visibility) that shows each page.
+PORTAL_PAGES: tuple[tuple[str, str, str | None], ...] = (
+    ("/me", "My status", None),
+    ("/me/forwarding", "Forwarding", "settings"),
+    ("/me/voicemail", "Voicemail", "voicemail"),
+    ("/me/notifications", "Notifications", "settings"),
+    ("/me/colleagues", "Colleagues", "extensions"),
+    ("/me/contacts", "Contacts", "contacts"),
+    ("/me/password", "Change password", None),
+)
+
+
+@dataclass
+class PageContext:
+    visitor: Visitor
+    principal: Principal
+    t: Translator
+    menus: dict[str, bool] = field(default_factory=dict)
+    preferences: dict[str, bool] = field(default_factory=dict)
+    contacts: str = "none"
+    # Redrawn after a successful save (the editor's "where do calls go" panel).
+    after_save: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def pbx(self) -> Pbx:
+        return self.visitor.pbx
+
+    def fresh_principal(self) -> Principal:
+        """The principal, with the session checked again (it may have ended since)."""
+        self.principal = self.visitor.principal()
+        return self.principal
+
+    def attempt(
+        self, action: Callable[[Principal], T], on_invalid: Callable[[InvalidInput], None] | None
+    ) -> T | None:
+        """Run ``action`` for the signed-in principal; a service error becomes a message
+        (``InvalidInput`` goes to ``on_invalid``, e.g. a form that marks its fields)."""
+        try:
+            return action(self.fresh_principal())
+        except SessionEnded:
+            ui.notify(self.t("Your session has ended: sign in again."), type="warning")
+            ui.navigate.to("/sign-in")
+        except InvalidInput as e:
+            if on_invalid is not None:
+                on_invalid(e)
+            else:
+                ui.notify(str(e), type="negative", multi_line=True)
+        except Conflict as e:
+            if on_invalid is not None and e.path:
+                from klapka.domain.problems import Problem
+
+                on_invalid(InvalidInput([Problem(e.path, e.message)]))
+            else:
+                ui.notify(e.message, type="negative", multi_line=True)
+        except (Forbidden, NotFound, KlapkaError) as e:
+            ui.notify(str(e), type="negative", multi_line=True)
+        return None
+
+    def menu_allowed(self, menu: str | None) -> bool:
+        return menu is None or self.principal.is_admin or self.menus.get(menu, True)
+
+
+def open_page(request: Request, title: str, admin: bool = False) -> PageContext | Response:
+    """Check the session and draw the frame; a response (a redirect) when there is none."""
+    t = translator_for(request)
+    visitor = Visitor.of(request, the_pbx(), getattr(nicegui_app.state, "klapka_clock", now))
+    found = visitor.authenticated()
+    if found is None:
+        return RedirectResponse(url("/sign-in"), status_code=303)
+    if ENROLMENT_ONLY in found.principal.scopes:
+        return RedirectResponse(url("/two-factor"), status_code=303)
+    principal = found.principal
+    ctx = PageContext(visitor, principal, t)
+    if principal.extension is not None:
+        mine = ClientPermissions(visitor.pbx, principal).mine()
+        ctx.menus, ctx.preferences, ctx.contacts = (
+            mine["menus"],
+            mine["preferences"],
+            mine["contacts"],
+        )
+    ui.page_title(f"{t(title)} · klapka")
+    _frame(ctx, title)
+    if admin and not principal.is_admin:
+        ui.label(t("Only an admin may open another user's settings.")).classes(
+            "text-negative"
+        ).props('role="alert"')
+        return ctx
+    return ctx
+
+
+def _frame(ctx: PageContext, title: str) -> None:
+    t = ctx.t
+    ui.colors(primary="#1d4ed8")
+    with ui.header(elevated=True).classes("items-center gap-2 px-3 py-1 no-wrap"):
+        menu_button = ui.button(icon="menu").props(
+            'flat color=white aria-label="Menu" data-testid="menu-button"'
+        )
+        ui.label("klapka").classes("text-lg font-bold")
+        ui.label(t(title)).classes("text-base ellipsis")
+        ui.space()
+        who = ctx.principal.name
+        ui.label(who).classes("text-sm max-sm:hidden")
+        language_menu(t, "flat color=white")
+        ui.button(icon="logout", on_click=lambda: sign_out(ctx)).props(
+            f'flat color=white aria-label="{t("Sign out")}" title="{t("Sign out")}" '
+            'data-testid="sign-out"'
+        )
+    drawer = ui.left_drawer(bordered=True).props("breakpoint=1000 width=230")
+    with drawer, ui.column().classes("gap-0 w-full").props('role="navigation"'):
+        if ctx.principal.is_admin:
+            ui.label(t("Admin console")).classes("text-xs uppercase text-grey-7 px-2 pt-2")
+            for path, label in ADMIN_PAGES:
+                _nav_link(t(label), path)
+        ui.label(t("My portal")).classes("text-xs uppercase text-grey-7 px-2 pt-3")
+        for path, label, menu in PORTAL_PAGES:
+            if ctx.menu_allowed(menu):
+                _nav_link(t(label), path)
+    menu_button.on_click(drawer.toggle)
+
+
+def _nav_link(label: str, path: str) -> None:
+    ui.link(label, url(path)).classes(
+        "w-full px-3 py-2 rounded no-underline text-black hover:bg-blue-50"
+    ).props(f'data-testid="nav{path.replace("/", "-")}"')
+
+
+def language_menu(t: Translator, props: str) -> None:
+    button = ui.button(icon="translate").props(f'{props} aria-label="{t("Language")}"')
+    with button, ui.menu():
+        for code, name in LANGUAGES.items():
+            ui.menu_item(name, on_click=lambda code=code: set_language(code))
+
+
+def set_language(code: str) -> None:
+    # The cookie is the visitor's choice; a year, readable by the page (it is no secret).
+    ui.run_javascript(
+        f"document.cookie = '{LANGUAGE_COOKIE}={code}; path=/; max-age=31536000; samesite=lax';"
+        "location.reload();"
+    )
+
+
+def sign_out(ctx: PageContext) -> None:
+    from klapka.services.sign_in import SignIn
+
+    if ctx.visitor.session_id:
+        SignIn(ctx.pbx, ctx.visitor.clock).sign_out(ctx.visitor.session_id)
+    ui.navigate.to("/auth/signed-out")
+
+
+def not_available(ctx: PageContext) -> None:
+    ui.label(ctx.t("Not available")).classes("text-negative text-lg").props('role="alert"')
+
+
+def label_of(ctx: PageContext, value: Any) -> str:
+    """A value of a closed set (a status, a destination type) in the visitor's language."""
+    return ctx.t(str(value))

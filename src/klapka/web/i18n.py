@@ -1,0 +1,321 @@
+"""The languages of the web UI: English (the source strings) and Czech.
+
+Every string the UI shows goes through ``Translator.__call__`` (``t("Extensions")``). The
+English text is the key; a language's catalog maps it to the translation, and a string
+missing from a catalog is shown in English (``tests/web/test_i18n.py`` finds every string
+the UI passes to ``t`` and checks the Czech catalog has it). Placeholders use
+``str.format`` names: ``t("{count} extensions", count=3)``.
+
+The language is the visitor's choice, kept in the ``klapka_lang`` cookie (the language
+menu sets it); without one, the browser's ``Accept-Language`` decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LANGUAGE_COOKIE = "klapka_lang"
+LANGUAGES = {"en": "English", "cs": "Čeština"}
+DEFAULT_LANGUAGE = "en"
+
+CZECH: dict[str, str] = {
+    # frame and navigation
+    "klapka": "klapka",
+    "Sign in": "Přihlásit se",
+    "Sign out": "Odhlásit se",
+    "Email": "E-mail",
+    "Password": "Heslo",
+    "Language": "Jazyk",
+    "Code from your authenticator app or a recovery code": (
+        "Kód z ověřovací aplikace nebo záchranný kód"
+    ),
+    "Confirm": "Potvrdit",
+    "Two-factor authentication": "Dvoufázové ověření",
+    "Back": "Zpět",
+    "Admin console": "Administrace",
+    "My portal": "Můj portál",
+    "Extensions": "Linky",
+    "Groups": "Skupiny",
+    "Ring groups": "Skupiny vyzvánění",
+    "Queues": "Fronty",
+    "Trunks": "Trunky",
+    "Inbound routes": "Příchozí trasy",
+    "Outbound routes": "Odchozí trasy",
+    "Business hours": "Pracovní doba",
+    "Contacts": "Kontakty",
+    "System": "Systém",
+    "Audit log": "Záznam změn",
+    "Call simulator": "Simulátor hovorů",
+    "Presence": "Přítomnost",
+    "Forwarding": "Přesměrování",
+    "Voicemail": "Hlasová schránka",
+    "Notifications": "Upozornění",
+    "Colleagues": "Kolegové",
+    "Change password": "Změna hesla",
+    "Not available": "Nedostupné",
+    "Your session has ended: sign in again.": "Vaše relace skončila: přihlaste se znovu.",
+    "You are signed in only to set up two-factor authentication.": (
+        "Jste přihlášeni jen pro nastavení dvoufázového ověření."
+    ),
+    "Scan the QR code with your authenticator app, then enter the code it shows.": (
+        "Naskenujte QR kód ověřovací aplikací a zadejte kód, který zobrazí."
+    ),
+    "Start": "Začít",
+    "Keep these recovery codes somewhere safe:": "Uložte si tyto záchranné kódy na bezpečné místo:",
+    "Continue": "Pokračovat",
+    # lists
+    "Search": "Hledat",
+    "Number, name or email": "Číslo, jméno nebo e-mail",
+    "Group": "Skupina",
+    "All": "Všechny",
+    "Number": "Číslo",
+    "Name": "Jméno",
+    "Status": "Stav",
+    "Registration": "Registrace",
+    "registered": "registrována",
+    "unregistered": "neregistrována",
+    "unknown": "neznámý (SIP jádro neběží)",
+    "ringing": "vyzvání",
+    "in_call": "v hovoru",
+    "Role": "Role",
+    "Enabled": "Zapnuto",
+    "Previous": "Předchozí",
+    "Next": "Další",
+    "{first}–{last} of {total}": "{first}–{last} z {total}",
+    "New extension": "Nová linka",
+    "Create": "Vytvořit",
+    "Cancel": "Zrušit",
+    "Save": "Uložit",
+    "Saved": "Uloženo",
+    "Delete": "Smazat",
+    "Deleted": "Smazáno",
+    "Nothing here yet.": "Zatím tu nic není.",
+    "Open": "Otevřít",
+    "Members": "Členové",
+    "Settings (YAML)": "Nastavení (YAML)",
+    "New": "Nový",
+    # extension editor
+    "Extension {number}": "Linka {number}",
+    "User": "Uživatel",
+    "Features": "Funkce",
+    "Advanced": "Pokročilé",
+    "Security": "Zabezpečení",
+    "Clients": "Klienti",
+    "Phones": "Telefony",
+    "Function keys": "Funkční klávesy",
+    "First name": "Jméno",
+    "Last name": "Příjmení",
+    "Mobile": "Mobil",
+    "Caller ID name": "Jméno volajícího",
+    "Caller ID number": "Číslo volajícího",
+    "Concurrent registrations": "Souběžné registrace",
+    "New portal password": "Nové heslo do portálu",
+    "Leave empty to keep the current one.": "Ponechte prázdné pro zachování současného.",
+    "Where do calls go": "Kam jdou hovory",
+    "Unsaved changes": "Neuložené změny",
+    "Leave the page? Your changes are not saved.": "Odejít ze stránky? Změny nejsou uložené.",
+    "Status to edit": "Upravovaný stav",
+    "Internal calls": "Interní hovory",
+    "External calls": "Externí hovory",
+    "Always": "Vždy",
+    "No answer": "Neodpovídá",
+    "Busy": "Obsazeno",
+    "Ring first": "Vyzvánět nejdříve",
+    "Ring second": "Vyzvánět potom",
+    "Ring timeout (seconds)": "Doba vyzvánění (sekundy)",
+    "Ring mobile simultaneously": "Souběžně vyzvánět mobil",
+    "Mobile prefix": "Předvolba mobilu",
+    "Push notifications": "Push notifikace",
+    "Agent status auto switch": "Automatické přepnutí stavu agenta",
+    "In do not disturb nothing rings: only the always rule applies.": (
+        "V režimu nerušit nic nevyzvání: platí jen pravidlo Vždy."
+    ),
+    "Off": "Vypnuto",
+    "Value": "Hodnota",
+    "PIN": "PIN",
+    "PIN authentication": "Ověření PINem",
+    "New message email": "E-mail o nové zprávě",
+    "Send to address": "Poslat na adresu",
+    "After emailing": "Po odeslání e-mailu",
+    "Play date and time": "Přehrát datum a čas",
+    "Play caller number": "Přehrát číslo volajícího",
+    "Play duration": "Přehrát délku",
+    "Shortest message (seconds)": "Nejkratší zpráva (sekundy)",
+    "Longest message (seconds)": "Nejdelší zpráva (sekundy)",
+    "Most messages": "Nejvíce zpráv",
+    "Email me when my password changes": "Poslat e-mail při změně hesla",
+    "Email me about missed calls": "Poslat e-mail o zmeškaných hovorech",
+    "All busy mode": "Režim vše obsazeno",
+    "All reject mode": "Režim vše odmítnout",
+    "Allow being monitored": "Povolit odposlech",
+    "Hot desking": "Sdílený stůl (hot desking)",
+    "Door phone": "Dveřní telefon",
+    "URL popup": "Vyskakovací URL",
+    "URL": "URL",
+    "DTMF mode": "Režim DTMF",
+    "Transport": "Transport",
+    "Qualify": "Kontrola dostupnosti",
+    "NAT": "NAT",
+    "SRTP": "SRTP",
+    "Codecs": "Kodeky",
+    "Allowed registration IPs (comma separated)": "Povolené IP pro registraci (oddělené čárkou)",
+    "User agent prefix": "Prefix user agenta",
+    "Outbound calls": "Odchozí hovory",
+    "Outbound calls outside business hours": "Odchozí hovory mimo pracovní dobu",
+    "International calls": "Mezinárodní hovory",
+    "Maximum call duration (seconds, 0 = no limit)": "Nejdelší hovor (sekundy, 0 = bez omezení)",
+    "Require two-factor authentication": "Vyžadovat dvoufázové ověření",
+    "Mobile app": "Mobilní aplikace",
+    "Desktop app": "Desktopová aplikace",
+    "Web client": "Webový klient",
+    "Phones and function keys are edited as YAML here.": (
+        "Telefony a funkční klávesy se zde upravují jako YAML."
+    ),
+    "Fix the marked fields.": "Opravte označená pole.",
+    "Only an admin may open another user's settings.": (
+        "Nastavení jiného uživatele může otevřít jen administrátor."
+    ),
+    "does not exist": "neexistuje",
+    # call paths and simulator
+    "From": "Od",
+    "To": "Komu",
+    "Time": "Čas",
+    "Who answers": "Kdo přijme",
+    "Who rejects": "Kdo odmítne",
+    "Simulate": "Simulovat",
+    "Ring steps": "Kroky vyzvánění",
+    "Why": "Proč",
+    "Outcome": "Výsledek",
+    "step {n}: ring {who} for {seconds} s": "krok {n}: vyzvánět {who} po {seconds} s",
+    "Extension, or an outside number": "Linka nebo vnější číslo",
+    "Comma separated, e.g. 102, 103:mobile_app": "Oddělené čárkou, např. 102, 103:mobile_app",
+    "Empty: now": "Prázdné: teď",
+    "internal": "interní",
+    "external": "externí",
+    "rule": "pravidlo",
+    # presence statuses, destinations and other values
+    "available": "k dispozici",
+    "away": "pryč",
+    "business_trip": "služební cesta",
+    "do_not_disturb": "nerušit",
+    "lunch_break": "oběd",
+    "off_work": "mimo práci",
+    "extension": "linka",
+    "voicemail": "hlasová schránka",
+    "mobile_number": "mobil",
+    "external_number": "vnější číslo",
+    "ring_group": "skupina vyzvánění",
+    "queue": "fronta",
+    "play_greeting_then_hangup": "přehrát pozdrav a zavěsit",
+    "hangup": "zavěsit",
+    "desk": "stolní telefon",
+    "mobile_app": "mobilní aplikace",
+    "desktop_app": "desktopová aplikace",
+    "web": "web",
+    "no_action": "nic",
+    "login": "přihlásit",
+    "logout": "odhlásit",
+    "pause": "pozastavit",
+    "with_attachment": "s přílohou",
+    "without_attachment": "bez přílohy",
+    "off": "vypnuto",
+    "mark_read": "označit jako přečtené",
+    "delete": "smazat",
+    "nothing": "nic",
+    "admin": "administrátor",
+    "user": "uživatel",
+    # portal
+    "My status": "Můj stav",
+    "Note": "Poznámka",
+    "Set status": "Nastavit stav",
+    "Status set": "Stav nastaven",
+    "Current password": "Současné heslo",
+    "New password": "Nové heslo",
+    "Password changed": "Heslo změněno",
+    "Company contacts": "Firemní kontakty",
+    "Personal contacts": "Osobní kontakty",
+    "Company": "Firma",
+    "Phone numbers": "Telefonní čísla",
+    "Add": "Přidat",
+    "You may not change this; ask your administrator.": (
+        "Toto nemůžete změnit; požádejte administrátora."
+    ),
+    # system
+    "SMTP server": "SMTP server",
+    "Host": "Server",
+    "Port": "Port",
+    "Username": "Uživatelské jméno",
+    "From address": "Adresa odesílatele",
+    "Security mode": "Zabezpečení spojení",
+    "Send test email": "Poslat zkušební e-mail",
+    "Test email sent": "Zkušební e-mail odeslán",
+    "Send to": "Komu poslat",
+    "Time zone": "Časové pásmo",
+    "Portal URL": "Adresa portálu",
+    "When": "Kdy",
+    "Who": "Kdo",
+    "Action": "Akce",
+    "Object": "Objekt",
+    "Changes": "Změny",
+    "Holidays": "Svátky",
+    "Weekly hours": "Týdenní hodiny",
+}
+
+# Values of closed sets (statuses, destination types...) are keys too: shown in words.
+ENGLISH: dict[str, str] = {
+    "unknown": "unknown (SIP core not running)",
+    "ringing": "ringing",
+    "in_call": "in a call",
+    "available": "Available",
+    "away": "Away",
+    "business_trip": "Business trip",
+    "do_not_disturb": "Do not disturb",
+    "lunch_break": "Lunch break",
+    "off_work": "Off work",
+    "extension": "Extension",
+    "voicemail": "Voicemail",
+    "mobile_number": "Mobile number",
+    "external_number": "External number",
+    "ring_group": "Ring group",
+    "queue": "Queue",
+    "play_greeting_then_hangup": "Play greeting, then hang up",
+    "hangup": "Hang up",
+    "desk": "Desk phone",
+    "mobile_app": "Mobile app",
+    "desktop_app": "Desktop app",
+    "web": "Web",
+    "no_action": "No action",
+    "login": "Log in",
+    "logout": "Log out",
+    "pause": "Pause",
+    "with_attachment": "With attachment",
+    "without_attachment": "Without attachment",
+    "off": "Off",
+    "mark_read": "Mark read",
+    "delete": "Delete",
+    "nothing": "Nothing",
+}
+
+CATALOGS: dict[str, dict[str, str]] = {"en": ENGLISH, "cs": CZECH}
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Turns the UI's English strings into one language."""
+
+    language: str = DEFAULT_LANGUAGE
+
+    def __call__(self, text: str, **values: object) -> str:
+        translated = CATALOGS.get(self.language, {}).get(text, text)
+        return translated.format(**values) if values else translated
+
+
+def pick_language(cookie: str | None, accept_language: str | None) -> str:
+    """The visitor's language: their choice (cookie), else the browser's first known one."""
+    if cookie in LANGUAGES:
+        return cookie
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE

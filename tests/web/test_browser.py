@@ -1,0 +1,223 @@
+"""The web UI in a real browser: an admin configures forwarding and the simulator shows it;
+a user switches presence and sees only what the client permissions allow.
+
+Each test runs ``klapka serve`` over its own database and drives Debian's Chromium with
+Playwright; screenshots of the pages go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import DESKTOP, PHONE, shoot, sign_in
+
+from klapka.domain.references import Kind
+from klapka.services.objects import Objects
+from klapka.services.pbx import Pbx
+
+pytestmark = pytest.mark.slow
+
+ADMIN_PASSWORD = "Adm1n-Heslo-2027"
+USER_PASSWORD = "Zelena-Louka-2027"
+
+OFFICE = f"""
+extensions:
+  - number: "100"
+    first_name: Ada
+    last_name: Admin
+    email: ada@example.com
+    role: admin
+    user_password: {ADMIN_PASSWORD}
+  - number: "101"
+    first_name: Jana
+    last_name: Novak
+    email: jana@example.com
+    user_password: {USER_PASSWORD}
+  - number: "102"
+    first_name: Petr
+    last_name: Svoboda
+  - number: "103"
+    first_name: Eva
+    last_name: Boss
+groups:
+  - name: Management
+    members: ["103"]
+client_permissions:
+  - name: Staff
+    target: {{all: true}}
+    menus: {{contacts: false}}
+    extension_visibility:
+      deny: {{groups: [Management]}}
+"""
+
+
+def new_context(browser: Any, viewport: dict[str, int]) -> Any:
+    context = browser.new_context(viewport=viewport)
+    context.set_default_timeout(10_000)
+    return context
+
+
+def choose(page: Any, test_id: str, option: str) -> None:
+    """Pick ``option`` in the select with ``test_id`` (a Quasar menu of options)."""
+    page.get_by_test_id(test_id).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_it(
+    serve: Callable[[str], str], browser: Any, pbx: Pbx
+) -> None:
+    base = serve(OFFICE)
+    context = new_context(browser, DESKTOP)
+    page = context.new_page()
+    sign_in(page, base, "ada@example.com", ADMIN_PASSWORD)
+    assert page.url.endswith("/ui/extensions")
+    table = page.get_by_test_id("extension-table")
+    for number in ("100", "101", "102", "103"):
+        assert table.get_by_role("link", name=number, exact=True).is_visible()
+    page.get_by_test_id("extension-search").fill("svoboda")
+    page.get_by_test_id("extension-count").filter(has_text="1–1 of 1").wait_for()
+    assert table.get_by_role("link", name="102", exact=True).is_visible()
+    assert table.get_by_role("link", name="101", exact=True).count() == 0
+    page.get_by_test_id("extension-search").fill("")
+    page.get_by_test_id("extension-count").filter(has_text="1–4 of 4").wait_for()
+    shoot(page, "admin-extensions-desktop")
+
+    # A new extension: a taken number is refused at the field, then 104 is made.
+    page.get_by_test_id("new-extension").click()
+    page.get_by_test_id("field-number").fill("102")
+    page.get_by_test_id("field-first_name").fill("Karel")
+    page.get_by_test_id("create-extension").click()
+    page.get_by_text("number 102 is already used by an extension").wait_for()
+    page.get_by_test_id("field-number").fill("104")
+    page.get_by_test_id("field-email").fill("karel@example.com")
+    page.get_by_test_id("create-extension").click()
+    page.wait_for_url(f"{base}/ui/extensions/104")
+    assert Objects(pbx).get(Kind.EXTENSION, "104")["first_name"] == "Karel"
+
+    # Busy internal calls go to 102; forwarding to itself is refused at the field.
+    page.get_by_role("tab", name="Presence").click()
+    busy = "field-presence_settings.available.internal.busy"
+    choose(page, f"{busy}-type", "Extension")
+    page.get_by_test_id(f"{busy}-value").fill("104")
+    page.get_by_role("tabpanel").get_by_test_id("save").click()
+    page.get_by_text("an extension cannot forward to itself").wait_for()
+    page.get_by_test_id(f"{busy}-value").fill("102")
+    page.get_by_role("tabpanel").get_by_test_id("save").click()
+    page.get_by_text("Saved", exact=True).first.wait_for()
+    stored = Objects(pbx).get(Kind.EXTENSION, "104")
+    assert stored["presence_settings"]["available"]["internal"]["busy"] == {"extension": "102"}
+    # The "where do calls go" panel follows the saved setting.
+    page.get_by_test_id("call-paths").get_by_text("extension 102: 102 desk 30 s").first.wait_for()
+    shoot(page, "admin-extension-presence-desktop")
+
+    # The simulator: 101 calls 104 while 104 is in a call -> 102 rings.
+    page.goto(f"{base}/ui/simulator")
+    page.get_by_test_id("field-from").fill("101")
+    page.get_by_test_id("field-to").fill("104")
+    page.get_by_test_id("field-in_call").fill("104")
+    page.get_by_test_id("simulate").click()
+    trace = page.get_by_test_id("trace")
+    trace.get_by_text("busy: 104's internal busy rule -> extension 102").wait_for()
+    steps = page.get_by_test_id("ring-step")
+    assert steps.count() == 1
+    assert "102 desk" in steps.first.inner_text()
+    shoot(page, "admin-simulator-desktop")
+    # A bad request is shown at its field.
+    page.get_by_test_id("field-to").fill("12ab")
+    page.get_by_test_id("simulate").click()
+    page.get_by_text("must be a number").first.wait_for()
+
+    for path, name in (
+        ("/ui/groups", "admin-groups"),
+        ("/ui/system", "admin-system"),
+        ("/ui/audit", "admin-audit"),
+    ):
+        page.goto(base + path)
+        page.wait_for_load_state("networkidle")
+        shoot(page, f"{name}-desktop")
+    assert page.get_by_test_id("audit-table").get_by_text("extension 104").first.is_visible()
+    context.close()
+
+    phone = new_context(browser, PHONE)
+    page = phone.new_page()
+    sign_in(page, base, "ada@example.com", ADMIN_PASSWORD)
+    page.get_by_test_id("extension-count").filter(has_text="of 5").wait_for()
+    shoot(page, "admin-extensions-phone")
+    page.goto(f"{base}/ui/extensions/104")
+    page.get_by_role("tab", name="Presence").wait_for()
+    shoot(page, "admin-extension-phone")
+    page.goto(f"{base}/ui/simulator?from=101&to=104")
+    page.get_by_test_id("outcome").wait_for()
+    shoot(page, "admin-simulator-phone")
+    phone.close()
+
+
+def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
+    serve: Callable[[str], str], browser: Any, pbx: Pbx
+) -> None:
+    base = serve(OFFICE)
+    context = new_context(browser, DESKTOP)
+    page = context.new_page()
+    sign_in(page, base, "jana@example.com", USER_PASSWORD)
+    assert page.url.endswith("/ui/me")
+
+    page.get_by_test_id("field-presence_note").fill("back at 2 pm")
+    page.get_by_test_id("status-lunch_break").click()
+    page.get_by_test_id("current-status").filter(has_text="Lunch break").wait_for()
+    mine = Objects(pbx).get(Kind.EXTENSION, "101")
+    assert (mine["presence"], mine["presence_note"]) == ("lunch_break", "back at 2 pm")
+    shoot(page, "portal-status-desktop")
+
+    # Menus: no admin console; contacts hidden by the Staff rule.
+    nav = page.get_by_role("navigation")
+    assert nav.get_by_text("Colleagues").is_visible()
+    assert nav.get_by_text("Contacts").count() == 0
+    assert nav.get_by_text("Extensions").count() == 0
+    assert nav.get_by_text("Call simulator").count() == 0
+
+    # Colleagues: the Management group is hidden.
+    page.goto(f"{base}/ui/me/colleagues")
+    table = page.get_by_test_id("colleague-table")
+    table.get_by_text("Svoboda").wait_for()
+    numbers = set(re.findall(r"\b10\d\b", table.inner_text()))
+    assert numbers == {"100", "101", "102"}  # 103 is in Management
+    assert "Lunch break" in table.inner_text()
+    shoot(page, "portal-colleagues-desktop")
+
+    # Another user's settings, by URL: refused, and the admin pages too.
+    for path in ("/ui/extensions/102", "/ui/extensions/103"):
+        page.goto(base + path)
+        page.get_by_test_id("refused").wait_for()
+        assert "Svoboda" not in page.content() and "Boss" not in page.content()
+    for path in ("/ui/extensions", "/ui/simulator", "/ui/audit"):
+        page.goto(base + path)
+        page.get_by_text("Only an admin may open").wait_for()
+        assert page.get_by_test_id("extension-table").count() == 0
+    page.goto(f"{base}/ui/me/contacts")
+    page.get_by_text("Not available").wait_for()
+
+    # Own forwarding: saved through the same service, checked by it.
+    page.goto(f"{base}/ui/me/forwarding")
+    choose(page, "presence-status", "Away")
+    always = "field-presence_settings.away.external.always"
+    choose(page, f"{always}-type", "External number")
+    page.get_by_test_id(f"{always}-value").fill("+420601000111")
+    page.get_by_test_id("save").click()
+    page.get_by_text("Saved", exact=True).first.wait_for()
+    stored = Objects(pbx).get(Kind.EXTENSION, "101")["presence_settings"]["away"]
+    assert stored["external"]["always"] == {"external_number": "+420601000111"}
+    shoot(page, "portal-forwarding-desktop")
+    context.close()
+
+    phone = new_context(browser, PHONE)
+    page = phone.new_page()
+    sign_in(page, base, "jana@example.com", USER_PASSWORD)
+    page.get_by_test_id("current-status").wait_for()
+    shoot(page, "portal-status-phone")
+    page.goto(f"{base}/ui/me/colleagues")
+    page.get_by_test_id("colleague-table").get_by_text("Svoboda").wait_for()
+    shoot(page, "portal-colleagues-phone")
+    phone.close()
