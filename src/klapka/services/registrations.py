@@ -23,15 +23,20 @@ class Registrations:
         self.pbx = pbx
         self.paths = paths or SipPaths(data_dir() / "sip")
 
-    def _dump(self) -> dict[str, list[dict[str, Any]]]:
+    def _dump(self, timeout: float = 2) -> dict[str, list[dict[str, Any]]]:
+        """The live contacts of each address of record (expired ones, which usrloc keeps
+        until its next timer run, and contacts that stopped answering pings left out)."""
         try:
-            dump = KamailioRpc(self.paths.rpc_socket, timeout=2).call("ul.dump")
-        except (OSError, RpcError) as e:
+            dump = KamailioRpc(self.paths.rpc_socket, timeout=timeout).call("ul.dump")
+        except (OSError, RpcError, ValueError) as e:
             raise SipCoreUnavailable(f"the SIP core is not running ({e})") from None
         aors: dict[str, list[dict[str, Any]]] = {}
         for domain in dump.get("Domains", []):
             for aor in domain["Domain"]["AoRs"]:
-                aors[aor["Info"]["AoR"]] = [c["Contact"] for c in aor["Info"]["Contacts"]]
+                contacts = [c["Contact"] for c in aor["Info"]["Contacts"]]
+                live = [c for c in contacts if c.get("Expires") != "expired"]
+                if live:
+                    aors[aor["Info"]["AoR"]] = live
         return aors
 
     def of(self, number: str) -> list[dict[str, Any]]:
@@ -63,18 +68,18 @@ class Registrations:
         ``ringing`` (a call rings one of its phones), ``in_call`` (it is in a call, calling
         out included), or ``unknown`` when the SIP core is not running.
 
-        Two RPC calls whatever the number of extensions: ``ul.dump brief`` (who has a
+        Two RPC calls whatever the number of extensions: ``ul.dump`` (who has a live
         contact) and ``dlg.list`` (the calls: the ``incall`` profile names who is in each,
         the dialog variable ``kl_ringing`` whom a call that is not answered yet rings).
         """
         numbers = list(numbers)
-        rpc = KamailioRpc(self.paths.rpc_socket, timeout=STATUS_TIMEOUT)
         try:
-            dump = rpc.call("ul.dump", "brief")
+            registered = self._dump(timeout=STATUS_TIMEOUT)
+            rpc = KamailioRpc(self.paths.rpc_socket, timeout=STATUS_TIMEOUT)
             dialogs = rpc.call("dlg.list")
-        except (OSError, RpcError, ValueError):
+        except (SipCoreUnavailable, OSError, RpcError, ValueError):
             return dict.fromkeys(numbers, "unknown")
-        live = live_statuses(dump, dialogs)
+        live = live_statuses(registered, dialogs)
         return {n: live.get(n, "unregistered") for n in numbers}
 
 
@@ -86,14 +91,9 @@ _RINGING_STATES = (1, 2)
 _LIVE_STATES = (1, 2, 3, 4)
 
 
-def live_statuses(dump: Any, dialogs: Any) -> dict[str, str]:
+def live_statuses(registered: dict[str, list[dict[str, Any]]], dialogs: Any) -> dict[str, str]:
     """Status per extension that is registered or in a call, from Kamailio's RPC answers."""
-    status: dict[str, str] = {}
-    for domain in (dump or {}).get("Domains") or []:
-        for aor in domain["Domain"].get("AoRs") or []:
-            number = aor.get("AoR") or (aor.get("Info") or {}).get("AoR")
-            if number:
-                status[number] = "registered"
+    status = dict.fromkeys(registered, "registered")
     ringing: set[str] = set()
     in_call: set[str] = set()
     for dialog in dialogs or []:

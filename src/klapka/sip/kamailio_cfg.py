@@ -108,10 +108,13 @@ modparam("registrar", "xavp_cfg", "reg")
 modparam("registrar", "max_expires", 3600)
 modparam("registrar", "min_expires", 60)
 modparam("registrar", "gruu_enabled", 0)
+modparam("registrar", "received_avp", "$avp(RECEIVED)")  # where a NATed phone is reached
 modparam("nathelper", "natping_interval", {natping_interval})
 modparam("nathelper", "ping_nated_only", 1)
 modparam("nathelper", "sipping_bflag", 7)
 modparam("nathelper", "sipping_from", "sip:keepalive@klapka")
+# Qualify: a NATed contact that answers none of its OPTIONS pings for this long is removed.
+modparam("nathelper", "keepalive_timeout", {natping_interval * 4})
 modparam("nathelper", "received_avp", "$avp(RECEIVED)")
 # Failed authentications per source; a source that keeps failing is blocked for a while.
 modparam("htable", "htable", "authfail=>size=8;autoexpire=300;")
