@@ -5,8 +5,7 @@
 of its own (NiceGUI holds one UI per process). ``browser`` is Debian's ``chromium`` driven by
 Playwright (never a downloaded browser); without it the browser tests are skipped.
 
-Screenshots go to ``test-artifacts/screenshots/`` at desktop (1280x800) and phone (390x844)
-sizes.
+Page helpers (sign in, screenshots) are in ``browsing.py``.
 """
 
 from __future__ import annotations
@@ -28,11 +27,6 @@ from klapka.domain.references import Kind
 from klapka.services.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.yamlfmt import load_yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 
 # Document sections, in an order where what is referenced exists first.
 SECTIONS = (
@@ -122,18 +116,3 @@ def serve(pbx: Pbx, database_url: str, tmp_path: Path) -> Iterator[Callable[[str
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
-
-
-def shoot(page: Any, name: str) -> None:
-    """A screenshot of the page as it is now, under test-artifacts/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(300)  # let the last websocket update paint
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page: Any, base: str, email: str, password: str) -> None:
-    page.goto(f"{base}/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_test_id("sign-in").click()
-    page.wait_for_url(lambda url: "/sign-in" not in url and "/auth/" not in url)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import DESKTOP, PHONE, shoot, sign_in
+from browsing import DESKTOP, PHONE, choose, new_context, shoot, sign_in
 
 from klapka.domain.references import Kind
 from klapka.services.objects import Objects
@@ -52,18 +52,6 @@ client_permissions:
     extension_visibility:
       deny: {{groups: [Management]}}
 """
-
-
-def new_context(browser: Any, viewport: dict[str, int]) -> Any:
-    context = browser.new_context(viewport=viewport)
-    context.set_default_timeout(10_000)
-    return context
-
-
-def choose(page: Any, test_id: str, option: str) -> None:
-    """Pick ``option`` in the select with ``test_id`` (a Quasar menu of options)."""
-    page.get_by_test_id(test_id).click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_it(

@@ -11,7 +11,7 @@ from typing import Any
 
 from nicegui import ui
 
-from klapka.routing.model import DND, STATUSES
+from klapka.routing.model import DND
 from klapka.web.i18n import Translator
 
 
@@ -62,35 +62,29 @@ def simulation(t: Translator, result: dict[str, Any]) -> None:
                     ui.label(line)
 
 
-def call_paths(t: Translator, paths: dict[str, Any]) -> None:
-    """Per status and call kind, where the always / busy / no-answer rules lead."""
+RULE_LABELS = {"always": "Always", "busy": "Busy", "no_answer": "No answer"}
+
+
+def call_paths(t: Translator, paths: dict[str, Any], status: str) -> None:
+    """For one status, per call kind, where the always / busy / no-answer rules lead."""
     rows = []
-    for status in STATUSES:
-        for kind in ("internal", "external"):
-            rules = paths["statuses"][status][kind]
-            names = ("always",) if status == DND else ("always", "busy", "no_answer")
-            for rule in names:
-                path = rules.get(rule)
-                rows.append(
-                    {
-                        "id": f"{status}.{kind}.{rule}",
-                        "status": t(status),
-                        "kind": t(kind),
-                        "rule": t(
-                            {"always": "Always", "busy": "Busy", "no_answer": "No answer"}[rule]
-                        ),
-                        "goes": t("Off")
-                        if path is None
-                        else f"{path['rule']}: {path_summary(path)}",
-                    }
-                )
+    for kind in ("internal", "external"):
+        rules = paths["statuses"][status][kind]
+        for rule in ("always",) if status == DND else ("always", "busy", "no_answer"):
+            path = rules.get(rule)
+            rows.append(
+                {
+                    "id": f"{kind}.{rule}",
+                    "kind": t(kind),
+                    "rule": t(RULE_LABELS[rule]),
+                    "goes": t("Off") if path is None else f"{path['rule']}: {path_summary(path)}",
+                }
+            )
     columns = [
-        {"name": "status", "label": t("Status"), "field": "status", "align": "left"},
-        {"name": "kind", "label": t("Time"), "field": "kind", "align": "left"},
+        {"name": "kind", "label": t("Calls"), "field": "kind", "align": "left"},
         {"name": "rule", "label": t("rule"), "field": "rule", "align": "left"},
         {"name": "goes", "label": t("Where do calls go"), "field": "goes", "align": "left"},
     ]
-    columns[1]["label"] = t("Internal calls") + " / " + t("External calls")
     ui.table(columns=columns, rows=rows, row_key="id").props(
         'dense flat wrap-cells data-testid="call-paths"'
     ).classes("w-full")

@@ -280,6 +280,15 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
                         yaml_list(ctx, number, ext, key, changed, saved)
         with ui.card().classes("flex-grow min-w-[18rem]"):
             ui.label(t("Where do calls go")).classes("text-lg font-bold")
+            shown = (
+                ui.select(
+                    {s: t(s) for s in extension_tabs.STATUSES},
+                    label=t("Status"),
+                    value=ext["presence"],
+                )
+                .props('data-testid="call-paths-status"')
+                .classes("min-w-[12rem]")
+            )
             panel = ui.column().classes("w-full")
 
             def show_paths() -> None:
@@ -287,7 +296,9 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
                 paths = ctx.attempt(lambda p: _call_paths(ctx, p, number), None)
                 if paths is not None:
                     with panel:
-                        call_views.call_paths(t, paths)
+                        call_views.call_paths(t, paths, shown.value)
+
+            shown.on_value_change(lambda _e: show_paths())
 
             show_paths()
             ctx.after_save.append(show_paths)

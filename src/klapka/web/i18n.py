@@ -193,6 +193,7 @@ CZECH: dict[str, str] = {
     "internal": "interní",
     "external": "externí",
     "rule": "pravidlo",
+    "Calls": "Hovory",
     # presence statuses, destinations and other values
     "available": "k dispozici",
     "away": "pryč",
