@@ -22,24 +22,18 @@ def test_without_the_sip_core_the_status_is_unknown_and_the_list_stays_fast(
     assert elapsed < 1.0
 
 
-def test_a_stale_control_socket_is_unknown_too(
+def test_a_stale_control_fifo_is_unknown_too(
     client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Kamailio died and left its socket file: nobody answers, the list does not wait."""
-    import socket
+    """Kamailio died and left its RPC FIFO: nobody reads it, the list does not wait."""
+    import os
 
     sip_dir = tmp_path / "data" / "sip"
     sip_dir.mkdir(parents=True)
-    stale = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    stale.bind(str(sip_dir / "kamailio_rpc.sock"))
-    stale.close()
+    os.mkfifo(sip_dir / "kamailio_rpc.fifo")
     monkeypatch.setenv("KLAPKA_DATA_DIR", str(tmp_path / "data"))
-    assert (
-        client.put(
-            "/api/v1/config", json={"version": 1, "extensions": [{"number": "101"}]}
-        ).status_code
-        == 200
-    )
+    doc = {"version": 1, "extensions": [{"number": "101"}]}
+    assert client.put("/api/v1/config", json=doc).status_code == 200
     started = time.monotonic()
     page = client.get("/api/v1/extensions").json()
     assert page["items"][0]["status"] == "unknown"

@@ -13,7 +13,7 @@ from sipp import Result
 
 from klapka.api.app import create_app
 from klapka.services.tokens import Tokens
-from klapka.sip.rpc import KamailioRpc
+from klapka.sip.rpc import KamailioFifoRpc
 
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
 DOC = {
@@ -85,15 +85,37 @@ def test_one_page_asks_the_sip_core_twice_whatever_its_size(
     sip.apply(many)
     assert sip.sipp.register("250", "Secret250ab").ok
     calls: list[str] = []
-    real_call = KamailioRpc.call
+    real_call = KamailioFifoRpc.call
 
-    def counted(self: KamailioRpc, method: str, *params: object) -> object:
+    def counted(self: KamailioFifoRpc, method: str, *params: object) -> object:
         calls.append(method)
         return real_call(self, method, *params)
 
-    monkeypatch.setattr(KamailioRpc, "call", counted)
+    monkeypatch.setattr(KamailioFifoRpc, "call", counted)
     page = api.get("/api/v1/extensions", params={"limit": 200}).json()
     assert len(page["items"]) == 200
     assert {i["number"]: i["status"] for i in page["items"]}["250"] == "registered"
     assert sum(i["status"] == "registered" for i in page["items"]) == 1
     assert sorted(calls) == ["dlg.list", "ul.dump"]  # not one per row
+
+
+def test_the_status_holds_with_more_contacts_than_one_datagram_carries(
+    sip: Pbx4Sip, api: TestClient
+) -> None:
+    """1,500 registered contacts: ul.dump is about 1.3 MB, far over a datagram's 128 KB."""
+    sip.apply(
+        {
+            "version": 1,
+            "extensions": [
+                {"number": str(n), "sip_password": f"Secret{n}ab"} for n in range(2000, 3500)
+            ],
+        }
+    )
+    for n in range(2000, 3500):
+        sip.rpc.call(
+            "ul.add", "location", str(n), f"sip:{n}@127.0.0.1:5000", 3600, 1.0, "", 0, 0, 0
+        )
+    page = api.get("/api/v1/extensions", params={"limit": 500, "offset": 1000}).json()
+    assert [i["status"] for i in page["items"]] == ["registered"] * 500
+    regs = api.get("/api/v1/extensions/3499/registrations").json()
+    assert [r["contact"] for r in regs] == ["sip:3499@127.0.0.1:5000"]

@@ -10,7 +10,7 @@ from klapka.domain.references import Kind
 from klapka.services.pbx import Pbx
 from klapka.sip.kamailio_cfg import SipPaths
 from klapka.sip.kemi_classify import classify
-from klapka.sip.rpc import KamailioRpc, RpcError
+from klapka.sip.rpc import KamailioFifoRpc, RpcError
 from klapka.store.database import data_dir
 
 
@@ -27,7 +27,7 @@ class Registrations:
         """The live contacts of each address of record (expired ones, which usrloc keeps
         until its next timer run, and contacts that stopped answering pings left out)."""
         try:
-            dump = KamailioRpc(self.paths.rpc_socket, timeout=timeout).call("ul.dump")
+            dump = KamailioFifoRpc(self.paths.rpc_fifo, timeout=timeout).call("ul.dump")
         except (OSError, RpcError, ValueError) as e:
             raise SipCoreUnavailable(f"the SIP core is not running ({e})") from None
         aors: dict[str, list[dict[str, Any]]] = {}
@@ -75,7 +75,7 @@ class Registrations:
         numbers = list(numbers)
         try:
             registered = self._dump(timeout=STATUS_TIMEOUT)
-            rpc = KamailioRpc(self.paths.rpc_socket, timeout=STATUS_TIMEOUT)
+            rpc = KamailioFifoRpc(self.paths.rpc_fifo, timeout=STATUS_TIMEOUT)
             dialogs = rpc.call("dlg.list")
         except (SipCoreUnavailable, OSError, RpcError, ValueError):
             return dict.fromkeys(numbers, "unknown")

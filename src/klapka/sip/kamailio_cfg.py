@@ -41,6 +41,11 @@ class SipPaths:
         return self.root / "kamailio_rpc.sock"
 
     @property
+    def rpc_fifo(self) -> Path:
+        """The same RPC over a FIFO: for answers too big for one datagram (dumps)."""
+        return self.root / "kamailio_rpc.fifo"
+
+    @property
     def control(self) -> Path:
         """Where the SIP core asks the control plane (feature codes)."""
         return self.root / "control.sock"
@@ -95,8 +100,10 @@ mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/:/usr/lib/kamailio/modules/"
 
 {modules}
 {tls_module}
-modparam("jsonrpcs", "transport", 4)  # bit 4: the Unix datagram socket only
+modparam("jsonrpcs", "transport", 6)  # the Unix datagram socket (4) and the FIFO (2)
 modparam("jsonrpcs", "dgram_socket", "{paths.rpc_socket}")
+modparam("jsonrpcs", "fifo_name", "{paths.rpc_fifo}")
+modparam("jsonrpcs", "fifo_reply_dir", "{paths.root}/")
 modparam("tm", "fr_timer", 30000)
 modparam("tm", "fr_inv_timer", 30000)
 modparam("tm", "auto_inv_100_reason", "Trying")
