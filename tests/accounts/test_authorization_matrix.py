@@ -64,6 +64,8 @@ def _start_enrolment(client: TestClient) -> None:
 
 
 ME_STATUS = {"status": "away"}
+VM_MESSAGE = {"message_id": "999999"}
+VM_SLOT = {"slot": "away"}
 EXPECTED: dict[tuple[str, str], Expect] = {
     # --- public --------------------------------------------------------------------------
     ("GET", "/"): everyone(ANY),
@@ -132,6 +134,48 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/me/voicemail"): signed_in(200, 200, 200),
     ("PUT", "/api/v1/me/voicemail"): signed_in(200, 200, 200, {}),
     ("PATCH", "/api/v1/me/voicemail"): signed_in(200, 200, 200, {"pin": "2468"}),
+    # Voicemail: my own mailbox (message 999999 does not exist for anyone).
+    ("GET", "/api/v1/me/voicemail/messages"): signed_in(200, 200, 200),
+    ("GET", "/api/v1/me/voicemail/messages/{message_id}"): Expect(
+        401, 404, 404, 404, params=VM_MESSAGE
+    ),
+    ("GET", "/api/v1/me/voicemail/messages/{message_id}/audio"): Expect(
+        401, 404, 404, 404, params=VM_MESSAGE
+    ),
+    ("PATCH", "/api/v1/me/voicemail/messages/{message_id}"): Expect(
+        401, 404, 404, 404, body={"state": "old"}, params=VM_MESSAGE
+    ),
+    ("DELETE", "/api/v1/me/voicemail/messages/{message_id}"): Expect(
+        401, 404, 404, 404, params=VM_MESSAGE
+    ),
+    ("GET", "/api/v1/me/voicemail/greetings"): signed_in(200, 200, 200),
+    ("GET", "/api/v1/me/voicemail/greetings/{slot}"): Expect(401, 404, 404, 404, params=VM_SLOT),
+    ("PUT", "/api/v1/me/voicemail/greetings/{slot}"): Expect(401, 422, 422, 422, params=VM_SLOT),
+    ("DELETE", "/api/v1/me/voicemail/greetings/{slot}"): Expect(401, 404, 404, 404, params=VM_SLOT),
+    # Any mailbox: admins; a user only their own (101 is the user's).
+    ("GET", "/api/v1/extensions/{number}/voicemail/messages"): signed_in(200, 403, 200),
+    ("GET", "/api/v1/extensions/{number}/voicemail/messages/{message_id}"): Expect(
+        401, 404, 403, 404, params=VM_MESSAGE
+    ),
+    ("GET", "/api/v1/extensions/{number}/voicemail/messages/{message_id}/audio"): Expect(
+        401, 404, 403, 404, params=VM_MESSAGE
+    ),
+    ("PATCH", "/api/v1/extensions/{number}/voicemail/messages/{message_id}"): Expect(
+        401, 404, 403, 404, body={"state": "old"}, params=VM_MESSAGE
+    ),
+    ("DELETE", "/api/v1/extensions/{number}/voicemail/messages/{message_id}"): Expect(
+        401, 404, 403, 404, params=VM_MESSAGE
+    ),
+    ("GET", "/api/v1/extensions/{number}/voicemail/greetings"): signed_in(200, 403, 200),
+    ("GET", "/api/v1/extensions/{number}/voicemail/greetings/{slot}"): Expect(
+        401, 404, 403, 404, params=VM_SLOT
+    ),
+    ("PUT", "/api/v1/extensions/{number}/voicemail/greetings/{slot}"): Expect(
+        401, 422, 403, 422, params=VM_SLOT
+    ),
+    ("DELETE", "/api/v1/extensions/{number}/voicemail/greetings/{slot}"): Expect(
+        401, 404, 403, 404, params=VM_SLOT
+    ),
     ("GET", "/api/v1/me/notifications"): signed_in(200, 200, 200),
     ("PUT", "/api/v1/me/notifications"): signed_in(200, 200, 200, {}),
     ("PATCH", "/api/v1/me/notifications"): signed_in(200, 200, 200, {}),

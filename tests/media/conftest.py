@@ -88,6 +88,7 @@ def pbx_with_sip(
         service.stop()
 
 
+from api_clients import admin_token, client  # noqa: E402  (API fixtures)
 from smtp_sink import mailbox  # noqa: E402  (the SMTP sink fixture)
 
-__all__ = ["mailbox"]
+__all__ = ["admin_token", "client", "mailbox"]

@@ -33,6 +33,7 @@ from klapka.api import (
     trunks,
     two_factor,
     user_accounts,
+    voicemail,
     welcome,
 )
 from klapka.api.auth import require_admin
@@ -76,6 +77,7 @@ ACCOUNT_ROUTERS: tuple[APIRouter, ...] = (
     personal_tokens.router,
     two_factor.router,
     me_contacts.router,  # before me: /me/contacts is not a presence status
+    voicemail.router,  # before me: /me/voicemail/messages; the service checks the mailbox
     me.router,
     welcome.public_router,  # the app login link's one-time token is the credential
 )

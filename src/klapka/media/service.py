@@ -20,6 +20,7 @@ from klapka.notify.email import Mailer
 from klapka.notify.voicemail_email import send_due
 from klapka.services.pbx import Pbx
 from klapka.services.voicemail import EMAIL_BACKOFF_SECONDS, VoicemailStore
+from klapka.sip.mwi import notify_mailbox
 
 log = logging.getLogger("klapka.media")
 
@@ -38,7 +39,6 @@ class MediaService:
         rtp_host: str | None = None,
         email_backoff: float = EMAIL_BACKOFF_SECONDS,
         email_poll: float = EMAIL_POLL_SECONDS,
-        mwi: object | None = None,
     ) -> None:
         self.pbx = pbx
         self.data_dir = data_dir
@@ -49,7 +49,6 @@ class MediaService:
         self.prompts = Prompts(data_dir / "voicemail" / "prompts")
         self.email_backoff = email_backoff
         self.email_poll = email_poll
-        self.mwi = mwi
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.clock = Clock()
@@ -124,15 +123,16 @@ class MediaService:
         os.replace(tmp, self.address_file)
 
     def _changed(self, mailbox: str) -> None:
+        """A mailbox's messages changed: its email may be due, its phones' lamps change."""
         if self.mail_wake is not None:
             self.mail_wake.set()
-        if self.mwi is not None:
-            counts = self.store.counts
-            notify = self.mwi
-            asyncio.get_running_loop().run_in_executor(
-                None,
-                lambda: notify.notify(mailbox, *counts(mailbox)),  # type: ignore[attr-defined]
-            )
+        asyncio.get_running_loop().run_in_executor(None, self._notify_phones, mailbox)
+
+    def _notify_phones(self, mailbox: str) -> None:
+        try:
+            notify_mailbox(self.data_dir, mailbox, *self.store.counts(mailbox))
+        except Exception:
+            log.exception("MWI for mailbox %s", mailbox)
 
     async def _email_loop(self) -> None:
         assert self.mail_wake is not None

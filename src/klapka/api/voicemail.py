@@ -1,0 +1,271 @@
+"""Voicemail messages and greetings in the portal and the API.
+
+    /me/voicemail/messages                      my messages (?state=new|old)
+    /me/voicemail/messages/{id}                 one message: read, mark (PATCH state), delete
+    /me/voicemail/messages/{id}/audio           its WAV
+    /me/voicemail/greetings                     my greetings (which slots have one)
+    /me/voicemail/greetings/{slot}              WAV to play, PUT a WAV or MP3, DELETE
+    /extensions/{number}/voicemail/...          the same for any mailbox (admins; a user
+                                                reaches only their own)
+
+A slot is ``default`` or a presence status. A change in the messages updates the phones'
+message-waiting lamps (MWI) when the SIP core runs.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the annotations at runtime.
+
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict
+
+from klapka.api.auth import CurrentPrincipal, current_principal
+from klapka.api.crud import JsonBody
+from klapka.api.dependencies import get_pbx
+from klapka.domain.problems import InvalidInput, NotFound, Problem
+from klapka.services.principal import Principal
+from klapka.services.voicemail import NEW, OLD, VoicemailStore
+from klapka.sip.mwi import notify_mailbox
+from klapka.store.database import data_dir
+
+router = APIRouter(tags=["voicemail"], dependencies=[Depends(current_principal)])
+
+Number = Annotated[str, Path(description="The extension number (its mailbox).")]
+MessageId = Annotated[int, Path(description="The message id.")]
+Slot = Annotated[str, Path(description="`default` or a presence status.")]
+MAX_UPLOAD = 20 * 1024 * 1024
+AUDIO_TYPES = ("audio/wav", "audio/x-wav", "audio/wave", "audio/mpeg", "audio/mp3")
+
+
+class VoicemailMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    state: str
+    caller_number: str
+    caller_name: str
+    received_at: str
+    duration_seconds: float
+    email: str
+
+
+class MessageChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: str
+
+
+def store_of(request: Request) -> VoicemailStore:
+    root = getattr(request.app.state, "data_dir", None)
+    return VoicemailStore(get_pbx(request), FilePath(root) if root else data_dir())
+
+
+def _mailbox(store: VoicemailStore, principal: Principal, number: str) -> str:
+    store.allowed(principal, number)
+    if store.mailbox(number) is None:
+        raise NotFound("extension", number)
+    return number
+
+
+def _own(principal: Principal) -> str:
+    from klapka.api.me import own
+
+    return own(principal)
+
+
+def _changed(store: VoicemailStore, number: str) -> None:
+    notify_mailbox(store.data_dir, number, *store.counts(number))
+
+
+# --- the operations, shared by /me and /extensions/{number} ---------------------------
+
+
+def _list(store: VoicemailStore, number: str, state: str | None) -> list[dict[str, Any]]:
+    if state not in (None, NEW, OLD):
+        raise InvalidInput([Problem("state", "new or old")])
+    return [m.as_json() for m in store.messages(number, state)]
+
+
+def _audio(store: VoicemailStore, number: str, message_id: int) -> FileResponse:
+    message = store.message(number, message_id)
+    return FileResponse(
+        store.audio_path(message),
+        media_type="audio/wav",
+        filename=f"voicemail-{number}-{message_id}.wav",
+    )
+
+
+def _patch(store: VoicemailStore, number: str, message_id: int, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict) or set(body) != {"state"}:
+        raise InvalidInput([Problem("state", 'the body is {"state": "new" | "old"}')])
+    message = store.mark(number, message_id, str(body["state"]))
+    _changed(store, number)
+    return message.as_json()
+
+
+def _delete(store: VoicemailStore, number: str, message_id: int) -> Response:
+    store.delete(number, message_id)
+    _changed(store, number)
+    return Response(status_code=204)
+
+
+async def _upload(request: Request, store: VoicemailStore, principal: Principal, number: str,
+                  slot: str) -> Response:  # fmt: skip
+    kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if kind not in AUDIO_TYPES:
+        raise InvalidInput([Problem("greeting", f"send audio ({', '.join(AUDIO_TYPES)})")])
+    audio = await request.body()
+    if not audio or len(audio) > MAX_UPLOAD:
+        raise InvalidInput([Problem("greeting", "audio of 1 byte to 20 MB")])
+    from starlette.concurrency import run_in_threadpool
+
+    await run_in_threadpool(store.save_greeting, principal, number, slot, audio)
+    return Response(status_code=204)
+
+
+def _greeting(store: VoicemailStore, number: str, slot: str) -> FileResponse:
+    path = store.greeting_file(number, slot)
+    if not path.exists():
+        raise NotFound("greeting", f"{number}/{slot}")
+    return FileResponse(path, media_type="audio/wav", filename=f"greeting-{number}-{slot}.wav")
+
+
+# --- /me ---------------------------------------------------------------------------------
+
+StateQuery = Annotated[str | None, Query(description="`new` or `old`; both when omitted.")]
+
+
+@router.get("/me/voicemail/messages", summary="My voicemail messages",
+            operation_id="list_my_voicemail_messages", response_model=list[VoicemailMessage])  # fmt: skip
+def list_mine(request: Request, principal: CurrentPrincipal, state: StateQuery = None) -> Response:
+    return _list(store_of(request), _own(principal), state)
+
+
+@router.get("/me/voicemail/messages/{message_id}", summary="One of my messages",
+            operation_id="get_my_voicemail_message", response_model=VoicemailMessage)  # fmt: skip
+def get_mine(request: Request, principal: CurrentPrincipal, message_id: MessageId) -> Any:
+    return store_of(request).message(_own(principal), message_id).as_json()
+
+
+@router.get("/me/voicemail/messages/{message_id}/audio", summary="My message's audio (WAV)",
+            operation_id="get_my_voicemail_message_audio", response_class=FileResponse)  # fmt: skip
+def audio_mine(request: Request, principal: CurrentPrincipal, message_id: MessageId) -> Any:
+    return _audio(store_of(request), _own(principal), message_id)
+
+
+@router.patch("/me/voicemail/messages/{message_id}", summary="Mark my message new or old",
+              operation_id="patch_my_voicemail_message", response_model=VoicemailMessage)  # fmt: skip
+def patch_mine(request: Request, principal: CurrentPrincipal, message_id: MessageId,
+               body: JsonBody) -> Any:  # fmt: skip
+    return _patch(store_of(request), _own(principal), message_id, body)
+
+
+@router.delete("/me/voicemail/messages/{message_id}", summary="Delete my message",
+               operation_id="delete_my_voicemail_message", status_code=204, response_class=Response)  # fmt: skip
+def delete_mine(request: Request, principal: CurrentPrincipal, message_id: MessageId) -> Response:
+    return _delete(store_of(request), _own(principal), message_id)
+
+
+@router.get("/me/voicemail/greetings", summary="My greetings (slots that have one)",
+            operation_id="list_my_voicemail_greetings", response_model=list[str])  # fmt: skip
+def greetings_mine(request: Request, principal: CurrentPrincipal) -> Any:
+    return store_of(request).greetings(principal, _own(principal))
+
+
+@router.get("/me/voicemail/greetings/{slot}", summary="My greeting (WAV)",
+            operation_id="get_my_voicemail_greeting", response_class=FileResponse)  # fmt: skip
+def greeting_mine(request: Request, principal: CurrentPrincipal, slot: Slot) -> Any:
+    return _greeting(store_of(request), _own(principal), slot)
+
+
+@router.put("/me/voicemail/greetings/{slot}", summary="Upload my greeting (WAV or MP3)",
+            operation_id="put_my_voicemail_greeting", status_code=204, response_class=Response)  # fmt: skip
+async def upload_mine(request: Request, principal: CurrentPrincipal, slot: Slot) -> Response:
+    return await _upload(request, store_of(request), principal, _own(principal), slot)
+
+
+@router.delete("/me/voicemail/greetings/{slot}", summary="Remove my greeting",
+               operation_id="delete_my_voicemail_greeting", status_code=204, response_class=Response)  # fmt: skip
+def delete_greeting_mine(request: Request, principal: CurrentPrincipal, slot: Slot) -> Response:
+    store_of(request).delete_greeting(principal, _own(principal), slot)
+    return Response(status_code=204)
+
+
+# --- /extensions/{number} ----------------------------------------------------------------
+
+
+@router.get("/extensions/{number}/voicemail/messages", summary="A mailbox's messages",
+            operation_id="list_voicemail_messages", response_model=list[VoicemailMessage])  # fmt: skip
+def list_any(request: Request, principal: CurrentPrincipal, number: Number,
+             state: StateQuery = None) -> Response:  # fmt: skip
+    store = store_of(request)
+    return _list(store, _mailbox(store, principal, number), state)
+
+
+@router.get("/extensions/{number}/voicemail/messages/{message_id}", summary="One message",
+            operation_id="get_voicemail_message", response_model=VoicemailMessage)  # fmt: skip
+def get_any(request: Request, principal: CurrentPrincipal, number: Number,
+            message_id: MessageId) -> Any:  # fmt: skip
+    store = store_of(request)
+    return store.message(_mailbox(store, principal, number), message_id).as_json()
+
+
+@router.get("/extensions/{number}/voicemail/messages/{message_id}/audio",
+            summary="A message's audio (WAV)", operation_id="get_voicemail_message_audio",
+            response_class=FileResponse)  # fmt: skip
+def audio_any(request: Request, principal: CurrentPrincipal, number: Number,
+              message_id: MessageId) -> Any:  # fmt: skip
+    store = store_of(request)
+    return _audio(store, _mailbox(store, principal, number), message_id)
+
+
+@router.patch("/extensions/{number}/voicemail/messages/{message_id}",
+              summary="Mark a message new or old", operation_id="patch_voicemail_message",
+              response_model=VoicemailMessage)  # fmt: skip
+def patch_any(request: Request, principal: CurrentPrincipal, number: Number,
+              message_id: MessageId, body: JsonBody) -> Any:  # fmt: skip
+    store = store_of(request)
+    return _patch(store, _mailbox(store, principal, number), message_id, body)
+
+
+@router.delete("/extensions/{number}/voicemail/messages/{message_id}",
+               summary="Delete a message", operation_id="delete_voicemail_message", status_code=204, response_class=Response)  # fmt: skip
+def delete_any(request: Request, principal: CurrentPrincipal, number: Number,
+               message_id: MessageId) -> Response:  # fmt: skip
+    store = store_of(request)
+    return _delete(store, _mailbox(store, principal, number), message_id)
+
+
+@router.get("/extensions/{number}/voicemail/greetings", summary="A mailbox's greetings",
+            operation_id="list_voicemail_greetings", response_model=list[str])  # fmt: skip
+def greetings_any(request: Request, principal: CurrentPrincipal, number: Number) -> Any:
+    store = store_of(request)
+    return store.greetings(principal, _mailbox(store, principal, number))
+
+
+@router.get("/extensions/{number}/voicemail/greetings/{slot}", summary="A greeting (WAV)",
+            operation_id="get_voicemail_greeting", response_class=FileResponse)  # fmt: skip
+def greeting_any(request: Request, principal: CurrentPrincipal, number: Number,
+                 slot: Slot) -> Any:  # fmt: skip
+    store = store_of(request)
+    return _greeting(store, _mailbox(store, principal, number), slot)
+
+
+@router.put("/extensions/{number}/voicemail/greetings/{slot}",
+            summary="Upload a greeting (WAV or MP3)", operation_id="put_voicemail_greeting",
+            status_code=204, response_class=Response)  # fmt: skip
+async def upload_any(request: Request, principal: CurrentPrincipal, number: Number,
+                     slot: Slot) -> Response:  # fmt: skip
+    store = store_of(request)
+    return await _upload(request, store, principal, _mailbox(store, principal, number), slot)
+
+
+@router.delete("/extensions/{number}/voicemail/greetings/{slot}", summary="Remove a greeting",
+               operation_id="delete_voicemail_greeting", status_code=204, response_class=Response)  # fmt: skip
+def delete_greeting_any(request: Request, principal: CurrentPrincipal, number: Number,
+                        slot: Slot) -> Response:  # fmt: skip
+    store = store_of(request)
+    store.delete_greeting(principal, _mailbox(store, principal, number), slot)
+    return Response(status_code=204)
