@@ -104,3 +104,16 @@ def database_url(
         yield _pg_cluster.url(name)
     finally:
         _pg_cluster.drop_database(name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that never touch the test database (no ``database_url`` among their fixtures,
+    or marked ``backend_independent``) run once, in the SQLite pass."""
+    if os.environ.get("KLAPKA_TEST_DB", "sqlite") != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="independent of the database backend: run in the SQLite pass")
+    database = {"database_url", "_pg_cluster", "_template_database_url"}
+    for item in items:
+        uses_database = bool(database & set(getattr(item, "fixturenames", ())))
+        if item.get_closest_marker("backend_independent") or not uses_database:
+            item.add_marker(skip)

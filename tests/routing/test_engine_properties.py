@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,6 +74,8 @@ SYSTEM = SystemView(timezone="Europe/Prague", country_code="420", emergency_numb
 EXAMPLES = int(os.environ.get("KLAPKA_PROPERTY_EXAMPLES", "40"))
 FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CHEAP = settings(FAST, max_examples=max(EXAMPLES, 100))
+
+pytestmark = pytest.mark.backend_independent
 
 
 # --- strategies: small pieces -------------------------------------------------------------

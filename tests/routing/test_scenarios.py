@@ -303,6 +303,7 @@ def test_scenario_through_the_python_api(
     check(scenario, result)
 
 
+@pytest.mark.backend_independent  # the Python API pass covers loading into PostgreSQL
 @pytest.mark.parametrize("scenario", CLI_SCENARIOS, ids=scenario_id)
 def test_scenario_through_the_cli(
     scenario: Scenario, cli_runs: dict[str, Future[subprocess.CompletedProcess[str]]]
