@@ -1,37 +1,64 @@
-"""Benchmark: calls per second through klapka's Kamailio (KEMI + routing engine, digest
-authentication of the caller) next to a minimal native Kamailio configuration doing plain
-registrar lookup and relay, in the same run; and the sipp round-trip time of call setup (INVITE to 180) in sipp's rtt CSV files.
+"""Benchmark: klapka's Kamailio (KEMI + routing engine, digest authentication of the caller)
+next to minimal native Kamailio configurations, in the same run, on 127.0.0.1.
 
-Run: .venv/bin/python bench/bench_sip.py [--calls N] [--rates 100,200,400]
-Traffic stays on 127.0.0.1.
+Targets (each its own Kamailio with the same number of worker processes):
+  klapka       klapka's generated configuration and KEMI adapter (SipCore)
+  native       plain registrar lookup and relay, no authentication (the issue's baseline)
+  native-auth  the same plus a digest challenge of every INVITE and REGISTER (407/401 then
+               the authenticated request, like klapka): the fair baseline for klapka
+
+Calls per second (default): sipp calls 101 -> one of --callees registered extensions (one
+sipp UAS answers them all): INVITE (407, ACK, INVITE with credentials), 180, 200, ACK, BYE,
+200. Each offered rate in --rates runs for --seconds per target, targets interleaved. A rate
+passes with 0 failed calls. Prints the achieved calls/s, the Kamailio CPU time per call
+(all its processes, from /proc: less sensitive to other load on the machine than the
+rate) and the best passing rate of each target, with klapka's ratio to both baselines.
+
+  .venv/bin/python bench/bench_sip.py [--rates 400,600,800,1000] [--seconds 4] [--children 4]
+
+Call setup latency (--latency): a caller and a callee in one asyncio process (bench/sip_udp.py)
+at --latency-rate calls/s for --seconds; latency = the authenticated INVITE sent by the
+caller -> that INVITE arriving at the callee (Kamailio's whole request processing plus two
+loopback hops). Prints p50 / p90 / p99 / max per target.
+
+  .venv/bin/python bench/bench_sip.py --latency [--latency-rate 100] [--seconds 20]
+
+The machine is shared: numbers are upper bounds of the cost, lower bounds of the speed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
+import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "sip"))
+from sip_udp import UA, Message, build, digest, reply, uri_of
 from sipp import _ANSWER, _INVITE, _RINGING, SIPP, free_udp_port, scenario
 
+import klapka.sip.supervisor as supervisor
 from klapka.services.config import ConfigService
 from klapka.services.pbx import Pbx
+from klapka.sip.kamailio_cfg import render
 from klapka.sip.supervisor import SipCore, kamailio_binary
 from klapka.store.migrate import upgrade
 
-# Calls go round-robin to 50 extensions registered at one sipp UAS: a phone already in a
-# call is left out of ringing (CALL-ROUTING.md rule 10), so a single callee would be busy.
-CALLEES = range(20000, 20050)
+PASSWORD = "Bench1234ab"
+CALLER = "101"
 
 NATIVE_CFG = """#!KAMAILIO
 debug=1
 log_stderror=yes
-children=4
+children={children}
 auto_aliases=no
 listen=udp:127.0.0.1:{port}
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
@@ -46,6 +73,7 @@ loadmodule "usrloc.so"
 loadmodule "registrar.so"
 loadmodule "siputils.so"
 loadmodule "textops.so"
+loadmodule "auth.so"
 modparam("usrloc", "db_mode", 0)
 request_route {{
     if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
@@ -55,23 +83,63 @@ request_route {{
         sl_send_reply("404", "Not here"); exit;
     }}
     if (is_method("CANCEL")) {{ if (t_check_trans()) t_relay(); exit; }}
+    if (is_method("ACK")) {{ if (t_check_trans()) t_relay(); exit; }}
     t_check_trans();
-    if (is_method("REGISTER")) {{ save("location"); exit; }}
+{auth}    if (is_method("REGISTER")) {{ save("location"); exit; }}
     if (is_method("INVITE")) {{ record_route(); }}
     if (!lookup("location")) {{ sl_send_reply("404", "Not Found"); exit; }}
     t_relay();
 }}
 """
 
-PLAIN_REGISTER = """
+# native-auth: one password for everybody (klapka looks the account up in its snapshot).
+NATIVE_AUTH = f"""    if (!pv_auth_check("klapka", "{PASSWORD}", "0", "0")) {{
+        auth_challenge("klapka", "0"); exit;
+    }}
+    consume_credentials();
+"""
+
+REGISTER_AUTH = """
   <send retrans="500"><![CDATA[
       REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{user}@[remote_ip]>;tag=[call_number]
-      To: <sip:{user}@[remote_ip]>
+      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
+      To: <sip:[field0]@[remote_ip]>
       Call-ID: [call_id]
       CSeq: 1 REGISTER
-      Contact: <sip:{user}@[local_ip]:{contact_port}>
+      Contact: <sip:[field0]@[local_ip]:{contact_port}>
+      Max-Forwards: 70
+      Expires: 3600
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
+      To: <sip:[field0]@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:[field0]@[local_ip]:{contact_port}>
+      [field1]
+      Max-Forwards: 70
+      Expires: 3600
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200"/>
+"""
+
+REGISTER_PLAIN = """
+  <send retrans="500"><![CDATA[
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
+      To: <sip:[field0]@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:[field0]@[local_ip]:{contact_port}>
       Max-Forwards: 70
       Expires: 3600
       Content-Length: 0
@@ -81,7 +149,7 @@ PLAIN_REGISTER = """
 """
 
 PLAIN_INVITE = """
-  <send retrans="500" start_rtd="setup"><![CDATA[
+  <send retrans="500"><![CDATA[
       INVITE sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       From: <sip:{user}@[remote_ip]>;tag=[call_number]
@@ -90,13 +158,24 @@ PLAIN_INVITE = """
       CSeq: 1 INVITE
       Contact: <sip:{user}@[local_ip]:[local_port]>
       Max-Forwards: 70
-      Content-Length: 0
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+v=0
+o=user1 53655765 2353687637 IN IP4 [local_ip]
+s=-
+c=IN IP4 [local_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
 
   ]]></send>
   <recv response="100" optional="true"/>
-  <recv response="180" optional="true" rtd="setup"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
 """
 
+# The 180 may arrive after the 200 (two Kamailio workers relay them): optional at the end.
 BYE = """
   <recv response="200" rrs="true"/>
   <send><![CDATA[
@@ -123,8 +202,17 @@ BYE = """
       Content-Length: 0
 
   ]]></send>
+  <recv response="180" optional="true"/>
   <recv response="200"/>
 """
+
+
+@dataclass
+class Target:
+    name: str
+    port: int
+    pgid: int  # Kamailio's process group (all its processes)
+    auth: bool
 
 
 def sipp(
@@ -133,6 +221,8 @@ def sipp(
     path = workdir / f"s{time.monotonic_ns()}.xml"
     path.write_text(xml)
     assert SIPP is not None
+    if "-p" not in extra:
+        extra = ["-p", str(free_udp_port()), *extra]  # not sipp's default 5060: shared machine
     cmd = [SIPP, "-sf", str(path), "-nostdin", "-i", "127.0.0.1", *extra, f"127.0.0.1:{target}"]
     if not wait:
         return subprocess.Popen(
@@ -148,152 +238,346 @@ def stats(out: str) -> tuple[int, int]:
     return int(ok.group(1)) if ok else 0, int(bad.group(1)) if bad else 0
 
 
-def run_load(
-    name: str, port: int, caller_xml: str, auth: list[str], calls: int, rate: int, workdir: Path
-) -> float:
-    t0 = time.monotonic()
-    out = sipp(
-        caller_xml,
-        workdir,
-        port,
-        [
-            *auth,
-            "-inf",
-            str(workdir / "callees.csv"),
-            "-r",
-            str(rate),
-            "-m",
-            str(calls),
-            "-timeout",
-            "120s",
-            "-l",
-            "2000",
-            "-trace_rtt",
-            "-rtt_freq",
-            "1",
-            "-trace_err",
-            "-error_file",
-            str(workdir / f"{name}-{rate}.err"),
-        ],
-    )
-    elapsed = time.monotonic() - t0
-    ok, bad = stats(str(out))
-    if bad:
-        errors = (workdir / f"{name}-{rate}.err").read_text(errors="replace")
-        print("   first errors:", errors[:1500].replace("\n", "\n   "))
-    cps = ok / elapsed if elapsed else 0
-    print(
-        f"  {name:<8} offered {rate:>4} calls/s: {ok} ok, {bad} failed in {elapsed:.1f} s -> {cps:.0f} calls/s"
-    )
-    return cps if bad == 0 else 0.0
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in the group (Kamailio's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields[2] is the process group (5th field of stat)
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--rates", default="100,200,400")
-    args = parser.parse_args()
-    binary = kamailio_binary()
-    assert binary and SIPP, "kamailio and sipp are needed"
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        url = f"sqlite:///{work / 'k.db'}"
+class Bench:
+    """The database, klapka's SIP core and the native Kamailios, started for one run."""
+
+    def __init__(self, work: Path, callees: range, children: int, targets: list[str]) -> None:
+        self.work = work
+        self.callees = callees
+        self.children = children
+        self.names = targets
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.core: SipCore | None = None
+        self.targets: dict[str, Target] = {}
+
+    def start(self) -> None:
+        binary = kamailio_binary()
+        assert binary and SIPP, "kamailio and sipp are needed"
+        url = f"sqlite:///{self.work / 'k.db'}"
         upgrade(url)
         pbx = Pbx.from_url(url)
         ConfigService(pbx).apply(
             {
                 "version": 1,
                 "extensions": [
-                    {"number": "101", "sip_password": "Bench1234ab"},
-                    *({"number": str(c), "sip_password": "Bench1234ab"} for c in CALLEES),
+                    {"number": CALLER, "sip_password": PASSWORD},
+                    *({"number": str(c), "sip_password": PASSWORD} for c in self.callees),
                 ],
             }
         )
-        port = free_udp_port()
-        core = SipCore(pbx, work / "data", "127.0.0.1", port, port)
-        core.start()
-        native_port = free_udp_port()
-        (work / "native.cfg").write_text(NATIVE_CFG.format(port=native_port))
-        native = subprocess.Popen(
-            [binary, "-DD", "-E", "-f", str(work / "native.cfg"), "-m", "256", "-Y", str(work)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            assert core.wait_ready(), "klapka's kamailio did not start"
-            time.sleep(1)
-            uas_k, uas_n = free_udp_port(), free_udp_port()
-            uas = scenario(
-                _RINGING.format(user="102", wait_ms=60000), _ANSWER.format(user="102", ring_ms=0)
+        if "klapka" in self.names:
+            supervisor.render = functools.partial(render, children=self.children)  # type: ignore[assignment]
+            port = free_udp_port()
+            self.core = SipCore(pbx, self.work / "data", "127.0.0.1", port, port)
+            self.core.start()
+            assert self.core.wait_ready(), "klapka's kamailio did not start"
+            assert self.core.process is not None
+            self.targets["klapka"] = Target("klapka", port, self.core.process.pid, True)
+        for name in ("native", "native-auth"):
+            if name not in self.names:
+                continue
+            port = free_udp_port()
+            cfg = self.work / f"{name}.cfg"
+            auth = NATIVE_AUTH if name == "native-auth" else ""
+            cfg.write_text(NATIVE_CFG.format(port=port, children=self.children, auth=auth))
+            proc = subprocess.Popen(
+                [binary, "-DD", "-E", "-f", str(cfg), "-m", "256", "-Y", str(self.work)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
-            servers = [
+            self.procs.append(proc)
+            self.targets[name] = Target(name, port, proc.pid, name == "native-auth")
+        time.sleep(1)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+            proc.wait(10)
+        if self.core is not None:
+            self.core.stop()
+
+    def register_callees(self, target: Target, contact_port: int) -> None:
+        """Every callee registers its contact at ``contact_port`` (one sipp run, credentials
+        injected per call from a CSV file)."""
+        csv = self.work / "regs.csv"
+        csv.write_text(
+            "SEQUENTIAL\n"
+            + "".join(
+                f"{c};[authentication username={c} password={PASSWORD}]\n" for c in self.callees
+            )
+        )
+        xml = scenario(
+            (REGISTER_AUTH if target.auth else REGISTER_PLAIN).format(contact_port=contact_port)
+        )
+        extra = ["-inf", str(csv), "-m", str(len(self.callees)), "-r", "500", "-timeout", "60s"]
+        extra += ["-trace_err", "-error_file", str(self.work / "regs.err")]
+        ok, bad = stats(str(sipp(xml, self.work, target.port, extra)))
+        if ok != len(self.callees) or bad:
+            errors = (self.work / "regs.err").read_text(errors="replace")[:2000]
+            raise AssertionError(f"{target.name}: {ok} registered, {bad} failed: {errors}")
+
+
+def run_load(bench: Bench, target: Target, calls: int, rate: int) -> tuple[float, bool]:
+    work = bench.work
+    if target.auth:
+        xml = scenario(
+            _INVITE.format(user=CALLER, dialled="[field0]"),
+            BYE.format(user=CALLER, dialled="[field0]"),
+        )
+        auth = ["-au", CALLER, "-ap", PASSWORD]
+    else:
+        xml = scenario(
+            PLAIN_INVITE.format(user=CALLER, dialled="[field0]"),
+            BYE.format(user=CALLER, dialled="[field0]"),
+        )
+        auth = []
+    errors = work / f"{target.name}-{rate}.err"
+    cpu0 = cpu_seconds(target.pgid)
+    t0 = time.monotonic()
+    out = sipp(
+        xml,
+        work,
+        target.port,
+        [
+            *auth,
+            *("-inf", str(work / "callees.csv"), "-r", str(rate), "-m", str(calls)),
+            *("-timeout", f"{calls // rate * 3 + 20}s", "-l", "5000", "-recv_timeout", "5000"),
+            *("-trace_err", "-error_file", str(errors)),
+        ],
+    )
+    elapsed = time.monotonic() - t0
+    cpu = cpu_seconds(target.pgid) - cpu0
+    ok, bad = stats(str(out))
+    cps = ok / elapsed if elapsed else 0
+    print(
+        f"  {target.name:<12} offered {rate:>5}/s: {ok:>6} ok {bad:>5} failed  {elapsed:5.1f} s"
+        f"  -> {cps:5.0f} calls/s   Kamailio CPU {1000 * cpu / max(ok + bad, 1):.2f} ms/call",
+        flush=True,
+    )
+    if bad and errors.exists():
+        text = errors.read_text(errors="replace")
+        reasons = re.findall(
+            r"(?:received|while expecting) '?(SIP/2.0 \d+ [^\n]*|[^\n]{0,60})", text
+        )
+        counts: dict[str, int] = {}
+        for r in reasons:
+            counts[r.strip()] = counts.get(r.strip(), 0) + 1
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:4]
+        print("     failures:", "; ".join(f"{n}x {r}" for r, n in top))
+    return cps, bad == 0 and ok == calls
+
+
+def calls_per_second(bench: Bench, rates: list[int], seconds: float) -> None:
+    uas = scenario(
+        _RINGING.format(user="callee", wait_ms=600000), _ANSWER.format(user="callee", ring_ms=0)
+    )
+    servers = []
+    best = dict.fromkeys(bench.targets, 0)
+    failing = dict.fromkeys(bench.targets, 0)
+    try:
+        for target in bench.targets.values():
+            uas_port = free_udp_port()
+            servers.append(
                 sipp(
                     uas,
-                    work,
-                    p,
-                    [
-                        "-p",
-                        str(uas_k if p == port else uas_n),
-                        "-m",
-                        str(10**7),
-                        "-timeout",
-                        "600s",
-                    ],
+                    bench.work,
+                    target.port,
+                    ["-p", str(uas_port), "-m", str(10**7), "-timeout", "3600s"],
                     wait=False,
                 )
-                for p in (port, native_port)
-            ]
-            time.sleep(0.5)
-            from sipp import _REGISTER
+            )
+            time.sleep(0.3)
+            bench.register_callees(target, uas_port)
+        (bench.work / "callees.csv").write_text(
+            "SEQUENTIAL\n" + "".join(f"{c}\n" for c in bench.callees)
+        )
+        print(
+            f"{seconds:g} s per rate and target, {len(bench.callees)} callees, "
+            f"{bench.children} Kamailio UDP workers each, {os.cpu_count()} cores (shared)",
+            flush=True,
+        )
+        for rate in rates:
+            for target in bench.targets.values():
+                if failing[target.name] >= 2:
+                    continue  # failed at two rates in a row: stop offering it more
+                _, passed = run_load(bench, target, int(rate * seconds), rate)
+                if passed:
+                    best[target.name] = max(best[target.name], rate)
+                    failing[target.name] = 0
+                else:
+                    failing[target.name] += 1
+    finally:
+        for proc in servers:
+            if isinstance(proc, subprocess.Popen):
+                proc.kill()
+                proc.wait()
+    line = ", ".join(f"{name} {rate}" for name, rate in best.items())
+    print(f"highest offered rate with 0 failed calls (calls/s): {line}")
+    for base in ("native", "native-auth"):
+        if best.get("klapka") and best.get(base):
+            print(f"  klapka / {base}: {best['klapka'] / best[base]:.0%}")
 
-            for callee in CALLEES:
-                reg = scenario(
-                    _REGISTER.format(
-                        user=callee, agent="bench", expect=200, optional="", contact_port=uas_k
-                    )
+
+# --- call setup latency ------------------------------------------------------------------
+
+
+async def latency_run(target: Target, callees: range, rate: int, seconds: float) -> None:
+    loop = asyncio.get_running_loop()
+    server = ("127.0.0.1", target.port)
+    arrived: dict[str, float] = {}
+
+    def on_callee_request(ua: UA, msg: Message, addr: tuple[str, int]) -> None:
+        call_id = msg.get("call-id")
+        if msg.method == "INVITE":
+            arrived.setdefault(call_id, time.perf_counter())
+            user = uri_of(msg.first.split(" ")[1])
+            ua.send(reply(msg, 200, "OK", "callee", f"<{user}>"), addr)
+        elif msg.method in ("BYE", "OPTIONS"):
+            ua.send(reply(msg, 200, "OK"), addr)
+
+    _, callee = await loop.create_datagram_endpoint(
+        lambda: UA(server, on_callee_request), local_addr=("127.0.0.1", 0)
+    )
+    _, caller = await loop.create_datagram_endpoint(lambda: UA(server), local_addr=("127.0.0.1", 0))
+    codes = await asyncio.gather(*(callee.register(str(c), PASSWORD, callee.port) for c in callees))
+    assert all(c == 200 for c in codes), f"{target.name}: registration answers {set(codes)}"
+
+    sent: dict[str, float] = {}
+    failures: list[str] = []
+
+    async def call(i: int) -> None:
+        dialled = str(callees[i % len(callees)])
+        call_id, tag = f"lat-{i}-{os.urandom(4).hex()}", f"t{i}"
+        ruri = f"sip:{dialled}@127.0.0.1:{target.port}"
+        base = [
+            ("From", f"<sip:{CALLER}@127.0.0.1>;tag={tag}"),
+            ("To", f"<sip:{dialled}@127.0.0.1>"),
+            ("Call-ID", call_id),
+        ]
+        contact = ("Contact", f"<sip:{CALLER}@127.0.0.1:{caller.port}>")
+        extra: list[tuple[str, str]] = []
+        try:
+            for cseq in (1, 2):
+                via = caller.via()
+                invite = build(
+                    f"INVITE {ruri} SIP/2.0",
+                    [
+                        ("Via", via),
+                        *base,
+                        ("CSeq", f"{cseq} INVITE"),
+                        contact,
+                        ("Max-Forwards", "70"),
+                        *extra,
+                    ],
                 )
-                sipp(reg, work, port, ["-au", str(callee), "-ap", "Bench1234ab", "-m", "1"])
-                plain = scenario(PLAIN_REGISTER.format(user=callee, contact_port=uas_n))
-                sipp(plain, work, native_port, ["-m", "1"])
-            callees = work / "callees.csv"
-            callees.write_text("SEQUENTIAL\n" + "".join(f"{c}\n" for c in CALLEES))
-            klapka_call = scenario(
-                _INVITE.format(user="101", dialled="[field0]"),
-                BYE.format(user="101", dialled="[field0]"),
-            )
-            native_call = scenario(
-                PLAIN_INVITE.format(user="101", dialled="[field0]"),
-                BYE.format(user="101", dialled="[field0]"),
-            )
-            print(f"calls: {args.calls} per run, 2 cores, 4 Kamailio workers each")
-            best = {"klapka": 0.0, "native": 0.0}
-            for rate in [int(r) for r in args.rates.split(",")]:
-                best["klapka"] = max(
-                    best["klapka"],
-                    run_load(
-                        "klapka",
-                        port,
-                        klapka_call,
-                        ["-au", "101", "-ap", "Bench1234ab"],
-                        args.calls,
-                        rate,
-                        work,
-                    ),
+                sent[call_id] = time.perf_counter()
+                answer = await caller.transaction(invite, call_id, f"{cseq} INVITE", 8)
+                if answer.status == 407 and cseq == 1:
+                    ack = [("Via", via), base[0], ("To", answer.get("to")), base[2]]
+                    caller.send(build(f"ACK {ruri} SIP/2.0", [*ack, ("CSeq", "1 ACK")]))
+                    challenge = answer.get("proxy-authenticate")
+                    value = digest(challenge, "INVITE", ruri, CALLER, PASSWORD)
+                    extra = [("Proxy-Authorization", value)]
+                    continue
+                break
+            if answer.status != 200:
+                failures.append(str(answer.status))
+                return
+            routes = [("Route", r) for r in reversed(answer.all("record-route"))]
+            target_uri = uri_of(answer.get("contact"))
+            dialog = [base[0], ("To", answer.get("to")), base[2], *routes]
+            caller.send(
+                build(
+                    f"ACK {target_uri} SIP/2.0",
+                    [("Via", caller.via()), *dialog, ("CSeq", f"{cseq} ACK")],
                 )
-                best["native"] = max(
-                    best["native"],
-                    run_load("native", native_port, native_call, [], args.calls, rate, work),
-                )
-            ratio = best["klapka"] / best["native"] if best["native"] else 0
-            print(
-                f"best with 0 failed calls: klapka {best['klapka']:.0f} calls/s, native {best['native']:.0f} calls/s ({ratio:.0%} of native)"
             )
-            for proc in servers:
-                if isinstance(proc, subprocess.Popen):
-                    proc.kill()
+            bye = build(
+                f"BYE {target_uri} SIP/2.0",
+                [("Via", caller.via()), *dialog, ("CSeq", f"{cseq + 1} BYE")],
+            )
+            answer = await caller.transaction(bye, call_id, f"{cseq + 1} BYE", 8)
+            if answer.status != 200:
+                failures.append(f"BYE {answer.status}")
+        except TimeoutError:
+            failures.append("timeout")
+
+    total = int(rate * seconds)
+    start = loop.time()
+    tasks = []
+    for i in range(total):
+        delay = start + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(call(i)))
+    await asyncio.gather(*tasks)
+    ms = sorted(1000 * (arrived[c] - sent[c]) for c in arrived if c in sent)
+    if not ms:
+        print(f"  {target.name:<12} no call reached the callee; failures {failures[:5]}")
+        return
+    q = statistics.quantiles(ms, n=100, method="inclusive")
+    print(
+        f"  {target.name:<12} {len(ms):>5} calls, {len(failures)} failed:"
+        f"  p50 {q[49]:.2f} ms  p90 {q[89]:.2f} ms  p99 {q[98]:.2f} ms  max {ms[-1]:.2f} ms",
+        flush=True,
+    )
+    # Unregister, so that a later run on the same Kamailio starts clean.
+    await asyncio.gather(*(callee.register(str(c), PASSWORD, callee.port, 0) for c in callees))
+
+
+def latency(bench: Bench, rate: int, seconds: float) -> None:
+    print(
+        f"call setup latency, authenticated INVITE sent -> INVITE at the callee, {rate} calls/s "
+        f"for {seconds:g} s, {len(bench.callees)} callees, {bench.children} workers",
+        flush=True,
+    )
+    for target in bench.targets.values():
+        asyncio.run(latency_run(target, bench.callees, rate, seconds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="400,600,800,1000")
+    parser.add_argument("--seconds", type=float, default=4, help="per rate and target")
+    parser.add_argument("--callees", type=int, default=500)
+    parser.add_argument("--children", type=int, default=4, help="Kamailio UDP workers")
+    parser.add_argument("--targets", default="klapka,native,native-auth")
+    parser.add_argument("--latency", action="store_true", help="measure call setup latency")
+    parser.add_argument("--latency-rate", type=int, default=100)
+    args = parser.parse_args()
+    callees = range(20000, 20000 + args.callees)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(Path(tmp), callees, args.children, args.targets.split(","))
+        try:
+            bench.start()
+            if args.latency:
+                latency(bench, args.latency_rate, args.seconds)
+            else:
+                calls_per_second(bench, [int(r) for r in args.rates.split(",")], args.seconds)
+            if bench.core is not None:
+                log = bench.core.paths.log.read_text(errors="replace")
+                errors = [line for line in log.splitlines() if "ERROR" in line]
+                if errors:
+                    print(f"klapka's Kamailio logged {len(errors)} errors, e.g. {errors[0][:300]}")
         finally:
-            native.terminate()
-            core.stop()
+            bench.stop()
 
 
 if __name__ == "__main__":
