@@ -132,6 +132,15 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
         page.wait_for_load_state("networkidle")
         shoot(page, f"{name}-desktop")
     assert page.get_by_test_id("audit-table").get_by_text("extension 104").first.is_visible()
+    # Client permissions: what Jana (101) sees under the Staff rule.
+    page.goto(f"{base}/ui/client-permissions")
+    page.get_by_test_id("preview-number").fill("101")
+    page.get_by_test_id("preview").click()
+    page.get_by_test_id("preview-extensions").filter(has_text="hidden: 103").wait_for()
+    shoot(page, "admin-client-permissions-desktop")
+    page.goto(f"{base}/ui/business-hours")
+    page.get_by_test_id("week").get_by_text("Monday").wait_for()
+    shoot(page, "admin-business-hours-desktop")
     context.close()
 
     phone = new_context(browser, PHONE)

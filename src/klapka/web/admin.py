@@ -20,21 +20,36 @@ from klapka.domain.references import Kind
 from klapka.services import contacts, permissions
 from klapka.services.audit import AuditLog
 from klapka.services.objects import Objects
-from klapka.services.permissions import Action
+from klapka.services.permissions import Action, ClientPermissions
 from klapka.services.principal import Principal
 from klapka.services.system import SystemSettings
 from klapka.services.yamlfmt import dump_yaml, load_yaml
 from klapka.web.forms import SKIP, Field, Form
 from klapka.web.frame import PageContext, open_page
 
-# path, title, kind, columns shown (besides the key)
-DIRECTORY_PAGES: tuple[tuple[str, str, Kind, tuple[str, ...]], ...] = (
-    ("/groups", "Groups", Kind.GROUP, ("members",)),
-    ("/ring-groups", "Ring groups", Kind.RING_GROUP, ("name", "members")),
-    ("/queues", "Queues", Kind.QUEUE, ("name", "members")),
-    ("/trunks", "Trunks", Kind.TRUNK, ("type", "host", "enabled")),
-    ("/inbound-routes", "Inbound routes", Kind.INBOUND_ROUTE, ("did", "destination")),
-    ("/outbound-routes", "Outbound routes", Kind.OUTBOUND_ROUTE, ("patterns", "trunks")),
+# path, title, kind, columns shown besides the key: (field, label)
+DIRECTORY_PAGES: tuple[tuple[str, str, Kind, tuple[tuple[str, str], ...]], ...] = (
+    ("/groups", "Groups", Kind.GROUP, (("members", "Members"),)),
+    ("/ring-groups", "Ring groups", Kind.RING_GROUP, (("name", "Name"), ("members", "Members"))),
+    ("/queues", "Queues", Kind.QUEUE, (("name", "Name"), ("members", "Members"))),
+    (
+        "/trunks",
+        "Trunks",
+        Kind.TRUNK,
+        (("type", "Type"), ("host", "Host"), ("enabled", "Enabled")),
+    ),
+    (
+        "/inbound-routes",
+        "Inbound routes",
+        Kind.INBOUND_ROUTE,
+        (("did", "DID"), ("destination", "Destination")),
+    ),
+    (
+        "/outbound-routes",
+        "Outbound routes",
+        Kind.OUTBOUND_ROUTE,
+        (("patterns", "Dial patterns"), ("trunks", "Trunks")),
+    ),
 )
 
 
@@ -94,7 +109,7 @@ def yaml_editor(
     dialog.open()
 
 
-def directory_page(path: str, title: str, kind: Kind, shown: tuple[str, ...]) -> None:
+def directory_page(path: str, title: str, kind: Kind, shown: tuple[tuple[str, str], ...]) -> None:
     @ui.page(path)
     def page(request: Request) -> Response | None:
         ctx = admin_page(request, title)
@@ -115,8 +130,8 @@ def directory_page(path: str, title: str, kind: Kind, shown: tuple[str, ...]) ->
             }
         ]
         columns += [
-            {"name": c, "label": c.replace("_", " "), "field": c, "align": "left"}
-            for c in shown
+            {"name": c, "label": t(label), "field": c, "align": "left"}
+            for c, label in shown
             if c != key
         ]
         columns.append({"name": "actions", "label": "", "field": key, "align": "right"})
@@ -139,7 +154,7 @@ def directory_page(path: str, title: str, kind: Kind, shown: tuple[str, ...]) ->
             page = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(kind, limit=500), None)
             rows = []
             for item in page.items if page else []:
-                row = {c: _cell(item.get(c)) for c in shown}
+                row = {c: _cell(item.get(c)) for c, _label in shown}
                 row[key] = str(item[key])
                 rows.append(row)
             table.rows = rows
@@ -175,15 +190,72 @@ def directory_page(path: str, title: str, kind: Kind, shown: tuple[str, ...]) ->
             ),
         ).props(f'data-testid="new-{kind.value}"')
         refresh()
+        if kind is Kind.QUEUE:
+            queue_agents_panel(ctx)
         return None
+
+
+def queue_agents_panel(ctx: PageContext) -> None:
+    """The agents of a queue: logged in or out, paused or not (changed here, live)."""
+    t = ctx.t
+    page = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(Kind.QUEUE, limit=500), None)
+    numbers = [str(q["number"]) for q in page.items] if page else []
+    ui.label(t("Agents")).classes("text-lg font-bold mt-4")
+    chooser = ui.select(numbers, label=t("Queues"), value=numbers[0] if numbers else None).classes(
+        "min-w-[10rem]"
+    )
+    box = ui.column()
+
+    def show() -> None:
+        box.clear()
+        queue = chooser.value
+        if not queue:
+            return
+        agents = ctx.attempt(lambda p: Objects(ctx.pbx, p).queue_agents(queue), None) or []
+        with box:
+            for agent in agents:
+                number = agent["extension"]
+                with ui.row().classes("items-center"):
+                    ui.label(number).classes("w-16 font-bold")
+                    ui.switch(
+                        t("Logged in"),
+                        value=agent["logged_in"],
+                        on_change=lambda e, n=number: change(n, e.value, None),
+                    )
+                    ui.switch(
+                        t("Paused"),
+                        value=agent["paused"],
+                        on_change=lambda e, n=number: change(n, None, e.value),
+                    )
+
+    def change(number: str, logged_in: bool | None, paused: bool | None) -> None:
+        queue = chooser.value
+        ctx.attempt(
+            lambda p: Objects(ctx.pbx, p).set_queue_agent(queue, number, logged_in, paused), None
+        )
+
+    chooser.on_value_change(lambda _e: show())
+    show()
 
 
 for _path, _title, _kind, _shown in DIRECTORY_PAGES:
     directory_page(_path, _title, _kind, _shown)
 
 
+DAY_NAMES = {
+    "mon": "Monday",
+    "tue": "Tuesday",
+    "wed": "Wednesday",
+    "thu": "Thursday",
+    "fri": "Friday",
+    "sat": "Saturday",
+    "sun": "Sunday",
+}
+
+
 @ui.page("/business-hours")
 def business_hours_page(request: Request) -> Response | None:
+    """The week at a glance (open hours and breaks per day), holidays; edited as YAML."""
     ctx = admin_page(request, "Business hours")
     if not isinstance(ctx, PageContext):
         return ctx
@@ -192,26 +264,140 @@ def business_hours_page(request: Request) -> Response | None:
     if hours is None:
         return None
     ui.label(t("Weekly hours")).classes("text-lg font-bold")
-    days = hours.get("weekly") or hours.get("week") or {}
-    if isinstance(days, dict):
-        with ui.grid(columns=7).classes("w-full gap-1 text-sm").props('data-testid="week"'):
-            for day in days:
-                ui.label(day).classes("font-bold")
-            for ranges in days.values():
-                ui.label(_cell(ranges) or "—")
-    area_text = dump_yaml(hours)
-    ui.code(area_text, language="yaml").classes("w-full")
+    with (
+        ui.element("div").classes("w-full overflow-x-auto"),
+        ui.grid(columns=7).classes("min-w-[40rem] gap-1 text-sm").props('data-testid="week"'),
+    ):
+        for day, name in DAY_NAMES.items():
+            with ui.column().classes("gap-1 border rounded p-2"):
+                ui.label(t(name)).classes("font-bold")
+                for span in hours["weekly"].get(day, []):
+                    ui.label(span).classes("bg-green-2 rounded px-1")
+                for span in hours["breaks"].get(day, []):
+                    ui.label(f"{t('Break')} {span}").classes("bg-orange-2 rounded px-1")
+                if not hours["weekly"].get(day):
+                    ui.label(t("Closed")).classes("text-grey-7")
+    ui.label(t("Holidays")).classes("text-lg font-bold mt-2")
+    for holiday in hours["holidays"]:
+        end = f" – {holiday['end_date']}" if holiday.get("end_date") else ""
+        ui.label(f"{holiday['date']}{end} {holiday.get('name', '')}")
+    if not hours["holidays"]:
+        ui.label(t("Nothing here yet.")).classes("text-grey-7")
     ui.button(
-        t("Save"),
+        t("Edit"),
         icon="edit",
         on_click=lambda: yaml_editor(
             ctx,
             t("Business hours"),
-            area_text,
+            dump_yaml(hours),
             lambda p, data: SystemSettings(ctx.pbx, p).replace_business_hours(data),
-            lambda: ui.navigate.reload(),
+            ui.navigate.reload,
         ),
     ).props('data-testid="edit-hours"')
+    return None
+
+
+@ui.page("/client-permissions")
+def client_permissions_page(request: Request) -> Response | None:
+    """The rules top-down (first match wins): reorder, edit as YAML, and what user X sees."""
+    ctx = admin_page(request, "Client permissions")
+    if not isinstance(ctx, PageContext):
+        return ctx
+    t = ctx.t
+    kind = Kind.CLIENT_PERMISSION
+    rules_box = ui.column().classes("w-full max-w-[48rem] gap-1")
+
+    def refresh() -> None:
+        page = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(kind, limit=500), None)
+        rules_box.clear()
+        items = page.items if page else []
+        with rules_box:
+            if not items:
+                ui.label(t("Nothing here yet.")).classes("text-grey-7")
+            for position, rule in enumerate(items, 1):
+                with (
+                    ui.card().classes("w-full").props("flat bordered"),
+                    ui.row().classes("items-center w-full no-wrap"),
+                ):
+                    ui.label(str(position)).classes("text-grey-7 w-6")
+                    with ui.column().classes("gap-0 flex-grow"):
+                        ui.label(rule["name"]).classes("font-bold")
+                        ui.label(_cell(rule.get("target"))).classes("text-xs text-grey-8")
+                    name = rule["name"]
+                    ui.button(
+                        icon="arrow_upward", on_click=lambda n=name, at=position: move(n, at - 1)
+                    ).props(f'flat dense aria-label="{t("Move up")}"').set_enabled(position > 1)
+                    ui.button(
+                        icon="arrow_downward", on_click=lambda n=name, at=position: move(n, at + 1)
+                    ).props(f'flat dense aria-label="{t("Move down")}"').set_enabled(
+                        position < len(items)
+                    )
+                    ui.button(icon="edit", on_click=lambda n=name: edit(n)).props(
+                        f'flat dense aria-label="{t("Open")}"'
+                    )
+                    ui.button(icon="delete", on_click=lambda n=name: remove(n)).props(
+                        f'flat dense color=negative aria-label="{t("Delete")}"'
+                    )
+
+    def move(name: str, position: int) -> None:
+        if ctx.attempt(lambda p: ClientPermissions(ctx.pbx, p).move(name, position), None):
+            refresh()
+
+    def edit(name: str) -> None:
+        rule = ctx.attempt(lambda p: Objects(ctx.pbx, p).get(kind, name), None)
+        if rule is not None:
+            yaml_editor(
+                ctx,
+                name,
+                dump_yaml(rule),
+                lambda p, data: Objects(ctx.pbx, p).replace(kind, name, data),
+                refresh,
+            )
+
+    def remove(name: str) -> None:
+        if ctx.attempt(lambda p: Objects(ctx.pbx, p).delete(kind, name), None) is not None:
+            refresh()
+
+    ui.button(
+        t("New"),
+        icon="add",
+        on_click=lambda: yaml_editor(
+            ctx,
+            t("Client permissions"),
+            "name: \ntarget: {all: true}\nmenus: {}\n",
+            lambda p, data: Objects(ctx.pbx, p).create(kind, data),
+            refresh,
+        ),
+    )
+    refresh()
+
+    ui.label(t("What can this user see?")).classes("text-lg font-bold mt-4")
+    with ui.row().classes("items-end"):
+        number = ui.input(t("Extension")).props('data-testid="preview-number"')
+        result = ui.column().classes("w-full")
+
+        def preview() -> None:
+            number.error = None
+            seen = ctx.attempt(
+                lambda p: ClientPermissions(ctx.pbx, p).preview((number.value or "").strip()),
+                lambda e: setattr(number, "error", str(e)),
+            )
+            result.clear()
+            if seen is None:
+                return
+            with result:
+                menus = [m for m, shown in seen["menus"].items() if shown]
+                prefs = [m for m, allowed in seen["preferences"].items() if allowed]
+                ui.label(f"{t('Menus')}: {', '.join(menus) or '—'}")
+                ui.label(f"{t('May change')}: {', '.join(prefs) or '—'}")
+                ui.label(f"{t('Company contacts')}: {seen['contacts']}")
+                hidden = seen["extensions"]["hidden"]
+                ui.label(
+                    f"{t('Sees {count} extensions', count=seen['extensions']['visible'])}; "
+                    f"{t('hidden')}: {', '.join(hidden) or '—'}"
+                ).props('data-testid="preview-extensions"')
+
+        ui.button(t("Show"), on_click=preview).props('data-testid="preview"')
     return None
 
 

@@ -82,7 +82,7 @@ def call_paths(t: Translator, paths: dict[str, Any], status: str) -> None:
             )
     columns = [
         {"name": "kind", "label": t("Calls"), "field": "kind", "align": "left"},
-        {"name": "rule", "label": t("rule"), "field": "rule", "align": "left"},
+        {"name": "rule", "label": t("Rule"), "field": "rule", "align": "left"},
         {"name": "goes", "label": t("Where do calls go"), "field": "goes", "align": "left"},
     ]
     ui.table(columns=columns, rows=rows, row_key="id").props(

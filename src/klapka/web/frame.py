@@ -59,6 +59,7 @@ ADMIN_PAGES: tuple[tuple[str, str], ...] = (
     ("/inbound-routes", "Inbound routes"),
     ("/outbound-routes", "Outbound routes"),
     ("/business-hours", "Business hours"),
+    ("/client-permissions", "Client permissions"),
     ("/contacts", "Contacts"),
     ("/system", "System"),
     ("/audit", "Audit log"),
