@@ -91,6 +91,8 @@ class Phone:
             if msg.method == "BYE":
                 self.sip.sendto(response(msg, 200, "OK").to_bytes(), addr)
                 self.ended.set()
+            elif msg.method == "INVITE":  # a call to this phone: it is busy
+                self.sip.sendto(response(msg, 486, "Busy Here", "busy1").to_bytes(), addr)
             elif msg.method != "ACK":
                 self.sip.sendto(response(msg, 200, "OK").to_bytes(), addr)
         else:
@@ -163,6 +165,22 @@ class Phone:
             self.sip.sendto(ack.to_bytes(), self.server)
         else:
             self._ack_failure(invite, final)
+        return final
+
+    async def register(self) -> SipMessage:
+        """REGISTER this phone's SIP port as the extension's contact (digest auth)."""
+        uri = f"sip:{self.server[0]}:{self.server[1]}"
+        to = f"<sip:{self.user}@klapka>"
+        extra = [("Expires", "300"), ("User-Agent", "klapka-test-phone")]
+        request = self._request("REGISTER", uri, to, extra)
+        self.sip.sendto(request.to_bytes(), self.server)
+        final = await self.final()
+        if final.status == 401:
+            challenge = final.get("WWW-Authenticate") or ""
+            auth = digest(self.user, self.password, challenge, "REGISTER", uri)
+            request = self._request("REGISTER", uri, to, [*extra, ("Authorization", auth)])
+            self.sip.sendto(request.to_bytes(), self.server)
+            final = await self.final()
         return final
 
     def _ack_failure(self, invite: SipMessage, final: SipMessage) -> None:

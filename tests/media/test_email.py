@@ -107,7 +107,7 @@ def test_while_the_mail_server_is_down_the_email_waits_and_the_message_stays(
     mailbox_settings(pbx, new_message_email="with_attachment", after_emailing="delete")
     use_mailbox(pbx, down)  # after the config: applying it resets the system settings
     message_id = stored_message(media.store)
-    media._changed("101")  # as a deposit does: the email queue wakes up
+    media.changed("101")  # as a deposit does: the email queue wakes up
     wait_for(lambda: media.store.message("101", message_id).email_state == "pending"
              and _attempts(pbx, message_id) >= 2)  # fmt: skip
     assert [m.id for m in media.store.messages("101")] == [message_id]

@@ -49,3 +49,59 @@ def test_a_call_to_an_extension_nobody_answers_lands_in_its_voicemail(pbx_with_s
     assert (message.caller_number, message.caller_name) == ("102", "Bob")
     stored = wav.read_pcm(media.store.audio_path(message))
     assert stored == g711.decode(g711.encode(audio, g711.PCMA), g711.PCMA)
+
+
+def test_a_greeting_outcome_plays_the_greeting_of_the_presence_status_then_hangs_up(
+    pbx_with_sip: Any,
+) -> None:
+    _pbx, core, media = pbx_with_sip
+    apply(pbx_with_sip, doc({
+        "number": "101", "presence": "away",
+        "features": {"caller_rules": [{"pattern": "102", "action": {"play_greeting_then_hangup": True}}]},
+    }))  # fmt: skip
+    away = g711.decode(g711.encode(speech_like(1.2), g711.PCMU), g711.PCMU)
+    wav.write_pcm(media.store.greeting_file("101", "away"), away)
+    wav.write_pcm(media.store.greeting_file("101", "default"), bytes(16000))
+
+    async def run() -> bytes:
+        phone = await Phone("102", PASSWORDS["102"], ("127.0.0.1", core.udp_port)).open()
+        final = await phone.dial("101", codecs=(g711.PCMU,))
+        assert final.status == 200, final.first_line
+        await asyncio.wait_for(phone.ended.wait(), 15)  # the service hangs up after it
+        phone.close()
+        return bytes(phone.heard)
+
+    heard = asyncio.run(run())
+    assert away in heard
+    assert media.store.messages("101") == []  # nothing recorded
+
+
+def test_a_new_message_lights_the_message_waiting_lamp_of_the_registered_phone(
+    pbx_with_sip: Any,
+) -> None:
+    _pbx, core, media = pbx_with_sip
+    apply(pbx_with_sip, doc())
+
+    async def run() -> None:
+        desk = await Phone("101", PASSWORDS["101"], ("127.0.0.1", core.udp_port)).open()
+        assert (await desk.register()).status == 200
+        caller = await Phone("102", PASSWORDS["102"], ("127.0.0.1", core.udp_port)).open()
+        # 101's phone is busy (486): the busy rule sends the call to 101's voicemail.
+        assert (await caller.dial("101")).status == 200
+        await caller.dtmf("#")  # skip the greeting
+        await wait_for_tone_end(caller)
+        await caller.send_audio(speech_like(2.5))
+        await caller.bye()
+        deadline = time.monotonic() + 10
+        while not any(r.method == "NOTIFY" for r in desk.requests):
+            assert time.monotonic() < deadline, "no NOTIFY"
+            await asyncio.sleep(0.05)
+        notify = next(r for r in desk.requests if r.method == "NOTIFY")
+        assert notify.get("Event") == "message-summary"
+        body = notify.body.decode()
+        assert "Messages-Waiting: yes" in body and "Voice-Message: 1/0" in body
+        assert [m.caller_number for m in media.store.messages("101")] == ["102"]
+        desk.close()
+        caller.close()
+
+    asyncio.run(run())

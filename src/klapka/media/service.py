@@ -122,6 +122,11 @@ class MediaService:
         tmp.write_text(json.dumps({"host": self.host, "port": self.port}))
         os.replace(tmp, self.address_file)
 
+    def changed(self, mailbox: str) -> None:
+        """``_changed`` from any thread."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._changed, mailbox)
+
     def _changed(self, mailbox: str) -> None:
         """A mailbox's messages changed: its email may be due, its phones' lamps change."""
         if self.mail_wake is not None:
