@@ -141,6 +141,38 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.goto(f"{base}/ui/business-hours")
     page.get_by_test_id("week").get_by_text("Monday").wait_for()
     shoot(page, "admin-business-hours-desktop")
+
+    # CSV import: a bad row refuses the file, with the row and column; then it goes in.
+    page.goto(f"{base}/ui/extensions")
+    page.get_by_test_id("import-csv").click()
+    bad = "number,first_name,email\n201,Alena,alena@example.com\n202,Bohdan,not-an-email\n"
+    page.locator('input[type="file"]').set_input_files(
+        files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": bad.encode()}]
+    )
+    errors = page.get_by_test_id("import-errors")
+    errors.get_by_text("email").first.wait_for()
+    assert "3" in errors.inner_text()  # the spreadsheet row of Bohdan
+    assert Objects(pbx).list(Kind.EXTENSION, q="alena").total == 0
+    good = bad.replace("not-an-email", "bohdan@example.com")
+    page.locator('input[type="file"]').set_input_files(
+        files=[{"name": "people2.csv", "mimeType": "text/csv", "buffer": good.encode()}]
+    )
+    page.get_by_test_id("import-result").filter(has_text="2 created").wait_for()
+    page.keyboard.press("Escape")
+
+    # A selection: add to a group, then delete.
+    page.get_by_test_id("extension-search").fill("20")
+    page.get_by_test_id("extension-count").filter(has_text="1–2 of 2").wait_for()
+    page.get_by_test_id("extension-table").locator("thead .q-checkbox").click()
+    page.get_by_text("2 selected").wait_for()
+    choose(page, "bulk-group", "Management")
+    page.get_by_test_id("bulk-add").click()
+    page.get_by_text("Saved", exact=True).first.wait_for()
+    assert Objects(pbx).get(Kind.GROUP, "Management")["members"] == ["103", "201", "202"]
+    page.get_by_test_id("bulk-delete").click()
+    page.get_by_test_id("confirm-delete").click()
+    page.get_by_test_id("extension-count").filter(has_text="0–0 of 0").wait_for()
+    assert Objects(pbx).list(Kind.EXTENSION, q="20").total == 0
     context.close()
 
     phone = new_context(browser, PHONE)

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from nicegui import ui
+from nicegui import run, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from klapka.domain.problems import KlapkaError
+from klapka.domain.problems import InvalidInput, KlapkaError
 from klapka.domain.references import Kind
 from klapka.services import permissions
+from klapka.services.extension_csv import ExtensionCsv
 from klapka.services.objects import Objects
 from klapka.services.permissions import Action
 from klapka.services.principal import Principal
 from klapka.services.simulator import Simulator
+from klapka.services.welcome import Welcome
 from klapka.services.yamlfmt import dump_yaml, load_yaml
 from klapka.web import call_views, extension_tabs
 from klapka.web.forms import Form
@@ -69,6 +71,12 @@ def extensions_page(request: Request) -> Response | None:
             .classes("min-w-[10rem]")
         )
         ui.space()
+        ui.button(t("Export CSV"), icon="download", on_click=lambda: export_csv(ctx)).props(
+            'flat data-testid="export-csv"'
+        )
+        ui.button(t("Import CSV"), icon="upload", on_click=lambda: import_csv(ctx, refresh)).props(
+            'flat data-testid="import-csv"'
+        )
         ui.button(t("New extension"), icon="add", on_click=lambda: new_extension(ctx)).props(
             'data-testid="new-extension"'
         )
@@ -85,8 +93,27 @@ def extensions_page(request: Request) -> Response | None:
         },
         {"name": "role", "label": t("Role"), "field": "role", "align": "left"},
     ]
+    with ui.row().classes("items-center gap-2") as bulk:
+        selected_label = ui.label("")
+        ui.button(
+            t("Send welcome email"), icon="mail", on_click=lambda: bulk_welcome(ctx, chosen())
+        ).props('flat dense data-testid="bulk-welcome"')
+        bulk_group = (
+            ui.select(group_names, label=t("Add to group"))
+            .props('dense data-testid="bulk-group"')
+            .classes("min-w-[10rem]")
+        )
+        ui.button(
+            t("Add"), on_click=lambda: bulk_add_to_group(ctx, chosen(), bulk_group.value, refresh)
+        ).props('flat dense data-testid="bulk-add"')
+        ui.button(
+            t("Delete"),
+            icon="delete",
+            on_click=lambda: bulk_delete(ctx, chosen(), refresh),
+        ).props('flat dense color=negative data-testid="bulk-delete"')
+    bulk.set_visibility(False)
     table = (
-        ui.table(columns=columns, rows=[], row_key="number")
+        ui.table(columns=columns, rows=[], row_key="number", selection="multiple")
         .props('flat bordered dense data-testid="extension-table"')
         .classes("w-full")
     )
@@ -126,13 +153,26 @@ def extensions_page(request: Request) -> Response | None:
             }
             for e in page.items
         ]
+        shown = {r["number"] for r in table.rows}
+        table.selected = [r for r in table.selected if r["number"] in shown]
         table.update()
+        selection_changed()
         state["total"] = page.total
         first = page.offset + 1 if page.total else 0
         last = min(page.offset + PAGE_SIZE, page.total)
         counter.text = t("{first}–{last} of {total}", first=first, last=last, total=page.total)
         previous.set_enabled(page.offset > 0)
         following.set_enabled(last < page.total)
+
+    def chosen() -> list[str]:
+        return [row["number"] for row in table.selected]
+
+    def selection_changed(_e: Any = None) -> None:
+        numbers = chosen()
+        bulk.set_visibility(bool(numbers))
+        selected_label.text = t("{count} selected", count=len(numbers))
+
+    table.on_select(selection_changed)
 
     def move(delta: int) -> None:
         state["offset"] = max(0, state["offset"] + delta)
@@ -153,6 +193,158 @@ def extensions_page(request: Request) -> Response | None:
     refresh()
     ui.timer(10.0, refresh)  # presence and registrations change without a reload
     return None
+
+
+def _admin(ctx: PageContext, p: Principal) -> None:
+    with ctx.pbx.tx() as repo:
+        permissions.check(repo.conn, p, Action.ADMINISTER)
+
+
+def bulk_welcome(ctx: PageContext, numbers: list[str]) -> None:
+    """Welcome emails to the chosen extensions; each one's result."""
+
+    def send(p: Principal) -> list[Any]:
+        _admin(ctx, p)
+        return Welcome(ctx.pbx, p).send_many(numbers)
+
+    results = ctx.attempt(send, None)
+    if results is None:
+        return
+    sent = [r.number for r in results if r.sent]
+    failed = [f"{r.number}: {r.error}" for r in results if not r.sent]
+    ui.notify(
+        ctx.t("Sent: {sent}", sent=", ".join(sent) or "—")
+        + (f"; {'; '.join(failed)}" if failed else ""),
+        type="positive" if not failed else "warning",
+        multi_line=True,
+    )
+
+
+def bulk_add_to_group(ctx: PageContext, numbers: list[str], group: str | None, done: Any) -> None:
+    if not group:
+        return
+
+    def add(p: Principal) -> Any:
+        objects = Objects(ctx.pbx, p)
+        members = objects.get(Kind.GROUP, group)["members"]
+        wanted = members + [n for n in numbers if n not in members]
+        return objects.patch(Kind.GROUP, group, {"members": wanted})
+
+    if ctx.attempt(add, None) is not None:
+        ui.notify(ctx.t("Saved"), type="positive")
+        done()
+
+
+def bulk_delete(ctx: PageContext, numbers: list[str], done: Any) -> None:
+    t = ctx.t
+    with ui.dialog() as dialog, ui.card():
+        ui.label(t("Delete {count} extensions?", count=len(numbers))).classes("text-lg")
+        ui.label(", ".join(numbers))
+
+        def delete() -> None:
+            for number in numbers:
+                if ctx.attempt(lambda p, n=number: Objects(ctx.pbx, p).delete(KIND, n), None):
+                    ui.notify(t("Deleted") + f": {number}")
+            dialog.close()
+            done()
+
+        with ui.row():
+            ui.button(t("Delete"), color="negative", on_click=delete).props(
+                'data-testid="confirm-delete"'
+            )
+            ui.button(t("Cancel"), on_click=dialog.close).props("flat")
+    dialog.open()
+
+
+def export_csv(ctx: PageContext) -> None:
+    def export(p: Principal) -> str:
+        _admin(ctx, p)
+        return ExtensionCsv(ctx.pbx, p).export_csv()
+
+    text = ctx.attempt(export, None)
+    if text is not None:
+        ui.download.content(text.encode(), "extensions.csv", "text/csv")
+
+
+def import_csv(ctx: PageContext, done: Any) -> None:
+    """Upload a CSV: a progress bar while it is checked and written, then every row error."""
+    t = ctx.t
+    progress: dict[str, float] = {"done": 0, "total": 1}
+    with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-[96vw]"):
+        ui.label(t("Import CSV")).classes("text-lg font-bold")
+        ui.label(t("All rows or none: a row that breaks a rule refuses the whole file."))
+        bar = ui.linear_progress(value=0, show_value=False).props('data-testid="import-progress"')
+        outcome = ui.column().classes("w-full")
+
+        async def uploaded(e: Any) -> None:
+            text = await e.file.text("utf-8-sig")
+            uploader.reset()  # ready for the corrected file
+
+            def report(done_now: int, total: int) -> None:
+                progress.update(done=done_now, total=max(total, 1))
+
+            def work(p: Principal) -> Any:
+                _admin(ctx, p)
+                return p
+
+            principal = ctx.attempt(work, None)
+            if principal is None:
+                return
+            failure = None
+            try:
+                result = await run.io_bound(
+                    ExtensionCsv(ctx.pbx, principal).import_csv, text, report
+                )
+            except InvalidInput as problem:
+                result, failure = None, str(problem)
+            bar.value = 1
+            outcome.clear()
+            with outcome:
+                if result is None:
+                    ui.label(failure or "").classes("text-negative").props('role="alert"')
+                    return
+                if result.errors:
+                    ui.label(t("Nothing was imported.")).classes("text-negative")
+                    ui.table(
+                        columns=[
+                            {"name": "row", "label": t("Row"), "field": "row", "align": "left"},
+                            {
+                                "name": "field",
+                                "label": t("Column"),
+                                "field": "field",
+                                "align": "left",
+                            },
+                            {
+                                "name": "rule",
+                                "label": t("Problem"),
+                                "field": "rule",
+                                "align": "left",
+                            },
+                        ],
+                        rows=[
+                            {"id": i, "row": err.row, "field": err.field, "rule": err.rule}
+                            for i, err in enumerate(result.errors)
+                        ],
+                        row_key="id",
+                    ).props('dense flat wrap-cells data-testid="import-errors"').classes("w-full")
+                else:
+                    ui.label(
+                        t(
+                            "{created} created, {updated} updated",
+                            created=result.created,
+                            updated=result.updated,
+                        )
+                    ).props('data-testid="import-result"')
+                    done()
+
+        uploader = (
+            ui.upload(on_upload=uploaded, auto_upload=True)
+            .props('accept=".csv,text/csv" data-testid="import-file"')
+            .classes("w-full")
+        )
+        ui.timer(0.2, lambda: setattr(bar, "value", progress["done"] / progress["total"]))
+        ui.button(t("Close"), on_click=dialog.close).props("flat")
+    dialog.open()
 
 
 def new_extension(ctx: PageContext) -> None:
