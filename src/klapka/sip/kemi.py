@@ -244,9 +244,9 @@ class Adapter:
             KSR.htable.sht_seti("blocked", source, 1)
             KSR.warn(f"klapka: blocked {source} after {count} failed authentications\n")
 
-    def _authenticate(self, source: str) -> dict[str, Any] | None:
+    def _authenticate(self, source: str, snap: Snapshot | None = None) -> dict[str, Any] | None:
         """The account of the request's credentials, or None (a challenge was sent)."""
-        snap = self.snapshot.fresh()
+        snap = snap or self.snapshot.fresh()  # one stat per request: _invite has just looked
         username = KSR.pv.get("$au")
         account = snap.accounts.get(username) if username else None
         # pv_auth_check answers WWW- or Proxy-Authorization by the method (REGISTER or not).
@@ -296,7 +296,7 @@ class Adapter:
             KSR.rr.record_route()
             KSR.dialog.dlg_manage()
         else:
-            account = self._authenticate(source)
+            account = self._authenticate(source, snap)
             if account is None:
                 return
             if KSR.nathelper.nat_uac_test(19) > 0:
@@ -394,7 +394,7 @@ class Adapter:
         if any(t.extension is None for t in ring.targets):
             KSR.tm.t_on_branch("ksr_branch_route")  # a mobile rung through a trunk
         KSR.info(
-            f"klapka: relaying to {KSR.pv.get('$ru')} via {KSR.pv.get('$du')} (+{len(branches) - 1} branches)\n"
+            f"klapka: relaying to {uri} via {received or None} (+{len(branches) - 1} branches)\n"
         )
         if KSR.tm.t_relay() < 0:
             KSR.sl.sl_reply_error()
