@@ -130,6 +130,19 @@ def test_a_contact_behind_nat_is_qualified_with_options_and_removed_when_silent(
         assert registrations.of("101") == []
         assert time.monotonic() - silent_since < 4 * PING_SECONDS + 12
         assert all(c["Expires"] == "expired" for c in sip.contacts("101"))
+        # Calls no longer ring it: nothing reaches the phone.
+        sip.apply(
+            {
+                "version": 1,
+                "extensions": [
+                    *DOC["extensions"],
+                    {"number": "102", "sip_password": "Secret1234b"},
+                ],
+            }
+        )
+        call = sip.sipp.call("102", "Secret1234b", "101", expect=480)
+        assert call.ok, call.output
+        assert [p for p in phone.pings(0.5, answer=False) if p.startswith("INVITE")] == []
     finally:
         phone.close()
 

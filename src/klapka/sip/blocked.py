@@ -16,7 +16,7 @@ from typing import Any
 from klapka.services import audit
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.sip.rpc import KamailioRpc, RpcError
+from klapka.sip.rpc import KamailioFifoRpc, KamailioRpc, RpcError
 
 log = logging.getLogger("klapka.sip")
 
@@ -26,13 +26,16 @@ ACTION = "sip.source_blocked"
 KIND = "sip_source"
 
 
-def blocked_addresses(rpc: KamailioRpc) -> set[str]:
+Rpc = KamailioRpc | KamailioFifoRpc
+
+
+def blocked_addresses(rpc: Rpc) -> set[str]:
     """The source addresses blocked right now."""
     slots = rpc.call("htable.dump", "blocked") or []
     return {item["name"] for slot in slots for item in slot.get("slot") or []}
 
 
-def failures_of(rpc: KamailioRpc, address: str) -> int | None:
+def failures_of(rpc: Rpc, address: str) -> int | None:
     """Failed authentications counted for ``address`` (None once the count expired)."""
     try:
         item: dict[str, Any] = (rpc.call("htable.get", "authfail", address) or {})["item"]
@@ -45,7 +48,7 @@ def failures_of(rpc: KamailioRpc, address: str) -> int | None:
 class BlockedSources:
     """Remembers the blocks already logged; ``poll`` logs the new ones."""
 
-    def __init__(self, pbx: Pbx, rpc: KamailioRpc) -> None:
+    def __init__(self, pbx: Pbx, rpc: Rpc) -> None:
         self.pbx = pbx
         self.rpc = rpc
         self.logged: set[str] = set()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import time
 import traceback
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -85,7 +86,13 @@ class Contacts(Mapping[str, tuple[Endpoint, ...]]):
             return ()
         count = int(KSR.pv.get("$(ulc(c=>count))") or 0)
         found = []
+        now = time.time()
         for i in range(count):
+            # usrloc keeps an expired contact (a NATed phone that stopped answering its
+            # OPTIONS pings) until its next timer run: it is not rung.
+            expires = int(KSR.pv.get(f"$(ulc(c=>expires)[{i}])") or 0)
+            if 0 < expires <= now:
+                continue
             uri = KSR.pv.get(f"$(ulc(c=>addr)[{i}])") or ""
             received = KSR.pv.get(f"$(ulc(c=>received)[{i}])") or ""
             agent = KSR.pv.get(f"$(ulc(c=>user_agent)[{i}])") or ""

@@ -214,9 +214,10 @@ class SipCore:
         """Sources blocked after failed authentications go to the audit log (klapka.sip.blocked)."""
         from klapka.sip.blocked import POLL_SECONDS as BLOCKED_POLL_SECONDS
         from klapka.sip.blocked import BlockedSources
-        from klapka.sip.rpc import KamailioRpc, RpcError
+        from klapka.sip.rpc import KamailioFifoRpc, RpcError
 
-        watcher = BlockedSources(self.pbx, KamailioRpc(self.paths.rpc_socket, timeout=2))
+        # Over the FIFO: the dump of many blocked sources does not fit in a datagram.
+        watcher = BlockedSources(self.pbx, KamailioFifoRpc(self.paths.rpc_fifo, timeout=2))
         while not self.stopping.wait(BLOCKED_POLL_SECONDS):
             try:
                 watcher.poll()
