@@ -62,6 +62,8 @@ class Phone:
     responses: asyncio.Queue[SipMessage] = field(default_factory=asyncio.Queue)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     requests: list[SipMessage] = field(default_factory=list)
+    rings: bool = False  # a call to this phone rings (else it is busy)
+    ringing: SipMessage | None = None
 
     async def open(self) -> Phone:
         loop = asyncio.get_running_loop()
@@ -91,6 +93,14 @@ class Phone:
             if msg.method == "BYE":
                 self.sip.sendto(response(msg, 200, "OK").to_bytes(), addr)
                 self.ended.set()
+            elif msg.method == "INVITE" and self.rings:  # rings until cancelled
+                self.ringing = msg
+                self.sip.sendto(response(msg, 180, "Ringing", "ring1").to_bytes(), addr)
+            elif msg.method == "CANCEL" and self.ringing is not None:
+                self.sip.sendto(response(msg, 200, "OK").to_bytes(), addr)
+                self.sip.sendto(
+                    response(self.ringing, 487, "Request Terminated", "ring1").to_bytes(), addr
+                )
             elif msg.method == "INVITE":  # a call to this phone: it is busy
                 self.sip.sendto(response(msg, 486, "Busy Here", "busy1").to_bytes(), addr)
             elif msg.method != "ACK":
@@ -134,8 +144,9 @@ class Phone:
 
     async def dial(self, number: str, codecs: tuple[int, ...] = (g711.PCMU, g711.PCMA),
                    extra: list[tuple[str, str]] | None = None, uri: str | None = None,
-                   timeout: float = 60) -> SipMessage:  # fmt: skip
-        """INVITE (authenticating if challenged); returns the final response (ACKed)."""
+                   timeout: float = 60, until_ringing: bool = False) -> SipMessage:  # fmt: skip
+        """INVITE (authenticating if challenged); returns the final response (ACKed), or
+        with ``until_ringing`` the 180 (the call stays up: ``cancel()`` it)."""
         uri = uri or f"sip:{number}@{self.server[0]}:{self.server[1]}"
         to = f"<sip:{number}@klapka>"
         headers = [("Content-Type", "application/sdp"), *(extra or [])]
@@ -151,6 +162,12 @@ class Phone:
             headers.append((name, digest(self.user, self.password, challenge or "", "INVITE", uri)))
             invite = self._request("INVITE", uri, to, headers, self.sdp(codecs))
             self.sip.sendto(invite.to_bytes(), self.server)
+            if until_ringing:
+                self.invite = invite
+                while True:
+                    ringing = await asyncio.wait_for(self.responses.get(), timeout)
+                    if ringing.status == 180 or ringing.status >= 200:
+                        return ringing
             final = await self.final(timeout)
         self.invite = invite
         if final.status == 200:
@@ -198,6 +215,15 @@ class Phone:
         msg.headers = [h for h in msg.headers if h[0] != "Contact" or method == "INVITE"]
         msg.headers += [("Route", r) for r in reversed(self.dialog.get_all("Record-Route"))]
         return msg
+
+    def cancel(self) -> None:
+        """CANCEL the INVITE in progress (sent with ``dial(..., wait=False)``)."""
+        invite = self.invite
+        cancel = SipMessage(f"CANCEL {invite.uri} SIP/2.0")
+        cancel.headers += [("Via", invite.get("Via") or ""), ("Max-Forwards", "70"),
+                           ("From", invite.get("From") or ""), ("To", invite.get("To") or ""),
+                           ("Call-ID", invite.call_id), ("CSeq", f"{invite.cseq[0]} CANCEL")]  # fmt: skip
+        self.sip.sendto(cancel.to_bytes(), self.server)
 
     async def bye(self) -> SipMessage:
         self.sip.sendto(self._in_dialog("BYE").to_bytes(), self.server)

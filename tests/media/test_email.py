@@ -8,9 +8,12 @@ import asyncio
 import time
 from typing import Any
 
-from conftest import doc
+import pytest
+from conftest import PASSWORDS, doc
+from phone import Phone
 from smtp_sink import Mailbox, use_mailbox
 from test_deposit import leave_message, speech_like
+from test_through_kamailio import apply
 
 from klapka.media import wav
 from klapka.media.service import MediaService
@@ -138,3 +141,34 @@ def start_on(box: Mailbox) -> Any:
     controller = Controller(box, hostname=box.host, port=box.port)
     controller.start()
     return controller
+
+
+@pytest.mark.slow
+def test_a_call_the_caller_gave_up_on_sends_the_missed_call_email(
+    pbx_with_sip: Any, mailbox: Mailbox
+) -> None:
+    pbx, core, _media = pbx_with_sip
+    config = doc({"number": "101", "email": "alice@example.com",
+                  "features": {"notify_missed_call": True}})  # fmt: skip
+    apply(pbx_with_sip, config)
+    use_mailbox(pbx, mailbox)
+
+    async def run() -> None:
+        desk = await Phone("101", PASSWORDS["101"], ("127.0.0.1", core.udp_port), rings=True).open()
+        assert (await desk.register()).status == 200
+        caller = await Phone("102", PASSWORDS["102"], ("127.0.0.1", core.udp_port)).open()
+        assert (await caller.dial("101", until_ringing=True)).status == 180
+        await asyncio.sleep(0.5)
+        caller.cancel()
+        answers = {
+            (await caller.final()).first_line for _ in range(2)
+        }  # the CANCEL's, the INVITE's
+        assert answers == {"SIP/2.0 200 canceling", "SIP/2.0 487 Request Terminated"}
+        desk.close()
+        caller.close()
+
+    asyncio.run(run())
+    wait_for(lambda: mailbox.to("alice@example.com"))
+    [delivery] = mailbox.to("alice@example.com")
+    assert "Missed call" in delivery.message["Subject"]
+    assert "102" in delivery.message.get_body().get_content()

@@ -11,13 +11,14 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from klapka.media.prompts import Prompts
 from klapka.media.rtp import Clock
 from klapka.media.ua import UserAgent
 from klapka.media.voicemail import VoicemailApp
 from klapka.notify.email import Mailer
-from klapka.notify.voicemail_email import send_due
+from klapka.notify.voicemail_email import send_due, send_missed_call
 from klapka.services.pbx import Pbx
 from klapka.services.voicemail import EMAIL_BACKOFF_SECONDS, VoicemailStore
 from klapka.sip.mwi import notify_mailbox
@@ -86,7 +87,7 @@ class MediaService:
         self.mail_wake = asyncio.Event()
         app = VoicemailApp(self.store, self.prompts, self._changed)
         transport, ua = await loop.create_datagram_endpoint(
-            lambda: UserAgent(self.host, self.rtp_host, app.on_invite, self.clock),
+            lambda: UserAgent(self.host, self.rtp_host, app.on_invite, self.clock, self._event),
             local_addr=(self.host, self.port),
         )
         self.ua = ua
@@ -110,6 +111,16 @@ class MediaService:
             self.address_file.unlink(missing_ok=True)
             with contextlib.suppress(TimeoutError, Exception):
                 await asyncio.wait_for(asyncio.shield(prompts), 30)
+
+    def _event(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "missed_call":
+            asyncio.get_running_loop().run_in_executor(None, self._missed_call, event)
+
+    def _missed_call(self, event: dict[str, Any]) -> None:
+        try:
+            send_missed_call(self.store, Mailer(self.pbx), event)
+        except Exception:
+            log.exception("missed-call email")
 
     @property
     def address_file(self) -> Path:

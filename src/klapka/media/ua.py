@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import re
 import time
@@ -277,7 +278,9 @@ class UserAgent(asyncio.DatagramProtocol):
         rtp_host: str,
         on_invite: Callable[[Call], Awaitable[None]],
         clock: Clock,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        self.on_event = on_event  # JSON datagrams from the SIP core (loopback): missed calls
         self.host = host
         self.rtp_host = rtp_host
         self.port = 0
@@ -333,6 +336,9 @@ class UserAgent(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Address) -> None:
         if data.strip() == b"":
             return  # keep-alive
+        if data[:1] == b"{" and addr[0] == "127.0.0.1":
+            self._event(data)
+            return
         try:
             msg = parse(data)
         except SipError as e:
@@ -347,6 +353,14 @@ class UserAgent(asyncio.DatagramProtocol):
                     future.set_result(msg)
         except Exception:
             log.exception("could not handle %s from %s", msg.first_line, addr)
+
+    def _event(self, data: bytes) -> None:
+        try:
+            event = json.loads(data)
+        except ValueError:
+            return
+        if self.on_event is not None and isinstance(event, dict):
+            self.on_event(event)
 
     def _request(self, msg: SipMessage, addr: Address) -> None:
         method = msg.method

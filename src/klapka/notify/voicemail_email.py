@@ -1,4 +1,6 @@
-"""New-voicemail emails: the queue in ``voicemail_messages`` sent through the SMTP server,
+"""New-voicemail emails, and missed-call emails (feature ``notify_missed_call``).
+
+New-voicemail emails: the queue in ``voicemail_messages`` sent through the SMTP server,
 with or without the audio, then the mailbox's after-email action. A failure (server down,
 refused) leaves the email queued for a later attempt, with back-off; the message itself is
 never touched by a failure."""
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from klapka.domain.extension import NewMessageEmail
 from klapka.notify.email import Mailer, MailFailed, MailNotConfigured
@@ -70,3 +73,22 @@ def send_due(
         store.email_sent(message, settings.after_emailing, attached)
         sent += 1
     return sent, failed
+
+
+def send_missed_call(store: VoicemailStore, mailer: Mailer, event: dict[str, Any]) -> bool:
+    """The missed-call email of ``event`` (from the SIP core), if the extension wants one
+    and has an email address; one attempt (a notice, not a message to keep)."""
+    box = store.mailbox(str(event.get("extension", "")))
+    if box is None or not box.notify_missed_call or not box.email:
+        return False
+    caller = str(event.get("caller") or "an unknown number")
+    name = str(event.get("caller_name") or "")
+    who = f"{name} <{caller}>" if name else caller
+    at = str(event.get("at", ""))[:19].replace("T", " ")
+    text = f"You missed a call on extension {box.number}.\n\nFrom: {who}\nAt:   {at} UTC\n"
+    try:
+        mailer.send(box.email, f"Missed call from {name or caller}", text)
+    except (MailFailed, MailNotConfigured) as e:
+        log.warning("missed-call email to %s not sent: %s", box.number, e)
+        return False
+    return True

@@ -46,6 +46,7 @@ class Mailbox:
     presence: str
     settings: Voicemail
     status_greetings: dict[str, str | None]  # presence status -> greeting name set there
+    notify_missed_call: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,10 @@ class VoicemailStore:
         for status in PresenceStatus:
             policy = getattr(ext.presence_settings, status.value, None)
             statuses[status.value] = getattr(policy, "greeting", None)
-        return Mailbox(number, name, ext.email, ext.presence.value, ext.voicemail, statuses)
+        return Mailbox(
+            number, name, ext.email, ext.presence.value, ext.voicemail, statuses,
+            ext.features.notify_missed_call,
+        )  # fmt: skip
 
     def folder(self, number: str) -> Path:
         return self.root / number

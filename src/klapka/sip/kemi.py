@@ -408,6 +408,8 @@ class Adapter:
 
     def _finish(self, outcome: Outcome, in_failure: bool) -> None:
         KSR.info(f"klapka: outcome {json.dumps(outcome.to_json())}\n")
+        if outcome.result == "hangup" and in_failure:
+            kemi_voicemail.missed(self.media, self.snapshot.directory, outcome.cause or "")
         if outcome.result in ("voicemail", "greeting"):
             call = _call_from_json(KSR.pv.get("$avp(kl_call)") or "")
             directory = self.snapshot.directory
@@ -457,6 +459,7 @@ class Adapter:
 
     def _failure(self) -> None:
         if KSR.tm.t_is_canceled() > 0:
+            kemi_voicemail.missed(self.media, self.snapshot.directory, "cancelled")
             return
         if KSR.pv.get("$avp(kl_trunk)") is not None:
             kemi_trunks.failure(self.snapshot.fresh().trunks)

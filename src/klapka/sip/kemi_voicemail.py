@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from datetime import UTC, datetime
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
@@ -109,3 +110,32 @@ def _relay(target: str, call: Call, directory: Directory, media: MediaAddress,
         else:
             KSR.sl.sl_reply_error()
     return True
+
+
+_events: socket.socket | None = None  # one per Kamailio worker process
+
+
+def missed(media: MediaAddress, directory: Directory, reason: str) -> None:
+    """A call to an extension ended unanswered and not in voicemail: tell the media service
+    (it sends the missed-call email when the extension wants one). One loopback datagram,
+    never waited for."""
+    global _events
+    address = media.get()
+    text = KSR.pv.get("$avp(kl_call)")
+    if address is None or not text:
+        return
+    caller, dialled, at, kind, _path = json.loads(text)
+    if dialled not in directory.extensions:
+        return  # a ring group, a queue, a route: no one extension missed it
+    caller_ext = directory.extensions.get(caller) if kind == "internal" else None
+    name = caller_ext.name if caller_ext is not None else (KSR.pv.get("$fn") or "")
+    event = {"event": "missed_call", "extension": dialled, "caller": caller,
+             "caller_name": name, "at": at, "reason": reason}  # fmt: skip
+    host, _, port = address.rpartition(":")
+    try:
+        if _events is None:
+            _events = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            _events.setblocking(False)
+        _events.sendto(json.dumps(event).encode(), (host, int(port)))
+    except OSError as e:
+        KSR.warn(f"klapka: missed-call event not sent: {e}\n")
