@@ -106,6 +106,13 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_test_id("call-paths").get_by_text("extension 102: 102 desk 30 s").first.wait_for()
     shoot(page, "admin-extension-presence-desktop")
 
+    # Clients: the admin's own browser is signed in; a login link is made on demand.
+    page.goto(f"{base}/ui/extensions/100")
+    page.get_by_role("tab", name="Clients").click()
+    assert "127.0.0.1" in page.get_by_test_id("session").first.inner_text()
+    page.get_by_test_id("show-login-link").click()
+    assert "/app-login#token=" in page.get_by_test_id("login-link").inner_text()
+
     # The simulator: 101 calls 104 while 104 is in a call -> 102 rings.
     page.goto(f"{base}/ui/simulator")
     page.get_by_test_id("field-from").fill("101")
@@ -173,11 +180,9 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_test_id("confirm-delete").click()
     page.get_by_test_id("extension-count").filter(has_text="0–0 of 0").wait_for()
     assert Objects(pbx).list(Kind.EXTENSION, q="20").total == 0
-    context.close()
 
-    phone = new_context(browser, PHONE)
-    page = phone.new_page()
-    sign_in(page, base, "ada@example.com", ADMIN_PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{base}/ui/extensions")
     page.get_by_test_id("extension-count").filter(has_text="of 5").wait_for()
     shoot(page, "admin-extensions-phone")
     page.goto(f"{base}/ui/extensions/104")
@@ -186,7 +191,7 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.goto(f"{base}/ui/simulator?from=101&to=104")
     page.get_by_test_id("outcome").wait_for()
     shoot(page, "admin-simulator-phone")
-    phone.close()
+    context.close()
 
 
 def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
@@ -244,17 +249,15 @@ def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
     stored = Objects(pbx).get(Kind.EXTENSION, "101")["presence_settings"]["away"]
     assert stored["external"]["always"] == {"external_number": "+420601000111"}
     shoot(page, "portal-forwarding-desktop")
-    context.close()
 
-    phone = new_context(browser, PHONE)
-    page = phone.new_page()
-    sign_in(page, base, "jana@example.com", USER_PASSWORD)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{base}/ui/me")
     page.get_by_test_id("current-status").wait_for()
     shoot(page, "portal-status-phone")
     page.goto(f"{base}/ui/me/colleagues")
     page.get_by_test_id("colleague-table").get_by_text("Svoboda").wait_for()
     shoot(page, "portal-colleagues-phone")
-    phone.close()
+    context.close()
 
 
 def test_sign_in_with_a_second_factor_in_czech_then_switch_to_english(

@@ -146,6 +146,23 @@ class Welcome:
                         results.append(WelcomeResult(number, False, ext.email, error=str(e)))
         return results
 
+    def login_link(self, number: str) -> dict[str, Any]:
+        """A new app login link for ``number``, to show (the web UI's Clients tab) rather
+        than email: the link, its QR code (PNG) and its expiry. Older links stop working.
+        Admins only; in the audit log."""
+        from klapka.services import permissions
+
+        with self.pbx.tx() as repo:
+            permissions.check(repo.conn, self.principal, permissions.Action.ADMINISTER)
+            if repo.id_of(Kind.EXTENSION, number) is None:
+                raise NotFound("extension", number)
+            system = repo.system()[0]
+            links.revoke(repo.conn, links.APP_LOGIN, number)
+            token = links.issue(repo.conn, links.APP_LOGIN, number, self.ttl)
+            audit.record(repo.conn, self.principal, "app_login_link", "extension", number, None, {})
+        link = app_login_link(system.portal_url, token)
+        return {"link": link, "expires_at": now() + self.ttl, "qr_png": qr_png(link)}
+
     def _send(self, ext: Extension) -> WelcomeResult:
         assert ext.email is not None
         with self.pbx.tx() as repo:

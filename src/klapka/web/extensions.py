@@ -9,19 +9,21 @@ and the "where do calls go" panel from the call-paths service.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from nicegui import run, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from klapka.domain.problems import InvalidInput, KlapkaError
+from klapka.domain.problems import InvalidInput, KlapkaError, NotFound
 from klapka.domain.references import Kind
 from klapka.services import permissions
 from klapka.services.extension_csv import ExtensionCsv
 from klapka.services.objects import Objects
 from klapka.services.permissions import Action
 from klapka.services.principal import Principal
+from klapka.services.sessions import Sessions
 from klapka.services.simulator import Simulator
 from klapka.services.welcome import Welcome
 from klapka.services.yamlfmt import dump_yaml, load_yaml
@@ -140,7 +142,10 @@ def extensions_page(request: Request) -> Response | None:
         )
         if page is None:
             return
-        status = registration_status(ctx, [e["number"] for e in page.items])
+        # The list service may already carry the live status; else ask the SIP core here.
+        status = {e["number"]: e["status"] for e in page.items if "status" in e}
+        if len(status) < len(page.items):
+            status = registration_status(ctx, [e["number"] for e in page.items])
         table.rows = [
             {
                 "number": e["number"],
@@ -467,6 +472,8 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
                 ):
                     with ui.tab_panel(tab[key]):
                         section_form(ctx, number, ext, key, draw, changed, saved)
+                        if key == "clients":
+                            signed_in_clients(ctx, number)
                 for key in ("phones", "function_keys"):
                     with ui.tab_panel(tab[key]):
                         yaml_list(ctx, number, ext, key, changed, saved)
@@ -494,6 +501,71 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
 
             show_paths()
             ctx.after_save.append(show_paths)
+
+
+def signed_in_clients(ctx: PageContext, number: str) -> None:
+    """The app login link and QR code (made on demand), and the signed-in browsers."""
+    t = ctx.t
+    ui.separator().classes("my-3")
+    link_box = ui.column().classes("w-full")
+
+    def show_link() -> None:
+        made = ctx.attempt(lambda p: Welcome(ctx.pbx, p).login_link(number), None)
+        if made is None:
+            return
+        link_box.clear()
+        with link_box:
+            png = base64.b64encode(made["qr_png"]).decode()
+            ui.image(f"data:image/png;base64,{png}").classes("w-40 h-40").props(
+                f'alt="{t("App login QR code")}"'
+            )
+            ui.label(made["link"]).classes("font-mono text-xs break-all").props(
+                'data-testid="login-link"'
+            )
+            ui.label(
+                t("Works once, until {when}.", when=made["expires_at"].strftime("%Y-%m-%d %H:%M"))
+            ).classes("text-sm text-grey-8")
+
+    ui.button(t("Show app login link and QR code"), icon="qr_code", on_click=show_link).props(
+        'flat data-testid="show-login-link"'
+    )
+    ui.label(t("Signed-in browsers")).classes("text-base font-bold mt-3")
+    sessions_box = ui.column().classes("w-full")
+
+    def extension_id(p: Principal) -> int:
+        with ctx.pbx.tx() as repo:
+            permissions.check(repo.conn, p, Action.ADMINISTER)
+            found = repo.id_of(KIND, number)
+        if found is None:
+            raise NotFound("extension", number)
+        return found
+
+    def show_sessions() -> None:
+        found = ctx.attempt(
+            lambda p: Sessions(ctx.pbx, ctx.visitor.clock).list(extension_id(p)), None
+        )
+        sessions_box.clear()
+        with sessions_box:
+            for s in found or []:
+                with ui.row().classes("items-center gap-2").props('data-testid="session"'):
+                    ui.label(
+                        f"{s['created_at'][:16].replace('T', ' ')} · {s['source_ip'] or ''} · "
+                        f"{(s['user_agent'] or '')[:60]}"
+                    ).classes("text-sm")
+                    ui.button(t("Sign out"), on_click=lambda sid=s["id"]: end(sid)).props(
+                        "flat dense color=negative"
+                    )
+            if not found:
+                ui.label(t("Nothing here yet.")).classes("text-grey-7 text-sm")
+
+    def end(session_id: int) -> None:
+        ctx.attempt(
+            lambda p: Sessions(ctx.pbx, ctx.visitor.clock).revoke(extension_id(p), session_id),
+            None,
+        )
+        show_sessions()
+
+    show_sessions()
 
 
 def _call_paths(ctx: PageContext, p: Principal, number: str) -> dict[str, Any]:
