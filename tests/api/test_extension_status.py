@@ -20,6 +20,8 @@ def test_without_the_sip_core_the_status_is_unknown_and_the_list_stays_fast(
     elapsed = time.monotonic() - started
     assert [i["status"] for i in page["items"]] == ["unknown"] * 50
     assert elapsed < 1.0
+    assert client.get("/api/v1/extensions/201/status").json() == {"status": "unknown"}
+    assert client.get("/api/v1/extensions/999/status").status_code == 404
 
 
 def test_a_stale_control_fifo_is_unknown_too(

@@ -50,22 +50,24 @@ def test_status_follows_registration_ringing_and_the_call(sip: Pbx4Sip, api: Tes
     sip.apply(DOC)
     assert statuses(api) == dict.fromkeys(PASSWORDS, "unregistered")
 
-    callee = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=3000)
+    callee = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=5000)
     try:
         wait_for(api, {"101": "unregistered", "102": "registered", "103": "unregistered"})
         result: list[Result] = []
         caller = threading.Thread(
             target=lambda: result.append(
-                sip.sipp.call("101", PASSWORDS["101"], "102", expect=200, talk_ms=3000)
+                sip.sipp.call("101", PASSWORDS["101"], "102", expect=200, talk_ms=4000)
             )
         )
         caller.start()
-        # While 102 rings (it answers after 3 s), the caller is in a call and 102 is ringing.
-        seen = wait_for(api, {"102": "ringing"}, timeout=3)
+        # While 102 rings (it answers after 5 s), the caller is in a call and 102 is ringing.
+        seen = wait_for(api, {"102": "ringing"}, timeout=10)
         assert seen == {"101": "in_call", "102": "ringing", "103": "unregistered"}
-        # Answered: both are in the call (3 s of talk).
-        seen = wait_for(api, {"102": "in_call"}, timeout=4)
+        assert api.get("/api/v1/extensions/102/status").json() == {"status": "ringing"}
+        # Answered: both are in the call (4 s of talk).
+        seen = wait_for(api, {"102": "in_call"}, timeout=10)
         assert seen == {"101": "in_call", "102": "in_call", "103": "unregistered"}
+        assert api.get("/api/v1/extensions/102/status").json() == {"status": "in_call"}
         caller.join(30)
         assert result and result[0].ok, result[0].output if result else "no result"
         assert callee.finish().ok

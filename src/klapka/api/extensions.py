@@ -159,6 +159,29 @@ def patch_user(number: Number, objects: ObjectsDep, body: JsonBody) -> Any:
     return _user_view(objects.patch(KIND, number, body))
 
 
+# --- the live SIP status ----------------------------------------------------------------
+
+SipStatus = Literal["unregistered", "registered", "ringing", "in_call", "unknown"]
+
+
+class ExtensionStatus(BaseModel):
+    status: SipStatus = Field(description=ExtensionSummary.model_fields["status"].description)
+
+
+@router.get(
+    "/extensions/{number}/status",
+    summary="Show the live SIP status (as in the list)",
+    operation_id="get_extension_status",
+    responses=responses(ExtensionStatus),
+)
+def get_status(request: Request, number: Number, objects: ObjectsDep) -> Any:
+    from klapka.api.dependencies import get_pbx
+    from klapka.services.registrations import Registrations
+
+    objects.get(KIND, number)  # exists, and may be seen by whoever asks
+    return {"status": Registrations(get_pbx(request)).statuses([number])[number]}
+
+
 # --- the manual presence ----------------------------------------------------------------
 
 
