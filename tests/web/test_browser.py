@@ -250,6 +250,19 @@ def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
     assert stored["external"]["always"] == {"external_number": "+420601000111"}
     shoot(page, "portal-forwarding-desktop")
 
+    # URL popup: the model's rule is shown at the field.
+    page.goto(f"{base}/ui/me/integrations")
+    page.get_by_test_id("field-features.url_popup.url").fill("crm.example.com/?n={{.CallerNumber}}")
+    page.get_by_test_id("save").first.click()
+    page.get_by_text("must start with http:// or https://").wait_for()
+    page.get_by_test_id("field-features.url_popup.url").fill(
+        "https://crm.example.com/?n={{.CallerNumber}}"
+    )
+    page.get_by_test_id("save").first.click()
+    page.get_by_text("Saved", exact=True).first.wait_for()
+    popup = Objects(pbx).get(Kind.EXTENSION, "101")["features"]["url_popup"]
+    assert popup["url"] == "https://crm.example.com/?n={{.CallerNumber}}"
+
     page.set_viewport_size(PHONE)
     page.goto(f"{base}/ui/me")
     page.get_by_test_id("current-status").wait_for()

@@ -72,6 +72,8 @@ PORTAL_PAGES: tuple[tuple[str, str, str | None], ...] = (
     ("/me/notifications", "Notifications", "settings"),
     ("/me/colleagues", "Colleagues", "extensions"),
     ("/me/contacts", "Contacts", "contacts"),
+    ("/me/integrations", "Caller rules and URL popup", "settings"),
+    ("/two-factor", "Two-factor authentication", None),
     ("/me/password", "Change password", None),
 )
 

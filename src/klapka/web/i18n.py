@@ -103,6 +103,16 @@ CZECH: dict[str, str] = {
     "Works once, until {when}.": "Funguje jednou, do {when}.",
     "Show app login link and QR code": "Zobrazit odkaz a QR kód pro přihlášení aplikace",
     "Signed-in browsers": "Přihlášené prohlížeče",
+    "Caller rules and URL popup": "Pravidla volajících a vyskakovací URL",
+    "Caller rules": "Pravidla volajících",
+    "Call types": "Druhy hovorů",
+    "Checked in order; the first rule whose pattern matches the caller decides.": (
+        "Kontrolují se popořadě; rozhoduje první pravidlo, jehož vzor odpovídá volajícímu."
+    ),
+    "inbound": "příchozí",
+    "answered": "přijat",
+    "call_end": "konec hovoru",
+    "Two-factor authentication is on.": "Dvoufázové ověření je zapnuto.",
     "Create": "Vytvořit",
     "Cancel": "Zrušit",
     "Save": "Uložit",
@@ -312,6 +322,11 @@ CZECH: dict[str, str] = {
 # Values of closed sets (statuses, destination types...) are keys too: shown in words.
 ENGLISH: dict[str, str] = {
     "unknown": "unknown (SIP core not running)",
+    "inbound": "Inbound",
+    "internal": "Internal",
+    "external": "External",
+    "answered": "Answered",
+    "call_end": "Call end",
     "ringing": "ringing",
     "in_call": "in a call",
     "available": "Available",

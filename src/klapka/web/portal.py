@@ -16,6 +16,7 @@ from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import Response
 
+from klapka.domain.extension import UrlPopupCallType, UrlPopupTrigger
 from klapka.domain.problems import Forbidden
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
@@ -23,8 +24,9 @@ from klapka.services import contacts
 from klapka.services.objects import Objects
 from klapka.services.principal import Principal
 from klapka.services.user_passwords import UserPasswords
+from klapka.services.yamlfmt import dump_yaml, load_yaml
 from klapka.web import extension_tabs
-from klapka.web.forms import Form
+from klapka.web.forms import Field, Form
 from klapka.web.frame import PageContext, not_available, open_page
 
 KIND = Kind.EXTENSION
@@ -375,4 +377,82 @@ def my_password(request: Request) -> Response | None:
                 ui.notify(t("Password changed"), type="positive")
 
         ui.button(t("Change password"), on_click=save).props('data-testid="change-password"')
+    return None
+
+
+@ui.page("/me/integrations")
+def my_integrations(request: Request) -> Response | None:
+    """Caller rules (ordered, first match wins) and the URL popup."""
+    ctx = portal_page(request, "Caller rules and URL popup", "settings")
+    if not isinstance(ctx, PageContext):
+        return ctx
+    t = ctx.t
+    ext = _mine(ctx)
+    if ext is None:
+        return None
+    popup = ext["features"]["url_popup"]
+    with ui.card().classes("w-full max-w-[48rem]"):
+        ui.label(t("URL popup")).classes("text-lg font-bold")
+        box = ui.column().classes("w-full")
+        with box:
+            form = Form(t)
+            form.switch("features.url_popup.enabled", "Enabled", popup["enabled"])
+            form.text("features.url_popup.url", "URL", popup["url"]).classes("w-full")
+            form.select(
+                "features.url_popup.call_types",
+                "Call types",
+                [c.value for c in UrlPopupCallType],
+                popup["call_types"],
+                multiple=True,
+            )
+            form.select(
+                "features.url_popup.triggers",
+                "When",
+                [x.value for x in UrlPopupTrigger],
+                popup["triggers"],
+                multiple=True,
+            )
+        if ctx.preferences.get("integrations", True):
+            save_button(
+                ctx,
+                form,
+                lambda p: Objects(ctx.pbx, p).patch_part(
+                    KIND, own(p), "features.url_popup", form.values("features.url_popup")
+                ),
+            )
+        else:
+            box.classes("pointer-events-none opacity-60")
+            read_only_note(ctx)
+    with ui.card().classes("w-full max-w-[48rem]"):
+        ui.label(t("Caller rules")).classes("text-lg font-bold")
+        ui.label(
+            t("Checked in order; the first rule whose pattern matches the caller decides.")
+        ).classes("text-sm text-grey-8")
+        rules = (
+            ui.textarea(
+                value=dump_yaml(ext["features"]["caller_rules"])
+                if ext["features"]["caller_rules"]
+                else "[]\n"
+            )
+            .props('outlined autogrow spellcheck=false data-testid="caller-rules"')
+            .classes("w-full font-mono")
+        )
+        ui.label('- {pattern: "777*", action: {voicemail: true}}').classes(
+            "font-mono text-xs text-grey-7"
+        )
+        rules_form = Form(t)
+        rules_form.fields["features.caller_rules"] = Field(
+            lambda: load_yaml(rules.value or "[]") or [], lambda e: setattr(rules, "error", e)
+        )
+        if ctx.preferences.get("presence_forwarding", True):
+            save_button(
+                ctx,
+                rules_form,
+                lambda p: Objects(ctx.pbx, p).put_part(
+                    KIND, own(p), "features.caller_rules", load_yaml(rules.value or "[]") or []
+                ),
+            )
+        else:
+            rules.props("readonly")
+            read_only_note(ctx)
     return None

@@ -169,6 +169,12 @@ def enrolment_page(request: Request) -> Response | None:
             ui.label(t("You are signed in only to set up two-factor authentication."))
         ui.label(t("Scan the QR code with your authenticator app, then enter the code it shows."))
         holder = ui.column().classes("items-center w-full")
+        if ENROLMENT_ONLY not in found.principal.scopes:
+            status = TwoFactor(the_pbx(), found.principal, _clock()).status()
+            if status["enrolled"]:
+                ui.label(t("Two-factor authentication is on.")).classes("text-positive")
+                ui.button(t("Back"), on_click=lambda: ui.navigate.to("/"))
+                return None
         code = ui.input(t("Code from your authenticator app or a recovery code")).props(
             'autocomplete=one-time-code inputmode=numeric data-testid="enrol-code"'
         )
