@@ -490,16 +490,15 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
             )
             panel = ui.column().classes("w-full")
 
-            def show_paths() -> None:
+            async def show_paths() -> None:
+                paths = await ctx.attempt_in_thread(lambda p: _call_paths(ctx, p, number), None)
                 panel.clear()
-                paths = ctx.attempt(lambda p: _call_paths(ctx, p, number), None)
                 if paths is not None:
                     with panel:
                         call_views.call_paths(t, paths, shown.value)
 
-            shown.on_value_change(lambda _e: show_paths())
-
-            show_paths()
+            shown.on_value_change(show_paths)
+            ui.timer(0.01, show_paths, once=True)  # after the page is shown: it takes a while
             ctx.after_save.append(show_paths)
 
 
@@ -575,14 +574,14 @@ def _call_paths(ctx: PageContext, p: Principal, number: str) -> dict[str, Any]:
 
 
 def _save_button(ctx: PageContext, form: Form, action: Any, saved: Any) -> None:
-    def save() -> None:
+    async def save() -> None:
         form.clear_problems()
         result = ctx.attempt(action, form.show_problems)
         if result is not None:
             saved()
             ui.notify(ctx.t("Saved"), type="positive")
             for redraw in ctx.after_save:
-                redraw()
+                await redraw()
 
     ui.button(ctx.t("Save"), icon="save", on_click=save).props('data-testid="save"').classes("mt-3")
 

@@ -10,12 +10,12 @@ messages: a form shows ``InvalidInput`` problems at its fields (``klapka.web.for
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nicegui import app as nicegui_app
-from nicegui import ui
+from nicegui import run, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -87,7 +87,7 @@ class PageContext:
     preferences: dict[str, bool] = field(default_factory=dict)
     contacts: str = "none"
     # Redrawn after a successful save (the editor's "where do calls go" panel).
-    after_save: list[Callable[[], None]] = field(default_factory=list)
+    after_save: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def pbx(self) -> Pbx:
@@ -123,6 +123,31 @@ class PageContext:
         except (Forbidden, NotFound, KlapkaError) as e:
             ui.notify(str(e), type="negative", multi_line=True)
         return None
+
+    async def attempt_in_thread(
+        self, action: Callable[[Principal], T], on_invalid: Callable[[InvalidInput], None] | None
+    ) -> T | None:
+        """``attempt`` for slow work (the routing engine over 10,000 extensions): it runs in
+        a worker thread, so the other browsers of this process are not kept waiting."""
+        try:
+            principal = self.fresh_principal()
+        except SessionEnded:
+            return self.attempt(action, on_invalid)  # says so, and goes to the sign-in
+
+        def work() -> tuple[T | None, KlapkaError | None]:
+            try:
+                return action(principal), None
+            except KlapkaError as e:
+                return None, e
+
+        value, error = await run.io_bound(work)
+
+        def done(_p: Principal) -> T | None:
+            if error is not None:
+                raise error
+            return value
+
+        return self.attempt(done, on_invalid)
 
     def menu_allowed(self, menu: str | None) -> bool:
         return menu is None or self.principal.is_admin or self.menus.get(menu, True)

@@ -58,9 +58,9 @@ def simulator_page(request: Request) -> Response | None:
             request_data = {k: v for k, v in form.values().items() if v not in (None, [], "")}
             return Simulator(ctx.pbx).simulate(request_data)
 
-        def simulate() -> None:
+        async def simulate() -> None:
             form.clear_problems()
-            result = ctx.attempt(run, form.show_problems)
+            result = await ctx.attempt_in_thread(run, form.show_problems)
             result_box.clear()
             if result is not None:
                 with result_box:
@@ -72,5 +72,5 @@ def simulator_page(request: Request) -> Response | None:
 
         button.on_click(simulate)
     if query.get("from") and query.get("to"):
-        simulate()
+        ui.timer(0.01, simulate, once=True)
     return None
