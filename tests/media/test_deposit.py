@@ -88,3 +88,38 @@ def test_a_message_left_is_stored_as_the_audio_that_was_sent(media: MediaService
     expected = g711.decode(g711.encode(audio, g711.PCMU), g711.PCMU)
     assert expected in stored or stored.startswith(expected[: len(stored)])
     assert 2900 <= m.duration_ms <= 3100
+
+
+def test_a_greeting_recorded_by_phone_is_played_to_the_next_caller(media: MediaService) -> None:
+    greeting = g711.decode(g711.encode(speech_like(1.5), g711.PCMU), g711.PCMU)
+
+    async def record() -> None:
+        phone = await Phone("101", "", ("127.0.0.1", media.port)).open()
+        assert (await phone.dial("vmr-101", codecs=(g711.PCMU,))).status == 200
+        await asyncio.sleep(0.2)
+        await phone.dtmf("4321#")
+        await asyncio.sleep(0.5)
+        await phone.dtmf("9")  # record a greeting
+        await asyncio.sleep(0.3)
+        await phone.dtmf("2")  # for "away"
+        await wait_for_tone_end(phone)
+        await phone.send_audio(greeting)
+        await phone.dtmf("#")
+        await asyncio.sleep(0.5)
+        await phone.bye()
+        phone.close()
+
+    asyncio.run(record())
+    path = media.store.greeting_file("101", "away")
+    assert greeting in wav.read_pcm(path)
+
+    async def call() -> bytes:
+        phone = await Phone("102", "", ("127.0.0.1", media.port)).open()
+        final = await phone.dial("vm-101", codecs=(g711.PCMU,), extra=[("X-Klapka-Status", "away")])
+        assert final.status == 200
+        await wait_for_tone_end(phone)
+        await phone.bye()
+        phone.close()
+        return bytes(phone.heard)
+
+    assert greeting in asyncio.run(call())

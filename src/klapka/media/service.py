@@ -76,10 +76,12 @@ class MediaService:
         self.loop = loop
         try:
             loop.run_until_complete(self._main())
-        except BaseException as e:
+        except BaseException as e:  # reported to start()
             self.error = e
             self.ready.set()
         finally:
+            # Jobs still in the executor (MWI, email, prompts) finish before the loop closes.
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     async def _main(self) -> None:
