@@ -15,6 +15,7 @@ from nicegui import ui
 from klapka.domain.extension import (
     AfterEmailing,
     AgentAutoSwitch,
+    BossCallType,
     Codec,
     DtmfMode,
     NewMessageEmail,
@@ -22,7 +23,7 @@ from klapka.domain.extension import (
     Transport,
 )
 from klapka.domain.values import EndpointClass, PresenceStatus
-from klapka.web.forms import SKIP, Form
+from klapka.web.forms import SKIP, Field, Form
 
 STATUSES = [s.value for s in PresenceStatus]
 ENDPOINTS = [e.value for e in EndpointClass]
@@ -179,6 +180,88 @@ def feature_fields(form: Form, ext: dict[str, Any]) -> None:
         form.switch("features.door_phone.enabled", "Door phone", f["door_phone"]["enabled"])
         form.switch("features.url_popup.enabled", "URL popup", f["url_popup"]["enabled"])
         form.text("features.url_popup.url", "URL", f["url_popup"]["url"])
+    schedule_fields(form, f.get("presence_schedule"))
+    boss_fields(form, f.get("boss"))
+
+
+def _compound(form: Form, path: str, read: Any) -> ui.label:
+    """A field made of several inputs: one value, one error line under them."""
+    error = ui.label("").classes("text-negative text-xs").props('role="alert"')
+    error.set_visibility(False)
+
+    def show(message: str | None) -> None:
+        error.text = message or ""
+        error.set_visibility(bool(message))
+
+    form.fields[path] = Field(read, show)
+    return error
+
+
+def schedule_fields(form: Form, schedule: dict[str, Any] | None) -> None:
+    """Time-conditional presence: the status for business hours, breaks, holidays, after."""
+    t = form.t
+    ui.label(t("Time-conditional presence")).classes("text-base font-bold mt-3")
+    on = ui.switch(t("Switch my status by business hours"), value=schedule is not None).props(
+        'data-testid="field-features.presence_schedule"'
+    )
+    current = schedule or {}
+    selects: dict[str, ui.select] = {}
+    with ui.grid().classes("grid-cols-1 sm:grid-cols-2 gap-x-4 w-full") as grid:
+        for key, label, default in (
+            ("business_hours", "In business hours", "available"),
+            ("break_hours", "In breaks", "lunch_break"),
+            ("holidays", "On holidays", "off_work"),
+            ("outside_business_hours", "Outside business hours", "off_work"),
+        ):
+            selects[key] = ui.select(
+                {s: t(s) for s in STATUSES}, label=t(label), value=current.get(key, default)
+            ).props(f'data-testid="field-features.presence_schedule.{key}"')
+    grid.bind_visibility_from(on, "value")
+
+    def read() -> Any:
+        if not on.value:
+            return None
+        return {
+            **{k: sel.value for k, sel in selects.items()},
+            "timezone": current.get("timezone"),
+        }
+
+    _compound(form, "features.presence_schedule", read)
+
+
+def boss_fields(form: Form, boss: dict[str, Any] | None) -> None:
+    """Boss–secretary: the boss's calls go to the secretary first."""
+    t = form.t
+    ui.label(t("Boss and secretary")).classes("text-base font-bold mt-3")
+    on = ui.switch(t("Calls go to a secretary first"), value=boss is not None).props(
+        'data-testid="field-features.boss"'
+    )
+    kind, number = "extension", ""
+    if boss:
+        kind, number = next(iter(boss["secretary"].items()))
+    with ui.row().classes("items-start gap-2") as row:
+        chooser = ui.select(
+            {"extension": t("extension"), "ring_group": t("ring_group")},
+            label=t("Secretary"),
+            value=kind,
+        ).classes("min-w-[10rem]")
+        target = ui.input(t("Number"), value=str(number))
+        call_type = ui.select(
+            {c.value: t(c.value) for c in BossCallType},
+            label=t("Call types"),
+            value=(boss or {}).get("call_type", "all"),
+        ).classes("min-w-[10rem]")
+    row.bind_visibility_from(on, "value")
+
+    def read() -> Any:
+        if not on.value:
+            return None
+        return {
+            "secretary": {chooser.value: (target.value or "").strip()},
+            "call_type": call_type.value,
+        }
+
+    _compound(form, "features.boss", read)
 
 
 def advanced_fields(form: Form, ext: dict[str, Any]) -> None:
