@@ -40,7 +40,16 @@ def test_the_ui_is_mounted_beside_the_api_and_needs_the_sessions_cookie(pbx: Pbx
         assert client.get("/ui/").headers["location"] == "/ui/sign-in"
         refused = client.get("/ui/extensions/101")
         assert (refused.status_code, refused.headers["location"]) == (303, "/ui/sign-in")
-        assert "Sign in" in client.get("/ui/sign-in").text
+        sign_in_page = client.get("/ui/sign-in")
+        assert "Sign in" in sign_in_page.text
+        assert sign_in_page.headers["x-frame-options"] == "DENY"
+        # Another site's page may not open the UI's websocket.
+        foreign = client.get(
+            "/ui/_nicegui_ws/socket.io/",
+            params={"EIO": "4", "transport": "polling"},
+            headers={"Origin": "https://evil.example"},
+        )
+        assert foreign.status_code == 400 and "not an accepted origin" in foreign.text
         # A made-up hand-over code sets no cookie.
         bogus = client.get("/ui/auth/complete", params={"code": "made-up"})
         assert bogus.headers["location"] == "/ui/sign-in"

@@ -58,6 +58,10 @@ def mount(app: FastAPI, pbx: Pbx) -> None:
     )
     core.app.add_middleware(RedirectWithPrefixMiddleware)
     core.app.add_middleware(SetCacheControlMiddleware)
+    core.app.add_middleware(NoFraming)
+    # The page's websocket carries every click: only pages of this origin may open one
+    # (NiceGUI allows any origin by default).
+    core.sio.eio.cors_allowed_origins = None
     app.mount(MOUNT, core.app)
     api_lifespan = app.router.lifespan_context
 
@@ -71,3 +75,27 @@ def mount(app: FastAPI, pbx: Pbx) -> None:
             await _shutdown()
 
     app.router.lifespan_context = lifespan
+
+
+class NoFraming:
+    """The UI's pages are never shown inside another site's frame (clickjacking)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-frame-options", b"DENY"),
+                    (b"content-security-policy", b"frame-ancestors 'none'"),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
