@@ -228,3 +228,12 @@ def from_json(v: dict[str, Any]) -> Directory:
             emergency_numbers=frozenset(sy["emergency_numbers"]),
         ),
     )
+
+
+def extension_to_json(e: ExtensionView) -> dict[str, Any]:
+    """One extension's view, for a snapshot that stores extensions one by one."""
+    return _extension(e)
+
+
+def extension_from_json(v: dict[str, Any]) -> ExtensionView:
+    return _unextension(v)

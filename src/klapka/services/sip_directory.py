@@ -1,20 +1,23 @@
-"""What the SIP core needs from the directory, as one JSON snapshot: the routing view,
-the SIP accounts (credentials and registration limits) and the SIP settings.
+"""What the SIP core needs from the directory: the routing view, the SIP accounts
+(credentials and registration limits), the trunks and the SIP settings.
 
-The SIP core runs in Kamailio's own Python without a database driver; it reads this
-snapshot file, which ``klapka serve`` rewrites whenever the directory version changes.
+The SIP core runs in Kamailio's own Python without a database driver; it reads a SQLite
+snapshot (``klapka.sip.snapshot``) that ``klapka serve`` refreshes whenever the directory
+version changes: only the changed extensions, or everything when anything else changed.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from klapka.domain.directory import Trunk, TrunkType
-from klapka.routing.snapshot import to_json
+from klapka.routing.snapshot import extension_to_json, to_json
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
 from klapka.store.directory_view import load_directory
@@ -27,20 +30,39 @@ def directory_version(pbx: Pbx) -> int:
     return int(v or 0)
 
 
-def build_snapshot(pbx: Pbx) -> dict[str, Any]:
+def extension_stamps(pbx: Pbx) -> tuple[int, dict[str, Any], tuple[Any, ...]]:
+    """The directory version, each extension's last change, and a fingerprint of everything
+    else the SIP core reads (a change there means a full refresh of the snapshot)."""
+    others = (t.ext_groups, t.ring_groups, t.queues, t.trunks, t.inbound_routes, t.outbound_routes)
+    with pbx.tx() as repo:
+        conn = repo.conn
+        version = int(conn.execute(select(t.system.c.directory_version)).scalar() or 0)
+        stamps = dict(conn.execute(select(t.extensions.c.number, t.extensions.c.updated_at)).all())
+        counts = [
+            tuple(conn.execute(select(func.count(), func.max(table.c.updated_at))).one())
+            for table in others
+        ]
+        fingerprint = (*counts, conn.execute(select(t.system.c.updated_at)).scalar())
+    return version, stamps, fingerprint
+
+
+def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str, Any]:
+    """The snapshot: the routing view (extensions one by one, the rest as one document),
+    the SIP accounts, trunks and SIP settings. With ``numbers``: only those extensions and
+    their accounts."""
     with pbx.tx() as repo:
         system, _secrets, _hours, version = repo.system()
-        directory = load_directory(repo.conn)
+        directory = load_directory(repo.conn, numbers)
         accounts: dict[str, dict[str, Any]] = {}
-        rows = repo.conn.execute(
-            select(
-                t.extensions.c.number,
-                t.extensions.c.sip_username,
-                t.extensions.c.data,
-                t.extensions.c.secrets,
-            )
+        query = select(
+            t.extensions.c.number,
+            t.extensions.c.sip_username,
+            t.extensions.c.data,
+            t.extensions.c.secrets,
         )
-        for number, username, data, secrets in rows:
+        if numbers is not None:
+            query = query.where(t.extensions.c.number.in_(list(numbers)))
+        for number, username, data, secrets in repo.conn.execute(query):
             security = data.get("security") or {}
             accounts[username] = {
                 "extension": number,
@@ -57,11 +79,13 @@ def build_snapshot(pbx: Pbx) -> dict[str, Any]:
             )
         }
     sip = system.sip
+    rest = to_json(replace(directory, extensions={}))
     return {
-        "trunks": trunks,
         "version": version,
-        "directory": to_json(directory),
+        "extensions": {n: extension_to_json(e) for n, e in directory.extensions.items()},
+        "directory": rest,
         "accounts": accounts,
+        "trunks": trunks,
         "sip": {
             "domain": sip.domain,
             "mobile_app_user_agents": sip.mobile_app_user_agents,

@@ -34,7 +34,7 @@ class SipPaths:
 
     @property
     def snapshot(self) -> Path:
-        return self.root / "directory.json"
+        return self.root / "directory.sqlite"
 
     @property
     def rpc_socket(self) -> Path:

@@ -25,41 +25,14 @@ import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_pytho
 from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.engine import decide, resume
 from klapka.routing.featurecodes import is_feature_code
-from klapka.routing.model import Call, Directory, Endpoint, Runtime
-from klapka.routing.snapshot import from_json
+from klapka.routing.model import Call, Endpoint, Runtime
 from klapka.sip import control, kemi_trunks, kemi_voicemail
 from klapka.sip.kemi_classify import classify
+from klapka.sip.snapshot_file import Snapshot
 
 AOR_DOMAIN = "klapka"  # every extension's address of record is sip:<number>@klapka
 REALM = "klapka"
 AUTH_FAILURES_BEFORE_BLOCK = 10
-
-
-class Snapshot:
-    """The directory snapshot, re-read when the file changes."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.mtime = -1.0
-        self.directory = Directory()
-        self.accounts: dict[str, dict[str, Any]] = {}
-        self.sip: dict[str, Any] = {}
-        self.trunks: dict[str, dict[str, Any]] = {}
-
-    def fresh(self) -> Snapshot:
-        try:
-            mtime = os.stat(self.path).st_mtime
-        except FileNotFoundError:
-            return self
-        if mtime != self.mtime:
-            with open(self.path, encoding="utf-8") as f:
-                data = json.load(f)
-            self.directory = from_json(data["directory"])
-            self.accounts = data["accounts"]
-            self.sip = data["sip"]
-            self.trunks = data.get("trunks", {})
-            self.mtime = mtime
-        return self
 
 
 class Contacts(Mapping[str, tuple[Endpoint, ...]]):

@@ -4,7 +4,6 @@ fresh (rewritten within a fraction of a second of any change, from any process).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -18,10 +17,11 @@ from typing import Any
 import klapka
 from klapka.services.feature_codes import FeatureCodes
 from klapka.services.pbx import Pbx
-from klapka.services.sip_directory import build_snapshot, directory_version
+from klapka.services.sip_directory import build_snapshot, directory_version, extension_stamps
 from klapka.sip import uacreg
 from klapka.sip.control import ControlServer
 from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
+from klapka.sip.snapshot_file import SnapshotWriter
 from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available
 
 log = logging.getLogger("klapka.sip")
@@ -35,17 +35,33 @@ def kamailio_binary() -> str | None:
     )
 
 
-def write_snapshot(pbx: Pbx, paths: SipPaths) -> int:
-    """Write the snapshot atomically; returns the directory version it holds."""
-    snapshot = build_snapshot(pbx)
-    tmp = paths.snapshot.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds SIP passwords
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(snapshot, f, separators=(",", ":"))
-    os.replace(tmp, paths.snapshot)
-    if uacreg.write(paths.uacreg, snapshot["trunks"]):
-        _reload_trunk_registrations(paths)
-    return int(snapshot["version"])
+class SnapshotRefresher:
+    """Keeps the SIP core's snapshot current: the changed extensions only, or everything
+    when something else changed (groups, ring groups, queues, trunks, routes, system)."""
+
+    def __init__(self, pbx: Pbx, paths: SipPaths) -> None:
+        self.pbx = pbx
+        self.paths = paths
+        self.writer = SnapshotWriter(str(paths.snapshot))
+        self.stamps: dict[str, Any] | None = None
+        self.fingerprint: tuple[Any, ...] = ()
+
+    def refresh(self) -> int:
+        """Bring the snapshot up to date; returns the directory version it holds."""
+        version, stamps, fingerprint = extension_stamps(self.pbx)
+        if self.stamps is None or fingerprint != self.fingerprint:
+            snapshot = build_snapshot(self.pbx)
+            self.writer.write({**snapshot, "version": version}, full=True)
+        else:
+            known = self.stamps
+            changed = [n for n, stamp in stamps.items() if known.get(n) != stamp]
+            removed = [n for n in known if n not in stamps]
+            snapshot = build_snapshot(self.pbx, changed)
+            self.writer.write({**snapshot, "version": version}, full=False, removed=removed)
+        self.stamps, self.fingerprint = stamps, fingerprint
+        if uacreg.write(self.paths.uacreg, snapshot["trunks"]):
+            _reload_trunk_registrations(self.paths)
+        return version
 
 
 def _reload_trunk_registrations(paths: SipPaths) -> None:
@@ -86,6 +102,7 @@ class SipCore:
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.control: ControlServer | None = None
+        self.snapshots = SnapshotRefresher(pbx, self.paths)
         self.version = -1
         self.restarts = 0
 
@@ -99,7 +116,7 @@ class SipCore:
                    tls_port=self.tls_port, natping_interval=self.natping_interval)
         )  # fmt: skip
         self.paths.script.write_text(entry_script(src, self.paths.snapshot))
-        self.version = write_snapshot(self.pbx, self.paths)
+        self.version = self.snapshots.refresh()
 
     def _prepare_tls(self) -> None:
         """TLS is offered only with a certificate and Kamailio's tls module; else a warning."""
@@ -196,7 +213,7 @@ class SipCore:
         while not self.stopping.is_set():
             try:
                 if directory_version(self.pbx) != self.version:
-                    self.version = write_snapshot(self.pbx, self.paths)
+                    self.version = self.snapshots.refresh()
                     log.info("directory version %d: snapshot rewritten", self.version)
             except Exception:
                 log.exception("could not refresh the SIP directory snapshot")

@@ -8,6 +8,7 @@ validated when it was written, and building the view for 10,000 extensions has t
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -162,8 +163,9 @@ def system_view(system: System) -> SystemView:
     )
 
 
-def load_directory(conn: Connection) -> Directory:
-    """Read the whole directory in a handful of queries."""
+def load_directory(conn: Connection, numbers: Collection[str] | None = None) -> Directory:
+    """Read the whole directory in a handful of queries (only the extensions ``numbers``
+    when given: the SIP core's snapshot refreshes changed extensions one by one)."""
     from klapka.store.repository import Repository
 
     system, _secrets, hours, _version = Repository(conn).system()
@@ -172,9 +174,10 @@ def load_directory(conn: Connection) -> Directory:
         for member in data.get("members", ()):
             memberships.setdefault(member, set()).add(name)
     extensions = {}
-    for row in conn.execute(
-        select(t.extensions.c.number, t.extensions.c.data, t.extensions.c.presence_changed_at)
-    ):
+    query = select(t.extensions.c.number, t.extensions.c.data, t.extensions.c.presence_changed_at)
+    if numbers is not None:
+        query = query.where(t.extensions.c.number.in_(list(numbers)))
+    for row in conn.execute(query):
         extensions[row.number] = extension_view(row, frozenset(memberships.get(row.number, ())))
     ring_groups = {}
     for (data,) in conn.execute(select(t.ring_groups.c.data)):
