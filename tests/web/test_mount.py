@@ -12,6 +12,7 @@ from klapka.api.app import create_app
 from klapka.domain.references import Kind
 from klapka.services.objects import Objects
 from klapka.services.pbx import Pbx
+from klapka.web.session import hand_off
 
 
 def api_routes(app: Any) -> set[tuple[str, str]]:
@@ -61,6 +62,17 @@ def test_the_ui_is_mounted_beside_the_api_and_needs_the_sessions_cookie(pbx: Pbx
         )
         assert signed_in.json()["status"] == "signed_in"
         assert client.get("/ui/").headers["location"] == "/ui/me"
+        # A hand-over code works only in the browser that opened the sign-in page.
+        assert "klapka_sign_in" in client.cookies
+        code = hand_off(client.cookies["klapka_session"], 3600, "another browser")
+        elsewhere = client.get("/ui/auth/complete", params={"code": code})
+        assert "set-cookie" not in elsewhere.headers
+        code = hand_off(client.cookies["klapka_session"], 3600, client.cookies["klapka_sign_in"])
+        here = client.get("/ui/auth/complete", params={"code": code})
+        assert "klapka_session=" in here.headers["set-cookie"]
+        assert client.get("/ui/auth/complete", params={"code": code}).headers["location"] == (
+            "/ui/sign-in"
+        )  # once
         page = client.get("/ui/me")
         assert page.status_code == 200 and "101" in page.text
         # Signed out: the same cookie, sent again, no longer opens a page.

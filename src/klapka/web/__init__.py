@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from klapka.services.pbx import Pbx
+from klapka.web.session import BrowserCookie
 
 MOUNT = "/ui"
 _configured = False
@@ -59,6 +60,7 @@ def mount(app: FastAPI, pbx: Pbx) -> None:
     core.app.add_middleware(RedirectWithPrefixMiddleware)
     core.app.add_middleware(SetCacheControlMiddleware)
     core.app.add_middleware(NoFraming)
+    core.app.add_middleware(BrowserCookie)
     # The page's websocket carries every click: only pages of this origin may open one
     # (NiceGUI allows any origin by default).
     core.sio.eio.cors_allowed_origins = None

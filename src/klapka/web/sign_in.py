@@ -23,7 +23,7 @@ from klapka.services.sign_in import SignIn, SignInResult
 from klapka.services.two_factor import TwoFactor
 from klapka.store.repository import now
 from klapka.web.frame import language_menu, the_pbx, translator_for, url
-from klapka.web.session import Visitor, hand_off, take
+from klapka.web.session import BROWSER_COOKIE, Visitor, hand_off, take
 
 
 def _clock() -> Any:
@@ -33,7 +33,7 @@ def _clock() -> Any:
 @nicegui_app.get("/auth/complete", include_in_schema=False)
 def complete_sign_in(request: Request, code: str = "") -> Response:
     """Set the session cookies of a sign-in that just succeeded (the code works once)."""
-    found = take(code)
+    found = take(code, request.cookies.get(BROWSER_COOKIE))
     if found is None:
         return RedirectResponse(url("/sign-in"), status_code=303)
     session_id, max_age = found
@@ -63,10 +63,10 @@ def home(request: Request) -> Response:
     )
 
 
-def _finish(result: SignInResult) -> None:
+def _finish(result: SignInResult, browser: str) -> None:
     max_age = max(1, int((result.expires_at - _clock()()).total_seconds()))
     assert result.session_id is not None
-    ui.navigate.to(f"/auth/complete?code={hand_off(result.session_id, max_age)}")
+    ui.navigate.to(f"/auth/complete?code={hand_off(result.session_id, max_age, browser)}")
 
 
 @ui.page("/sign-in")
@@ -74,6 +74,7 @@ def sign_in_page(request: Request) -> None:
     t = translator_for(request)
     ip = Visitor.of(request, the_pbx()).source_ip
     agent = request.headers.get("user-agent")
+    browser = str(getattr(request.state, BROWSER_COOKIE, ""))  # session.BrowserCookie
     ui.page_title(f"{t('Sign in')} · klapka")
     challenge: dict[str, str] = {}
     with ui.column().classes("absolute-center items-stretch w-[22rem] max-w-[92vw]"):
@@ -134,7 +135,7 @@ def sign_in_page(request: Request) -> None:
             password_card.set_visibility(False)
             code_card.set_visibility(True)
             return
-        _finish(result)
+        _finish(result, browser)
 
     def second() -> None:
         code_error.text = ""
@@ -147,7 +148,7 @@ def sign_in_page(request: Request) -> None:
         except KlapkaError as e:
             code_error.text = str(e)
             return
-        _finish(result)
+        _finish(result, browser)
 
     password.on("keydown.enter", attempt)
     code.on("keydown.enter", second)
