@@ -18,7 +18,7 @@ from klapka.services.registrations import Registrations
 from klapka.sip.supervisor import SipCore
 
 DOC = {"version": 1, "extensions": [{"number": "101", "sip_password": "Secret1234a"}]}
-PING_SECONDS = 1
+PING_SECONDS = 2  # the keepalive timeout is 4 of them: room for a loaded machine
 
 
 @pytest.fixture
@@ -113,22 +113,22 @@ def test_a_contact_behind_nat_is_qualified_with_options_and_removed_when_silent(
         assert len(contacts) == 1
         # Reached at the address it came from, not the private one it announced.
         assert contacts[0]["Received"] == f"sip:127.0.0.1:{phone.port}"
-        pings = phone.pings(4 * PING_SECONDS, answer=True)
+        pings = phone.pings(3 * PING_SECONDS, answer=True)
         options = [p for p in pings if p.startswith("OPTIONS ")]
         assert len(options) >= 2, pings
         assert "From: <sip:keepalive@klapka>" in options[0] or "sip:keepalive@klapka" in options[0]
         # It answers: it stays registered.
-        phone.pings(5 * PING_SECONDS, answer=True)
+        phone.pings(3 * PING_SECONDS, answer=True)
         assert len(sip.contacts("101")) == 1
         # It goes silent: after the keepalive timeout (4 pings) it is no longer registered
         # (usrloc marks it expired at once and drops it on its next timer run).
         registrations = Registrations(sip.pbx, sip.core.paths)
         assert len(registrations.of("101")) == 1
         silent_since = time.monotonic()
-        while registrations.of("101") and time.monotonic() < silent_since + 30:
+        while registrations.of("101") and time.monotonic() < silent_since + 40:
             phone.pings(0.5, answer=False)
         assert registrations.of("101") == []
-        assert time.monotonic() - silent_since < 4 * PING_SECONDS + 12
+        assert time.monotonic() - silent_since < 4 * PING_SECONDS + 20
         assert all(c["Expires"] == "expired" for c in sip.contacts("101"))
         # Calls no longer ring it: nothing reaches the phone.
         sip.apply(
@@ -155,7 +155,7 @@ def test_a_contact_not_behind_nat_is_not_pinged(fast_pings: Pbx4Sip) -> None:
         assert phone.register("Secret1234a") == 200
         assert len(sip.contacts("101")) == 1
         assert [
-            p for p in phone.pings(3 * PING_SECONDS, answer=True) if p.startswith("OPTIONS")
+            p for p in phone.pings(2 * PING_SECONDS, answer=True) if p.startswith("OPTIONS")
         ] == []
     finally:
         phone.close()
