@@ -6,6 +6,7 @@ import hashlib
 import re
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,3 +196,36 @@ def test_klapka_init_makes_the_certificate_once(
     assert again.exit_code == 0, again.output
     assert "TLS certificate for SIP kept" in again.output
     assert files.certificate.read_bytes() == cert
+
+
+def _python_with_cryptography() -> str | None:
+    import shutil
+    import subprocess
+
+    for python in (sys.executable, shutil.which("python3")):
+        if python and subprocess.run([python, "-c", "import cryptography"]).returncode == 0:
+            return python
+    return None
+
+
+def test_the_certificate_made_with_the_cryptography_package_works_too(tmp_path: Path) -> None:
+    """Where ``cryptography`` is installed it makes the certificate (no openssl command)."""
+    import subprocess
+
+    python = _python_with_cryptography()
+    if python is None:
+        pytest.skip("no Python with the cryptography package here")
+    src = Path(__file__).resolve().parents[2] / "src"
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from pathlib import Path\n"
+        "from klapka.sip.tls import TlsFiles, ensure_certificate\n"
+        "import klapka.sip.tls as tls\n"
+        "tls._with_openssl = None  # must not be used\n"
+        "assert ensure_certificate(TlsFiles(Path(sys.argv[2])), 'pbx.test')\n"
+    )
+    subprocess.run([python, "-c", script, str(src), str(tmp_path / "tls")], check=True)
+    files = TlsFiles(tmp_path / "tls")
+    assert files.key.stat().st_mode & 0o777 == 0o600
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(files.certificate, files.key)
