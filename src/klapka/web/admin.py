@@ -242,6 +242,21 @@ for _path, _title, _kind, _shown in DIRECTORY_PAGES:
     directory_page(_path, _title, _kind, _shown)
 
 
+AUDIT_KINDS = (
+    "extension",
+    "group",
+    "ring_group",
+    "queue",
+    "trunk",
+    "inbound_route",
+    "outbound_route",
+    "client_permission",
+    "contact",
+    "phonebook",
+    "system",
+    "business_hours",
+)
+
 DAY_NAMES = {
     "mon": "Monday",
     "tue": "Tuesday",
@@ -411,9 +426,16 @@ def contacts_page(request: Request) -> Response | None:
         {"name": "name", "label": t("Name"), "field": "name", "align": "left"},
         {"name": "company", "label": t("Company"), "field": "company", "align": "left"},
         {"name": "numbers", "label": t("Phone numbers"), "field": "numbers", "align": "left"},
-        {"name": "phonebook", "label": "phonebook", "field": "phonebook", "align": "left"},
+        {"name": "phonebook", "label": t("Phonebook"), "field": "phonebook", "align": "left"},
     ]
-    search = ui.input(t("Search")).props("clearable debounce=300 type=search")
+    books = ctx.attempt(lambda p: contacts.list_phonebooks(ctx.pbx, p, limit=500), None)
+    with ui.row().classes("items-end gap-3"):
+        search = ui.input(t("Search")).props("clearable debounce=300 type=search")
+        phonebook = ui.select(
+            {"": t("All"), **{b["name"]: b["name"] for b in (books.items if books else [])}},
+            label=t("Phonebook"),
+            value="",
+        ).classes("min-w-[10rem]")
     table = (
         ui.table(columns=columns, rows=[], row_key="id")
         .props("flat bordered dense")
@@ -422,7 +444,10 @@ def contacts_page(request: Request) -> Response | None:
 
     def refresh() -> None:
         page = ctx.attempt(
-            lambda p: contacts.list_company(ctx.pbx, p, q=search.value or None, limit=200), None
+            lambda p: contacts.list_company(
+                ctx.pbx, p, q=search.value or None, phonebook=phonebook.value or None, limit=200
+            ),
+            None,
         )
         table.rows = [
             {
@@ -437,6 +462,7 @@ def contacts_page(request: Request) -> Response | None:
         table.update()
 
     search.on_value_change(lambda _e: refresh())
+    phonebook.on_value_change(lambda _e: refresh())
     ui.button(
         t("New"),
         icon="add",
@@ -522,6 +548,14 @@ def audit_page(request: Request) -> Response | None:
         return ctx
     t = ctx.t
     state = {"offset": 0}
+    with ui.row().classes("items-end gap-3"):
+        actor = ui.input(t("Who"), placeholder="101").props(
+            'clearable debounce=400 data-testid="audit-actor"'
+        )
+        kind = ui.select(
+            {"": t("All"), **{k: k for k in AUDIT_KINDS}}, label=t("Object"), value=""
+        ).classes("min-w-[10rem]")
+        key = ui.input(t("Key"), placeholder="101").props("clearable debounce=400")
     columns = [
         {"name": "at", "label": t("When"), "field": "at", "align": "left"},
         {"name": "actor", "label": t("Who"), "field": "actor", "align": "left"},
@@ -542,7 +576,13 @@ def audit_page(request: Request) -> Response | None:
     def read(p: Principal) -> Any:
         with ctx.pbx.tx() as repo:
             permissions.check(repo.conn, p, Action.ADMINISTER)
-        return AuditLog(ctx.pbx).list(limit=50, offset=state["offset"])
+        return AuditLog(ctx.pbx).list(
+            actor=(actor.value or "").strip() or None,
+            kind=kind.value or None,
+            key=(key.value or "").strip() or None,
+            limit=50,
+            offset=state["offset"],
+        )
 
     def refresh() -> None:
         page = ctx.attempt(read, None)
@@ -556,7 +596,8 @@ def audit_page(request: Request) -> Response | None:
                 "action": e["action"],
                 "object": f"{e['kind']} {e['key']}".strip(),
                 "changes": "; ".join(
-                    f"{c.get('path')}: {c.get('before')} → {c.get('after')}"
+                    f"{c.get('path')}: {_cell(c.get('before')) or '—'} → "
+                    f"{_cell(c.get('after')) or '—'}"
                     for c in (e["changes"] or [])[:5]
                 ),
             }
@@ -574,5 +615,11 @@ def audit_page(request: Request) -> Response | None:
         state["offset"] = max(0, state["offset"] + delta)
         refresh()
 
+    def filtered(_e: Any) -> None:
+        state["offset"] = 0
+        refresh()
+
+    for element in (actor, kind, key):
+        element.on_value_change(filtered)
     refresh()
     return None

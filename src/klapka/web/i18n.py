@@ -298,6 +298,8 @@ CZECH: dict[str, str] = {
     "Action": "Akce",
     "Object": "Objekt",
     "Changes": "Změny",
+    "Key": "Klíč",
+    "Phonebook": "Telefonní seznam",
     "Holidays": "Svátky",
     "Monday": "Pondělí",
     "Tuesday": "Úterý",
