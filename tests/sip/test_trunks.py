@@ -227,3 +227,31 @@ def wait_status(sip: Pbx4Sip, name: str, wanted: str, timeout: float = 15) -> st
             break
         time.sleep(0.2)
     return status
+
+
+def test_the_outbound_frequency_limit_counts_calls_on_the_wire(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    limit = {"enabled": True, "calls": 1, "period_seconds": 60}
+    sip.apply(
+        document(
+            [peer("carrier", provider.port)],
+            extensions=[{"number": "101", "security": {"frequency_limit": limit}}],
+        )
+    )
+    far = provider.far_end("answer")
+    try:
+        first = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=200)
+        assert first.ok, first.output
+        assert far.finish().ok
+    finally:
+        far.stop()
+    second = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=403)
+    assert second.ok, second.output
+    # Another extension is not limited by 101's calls.
+    far = provider.far_end("answer")
+    try:
+        other = sip.sipp.call("102", PASSWORDS["102"], "0601111222", expect=200)
+        assert other.ok, other.output
+    finally:
+        far.stop()

@@ -142,6 +142,8 @@ modparam("uac", "auth_password_avp", "$avp(kl_apass)")
 modparam("uac", "auth_realm_avp", "$avp(kl_arealm)")
 modparam("uac", "restore_mode", "auto")
 modparam("htable", "htable", "trunkreg=>size=4;")
+# Each extension's recent outbound calls (its frequency limit), forgotten after a day.
+modparam("htable", "htable", "outbound=>size=8;autoexpire=86400;")
 modparam("app_python3", "load", "{paths.script}")
 cfgengine "python"
 """

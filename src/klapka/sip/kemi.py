@@ -76,6 +76,38 @@ class Contacts(Mapping[str, tuple[Endpoint, ...]]):
         return tuple(found)
 
 
+class RecentOutbound(Mapping[str, tuple[datetime, ...]]):
+    """Each extension's recent outbound calls (for its frequency limit), in the htable
+    ``outbound``: shared by all workers, forgotten after a day."""
+
+    def __getitem__(self, number: str) -> tuple[datetime, ...]:
+        text = KSR.htable.sht_get("outbound", number)
+        if not text:
+            return ()
+        return tuple(datetime.fromtimestamp(float(x), UTC) for x in str(text).split(","))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    @staticmethod
+    def record(number: str, at: datetime) -> None:
+        try:
+            KSR.htable.sht_lock("outbound", number)
+            try:
+                text = KSR.htable.sht_get("outbound", number)
+                stamps = [float(x) for x in str(text).split(",")] if text else []
+                now = at.timestamp()
+                stamps = [*[x for x in stamps if now - x < 86400][-999:], now]
+                KSR.htable.sht_sets("outbound", number, ",".join(f"{x:.3f}" for x in stamps))
+            finally:
+                KSR.htable.sht_unlock("outbound", number)
+        except Exception:  # the call is on its way: never fail it for the bookkeeping
+            KSR.err("klapka: outbound call not counted: " + traceback.format_exc() + "\n")
+
+
 class LiveRuntime(Runtime):
     """Runtime state from Kamailio: usrloc contacts and the dialog profile ``incall``."""
 
@@ -292,7 +324,7 @@ class Adapter:
         if kemi_voicemail.access(call, self.media, snap.directory):
             return  # *2, *3: voicemail retrieval
         contacts = Contacts(snap.sip)
-        runtime = LiveRuntime(registered=contacts)
+        runtime = LiveRuntime(registered=contacts, recent_outbound=RecentOutbound())
         decision = decide(call, snap.directory, runtime)
         KSR.pv.sets("$avp(kl_call)", _call_json(call))
         self._execute(decision, contacts, in_failure=False)
@@ -397,6 +429,9 @@ class Adapter:
                 outcome.caller_id,
                 in_failure,
             ):
+                call = _call_from_json(KSR.pv.get("$avp(kl_call)") or "")
+                if call.kind == "internal":
+                    RecentOutbound.record(call.caller, call.at)  # its frequency limit
                 return
         code, reason = _final_reply(outcome)
         detail = outcome.mailbox or outcome.number or outcome.cause or ""
@@ -446,7 +481,13 @@ class Adapter:
         call = _call_from_json(KSR.pv.get("$avp(kl_call)") or "")
         cursor = Cursor.from_json(KSR.pv.get("$avp(kl_cursor)") or "")
         contacts = Contacts(snap.sip)
-        decision = resume(call, cursor, ended, snap.directory, LiveRuntime(registered=contacts))
+        decision = resume(
+            call,
+            cursor,
+            ended,
+            snap.directory,
+            LiveRuntime(registered=contacts, recent_outbound=RecentOutbound()),
+        )
         self._execute(decision, contacts, in_failure=True)
 
 
