@@ -255,3 +255,41 @@ def test_the_outbound_frequency_limit_counts_calls_on_the_wire(
         assert other.ok, other.output
     finally:
         far.stop()
+
+
+def test_the_mobile_rings_through_the_trunk_at_the_same_time_as_the_desk(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    from parity import assert_parity, mark
+
+    mobile_route = {"name": "mobile", "patterns": ["+420NXXXXXXXX"], "trunks": ["carrier"]}
+    doc = document(
+        [peer("carrier", provider.port)],
+        extensions=[
+            {
+                "number": "102",
+                "mobile": "+420601111222",
+                "presence_settings": {"available": {"ring_mobile": {"enabled": True}}},
+            }
+        ],
+    )
+    doc["outbound_routes"].append(mobile_route)
+    sip.apply(doc)
+    desk = sip.sipp.phone("102", PASSWORDS["102"], "ring")
+    mobile = provider.far_end("answer", expect_uri="sip:\\+420601111222@127.0.0.1")
+    try:
+        since = mark(sip)
+        call = sip.sipp.call("101", PASSWORDS["101"], "102", expect=200)
+        assert call.ok, call.output
+        assert mobile.finish().ok
+        assert desk.finish().ok  # cancelled when the mobile answered
+    finally:
+        desk.stop()
+        mobile.stop()
+    predicted = assert_parity(
+        sip, since, "101", "102", list(PASSWORDS), {"answer": ["+420601111222"]}
+    )
+    assert predicted["steps"][0]["ring"] == [
+        {"extension": "102", "endpoint": "desk"},
+        {"number": "+420601111222", "trunk": "carrier"},
+    ]

@@ -356,6 +356,7 @@ class Adapter:
         branches = []
         owners: dict[str, str] = {}
         classes: dict[str, str] = {}
+        numbers: dict[int, str] = {}  # branch index -> outside number (mobile ring)
         trunks = self.snapshot.trunks
         for target in ring.targets:
             if target.extension is None:
@@ -364,6 +365,7 @@ class Adapter:
                     KSR.warn(f"klapka: {target.number} is not rung: no usable trunk\n")
                     continue
                 branches.append((f"sip:{target.number}@{trunk['domain']}", trunk["proxy"]))
+                numbers[len(branches) - 1] = target.number
                 if target.caller_id:
                     KSR.pv.sets("$avp(kl_cid)", target.caller_id)
                 continue
@@ -394,6 +396,10 @@ class Adapter:
         KSR.pv.sets("$avp(kl_cursor)", ring.cursor.to_json())
         KSR.pv.sets("$avp(kl_owners)", json.dumps(owners))
         KSR.pv.sets("$avp(kl_classes)", json.dumps(classes))
+        if numbers:
+            KSR.pv.sets("$avp(kl_numbers)", json.dumps(numbers))
+        else:
+            KSR.pv.unset("$avp(kl_numbers)")
         # The step as the simulator shows it (the parity tests compare the two).
         step = {"ring": [t.to_json() for t in ring.targets], "timeout": ring.timeout}
         KSR.info(f"klapka: step {json.dumps({**step, 'for': ring.owner})}\n")
@@ -456,6 +462,12 @@ class Adapter:
                 for uri, ext in owners.items():
                     if uri.split(";")[0] == contact.split(";")[0]:
                         owner = ext
+            numbers = KSR.pv.get("$avp(kl_numbers)")
+            if owner is None and numbers:
+                number = json.loads(numbers).get(str(KSR.pv.get("$T_branch_idx")))
+                if number:
+                    answered = {"result": "answered", "number": number}
+                    KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
             if owner is not None:
                 KSR.dialog.set_dlg_profile("incall", f"{owner}|{contact}")
                 classes = json.loads(KSR.pv.get("$avp(kl_classes)") or "{}")
