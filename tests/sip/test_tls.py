@@ -229,3 +229,23 @@ def test_the_certificate_made_with_the_cryptography_package_works_too(tmp_path: 
     assert files.key.stat().st_mode & 0o777 == 0o600
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(files.certificate, files.key)
+
+
+def test_a_broken_certificate_turns_tls_off_and_the_sip_core_still_runs(
+    database_url: str, tmp_path: Path
+) -> None:
+    files = TlsFiles(tmp_path / "data" / "tls")
+    ensure_certificate(files, "pbx.test")
+    files.key.write_text("-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n")
+    pbx = Pbx.from_url(database_url)
+    port = free_udp_port()
+    core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port, tls_port=free_tcp_port())
+    core.start()
+    try:
+        assert core.wait_ready(), core.paths.log.read_text()
+        assert core.tls_port is None
+        assert any("are not usable" in w for w in core.warnings), core.warnings
+        assert "listen=tls" not in core.paths.cfg.read_text()
+    finally:
+        core.stop()
+        pbx.close()

@@ -127,6 +127,8 @@ class SipCore:
             problem = f"no certificate in {self.tls_files.root} (`klapka init` makes one)"
         elif not tls_module_available():
             problem = "Kamailio's tls module is not installed (package kamailio-tls-modules)"
+        else:
+            problem = self.tls_files.unusable()  # Kamailio would not start with them
         if problem is not None:
             self.warnings.append(f"SIP over TLS is off: {problem}")
             log.warning("SIP over TLS is off: %s", problem)

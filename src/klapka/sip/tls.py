@@ -36,6 +36,17 @@ class TlsFiles:
     def present(self) -> bool:
         return self.certificate.is_file() and self.key.is_file()
 
+    def unusable(self) -> str | None:
+        """Why the certificate and key cannot serve TLS (unreadable, not PEM, not a pair),
+        or None when they can."""
+        import ssl
+
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(self.certificate, self.key)
+        except (ssl.SSLError, OSError) as e:
+            return f"the certificate and key in {self.root} are not usable ({e})"
+        return None
+
 
 def tls_module_available() -> bool:
     """Is Kamailio's ``tls.so`` installed (Debian package ``kamailio-tls-modules``)?"""
