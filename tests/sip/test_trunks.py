@@ -293,3 +293,16 @@ def test_the_mobile_rings_through_the_trunk_at_the_same_time_as_the_desk(
         {"extension": "102", "endpoint": "desk"},
         {"number": "+420601111222", "trunk": "carrier"},
     ]
+
+
+def test_a_register_trunk_without_a_password_is_not_registered(sip: Pbx4Sip) -> None:
+    trunk = {"name": "carrier", "type": "register", "host": "127.0.0.1", "username": "u1"}
+    sip.apply(document([trunk]))
+    status = TrunkStatus(sip.pbx, sip.core.paths).all("carrier")[0]
+    assert status == {
+        "name": "carrier",
+        "type": "register",
+        "status": "registration_failed",
+        "detail": "no password set",
+    }
+    assert sip.rpc.call("uac.reg_dump") in ([], None, {})

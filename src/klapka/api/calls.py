@@ -116,6 +116,7 @@ class TrunkStatusEntry(BaseModel):
     expires: int | None = Field(None, description="Seconds until a registration is renewed.")
     last_reply: int | None = Field(None, description="The registrar's last SIP answer code.")
     round_trip_ms: float | None = Field(None, description="A peer's answer time to OPTIONS.")
+    detail: str | None = Field(None, description="Why, when the status alone does not say.")
 
 
 def _trunk_status(request: Request, name: str | None) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
@@ -99,18 +100,28 @@ def trunk_uuid(name: str) -> str:
     return f"trunk-{name}"
 
 
+_RESOLVED: dict[str, tuple[float, list[str]]] = {}
+RESOLVE_TTL = 600.0
+
+
 def resolve(host: str) -> list[str]:
-    """The addresses of ``host`` (an IP address stays itself; a name is looked up once)."""
+    """The addresses of ``host`` (an IP address stays itself; a name is looked up at most
+    every 10 minutes, a failed lookup too: a snapshot refresh never waits on DNS twice)."""
     host = host.strip("[]")
     try:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
         pass
+    cached = _RESOLVED.get(host)
+    if cached is not None and time.monotonic() - cached[0] < RESOLVE_TTL:
+        return cached[1]
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_UDP)
+        found = sorted({str(info[4][0]) for info in infos})
     except OSError:
-        return []
-    return sorted({str(info[4][0]) for info in infos})
+        found = []
+    _RESOLVED[host] = (time.monotonic(), found)
+    return found
 
 
 def trunk_entry(trunk: Trunk) -> dict[str, Any]:
@@ -127,7 +138,7 @@ def trunk_entry(trunk: Trunk) -> dict[str, Any]:
         "enabled": trunk.enabled,
         "domain": domain,
         "proxy": proxy,
-        "addresses": resolve(trunk.host),
+        "addresses": resolve(trunk.host) if trunk.enabled else [],
         "port": trunk.port,
         "allowed_ips": [str(n) for n in trunk.allowed_ips],
         "username": trunk.username,

@@ -24,6 +24,7 @@ from klapka.sip.kamailio_cfg import SipPaths
 from klapka.sip.rpc import KamailioRpc, RpcError
 from klapka.store import tables as t
 from klapka.store.database import data_dir
+from klapka.store.repository import join_secrets
 
 _ONLINE = 1 << 2
 _ONGOING = 1 << 1
@@ -42,11 +43,14 @@ class TrunkStatus:
             raise SipCoreUnavailable(f"the SIP core is not running ({e})") from None
 
     def _trunks(self, name: str | None) -> list[Trunk]:
-        q = select(t.trunks.c.data).order_by(t.trunks.c.name)
+        q = select(t.trunks.c.data, t.trunks.c.secrets).order_by(t.trunks.c.name)
         if name is not None:
             q = q.where(t.trunks.c.name == name)
         with self.pbx.tx() as repo:
-            trunks = [Trunk.model_validate(data) for (data,) in repo.conn.execute(q)]
+            trunks = [
+                Trunk.model_validate(join_secrets(dict(data), dict(secrets)))
+                for data, secrets in repo.conn.execute(q)
+            ]
         if name is not None and not trunks:
             raise NotFound("trunk", name)
         return trunks
@@ -79,6 +83,8 @@ class TrunkStatus:
             if rtt is None:
                 return {**out, "status": "unreachable"}
             return {**out, "status": "reachable", "round_trip_ms": round(rtt * 1000, 1)}
+        if not trunk.password:
+            return {**out, "status": "registration_failed", "detail": "no password set"}
         rec = registrations.get(trunk_uuid(trunk.name))
         last = replies.get(f"{trunk.username}@{trunk.domain or trunk.host}")
         if last is not None:

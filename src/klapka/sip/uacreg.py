@@ -32,11 +32,12 @@ CREATE TABLE uacreg (
 
 
 def registrations(trunks: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """One row per enabled register trunk, sorted (so an unchanged set writes nothing)."""
+    """One row per enabled register trunk with a password, sorted (so an unchanged set
+    writes nothing)."""
     rows = []
     for name, trunk in sorted(trunks.items()):
-        if trunk["type"] != "register" or not trunk["enabled"]:
-            continue
+        if trunk["type"] != "register" or not trunk["enabled"] or not trunk["password"]:
+            continue  # nothing to register with (the demo's provider has no password)
         rows.append(
             (
                 trunk["uuid"],
