@@ -249,3 +249,39 @@ def test_a_broken_certificate_turns_tls_off_and_the_sip_core_still_runs(
     finally:
         core.stop()
         pbx.close()
+
+
+def test_broken_tls_clients_do_not_hold_up_the_others(tls_sip: Pbx4Sip) -> None:
+    """Silent connections, plain SIP and garbage on the TLS port, a handshake cut short:
+    a proper phone still gets its answer over TLS within a second."""
+    import os
+
+    tls_sip.apply(DOC)
+    assert tls_sip.core.tls_port is not None
+    port = tls_sip.core.tls_port
+    held = []
+    try:
+        for payload in (
+            b"",
+            b"OPTIONS sip:klapka SIP/2.0\r\nContent-Length: 0\r\n\r\n",
+            os.urandom(4000),
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a ClientHello cut short
+            b"\x00" * 1000,
+        ):
+            for _ in range(4):
+                s = socket.create_connection(("127.0.0.1", port), timeout=1)
+                if payload:
+                    s.sendall(payload)
+                held.append(s)
+        started = time.monotonic()
+        phone = TlsPhone(port, tls_sip.core.tls_files.certificate)
+        try:
+            assert phone.register("101", 1)[0] == 401
+        finally:
+            phone.close()
+        assert time.monotonic() - started < 1.0
+        assert tls_sip.core.process is not None and tls_sip.core.process.poll() is None
+        assert tls_sip.core.restarts == 0
+    finally:
+        for s in held:
+            s.close()
