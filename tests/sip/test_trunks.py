@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from conftest import Pbx4Sip
+from parity import assert_parity, mark
 from provider import Provider
 from sipp import free_udp_port
 
-from klapka.services.simulator import Simulator
 from klapka.services.trunk_status import TrunkStatus
 
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
@@ -50,8 +50,9 @@ def provider(sip: Pbx4Sip) -> Provider:
     return Provider(free_udp_port(), sip.port, sip.sipp.workdir)
 
 
-def predicted(sip: Pbx4Sip, caller: str, dialled: str, **world: Any) -> dict[str, Any]:
-    return Simulator(sip.pbx).simulate({"from": caller, "to": dialled, **world})
+def predicted(sip: Pbx4Sip, since: int, caller: str, dialled: str, **world: Any) -> dict[str, Any]:
+    """What the simulator predicts, checked against what happened on the wire since ``since``."""
+    return assert_parity(sip, since, caller, dialled, list(PASSWORDS), world)
 
 
 def test_an_outbound_call_leaves_through_the_route_with_strip_prepend_and_caller_id(
@@ -64,13 +65,14 @@ def test_an_outbound_call_leaves_through_the_route_with_strip_prepend_and_caller
         expect_headers=("P-Asserted-Identity: <sip:\\+420530335500@",),
     )
     try:
+        since = mark(sip)
         call = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=200)
         provider_side = far.finish()
         assert call.ok, call.output + provider_side.output
         assert provider_side.ok, provider_side.output
     finally:
         far.stop()
-    outcome = predicted(sip, "101", "0601111222")["outcome"]
+    outcome = predicted(sip, since, "101", "0601111222")["outcome"]
     assert outcome == {"result": "external", "number": "+420601111222", "trunk": "carrier"}
 
 
@@ -80,6 +82,7 @@ def test_a_failing_trunk_fails_over_to_the_next(sip: Pbx4Sip, provider: Provider
     down = provider.far_end("503")
     up = second.far_end("answer", expect_uri="sip:\\+420601111222@127.0.0.1")
     try:
+        since = mark(sip)
         call = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=200)
         assert call.ok, call.output
         assert down.finish().ok
@@ -88,6 +91,7 @@ def test_a_failing_trunk_fails_over_to_the_next(sip: Pbx4Sip, provider: Provider
     finally:
         down.stop()
         up.stop()
+    predicted(sip, since, "101", "0601111222")
 
 
 def test_a_busy_callee_does_not_fail_over(sip: Pbx4Sip, provider: Provider) -> None:
@@ -95,11 +99,13 @@ def test_a_busy_callee_does_not_fail_over(sip: Pbx4Sip, provider: Provider) -> N
     sip.apply(document([peer("first", provider.port), peer("second", second.port)]))
     busy = provider.far_end("486")
     try:
+        since = mark(sip)
         call = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=486)
         assert call.ok, call.output
         assert busy.finish().ok
     finally:
         busy.stop()
+    predicted(sip, since, "101", "0601111222")
 
 
 def test_a_provider_challenge_is_answered_with_the_trunk_credentials(
@@ -122,11 +128,13 @@ def test_a_provider_challenge_is_answered_with_the_trunk_credentials(
     assert wait_status(sip, "carrier", "registered") == "registered"
     far = provider.far_end("answer", auth=("530335500", "TrunkSecret1"))
     try:
+        since = mark(sip)
         call = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=200)
         assert call.ok, call.output
         assert far.finish().ok
     finally:
         far.stop()
+    predicted(sip, since, "101", "0601111222")
 
 
 def test_a_register_trunk_with_a_wrong_password_shows_auth_failed(
@@ -171,21 +179,23 @@ def test_an_inbound_call_rings_the_extension_of_its_did(sip: Pbx4Sip, provider: 
     )
     phone = sip.sipp.phone("102", PASSWORDS["102"], "answer")
     try:
+        since = mark(sip)
         call = provider.call("601111222", "+420530335500", expect=200)
         assert call.ok, call.output
         assert phone.finish().ok
     finally:
         phone.stop()
-    simulated = predicted(sip, "601111222", "+420530335500", answer=["102"])
+    simulated = predicted(sip, since, "601111222", "+420530335500", answer=["102"])
     assert simulated["steps"][0]["ring"] == [{"extension": "102", "endpoint": "desk"}]
     assert simulated["outcome"]["result"] == "answered"
 
 
 def test_an_inbound_call_for_an_unknown_did_is_refused(sip: Pbx4Sip, provider: Provider) -> None:
     sip.apply(document([peer("carrier", provider.port)]))
+    since = mark(sip)
     call = provider.call("601111222", "+420999999999", expect=404)
     assert call.ok, call.output
-    assert predicted(sip, "601111222", "+420999999999")["outcome"]["cause"] == "not_found"
+    assert predicted(sip, since, "601111222", "+420999999999")["outcome"]["cause"] == "not_found"
 
 
 def test_an_international_call_is_refused_for_an_extension_without_it(
@@ -197,9 +207,10 @@ def test_an_international_call_is_refused_for_an_extension_without_it(
             extensions=[{"number": "101", "security": {"international_calls": False}}],
         )
     )
+    since = mark(sip)
     call = sip.sipp.call("101", PASSWORDS["101"], "00491511234567", expect=403)
     assert call.ok, call.output
-    outcome = predicted(sip, "101", "00491511234567")["outcome"]
+    outcome = predicted(sip, since, "101", "00491511234567")["outcome"]
     assert outcome == {"result": "hangup", "cause": "restricted"}
 
 
@@ -211,11 +222,13 @@ def test_a_phone_on_the_trunk_address_still_authenticates_as_an_extension(
     sip.apply(document([peer("carrier", provider.port)]))
     phone = sip.sipp.phone("102", PASSWORDS["102"], "answer")
     try:
+        since = mark(sip)
         call = sip.sipp.call("101", PASSWORDS["101"], "102", expect=200)
         assert call.ok, call.output
         assert phone.finish().ok
     finally:
         phone.stop()
+    predicted(sip, since, "101", "102", answer=["102"])
 
 
 def wait_status(sip: Pbx4Sip, name: str, wanted: str, timeout: float = 15) -> str:
