@@ -344,7 +344,9 @@ class Bench:
             raise AssertionError(f"{target.name}: {ok} registered, {bad} failed: {errors}")
 
 
-def run_load(bench: Bench, target: Target, calls: int, rate: int) -> tuple[float, bool]:
+def run_load(
+    bench: Bench, target: Target, calls: int, rate: int, label: str = ""
+) -> tuple[float, bool]:
     work = bench.work
     if target.auth:
         xml = scenario(
@@ -377,7 +379,7 @@ def run_load(bench: Bench, target: Target, calls: int, rate: int) -> tuple[float
     ok, bad = stats(str(out))
     cps = ok / elapsed if elapsed else 0
     print(
-        f"  {target.name:<12} offered {rate:>5}/s: {ok:>6} ok {bad:>5} failed  {elapsed:5.1f} s"
+        f"  {target.name:<12} {label or 'offered'} {rate:>5}/s: {ok:>6} ok {bad:>5} failed  {elapsed:5.1f} s"
         f"  -> {cps:5.0f} calls/s   Kamailio CPU {1000 * cpu / max(ok + bad, 1):.2f} ms/call",
         flush=True,
     )
@@ -418,6 +420,8 @@ def calls_per_second(bench: Bench, rates: list[int], seconds: float) -> None:
         (bench.work / "callees.csv").write_text(
             "SEQUENTIAL\n" + "".join(f"{c}\n" for c in bench.callees)
         )
+        for target in bench.targets.values():
+            run_load(bench, target, 100, 100, "warm-up")  # each worker has routed calls once
         print(
             f"{seconds:g} s per rate and target, {len(bench.callees)} callees, "
             f"{bench.children} Kamailio UDP workers each, {os.cpu_count()} cores (shared)",
@@ -566,13 +570,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="400,600,800,1000")
     parser.add_argument("--seconds", type=float, default=4, help="per rate and target")
-    parser.add_argument("--callees", type=int, default=2000)
+    parser.add_argument(
+        "--callees", type=int, help="registered callees (default 2,000; 200 with --latency)"
+    )
     parser.add_argument("--children", type=int, default=4, help="Kamailio UDP workers")
     parser.add_argument("--targets", default="klapka,native,native-auth")
     parser.add_argument("--latency", action="store_true", help="measure call setup latency")
     parser.add_argument("--latency-rate", type=int, default=100)
     args = parser.parse_args()
-    callees = range(20000, 20000 + args.callees)
+    callees = range(20000, 20000 + (args.callees or (200 if args.latency else 2000)))
     with tempfile.TemporaryDirectory() as tmp:
         bench = Bench(Path(tmp), callees, args.children, args.targets.split(","))
         try:
