@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import Pbx4Sip
+from parity import assert_parity, mark
 
 from klapka.domain.references import Kind
 from klapka.services.objects import Objects
@@ -34,11 +35,13 @@ def test_forward_always_by_phone_applies_to_the_next_call(sip: Pbx4Sip) -> None:
     assert predicted["steps"][0]["ring"] == [{"extension": "103", "endpoint": "desk"}]
     phone = sip.sipp.phone("103", PASSWORDS["103"], "answer")
     try:
+        since = mark(sip)
         call = sip.sipp.call("102", PASSWORDS["102"], "101", expect=200)
         assert call.ok, call.output
         assert phone.finish().ok
     finally:
         phone.stop()
+    assert_parity(sip, since, "102", "101", list(PASSWORDS), {"answer": ["103"]})
 
 
 def test_an_unknown_presence_digit_is_refused(sip: Pbx4Sip) -> None:
