@@ -350,9 +350,9 @@ class Adapter:
         if isinstance(decision, Outcome):
             self._finish(decision, in_failure)
             return
-        self._ring(decision, contacts)
+        self._ring(decision, contacts, in_failure)
 
-    def _ring(self, ring: Ring, contacts: Contacts) -> None:
+    def _ring(self, ring: Ring, contacts: Contacts, in_failure: bool) -> None:
         branches = []
         owners: dict[str, str] = {}
         classes: dict[str, str] = {}
@@ -377,7 +377,8 @@ class Adapter:
             classes[uri] = target.endpoint_class or ""
         if not branches:
             self._finish(
-                Outcome("hangup", cause="unavailable", sip_code=480, reason="Unavailable"), True
+                Outcome("hangup", cause="unavailable", sip_code=480, reason="Unavailable"),
+                in_failure,
             )
             return
         for uri, received in branches[1:]:
