@@ -8,8 +8,10 @@ Playwright; screenshots of the pages go to test-artifacts/screenshots/.
 from __future__ import annotations
 
 import re
+import wave
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from klapka.services.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.services.two_factor import TwoFactor
+from klapka.services.voicemail import VoicemailStore
 from klapka.store.repository import now
 
 pytestmark = pytest.mark.slow
@@ -194,10 +197,24 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     context.close()
 
 
+def deposit(pbx: Pbx, data: Path, mailbox: str, caller: str) -> None:
+    """A voicemail message as the media service leaves one: a row and a WAV file."""
+    store = VoicemailStore(pbx, data)
+    message_id, path = store.begin(mailbox, caller, "Caller")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\x00\x00" * 8000)
+    store.finish(message_id, 1000, keep=True)
+
+
 def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
-    serve: Callable[[str], str], browser: Any, pbx: Pbx
+    serve: Callable[[str], str], browser: Any, pbx: Pbx, tmp_path: Path
 ) -> None:
     base = serve(OFFICE)
+    deposit(pbx, tmp_path / "data", "101", "+420601222333")
     context = new_context(browser, DESKTOP)
     page = context.new_page()
     sign_in(page, base, "jana@example.com", USER_PASSWORD)
@@ -249,6 +266,21 @@ def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
     stored = Objects(pbx).get(Kind.EXTENSION, "101")["presence_settings"]["away"]
     assert stored["external"]["always"] == {"external_number": "+420601000111"}
     shoot(page, "portal-forwarding-desktop")
+
+    # Voicemail: the message is there, its audio plays from the API with this session.
+    page.goto(f"{base}/ui/me/voicemail")
+    message = page.get_by_test_id("voicemail-message")
+    message.get_by_text("+420601222333").wait_for()
+    source = message.locator("audio").get_attribute("src")
+    assert source is not None
+    audio = page.request.get(base + source)
+    assert audio.status == 200 and audio.body()[:4] == b"RIFF"
+    shoot(page, "portal-voicemail-desktop")
+    message.get_by_role("button", name="Mark heard").click()
+    message.get_by_role("button", name="Mark new").wait_for()
+    assert VoicemailStore(pbx, tmp_path / "data").counts("101") == (0, 1)
+    message.get_by_role("button", name="Delete").click()
+    page.get_by_text("No messages.").wait_for()
 
     # URL popup: the model's rule is shown at the field.
     page.goto(f"{base}/ui/me/integrations")

@@ -25,6 +25,7 @@ from klapka.services.objects import Objects
 from klapka.services.principal import Principal
 from klapka.services.user_passwords import UserPasswords
 from klapka.services.yamlfmt import dump_yaml, load_yaml
+from klapka.store.database import data_dir
 from klapka.web import extension_tabs
 from klapka.web.forms import Field, Form
 from klapka.web.frame import PageContext, not_available, open_page
@@ -169,6 +170,7 @@ def my_voicemail(request: Request) -> Response | None:
     ext = _mine(ctx)
     if ext is None:
         return None
+    voicemail_messages(ctx)
     editable = ctx.preferences.get("voicemail", True)
     with ui.card().classes("w-full max-w-[48rem]"):
         box = ui.column().classes("w-full")
@@ -187,6 +189,76 @@ def my_voicemail(request: Request) -> Response | None:
             box.classes("pointer-events-none opacity-60")
             read_only_note(ctx)
     return None
+
+
+def voicemail_messages(ctx: PageContext) -> None:
+    """My messages, newest first: listen (the API's audio URL, with this browser's session
+    cookie), mark heard or new, delete. The phones' message light follows."""
+    from klapka.services.voicemail import NEW, OLD, VoicemailStore
+
+    t = ctx.t
+    store = VoicemailStore(ctx.pbx, data_dir())
+    with ui.card().classes("w-full max-w-[48rem]"):
+        ui.label(t("Messages")).classes("text-lg font-bold")
+        box = ui.column().classes("w-full gap-2").props('data-testid="voicemail-messages"')
+
+    def mine(p: Principal) -> str:
+        number = own(p)
+        store.allowed(p, number)
+        return number
+
+    def changed(number: str) -> None:
+        try:
+            from klapka.sip.mwi import notify_mailbox
+
+            notify_mailbox(store.data_dir, number, *store.counts(number))
+        except (ImportError, OSError):
+            pass  # no SIP core: nothing to tell the phones
+
+    def refresh() -> None:
+        found = ctx.attempt(lambda p: store.messages(mine(p)), None) or []
+        box.clear()
+        with box:
+            if not found:
+                ui.label(t("No messages.")).classes("text-grey-7")
+            for m in reversed(found):
+                with (
+                    ui.row()
+                    .classes("items-center gap-2 w-full")
+                    .props('data-testid="voicemail-message"')
+                ):
+                    if m.state == NEW:
+                        ui.badge(t("new"), color="orange")
+                    ui.label(f"{m.caller_name} {m.caller_number}".strip()).classes("font-bold")
+                    ui.label(
+                        f"{m.received_at:%Y-%m-%d %H:%M} · {round(m.duration_ms / 1000)} s"
+                    ).classes("text-sm text-grey-8")
+                    # A plain element: NiceGUI's ui.audio would put /ui in front of the path.
+                    ui.element("audio").props(
+                        f'controls preload=none src="/api/v1/me/voicemail/messages/{m.id}/audio"'
+                    ).classes("h-8")
+                    other = OLD if m.state == NEW else NEW
+                    ui.button(
+                        t("Mark heard") if other == OLD else t("Mark new"),
+                        on_click=lambda m=m, other=other: act(
+                            lambda p: store.mark(mine(p), m.id, other)
+                        ),
+                    ).props("flat dense")
+                    ui.button(
+                        icon="delete",
+                        on_click=lambda m=m: act(lambda p: store.delete(mine(p), m.id)),
+                    ).props(f'flat dense color=negative aria-label="{t("Delete")}"')
+
+    def act(action: Callable[[Principal], Any]) -> None:
+        def run(p: Principal) -> bool:
+            action(p)
+            changed(own(p))
+            return True
+
+        if ctx.attempt(run, None):
+            refresh()
+
+    refresh()
 
 
 @ui.page("/me/notifications")
