@@ -15,7 +15,7 @@ from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import Response
 
-from klapka.domain.problems import InvalidInput
+from klapka.domain.problems import InvalidInput, KlapkaError
 from klapka.domain.references import Kind
 from klapka.services import contacts, permissions
 from klapka.services.audit import AuditLog
@@ -61,6 +61,8 @@ def admin_page(request: Request, title: str) -> PageContext | Response | None:
 
 
 def _cell(value: Any) -> str:
+    if value is True or value is False:
+        return "✓" if value else "✗"
     if isinstance(value, list):
         return ", ".join(_cell(v) for v in value)
     if isinstance(value, dict):
@@ -154,7 +156,7 @@ def directory_page(path: str, title: str, kind: Kind, shown: tuple[tuple[str, st
             page = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(kind, limit=500), None)
             rows = []
             for item in page.items if page else []:
-                row = {c: _cell(item.get(c)) for c, _label in shown}
+                row = {c: _cell(item.get(c, True if c == "enabled" else None)) for c, _ in shown}
                 row[key] = str(item[key])
                 rows.append(row)
             table.rows = rows
@@ -192,7 +194,43 @@ def directory_page(path: str, title: str, kind: Kind, shown: tuple[tuple[str, st
         refresh()
         if kind is Kind.QUEUE:
             queue_agents_panel(ctx)
+        if kind is Kind.TRUNK:
+            trunk_status_panel(ctx)
         return None
+
+
+def trunk_status_panel(ctx: PageContext) -> None:
+    """Each trunk's live status from the SIP core (registered, auth failed, reachable...)."""
+    t = ctx.t
+    ui.label(t("Status")).classes("text-lg font-bold mt-4")
+    box = ui.column().props('data-testid="trunk-status"')
+
+    def read(p: Principal) -> list[dict[str, Any]]:
+        from klapka.services.trunk_status import TrunkStatus
+
+        with ctx.pbx.tx() as repo:
+            permissions.check(repo.conn, p, Action.ADMINISTER)
+        try:
+            return TrunkStatus(ctx.pbx).all()
+        except KlapkaError as e:  # the SIP core is not running
+            return [{"name": "", "status": "unknown", "problem": str(e)}]
+
+    async def show() -> None:
+        found = await ctx.attempt_in_thread(read, None) or []
+        box.clear()
+        with box:
+            for trunk in found:
+                detail = trunk.get("detail") or (
+                    f"{trunk['round_trip_ms']} ms" if "round_trip_ms" in trunk else ""
+                )
+                ui.label(f"{trunk['name']} {t(trunk['status'])} {detail}".strip()).classes(
+                    "text-sm"
+                )
+            if not found:
+                ui.label(t("Nothing here yet.")).classes("text-grey-7")
+
+    ui.timer(0.01, show, once=True)
+    ui.timer(15.0, show)
 
 
 def queue_agents_panel(ctx: PageContext) -> None:
