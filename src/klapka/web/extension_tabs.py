@@ -106,6 +106,10 @@ def presence_fields(
                 settings["ring_mobile"]["enabled"],
             )
     if forward:
+        form.switch(
+            f"{base}.push_notifications", "Push notifications", settings["push_notifications"]
+        )
+        form.text(f"{base}.greeting", "Voicemail greeting", settings.get("greeting"), empty=None)
         form.select(
             f"{base}.agent_auto_switch",
             "Agent status auto switch",

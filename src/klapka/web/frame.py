@@ -174,9 +174,9 @@ def open_page(request: Request, title: str, admin: bool = False) -> PageContext 
     ui.page_title(f"{t(title)} · klapka")
     _frame(ctx, title)
     if admin and not principal.is_admin:
-        ui.label(t("Only an admin may open another user's settings.")).classes(
-            "text-negative"
-        ).props('role="alert"')
+        ui.label(t("Only an admin may open this page.")).classes("text-negative text-lg").props(
+            'role="alert" data-testid="refused"'
+        )
         return ctx
     return ctx
 

@@ -119,6 +119,8 @@ CZECH: dict[str, str] = {
     "new": "nová",
     "Mark heard": "Označit jako poslechnutou",
     "Mark new": "Označit jako novou",
+    "Only an admin may open this page.": "Tuto stránku může otevřít jen administrátor.",
+    "Voicemail greeting": "Pozdrav hlasové schránky",
     "disabled": "vypnut",
     "not_monitored": "nesledován",
     "unreachable": "nedostupný",
