@@ -15,6 +15,10 @@ passes with 0 failed calls. Prints the achieved calls/s, the Kamailio CPU time p
 rate) and the best passing rate of each target, with klapka's ratio to both baselines.
 
   .venv/bin/python bench/bench_sip.py [--rates 400,600,800,1000] [--seconds 4] [--children 4]
+      [--memory tlsf] [--targets klapka,native,native-auth] [--callees 2000]
+
+--children sets the Kamailio UDP workers of every target; --memory runs every Kamailio with
+that memory manager (-x; Kamailio's default, qm, is what klapka runs today).
 
 Call setup latency (--latency): a caller and a callee in one asyncio process (bench/sip_udp.py)
 at --latency-rate calls/s for --seconds; latency = the authenticated INVITE sent by the
@@ -248,6 +252,13 @@ def stats(out: str) -> tuple[int, int]:
     return int(ok.group(1)) if ok else 0, int(bad.group(1)) if bad else 0
 
 
+def udp_drops() -> int:
+    """Datagrams the kernel dropped, all sockets (a full receive buffer): /proc/net/snmp."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()]
+    head, values = [row for row in lines if row[0] == "Udp:"][:2]
+    return int(values[head.index("RcvbufErrors")])
+
+
 def cpu_seconds(pgid: int) -> float:
     """User + system CPU time of every live process in the group (Kamailio's workers)."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -267,18 +278,28 @@ def cpu_seconds(pgid: int) -> float:
 class Bench:
     """The database, klapka's SIP core and the native Kamailios, started for one run."""
 
-    def __init__(self, work: Path, callees: range, children: int, targets: list[str]) -> None:
+    def __init__(
+        self, work: Path, callees: range, children: int, targets: list[str], memory: str = ""
+    ) -> None:
         self.work = work
         self.callees = callees
         self.children = children
+        self.memory = memory  # Kamailio's memory manager (-x): "" is its default, qm
         self.names = targets
         self.procs: list[subprocess.Popen[bytes]] = []
         self.core: SipCore | None = None
         self.targets: dict[str, Target] = {}
+        self.cpu: dict[str, list[float]] = {}  # Kamailio CPU ms per call, per measured run
 
     def start(self) -> None:
         binary = kamailio_binary()
         assert binary and SIPP, "kamailio and sipp are needed"
+        if self.memory:  # every Kamailio, klapka's too, through a wrapper that adds -x
+            wrapper = self.work / "kamailio"
+            wrapper.write_text(f'#!/bin/sh\nexec {binary} -x {self.memory} "$@"\n')
+            wrapper.chmod(0o755)
+            binary = str(wrapper)
+            supervisor.kamailio_binary = lambda: binary  # type: ignore[assignment]
         url = f"sqlite:///{self.work / 'k.db'}"
         upgrade(url)
         pbx = Pbx.from_url(url)
@@ -361,7 +382,7 @@ def run_load(
         )
         auth = []
     errors = work / f"{target.name}-{rate}.err"
-    cpu0 = cpu_seconds(target.pgid)
+    cpu0, drops0 = cpu_seconds(target.pgid), udp_drops()
     t0 = time.monotonic()
     out = sipp(
         xml,
@@ -376,11 +397,15 @@ def run_load(
     )
     elapsed = time.monotonic() - t0
     cpu = cpu_seconds(target.pgid) - cpu0
+    drops = udp_drops() - drops0
     ok, bad = stats(str(out))
     cps = ok / elapsed if elapsed else 0
+    if not label and ok + bad:
+        bench.cpu.setdefault(target.name, []).append(1000 * cpu / (ok + bad))
     print(
         f"  {target.name:<12} {label or 'offered'} {rate:>5}/s: {ok:>6} ok {bad:>5} failed  {elapsed:5.1f} s"
-        f"  -> {cps:5.0f} calls/s   Kamailio CPU {1000 * cpu / max(ok + bad, 1):.2f} ms/call",
+        f"  -> {cps:5.0f} calls/s   Kamailio CPU {1000 * cpu / max(ok + bad, 1):.2f} ms/call"
+        + (f"  ({drops} UDP datagrams dropped on the machine)" if drops else ""),
         flush=True,
     )
     if bad and errors.exists():
@@ -447,6 +472,17 @@ def calls_per_second(bench: Bench, rates: list[int], seconds: float) -> None:
     for base in ("native", "native-auth"):
         if best.get("klapka") and best.get(base):
             print(f"  klapka / {base}: {best['klapka'] / best[base]:.0%}")
+    cpu = {name: statistics.median(ms) for name, ms in bench.cpu.items() if ms}
+    print(
+        "Kamailio CPU per call, median of the runs:",
+        ", ".join(f"{n} {ms:.2f} ms" for n, ms in cpu.items()),
+    )
+    for base in ("native", "native-auth"):
+        if "klapka" in cpu and base in cpu:
+            print(
+                f"  calls per CPU second, klapka / {base}: {cpu[base] / cpu['klapka']:.0%}"
+                " (the ratio of rates when Kamailio has the CPU to itself)"
+            )
 
 
 # --- call setup latency ------------------------------------------------------------------
@@ -575,12 +611,15 @@ def main() -> None:
     )
     parser.add_argument("--children", type=int, default=4, help="Kamailio UDP workers")
     parser.add_argument("--targets", default="klapka,native,native-auth")
+    parser.add_argument(
+        "--memory", default="", help="Kamailio memory manager for all targets (qm, fm, tlsf)"
+    )
     parser.add_argument("--latency", action="store_true", help="measure call setup latency")
     parser.add_argument("--latency-rate", type=int, default=100)
     args = parser.parse_args()
     callees = range(20000, 20000 + (args.callees or (200 if args.latency else 2000)))
     with tempfile.TemporaryDirectory() as tmp:
-        bench = Bench(Path(tmp), callees, args.children, args.targets.split(","))
+        bench = Bench(Path(tmp), callees, args.children, args.targets.split(","), args.memory)
         try:
             bench.start()
             if args.latency:
