@@ -104,10 +104,10 @@ def test_one_page_asks_the_sip_core_twice_whatever_its_size(
     assert sorted(c for c in calls if c.startswith(("ul.", "dlg."))) == ["dlg.list", "ul.dump"]
 
 
-def test_the_status_holds_with_more_contacts_than_one_datagram_carries(
+def test_the_status_and_registrations_hold_with_many_registered_extensions(
     sip: Pbx4Sip, api: TestClient
 ) -> None:
-    """1,500 registered contacts: ul.dump is about 1.3 MB, far over a datagram's 128 KB."""
+    """1,500 registered extensions; the RPC FIFO carries answers no datagram can."""
     sip.apply(
         {
             "version": 1,
@@ -124,3 +124,8 @@ def test_the_status_holds_with_more_contacts_than_one_datagram_carries(
     assert [i["status"] for i in page["items"]] == ["registered"] * 500
     regs = api.get("/api/v1/extensions/3499/registrations").json()
     assert [r["contact"] for r in regs] == ["sip:3499@127.0.0.1:5000"]
+    # The full dump is about 1.3 MB: over a datagram's 128 KB, whole over the FIFO.
+    fifo = KamailioFifoRpc(sip.core.paths.rpc_fifo, timeout=10)
+    assert len(fifo.call("ul.dump")["Domains"][0]["Domain"]["AoRs"]) == 1500
+    with pytest.raises(OSError):  # the datagram answer never comes
+        KamailioRpc(sip.core.paths.rpc_socket, timeout=3).call("ul.dump")
