@@ -61,7 +61,7 @@ def ensure_certificate(files: TlsFiles, common_name: str | None = None) -> bool:
     os.chmod(files.root, 0o700)
     name = common_name or socket.getfqdn() or "klapka"
     try:
-        import cryptography  # noqa: F401
+        import cryptography  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except ImportError:
         _with_openssl(files, name)
     else:
@@ -71,10 +71,16 @@ def ensure_certificate(files: TlsFiles, common_name: str | None = None) -> bool:
 
 
 def _with_cryptography(files: TlsFiles, name: str) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    # An optional package (not a dependency of klapka): typed where it is installed.
+    from cryptography import x509  # type: ignore[import-not-found,unused-ignore]
+    from cryptography.hazmat.primitives import (  # type: ignore[import-not-found,unused-ignore]
+        hashes,
+        serialization,
+    )
+    from cryptography.hazmat.primitives.asymmetric import (  # type: ignore[import-not-found,unused-ignore]
+        ec,
+    )
+    from cryptography.x509.oid import NameOID  # type: ignore[import-not-found,unused-ignore]
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name[:64])])
