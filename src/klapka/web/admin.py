@@ -249,7 +249,9 @@ def queue_agents_panel(ctx: PageContext) -> None:
         queue = chooser.value
         if not queue:
             return
-        agents = ctx.attempt(lambda p: Objects(ctx.pbx, p).queue_agents(queue), None) or []
+        agents: list[dict[str, Any]] = (
+            ctx.attempt(lambda p: Objects(ctx.pbx, p).queue_agents(queue), None) or []
+        )
         with box:
             for agent in agents:
                 number = agent["extension"]

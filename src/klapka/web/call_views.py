@@ -26,7 +26,7 @@ def ring_text(step: dict[str, Any]) -> str:
 
 def outcome_text(outcome: dict[str, Any]) -> str:
     detail = " ".join(f"{k}={v}" for k, v in outcome.items() if k != "result")
-    return outcome["result"] + (f" ({detail})" if detail else "")
+    return str(outcome["result"]) + (f" ({detail})" if detail else "")
 
 
 def path_summary(path: dict[str, Any]) -> str:

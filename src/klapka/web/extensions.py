@@ -248,7 +248,11 @@ def bulk_delete(ctx: PageContext, numbers: list[str], done: Any) -> None:
 
         def delete() -> None:
             for number in numbers:
-                if ctx.attempt(lambda p, n=number: Objects(ctx.pbx, p).delete(KIND, n), None):
+
+                def remove(p: Principal, n: str = number) -> Any:
+                    return Objects(ctx.pbx, p).delete(KIND, n)
+
+                if ctx.attempt(remove, None):
                     ui.notify(t("Deleted") + f": {number}")
             dialog.close()
             done()

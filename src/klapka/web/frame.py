@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from nicegui import app as nicegui_app
 from nicegui import run, ui
@@ -140,7 +140,8 @@ class PageContext:
             except KlapkaError as e:
                 return None, e
 
-        value, error = await run.io_bound(work)
+        outcome = await run.io_bound(work)
+        value, error = outcome if outcome is not None else (None, None)
 
         def done(_p: Principal) -> T | None:
             if error is not None:
@@ -242,8 +243,3 @@ def sign_out(ctx: PageContext) -> None:
 
 def not_available(ctx: PageContext) -> None:
     ui.label(ctx.t("Not available")).classes("text-negative text-lg").props('role="alert"')
-
-
-def label_of(ctx: PageContext, value: Any) -> str:
-    """A value of a closed set (a status, a destination type) in the visitor's language."""
-    return ctx.t(str(value))

@@ -105,7 +105,7 @@ class Visitor:
         return cls(
             pbx,
             request.cookies.get(SESSION_COOKIE),
-            source_ip(request),  # type: ignore[arg-type]
+            source_ip(request),
             request.headers.get("user-agent"),
             clock,
         )

@@ -38,7 +38,7 @@ def complete_sign_in(request: Request, code: str = "") -> Response:
         return RedirectResponse(url("/sign-in"), status_code=303)
     session_id, max_age = found
     response = RedirectResponse(url("/"), status_code=303)
-    set_session_cookies(request, response, session_id, max_age)  # type: ignore[arg-type]
+    set_session_cookies(request, response, session_id, max_age)
     return response
 
 
@@ -46,7 +46,7 @@ def complete_sign_in(request: Request, code: str = "") -> Response:
 def signed_out(request: Request) -> Response:
     """The session is already ended (``frame.sign_out``); forget its cookies."""
     response = RedirectResponse(url("/sign-in"), status_code=303)
-    clear_session_cookies(request, response)  # type: ignore[arg-type]
+    clear_session_cookies(request, response)
     return response
 
 
@@ -99,11 +99,9 @@ def sign_in_page(request: Request) -> None:
                 .classes("text-negative")
                 .props('role="alert" data-testid="sign-in-error"')
             )
-            submit = (
-                ui.button(t("Sign in"), on_click=lambda: attempt())
-                .props('type=submit data-testid="sign-in"')
-                .classes("w-full")
-            )
+            ui.button(t("Sign in"), on_click=lambda: attempt()).props(
+                'type=submit data-testid="sign-in"'
+            ).classes("w-full")
         with ui.card().classes("w-full") as code_card:
             ui.label(t("Two-factor authentication")).classes("text-xl")
             code = (
@@ -152,7 +150,6 @@ def sign_in_page(request: Request) -> None:
 
     password.on("keydown.enter", attempt)
     code.on("keydown.enter", second)
-    del submit
 
 
 @ui.page("/two-factor")
