@@ -380,7 +380,9 @@ def serve(
         tls = system.sip.tls_port if sip_tls_port is None else sip_tls_port
         # Voicemail: SIP from Kamailio on loopback; RTP where phones reach the PBX.
         rtp_host = listen if listen not in ("0.0.0.0", "::", "") else "127.0.0.1"
-        media = MediaService(Pbx.from_url(url), data_dir(), "127.0.0.1", 0, rtp_host=rtp_host)
+        media = MediaService(
+            Pbx.from_url(url), data_dir(), "127.0.0.1", 0, rtp_host=rtp_host, nice=-10
+        )
         try:
             media.start()
             typer.echo(f"klapka: voicemail media service on 127.0.0.1 udp/{media.port}", err=True)

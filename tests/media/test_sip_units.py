@@ -80,6 +80,13 @@ def test_the_answer_takes_the_callers_first_g711_codec_and_its_telephone_event()
     assert sdp.choose_codec(sdp.parse_offer(OFFER.replace(" 8 0 ", " "))) is None
 
 
+def test_the_g711_tables_and_the_c_codec_agree_on_every_sample() -> None:
+    every = struct.pack("<65536h", *range(-32768, 32768))
+    for codec in (g711.PCMU, g711.PCMA):
+        assert g711.encode_tables(every, codec) == g711.encode(every, codec)
+        assert g711.decode_tables(bytes(range(256)), codec) == g711.decode(bytes(range(256)), codec)
+
+
 def test_g711_round_trips_within_its_quantisation() -> None:
     pcm = struct.pack("<800h", *(int(20000 * math.sin(i / 7)) for i in range(800)))
     for codec in (g711.PCMU, g711.PCMA):

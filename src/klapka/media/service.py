@@ -40,6 +40,7 @@ class MediaService:
         rtp_host: str | None = None,
         email_backoff: float = EMAIL_BACKOFF_SECONDS,
         email_poll: float = EMAIL_POLL_SECONDS,
+        nice: int | None = None,
     ) -> None:
         self.pbx = pbx
         self.data_dir = data_dir
@@ -50,6 +51,7 @@ class MediaService:
         self.prompts = Prompts(data_dir / "voicemail" / "prompts")
         self.email_backoff = email_backoff
         self.email_poll = email_poll
+        self.nice = nice
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.clock = Clock()
@@ -72,6 +74,13 @@ class MediaService:
             raise RuntimeError(f"the media service did not start: {self.error}")
 
     def _run(self) -> None:
+        if self.nice is not None:
+            # Media is real time: the thread that paces RTP goes before ordinary work when
+            # the machine is busy (Linux: nice per thread). Without the right, it stays.
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+            except (OSError, AttributeError):
+                log.info("media thread priority unchanged (nice %d not permitted)", self.nice)
         loop = asyncio.new_event_loop()
         self.loop = loop
         try:

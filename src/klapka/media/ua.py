@@ -9,10 +9,12 @@ Calls come from Kamailio on loopback; the application decides what each one does
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
 import re
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +37,7 @@ log = logging.getLogger("klapka.media")
 
 T1, T2 = 0.5, 4.0
 TRANSACTION_LIFETIME = 32.0  # 64*T1: how long answers are kept for retransmitted requests
+RECEIVE_BUFFER = 4 * 1024 * 1024
 ALLOW = "INVITE, ACK, CANCEL, BYE, INFO, OPTIONS, NOTIFY"
 
 Address = tuple[str, int]
@@ -301,6 +304,9 @@ class UserAgent(asyncio.DatagramProtocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         self.port = transport.get_extra_info("sockname")[1]
+        sock = transport.get_extra_info("socket")
+        with contextlib.suppress(OSError):  # a burst of INVITEs must not overflow it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
     # --- sending ----------------------------------------------------------------------
 

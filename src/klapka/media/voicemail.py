@@ -40,6 +40,8 @@ class VoiceDetector:
         self.pending = b""
 
     def feed(self, pcm: bytes) -> None:
+        if self.voiced >= VOICED_FRAMES:
+            return  # decided: nothing more to look at
         data = self.pending + pcm
         usable = len(data) // 320 * 320
         self.pending = data[usable:]
