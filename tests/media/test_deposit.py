@@ -7,11 +7,14 @@ import asyncio
 import math
 import struct
 import time
+from typing import Any
 
+from conftest import doc
 from phone import Phone
 
 from klapka.media import g711, wav
 from klapka.media.service import MediaService
+from klapka.services.config import ConfigService
 
 
 def speech_like(seconds: float) -> bytes:
@@ -123,3 +126,34 @@ def test_a_greeting_recorded_by_phone_is_played_to_the_next_caller(media: MediaS
         return bytes(phone.heard)
 
     assert greeting in asyncio.run(call())
+
+
+def _deposit(media: MediaService, audio: bytes) -> list:
+    async def run() -> None:
+        (await leave_message(media, audio, skip_greeting=True)).close()
+
+    asyncio.run(run())
+    time.sleep(0.5)  # the service finishes the message after the BYE
+    return media.store.messages("101")
+
+
+def test_silence_only_and_too_short_messages_are_discarded(media: MediaService) -> None:
+    assert _deposit(media, bytes(2 * 8000 * 3)) == []  # three seconds of silence
+    assert _deposit(media, speech_like(1.0)) == []  # shorter than min_message_seconds (2)
+    assert [m.duration_ms for m in _deposit(media, speech_like(2.4))] == [2400]
+    assert list(media.store.folder("101").glob("*.wav")) == [
+        media.store.audio_path(media.store.messages("101")[0])
+    ]  # the discarded recordings' files are gone too
+
+
+def test_with_discard_silence_off_a_silent_message_is_kept(media: MediaService, pbx: Any) -> None:
+    ConfigService(pbx).apply(
+        doc(
+            {
+                "number": "101",
+                "voicemail": {"pin": "4321", "discard_silence": False, "min_message_seconds": 0},
+            }
+        )
+    )
+    [message] = _deposit(media, bytes(2 * 8000 * 1))
+    assert message.duration_ms == 1000
