@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from smtp_sink import mailbox  # noqa: F401  (the SMTP sink fixture)
 
 from klapka.domain.references import Kind
 from klapka.services.objects import Objects

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from browsing import DESKTOP, PHONE, choose, new_context, shoot, sign_in
+from smtp_sink import Mailbox
 
 from klapka.domain.references import Kind
 from klapka.services import totp
@@ -63,7 +64,7 @@ client_permissions:
 
 
 def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_it(
-    serve: Callable[[str], str], browser: Any, pbx: Pbx
+    serve: Callable[[str], str], browser: Any, pbx: Pbx, mailbox: Mailbox
 ) -> None:
     base = serve(OFFICE)
     context = new_context(browser, DESKTOP)
@@ -133,9 +134,22 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_test_id("simulate").click()
     page.get_by_text("must be a number").first.wait_for()
 
+    # System: SMTP settings saved, and the test email arrives.
+    page.goto(f"{base}/ui/system")
+    page.get_by_test_id("field-smtp.host").fill(mailbox.host)
+    page.get_by_test_id("field-smtp.port").fill(str(mailbox.port))
+    choose(page, "field-smtp.security", "none")
+    page.get_by_test_id("field-smtp.from_address").fill("pbx@example.com")
+    page.get_by_test_id("save").click()
+    page.get_by_text("Saved", exact=True).first.wait_for()
+    page.get_by_test_id("test-email-to").fill("ops@example.com")
+    page.get_by_test_id("test-email").click()
+    page.get_by_text("Test email sent").wait_for()
+    assert mailbox.to("ops@example.com")[0].message["Subject"] == "klapka: test email"
+    shoot(page, "admin-system-desktop")
+
     for path, name in (
         ("/ui/groups", "admin-groups"),
-        ("/ui/system", "admin-system"),
         ("/ui/audit", "admin-audit"),
     ):
         page.goto(base + path)

@@ -53,6 +53,14 @@ DIRECTORY_PAGES: tuple[tuple[str, str, Kind, tuple[tuple[str, str], ...]], ...] 
 )
 
 
+def system_settings(ctx: PageContext, p: Principal) -> SystemSettings:
+    """The system settings service, for an admin (the service itself checks no role: the
+    API reaches it only through its admin routes)."""
+    with ctx.pbx.tx() as repo:
+        permissions.check(repo.conn, p, Action.ADMINISTER)
+    return SystemSettings(ctx.pbx, p)
+
+
 def admin_page(request: Request, title: str) -> PageContext | Response | None:
     ctx = open_page(request, title, admin=True)
     if isinstance(ctx, Response):
@@ -315,7 +323,7 @@ def business_hours_page(request: Request) -> Response | None:
     if not isinstance(ctx, PageContext):
         return ctx
     t = ctx.t
-    hours = ctx.attempt(lambda p: SystemSettings(ctx.pbx, p).get_business_hours(), None)
+    hours = ctx.attempt(lambda p: system_settings(ctx, p).get_business_hours(), None)
     if hours is None:
         return None
     ui.label(t("Weekly hours")).classes("text-lg font-bold")
@@ -345,7 +353,7 @@ def business_hours_page(request: Request) -> Response | None:
             ctx,
             t("Business hours"),
             dump_yaml(hours),
-            lambda p, data: SystemSettings(ctx.pbx, p).replace_business_hours(data),
+            lambda p, data: system_settings(ctx, p).replace_business_hours(data),
             ui.navigate.reload,
         ),
     ).props('data-testid="edit-hours"')
@@ -524,7 +532,7 @@ def system_page(request: Request) -> Response | None:
     if not isinstance(ctx, PageContext):
         return ctx
     t = ctx.t
-    system = ctx.attempt(lambda p: SystemSettings(ctx.pbx, p).get(), None)
+    system = ctx.attempt(lambda p: system_settings(ctx, p).get(), None)
     if system is None:
         return None
     with ui.card().classes("w-full max-w-[48rem]"):
@@ -554,20 +562,30 @@ def system_page(request: Request) -> Response | None:
         def save() -> None:
             form.clear_problems()
             if ctx.attempt(
-                lambda p: SystemSettings(ctx.pbx, p).patch(form.values()), form.show_problems
+                lambda p: system_settings(ctx, p).patch(form.values()), form.show_problems
             ):
                 ui.notify(t("Saved"), type="positive")
 
-        ui.button(t("Save"), icon="save", on_click=save).props('data-testid="save"')
+        with ui.row():
+            ui.button(t("Save"), icon="save", on_click=save).props('data-testid="save"')
+            ui.button(
+                t("All settings (YAML)"),
+                icon="edit",
+                on_click=lambda: yaml_editor(
+                    ctx,
+                    t("System"),
+                    dump_yaml(system),
+                    lambda p, data: system_settings(ctx, p).replace(data),
+                    ui.navigate.reload,
+                ),
+            ).props("flat")
     with ui.card().classes("w-full max-w-[48rem]"):
         to = ui.input(t("Send to")).props('type=email data-testid="test-email-to"')
 
         def test_email(p: Principal) -> bool:
-            with ctx.pbx.tx() as repo:
-                permissions.check(repo.conn, p, Action.ADMINISTER)
             if not (to.value or "").strip():
                 raise InvalidInput.one("to", "required: an email address")
-            SystemSettings(ctx.pbx, p).send_test_email(to.value.strip())
+            system_settings(ctx, p).send_test_email(to.value.strip())
             return True
 
         def send() -> None:

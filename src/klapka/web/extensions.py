@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from klapka.domain.problems import InvalidInput, KlapkaError, NotFound
 from klapka.domain.references import Kind
+from klapka.domain.values import PresenceStatus
 from klapka.services import permissions
 from klapka.services.extension_csv import ExtensionCsv
 from klapka.services.objects import Objects
@@ -612,8 +613,32 @@ def section_form(
 def presence_tab(
     ctx: PageContext, number: str, ext: dict[str, Any], changed: Any, saved: Any
 ) -> None:
-    """A status to edit, then its forwarding and ring strategy; saved per status."""
+    """The extension's current status and note; a status to edit, then its forwarding and
+    ring strategy, saved per status."""
     t = ctx.t
+    with ui.row().classes("items-end gap-2 w-full"):
+        current = (
+            ui.select(
+                {s: t(s) for s in extension_tabs.STATUSES},
+                label=t("Status"),
+                value=ext["presence"],
+            )
+            .props('data-testid="current-presence"')
+            .classes("min-w-[12rem]")
+        )
+        note = ui.input(t("Note"), value=ext["presence_note"]).classes("flex-grow")
+
+        def set_status() -> None:
+            def change(p: Principal) -> Any:
+                return Objects(ctx.pbx, p).set_presence(
+                    number, PresenceStatus(current.value), note.value or ""
+                )
+
+            if ctx.attempt(change, None) is not None:
+                ui.notify(t("Status set"), type="positive")
+
+        ui.button(t("Set status"), on_click=set_status).props("flat")
+    ui.separator().classes("my-2")
     chooser = (
         ui.select(
             {s: t(s) for s in extension_tabs.STATUSES},

@@ -121,6 +121,7 @@ CZECH: dict[str, str] = {
     "Mark new": "Označit jako novou",
     "Only an admin may open this page.": "Tuto stránku může otevřít jen administrátor.",
     "Voicemail greeting": "Pozdrav hlasové schránky",
+    "All settings (YAML)": "Všechna nastavení (YAML)",
     "disabled": "vypnut",
     "not_monitored": "nesledován",
     "unreachable": "nedostupný",
