@@ -211,11 +211,12 @@ BYE = """
 """
 
 
-# The callee answers at once. The ACK and the BYE, sent back to back, may be relayed by two
-# Kamailio workers and overtake each other: the ACK is optional. A loaded Kamailio that has
-# not read the 180 within 0.5 s retransmits the INVITE: taken in silence (sipp would abort
-# the call), the 180 and 200 are on their way.
-UAS_ANSWER = _ANSWER.format(user="callee", ring_ms=0).replace(
+# The callee rings 5 ms, then answers: a 180 and a 200 sent back to back are relayed by two
+# Kamailio workers and may arrive swapped, which fails the call in sipp. Likewise the ACK and
+# the BYE: the ACK is optional. A loaded Kamailio that has not read the 180 within 0.5 s
+# retransmits the INVITE: taken in silence (sipp would abort the call), the answers are on
+# their way.
+UAS_ANSWER = _ANSWER.format(user="callee", ring_ms=5).replace(
     '<recv request="ACK"/>',
     '<recv request="INVITE" optional="true"/>\n  <recv request="ACK" optional="true"/>',
 )
