@@ -14,6 +14,7 @@ from test_deposit import speech_like
 from test_through_kamailio import apply
 
 from klapka.media import g711, wav
+from klapka.services.config import ConfigService
 from klapka.services.voicemail import VoicemailStore
 
 pytestmark = pytest.mark.slow
@@ -84,3 +85,28 @@ def test_three_wrong_pins_end_the_call(pbx_with_sip: Any) -> None:
 
     asyncio.run(run())
     assert media.store.message("103", message_id).state == "new"
+
+
+def test_the_envelope_says_the_caller_and_the_length_before_the_message(
+    media: Any, pbx: Any
+) -> None:
+    ConfigService(pbx).apply(doc({"number": "101", "voicemail": {
+        "pin": "4321", "play_caller_number": True, "play_duration": True}}))  # fmt: skip
+    _id, audio = store_message(media.store, "101", 1.0)
+    spoken = media.prompts.say("From 0 6 0 1 5 5 5 1 1 1. 1 seconds.")
+    envelope = g711.decode(g711.encode(spoken, g711.PCMU), g711.PCMU)  # as the phone hears it
+
+    async def run() -> bytes:
+        phone = await Phone("101", "", ("127.0.0.1", media.port)).open()
+        assert (await phone.dial("vmr-101", codecs=(g711.PCMU,))).status == 200
+        await asyncio.sleep(0.2)
+        await phone.dtmf("4321#")
+        await asyncio.sleep(0.5)
+        await phone.dtmf("1")
+        await until(lambda: audio in bytes(phone.heard))
+        await phone.bye()
+        phone.close()
+        return bytes(phone.heard)
+
+    heard = asyncio.run(run())
+    assert envelope + audio in heard
