@@ -19,6 +19,7 @@ def new_context(browser: Any, viewport: dict[str, int], locale: str = "en-US") -
     """A fresh browser profile (no cookies) of this size; ``locale`` sets Accept-Language."""
     context = browser.new_context(viewport=viewport, locale=locale)
     context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(30_000)  # the first page of a fresh server
     return context
 
 
@@ -37,7 +38,7 @@ def shoot(page: Any, name: str) -> None:
 
 def sign_in(page: Any, base: str, email: str, password: str) -> None:
     page.goto(f"{base}/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
+    page.get_by_test_id("email").fill(email)
+    page.get_by_test_id("password").fill(password)
     page.get_by_test_id("sign-in").click()
     page.wait_for_url(lambda url: "/sign-in" not in url and "/auth/" not in url)

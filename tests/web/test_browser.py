@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from browsing import DESKTOP, PHONE, choose, new_context, shoot, sign_in
-from smtp_sink import Mailbox
+from smtp_sink import PORTAL, Mailbox, texts, use_mailbox
 
 from klapka.domain.references import Kind
 from klapka.services import totp
@@ -336,13 +336,13 @@ def test_sign_in_with_a_second_factor_in_czech_then_switch_to_english(
     page.goto(f"{base}/")
     page.get_by_role("button", name="Přihlásit se").wait_for()
     shoot(page, "sign-in-desktop")
-    page.get_by_label("E-mail").fill("jana@example.com")
-    page.get_by_label("Heslo").fill("Wrong-Password-1")
+    page.get_by_label("E-mail").first.fill("jana@example.com")
+    page.get_by_label("Heslo", exact=True).fill("Wrong-Password-1")
     page.get_by_test_id("sign-in").click()
     page.get_by_test_id("sign-in-error").filter(
         has_text="the email or password is wrong"
     ).wait_for()
-    page.get_by_label("Heslo").fill(USER_PASSWORD)
+    page.get_by_label("Heslo", exact=True).fill(USER_PASSWORD)
     page.get_by_test_id("sign-in").click()
     code = page.get_by_test_id("code")
     code.fill("000000")
@@ -370,3 +370,35 @@ def test_sign_in_with_a_second_factor_in_czech_then_switch_to_english(
     page.get_by_role("button", name="Přihlásit se").wait_for()
     shoot(page, "sign-in-phone")
     phone.close()
+
+
+def test_a_forgotten_password_is_reset_through_the_emailed_link(
+    serve: Callable[[str], str], browser: Any, pbx: Pbx, mailbox: Mailbox
+) -> None:
+    use_mailbox(pbx, mailbox)
+    base = serve(OFFICE)
+    context = new_context(browser, PHONE)
+    page = context.new_page()
+    page.goto(f"{base}/ui/sign-in")
+    page.get_by_test_id("forgot").click()
+    page.get_by_test_id("reset-email").fill("jana@example.com")
+    page.get_by_test_id("request-reset").click()
+    page.get_by_text("a link to reset its password is on its way").wait_for()
+    page.get_by_test_id("reset-email").fill("nobody@example.com")
+    page.get_by_test_id("request-reset").click()  # the same answer, and no email
+    (sent,) = mailbox.to("jana@example.com")
+    assert not mailbox.to("nobody@example.com")
+    link = re.search(r"https://\S+/reset-password#token=\S+", texts(sent.message)["text/plain"])
+    assert link is not None
+    page.goto(link.group(0).replace(PORTAL, base))
+    page.wait_for_url(re.compile(r".*/ui/reset-password#token=.*"))
+    page.get_by_test_id("new-password").fill("short")
+    page.get_by_test_id("confirm-reset").click()
+    page.get_by_text("10").first.wait_for()  # the policy: 10-63 characters...
+    page.get_by_test_id("new-password").fill("Modra-Obloha-2028")
+    page.get_by_test_id("confirm-reset").click()
+    page.wait_for_url(f"{base}/ui/sign-in")
+    shoot(page, "sign-in-after-reset-phone")
+    sign_in(page, base, "jana@example.com", "Modra-Obloha-2028")
+    page.get_by_test_id("current-status").wait_for()
+    context.close()

@@ -22,6 +22,8 @@ from klapka.services.pbx import Pbx
 from klapka.web.session import BrowserCookie
 
 MOUNT = "/ui"
+# Paths of links in emails (under the portal URL) -> the UI page that opens them.
+EMAIL_LINKS = {"/reset-password": f"{MOUNT}/reset-password"}
 _configured = False
 
 
@@ -65,6 +67,7 @@ def mount(app: FastAPI, pbx: Pbx) -> None:
     # (NiceGUI allows any origin by default).
     core.sio.eio.cors_allowed_origins = None
     app.mount(MOUNT, core.app)
+    app.add_middleware(EmailLinks)
     api_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
@@ -101,3 +104,21 @@ class NoFraming:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class EmailLinks:
+    """The password reset link of the emails (``<portal_url>/reset-password#token=...``)
+    opens the UI's page for it; the fragment stays with the browser across the redirect.
+    A middleware, not a route: the API's routes stay what they are."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        target = EMAIL_LINKS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if target is None or scope.get("method") not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        from starlette.responses import RedirectResponse
+
+        await RedirectResponse(target, status_code=303)(scope, receive, send)

@@ -122,6 +122,11 @@ CZECH: dict[str, str] = {
     "Only an admin may open this page.": "Tuto stránku může otevřít jen administrátor.",
     "Voicemail greeting": "Pozdrav hlasové schránky",
     "All settings (YAML)": "Všechna nastavení (YAML)",
+    "Forgot your password?": "Zapomněli jste heslo?",
+    "Email me a link": "Poslat odkaz e-mailem",
+    "If an account has this email, a link to reset its password is on its way.": (
+        "Pokud k tomuto e-mailu existuje účet, odkaz pro nastavení hesla je na cestě."
+    ),
     "disabled": "vypnut",
     "not_monitored": "nesledován",
     "unreachable": "nedostupný",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from nicegui import app as nicegui_app
-from nicegui import ui
+from nicegui import run, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -21,6 +21,7 @@ from klapka.services.credentials import ENROLMENT_ONLY
 from klapka.services.sessions import Sessions
 from klapka.services.sign_in import SignIn, SignInResult
 from klapka.services.two_factor import TwoFactor
+from klapka.services.user_passwords import UserPasswords
 from klapka.store.repository import now
 from klapka.web.frame import language_menu, the_pbx, translator_for, url
 from klapka.web.session import BROWSER_COOKIE, Visitor, hand_off, take
@@ -102,6 +103,28 @@ def sign_in_page(request: Request) -> None:
             ui.button(t("Sign in"), on_click=lambda: attempt()).props(
                 'type=submit data-testid="sign-in"'
             ).classes("w-full")
+        with (
+            ui.expansion(t("Forgot your password?")).classes("w-full").props('data-testid="forgot"')
+        ):
+            reset_email = (
+                ui.input(t("Email")).props('type=email data-testid="reset-email"').classes("w-full")
+            )
+            reset_sent = ui.label("").classes("text-sm").props('role="status"')
+
+            async def request_reset() -> None:
+                address = (reset_email.value or "").strip()
+                if address:
+                    # The same answer whether or not the account exists, and after the work.
+                    await run.io_bound(
+                        UserPasswords(the_pbx(), _clock()).request_reset, address[:255], ip
+                    )
+                reset_sent.text = t(
+                    "If an account has this email, a link to reset its password is on its way."
+                )
+
+            ui.button(t("Email me a link"), on_click=request_reset).props(
+                'flat data-testid="request-reset"'
+            )
         with ui.card().classes("w-full") as code_card:
             ui.label(t("Two-factor authentication")).classes("text-xl")
             code = (
@@ -150,6 +173,42 @@ def sign_in_page(request: Request) -> None:
 
     password.on("keydown.enter", attempt)
     code.on("keydown.enter", second)
+
+
+@ui.page("/reset-password")
+def reset_password_page(request: Request) -> None:
+    """The page of the reset link: the token is in the fragment (``#token=...``), which the
+    browser never sends to a server; the page reads it and sends it with the new password."""
+    t = translator_for(request)
+    ip = Visitor.of(request, the_pbx()).source_ip
+    ui.page_title(f"{t('New password')} · klapka")
+    with ui.card().classes("absolute-center w-[24rem] max-w-[94vw]"):
+        ui.label(t("New password")).classes("text-xl")
+        password = (
+            ui.input(t("New password"), password=True)
+            .props('autocomplete=new-password data-testid="new-password"')
+            .classes("w-full")
+        )
+        problem = ui.label("").classes("text-negative").props('role="alert"')
+
+        async def confirm() -> None:
+            problem.text = ""
+            fragment = str(await ui.run_javascript("location.hash") or "")
+            token = fragment.removeprefix("#").removeprefix("token=")
+            try:
+                UserPasswords(the_pbx(), _clock()).confirm_reset(
+                    {"token": token, "new_password": password.value or ""}, ip
+                )
+            except InvalidInput as e:
+                problem.text = "; ".join(p.rule for p in e.problems)
+                return
+            except KlapkaError as e:
+                problem.text = str(e)
+                return
+            ui.notify(t("Password changed"), type="positive")
+            ui.navigate.to("/sign-in")
+
+        ui.button(t("Confirm"), on_click=confirm).props('data-testid="confirm-reset"')
 
 
 @ui.page("/two-factor")
