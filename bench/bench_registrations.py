@@ -6,7 +6,7 @@ starts the SIP core (SipCore: Kamailio + KEMI adapter) and lets one sipp registe
 the credentials injected per registration from a CSV file (a field holding sipp's
 ``[authentication username=... password=...]`` keyword). Prints the total time, the rate,
 the failed registrations, and the count of registered extensions read back from Kamailio's
-usrloc (``ul.dump``, through klapka's registrations service).
+usrloc (``ul.dump`` over its RPC FIFO).
 
   .venv/bin/python bench/bench_registrations.py [--extensions 10000] [--rate 2000]
       [--concurrency 500] [--children 4]
@@ -32,8 +32,8 @@ from sipp import SIPP, free_udp_port, scenario
 import klapka.sip.supervisor as supervisor
 from klapka.services.config import ConfigService
 from klapka.services.pbx import Pbx
-from klapka.services.registrations import Registrations
 from klapka.sip.kamailio_cfg import render
+from klapka.sip.rpc import KamailioFifoRpc
 from klapka.sip.supervisor import SipCore, kamailio_binary
 from klapka.store.migrate import upgrade
 
@@ -143,11 +143,19 @@ def main() -> None:
             if failed and errors.exists():
                 print("first errors:", errors.read_text(errors="replace")[:1500])
             t0 = time.perf_counter()
-            live = Registrations(pbx, core.paths)._dump(timeout=30)
-            registered = sum(1 for n in numbers if str(n) in live)
+            dump = KamailioFifoRpc(core.paths.rpc_fifo, timeout=60).call("ul.dump")
+            live = {
+                aor["Info"]["AoR"]: [
+                    c for c in aor["Info"]["Contacts"] if c["Contact"].get("Expires") != "expired"
+                ]
+                for domain in dump["Domains"]
+                for aor in domain["Domain"]["AoRs"]
+            }
+            registered = sum(1 for n in numbers if live.get(str(n)))
             print(
                 f"usrloc (ul.dump): {registered} of {len(numbers)} extensions registered "
-                f"({sum(len(c) for c in live.values())} contacts; dump {time.perf_counter() - t0:.1f} s)"
+                f"({sum(len(c) for c in live.values())} live contacts; "
+                f"dump {time.perf_counter() - t0:.1f} s)"
             )
         finally:
             core.stop()
