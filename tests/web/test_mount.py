@@ -39,6 +39,9 @@ def test_the_ui_is_mounted_beside_the_api_and_needs_the_sessions_cookie(pbx: Pbx
         assert paths and not [p for p in paths if not p.startswith("/api/v1/")]
         assert client.get("/").headers["location"] == "/ui/"
         assert client.get("/ui/").headers["location"] == "/ui/sign-in"
+        # The emailed reset link (<portal_url>/reset-password#token=...) opens the UI's page.
+        assert client.get("/reset-password").headers["location"] == "/ui/reset-password"
+        assert client.post("/reset-password").status_code in (404, 405)
         refused = client.get("/ui/extensions/101")
         assert (refused.status_code, refused.headers["location"]) == (303, "/ui/sign-in")
         sign_in_page = client.get("/ui/sign-in")
