@@ -93,10 +93,13 @@ def test_a_new_message_lights_the_message_waiting_lamp_of_the_registered_phone(
         await caller.send_audio(speech_like(2.5))
         await caller.bye()
         deadline = time.monotonic() + 10
-        while not any(r.method == "NOTIFY" for r in desk.requests):
+        # The first NOTIFY came with the registration (no messages: lamp off); the next one
+        # with the new message.
+        while sum(r.method == "NOTIFY" for r in desk.requests) < 2:
             assert time.monotonic() < deadline, "no NOTIFY"
             await asyncio.sleep(0.05)
-        notify = next(r for r in desk.requests if r.method == "NOTIFY")
+        first, notify = [r for r in desk.requests if r.method == "NOTIFY"][:2]
+        assert "Messages-Waiting: no" in first.body.decode()
         assert notify.get("Event") == "message-summary"
         body = notify.body.decode()
         assert "Messages-Waiting: yes" in body and "Voice-Message: 1/0" in body
@@ -105,3 +108,26 @@ def test_a_new_message_lights_the_message_waiting_lamp_of_the_registered_phone(
         caller.close()
 
     asyncio.run(run())
+
+
+def test_a_phone_that_registers_gets_the_message_waiting_state_at_once(pbx_with_sip: Any) -> None:
+    _pbx, core, media = pbx_with_sip
+    apply(pbx_with_sip, doc())
+    for _ in range(2):
+        message_id, path = media.store.begin("101", "102", "Bob")
+        wav.write_pcm(path, speech_like(1.0))
+        media.store.finish(message_id, 1000, keep=True)
+    media.store.mark("101", message_id, "old")
+
+    async def run() -> str:
+        desk = await Phone("101", PASSWORDS["101"], ("127.0.0.1", core.udp_port)).open()
+        assert (await desk.register()).status == 200
+        deadline = time.monotonic() + 10
+        while not any(r.method == "NOTIFY" for r in desk.requests):
+            assert time.monotonic() < deadline, "no NOTIFY after registering"
+            await asyncio.sleep(0.05)
+        desk.close()
+        return next(r for r in desk.requests if r.method == "NOTIFY").body.decode()
+
+    body = asyncio.run(run())
+    assert "Messages-Waiting: yes" in body and "Voice-Message: 1/1" in body

@@ -124,8 +124,11 @@ class MediaService:
                 await asyncio.wait_for(asyncio.shield(prompts), 30)
 
     def _event(self, event: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
         if event.get("event") == "missed_call":
-            asyncio.get_running_loop().run_in_executor(None, self._missed_call, event)
+            loop.run_in_executor(None, self._missed_call, event)
+        elif event.get("event") == "registered" and str(event.get("extension", "")).isdigit():
+            loop.run_in_executor(None, self._notify_phones, str(event["extension"]))
 
     def _missed_call(self, event: dict[str, Any]) -> None:
         try:

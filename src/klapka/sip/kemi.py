@@ -292,7 +292,8 @@ class Adapter:
             KSR.setbflag(6)  # behind NAT: kept open with pings
             KSR.setbflag(7)  # the pings are SIP OPTIONS (qualify), not bare UDP packets
         KSR.pv.seti("$xavp(reg=>max_contacts)", int(account["max_contacts"]))
-        KSR.registrar.save_uri("location", 0, f"sip:{account['extension']}@{AOR_DOMAIN}")
+        if KSR.registrar.save_uri("location", 0, f"sip:{account['extension']}@{AOR_DOMAIN}") > 0:
+            kemi_voicemail.registered(self.media, account["extension"])  # the MWI lamp
 
     def _invite(self, source: str) -> None:
         snap = self.snapshot.fresh()

@@ -119,7 +119,6 @@ def missed(media: MediaAddress, directory: Directory, reason: str) -> None:
     """A call to an extension ended unanswered and not in voicemail: tell the media service
     (it sends the missed-call email when the extension wants one). One loopback datagram,
     never waited for."""
-    global _events
     address = media.get()
     text = KSR.pv.get("$avp(kl_call)")
     if address is None or not text:
@@ -131,6 +130,19 @@ def missed(media: MediaAddress, directory: Directory, reason: str) -> None:
     name = caller_ext.name if caller_ext is not None else (KSR.pv.get("$fn") or "")
     event = {"event": "missed_call", "extension": dialled, "caller": caller,
              "caller_name": name, "at": at, "reason": reason}  # fmt: skip
+    _send(address, event)
+
+
+def registered(media: MediaAddress, extension: str) -> None:
+    """A phone of ``extension`` registered: the media service sends it the mailbox's
+    message-waiting state (NOTIFY), so its lamp is right from the start."""
+    address = media.get()
+    if address is not None:
+        _send(address, {"event": "registered", "extension": extension})
+
+
+def _send(address: str, event: dict[str, str]) -> None:
+    global _events
     host, _, port = address.rpartition(":")
     try:
         if _events is None:
@@ -138,4 +150,4 @@ def missed(media: MediaAddress, directory: Directory, reason: str) -> None:
             _events.setblocking(False)
         _events.sendto(json.dumps(event).encode(), (host, int(port)))
     except OSError as e:
-        KSR.warn(f"klapka: missed-call event not sent: {e}\n")
+        KSR.warn(f"klapka: {event['event']} event not sent: {e}\n")
