@@ -32,6 +32,7 @@ def choose(page: Any, test_id: str, option: str) -> None:
 def shoot(page: Any, name: str) -> None:
     """A screenshot of the page as it is now, under test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # the header is fixed: keep it at the top
     page.wait_for_timeout(300)  # let the last websocket update paint
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
