@@ -117,3 +117,6 @@ def serve(pbx: Pbx, database_url: str, tmp_path: Path) -> Iterator[Callable[[str
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+    log = tmp_path / "serve.log"
+    if log.exists():  # pytest shows it when the test failed
+        print("--- klapka serve ---\n" + log.read_text(errors="replace")[-8000:])
