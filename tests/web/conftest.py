@@ -88,14 +88,15 @@ def serve(pbx: Pbx, database_url: str, tmp_path: Path) -> Iterator[Callable[[str
             "KLAPKA_DATA_DIR": str(tmp_path / "data"),
             "KLAPKA_SECURE_COOKIES": "never",
         }
-        log = (tmp_path / "serve.log").open("wb")
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "klapka"), "serve", "--no-sip", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
+        klapka = str(Path(sys.executable).parent / "klapka")
+        with (tmp_path / "serve.log").open("wb") as log:  # the child keeps its own handle
+            process = subprocess.Popen(
+                [klapka, "serve", "--no-sip", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=tmp_path,
+            )
         processes.append(process)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
