@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from klapka.domain.problems import Forbidden, NotFound
+from klapka.domain.problems import Forbidden, InvalidInput, NotFound
 from klapka.domain.references import Kind
+from klapka.domain.values import PresenceStatus
 from klapka.services.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
@@ -59,3 +60,12 @@ def test_only_an_admin_may_make_a_login_link(office: Objects, pbx: Pbx) -> None:
         Welcome(pbx, JANA).login_link("101")
     with pytest.raises(NotFound):
         Welcome(pbx).login_link("999")
+
+
+def test_the_extension_list_keeps_a_presence_status(office: Objects, pbx: Pbx) -> None:
+    office.set_presence("102", PresenceStatus.LUNCH_BREAK)
+    page = office.list(Kind.EXTENSION, presence="lunch_break")
+    assert [e["number"] for e in page.items] == ["102"]
+    assert office.list(Kind.EXTENSION, presence="available", group="Sales").total == 1
+    with pytest.raises(InvalidInput, match="presence: must be one of available"):
+        office.list(Kind.EXTENSION, presence="sleeping")

@@ -156,9 +156,17 @@ class Objects:
         limit: int = 50,
         offset: int = 0,
         group: str | None = None,
+        presence: str | None = None,
     ) -> Page:
-        """A page of ``kind``; ``group`` keeps the extensions in that extension group."""
+        """A page of ``kind``; ``group`` keeps the extensions in that extension group,
+        ``presence`` those with that manual status."""
         where = search_filter(kind, q) if q else None
+        if presence is not None and kind is Kind.EXTENSION:
+            if presence not in {s.value for s in PresenceStatus}:
+                statuses = ", ".join(s.value for s in PresenceStatus)
+                raise InvalidInput.one("presence", f"must be one of {statuses}")
+            wanted = SPECS[kind].table.c.presence == presence
+            where = wanted if where is None else and_(where, wanted)
         order = self._order(kind, sort)
         with self.pbx.tx() as repo:
             if group is not None and kind is Kind.EXTENSION and group != RESERVED_GROUP:

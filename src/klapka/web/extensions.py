@@ -60,13 +60,22 @@ def extensions_page(request: Request) -> Response | None:
     if not ctx.principal.is_admin:
         return None
     t = ctx.t
-    state: dict[str, Any] = {"q": "", "group": None, "offset": 0, "total": 0}
+    state: dict[str, Any] = {"q": "", "group": None, "presence": None, "offset": 0, "total": 0}
     groups = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(Kind.GROUP, limit=1000), None)
     group_names = [g["name"] for g in groups.items] if groups else []
 
     with ui.row().classes("items-end gap-3 w-full"):
         search = ui.input(t("Search"), placeholder=t("Number, name or email")).props(
             'clearable debounce=300 data-testid="extension-search" type=search'
+        )
+        presence = (
+            ui.select(
+                {"": t("All"), **{s: t(s) for s in extension_tabs.STATUSES}},
+                label=t("Presence"),
+                value="",
+            )
+            .props('data-testid="extension-presence"')
+            .classes("min-w-[10rem]")
         )
         group = (
             ui.select({"": t("All"), **{g: g for g in group_names}}, label=t("Group"), value="")
@@ -138,6 +147,7 @@ def extensions_page(request: Request) -> Response | None:
                 limit=PAGE_SIZE,
                 offset=state["offset"],
                 group=state["group"] or None,
+                presence=state["presence"] or None,
             ),
             None,
         )
@@ -194,8 +204,14 @@ def extensions_page(request: Request) -> Response | None:
         state["offset"] = 0
         refresh()
 
+    def by_presence(e: Any) -> None:
+        state["presence"] = e.value or None
+        state["offset"] = 0
+        refresh()
+
     search.on_value_change(searched)
     group.on_value_change(grouped)
+    presence.on_value_change(by_presence)
     refresh()
     ui.timer(10.0, refresh)  # presence and registrations change without a reload
     return None
