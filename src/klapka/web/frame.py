@@ -192,7 +192,8 @@ def _frame(ctx: PageContext, title: str) -> None:
         ui.label("klapka").classes("text-lg font-bold")
         ui.label(t(title)).classes("text-base ellipsis")
         ui.space()
-        who = ctx.principal.name
+        number = ctx.principal.extension
+        who = t("Extension {number}", number=number) if number else ctx.principal.name
         ui.label(who).classes("text-sm max-sm:hidden")
         language_menu(t, "flat color=white")
         ui.button(icon="logout", on_click=lambda: sign_out(ctx)).props(
