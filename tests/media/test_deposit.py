@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import socket
 import struct
 import time
 from typing import Any
@@ -157,3 +158,33 @@ def test_with_discard_silence_off_a_silent_message_is_kept(media: MediaService, 
     )
     [message] = _deposit(media, bytes(2 * 8000 * 1))
     assert message.duration_ms == 1000
+
+
+def test_the_service_starts_again_when_its_sip_socket_is_lost(media: MediaService) -> None:
+    port = media.port
+    assert media.loop is not None and media.ua is not None
+    media.loop.call_soon_threadsafe(media.ua.transport.close)  # as if the socket failed
+    deadline = time.monotonic() + 10
+    while (
+        media.restarts < 1 or not media.ready.is_set() or media.ua is None or media.ua.lost.is_set()
+    ):
+        assert time.monotonic() < deadline, "not restarted"
+        time.sleep(0.05)
+    assert media.port == port  # the same port again: Kamailio's view (media.json) holds
+    options = (
+        f"OPTIONS sip:vm@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKo1\r\n"
+        "From: <sip:t@klapka>;tag=1\r\nTo: <sip:vm@klapka>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(2)
+        for _ in range(20):  # the new socket may take a moment
+            sock.sendto(options, ("127.0.0.1", port))
+            try:
+                assert sock.recv(4096).startswith(b"SIP/2.0 200")
+                break
+            except TimeoutError:
+                continue
+        else:
+            raise AssertionError("no answer after the restart")
+    assert media.address_file.exists()

@@ -52,6 +52,8 @@ class MediaService:
         self.email_backoff = email_backoff
         self.email_poll = email_poll
         self.nice = nice
+        self.stop_requested = threading.Event()
+        self.restarts = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread: threading.Thread | None = None
         self.clock = Clock()
@@ -81,17 +83,29 @@ class MediaService:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
             except (OSError, AttributeError):
                 log.info("media thread priority unchanged (nice %d not permitted)", self.nice)
-        loop = asyncio.new_event_loop()
-        self.loop = loop
-        try:
-            loop.run_until_complete(self._main())
-        except BaseException as e:  # reported to start()
-            self.error = e
-            self.ready.set()
-        finally:
-            # Jobs still in the executor (MWI, email, prompts) finish before the loop closes.
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
+        while True:
+            loop = asyncio.new_event_loop()
+            self.loop = loop
+            try:
+                loop.run_until_complete(self._main())
+            except BaseException as e:
+                if not self.ready.is_set():  # the first start failed: start() reports it
+                    self.error = e
+                    self.ready.set()
+                    return
+                log.exception("the media service failed")
+            finally:
+                # Jobs still in the executor (MWI, email, prompts) finish before it closes.
+                loop.run_until_complete(loop.shutdown_default_executor())
+                loop.close()
+            if self.stop_requested.is_set():
+                return
+            self.restarts += 1
+            log.error("the media service stopped unexpectedly; restarting (restart %d)",
+                      self.restarts)  # fmt: skip
+            self.stop_requested.wait(min(5.0, 0.5 * self.restarts))
+            if self.stop_requested.is_set():
+                return
 
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
@@ -111,7 +125,11 @@ class MediaService:
         prompts = loop.run_in_executor(None, self.prompts.generate)
         mail = loop.create_task(self._email_loop())
         try:
-            await self.stopping.wait()
+            stopped = asyncio.ensure_future(self.stopping.wait())
+            lost = asyncio.ensure_future(ua.lost.wait())  # its socket is gone: start again
+            await asyncio.wait({stopped, lost}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            lost.cancel()
         finally:
             mail.cancel()
             for task in list(ua.tasks):
@@ -177,6 +195,7 @@ class MediaService:
             self.mail_wake.clear()
 
     def stop(self) -> None:
+        self.stop_requested.set()
         loop = self.loop
         if loop is not None and self.thread is not None and self.thread.is_alive():
             loop.call_soon_threadsafe(self.stopping.set)

@@ -296,10 +296,14 @@ class UserAgent(asyncio.DatagramProtocol):
         self.dialogs: dict[str, Call] = {}  # Call-ID -> answered call
         self.client: dict[str, asyncio.Future[SipMessage]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        self.lost = asyncio.Event()  # the socket closed under it
 
     @property
     def contact_uri(self) -> str:
         return f"sip:vm@{self.host}:{self.port}"
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.set()
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
