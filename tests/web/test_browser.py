@@ -64,9 +64,10 @@ client_permissions:
 
 
 def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_it(
-    serve: Callable[[str], str], browser: Any, pbx: Pbx, mailbox: Mailbox
+    serve: Callable[[str], str], browser: Any, pbx: Pbx, mailbox: Mailbox, tmp_path: Path
 ) -> None:
     base = serve(OFFICE)
+    deposit(pbx, tmp_path / "data", "103", "+420777000999")
     context = new_context(browser, DESKTOP)
     page = context.new_page()
     sign_in(page, base, "ada@example.com", ADMIN_PASSWORD)
@@ -109,6 +110,15 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     # The "where do calls go" panel follows the saved setting.
     page.get_by_test_id("call-paths").get_by_text("extension 102: 102 desk 30 s").first.wait_for()
     shoot(page, "admin-extension-presence-desktop")
+
+    # An admin reaches any mailbox: Eva's (103) message, audio included.
+    page.goto(f"{base}/ui/extensions/103")
+    page.get_by_role("tab", name="Voicemail").click()
+    message = page.get_by_test_id("voicemail-message")
+    message.get_by_text("+420777000999").wait_for()
+    source = message.locator("audio").get_attribute("src")
+    assert source == "/api/v1/extensions/103/voicemail/messages/1/audio"
+    assert page.request.get(base + source).body()[:4] == b"RIFF"
 
     # Clients: the admin's own browser is signed in; a login link is made on demand.
     page.goto(f"{base}/ui/extensions/100")

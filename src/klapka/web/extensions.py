@@ -495,6 +495,10 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
                         section_form(ctx, number, ext, key, draw, changed, saved)
                         if key == "clients":
                             signed_in_clients(ctx, number)
+                        if key == "voicemail":
+                            from klapka.web.portal import voicemail_messages
+
+                            voicemail_messages(ctx, number)
                 for key in ("phones", "function_keys"):
                     with ui.tab_panel(tab[key]):
                         yaml_list(ctx, number, ext, key, changed, saved)

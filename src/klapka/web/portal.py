@@ -191,9 +191,10 @@ def my_voicemail(request: Request) -> Response | None:
     return None
 
 
-def voicemail_messages(ctx: PageContext) -> None:
-    """My messages, newest first: listen (the API's audio URL, with this browser's session
-    cookie), mark heard or new, delete. The phones' message light follows."""
+def voicemail_messages(ctx: PageContext, mailbox: str | None = None) -> None:
+    """The messages of my mailbox (or, for an admin, of ``mailbox``), newest first: listen
+    (the API's audio URL, with this browser's session cookie), mark heard or new, delete.
+    The phones' message light follows."""
     from klapka.services.voicemail import NEW, OLD, VoicemailStore
 
     t = ctx.t
@@ -203,9 +204,15 @@ def voicemail_messages(ctx: PageContext) -> None:
         box = ui.column().classes("w-full gap-2").props('data-testid="voicemail-messages"')
 
     def mine(p: Principal) -> str:
-        number = own(p)
+        number = mailbox or own(p)
         store.allowed(p, number)
         return number
+
+    audio_base = (
+        f"/api/v1/extensions/{mailbox}/voicemail/messages"
+        if mailbox
+        else "/api/v1/me/voicemail/messages"
+    )
 
     def changed(number: str) -> None:
         try:
@@ -235,7 +242,7 @@ def voicemail_messages(ctx: PageContext) -> None:
                     ).classes("text-sm text-grey-8")
                     # A plain element: NiceGUI's ui.audio would put /ui in front of the path.
                     ui.element("audio").props(
-                        f'controls preload=none src="/api/v1/me/voicemail/messages/{m.id}/audio"'
+                        f'controls preload=none src="{audio_base}/{m.id}/audio"'
                     ).classes("h-8")
                     other = OLD if m.state == NEW else NEW
                     ui.button(
@@ -252,7 +259,7 @@ def voicemail_messages(ctx: PageContext) -> None:
     def act(action: Callable[[Principal], Any]) -> None:
         def run(p: Principal) -> bool:
             action(p)
-            changed(own(p))
+            changed(mailbox or own(p))
             return True
 
         if ctx.attempt(run, None):
