@@ -161,6 +161,7 @@ def test_a_user_lists_every_extension_by_default_with_summary_fields_only(
         "role",
         "presence",
         "presence_note",
+        "status",  # live from the SIP core (colleagues' status); unknown without it
     }
     other = check(jana.get(f"{API}/extensions/102"))
     assert "voicemail" not in other and "sip_password" not in other
