@@ -372,6 +372,12 @@ def test_sign_in_with_a_second_factor_in_czech_then_switch_to_english(
     page.get_by_text("English", exact=True).click()
     page.get_by_role("navigation").get_by_text("My status").wait_for()
     assert page.get_by_test_id("status-away").inner_text().lower() == "away"
+
+    # Signing out ends the session: the portal sends the browser to the sign-in page.
+    page.get_by_test_id("sign-out").click()
+    page.wait_for_url(f"{base}/ui/sign-in")
+    page.goto(f"{base}/ui/me")
+    page.wait_for_url(f"{base}/ui/sign-in")
     context.close()
 
     phone = new_context(browser, PHONE, locale="cs-CZ")

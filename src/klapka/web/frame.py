@@ -187,7 +187,7 @@ def _frame(ctx: PageContext, title: str) -> None:
     ui.colors(primary="#1d4ed8")
     with ui.header(elevated=True).classes("items-center gap-2 px-3 py-1 no-wrap"):
         menu_button = ui.button(icon="menu").props(
-            'flat color=white aria-label="Menu" data-testid="menu-button"'
+            f'flat color=white aria-label="{t("Menu")}" data-testid="menu-button"'
         )
         ui.label("klapka").classes("text-lg font-bold")
         ui.label(t(title)).classes("text-base ellipsis")

@@ -336,6 +336,7 @@ CZECH: dict[str, str] = {
     "Move down": "Posunout dolů",
     "What can this user see?": "Co tento uživatel vidí?",
     "Menus": "Nabídky",
+    "Menu": "Nabídka",
     "May change": "Smí měnit",
     "Sees {count} extensions": "Vidí {count} linek",
     "hidden": "skryté",
