@@ -395,7 +395,9 @@ class Adapter:
             KSR.pv.sets("$du", received)
         else:
             KSR.pv.unset("$du")
-        KSR.pv.sets("$avp(kl_cursor)", ring.cursor.to_json())
+        # = ring.cursor.to_json() (flat plain data) without dataclasses.asdict's deep copy,
+        # about 30 µs of this adapter's Python per call.
+        KSR.pv.sets("$avp(kl_cursor)", json.dumps(vars(ring.cursor)))
         KSR.pv.sets("$avp(kl_owners)", json.dumps(owners))
         KSR.pv.sets("$avp(kl_classes)", json.dumps(classes))
         if numbers:
