@@ -64,6 +64,7 @@ def describe(error: BaseException) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.backend_independent  # the API's contract; both backends run every API test
 @pytest.mark.parametrize("persona", ["admin", "user"])
 def test_no_operation_fails_or_breaks_its_schema(
     app: Any,
