@@ -103,8 +103,10 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_role("tabpanel").get_by_test_id("save").click()
     page.get_by_text("an extension cannot forward to itself").wait_for()
     page.get_by_test_id(f"{busy}-value").fill("102")
+    page.get_by_test_id("unsaved").wait_for()  # the editor warns about unsaved changes
     page.get_by_role("tabpanel").get_by_test_id("save").click()
     page.get_by_text("Saved", exact=True).first.wait_for()
+    page.get_by_test_id("unsaved").wait_for(state="hidden")
     stored = Objects(pbx).get(Kind.EXTENSION, "104")
     assert stored["presence_settings"]["available"]["internal"]["busy"] == {"extension": "102"}
     # The "where do calls go" panel follows the saved setting.
