@@ -522,6 +522,17 @@ def contacts_page(request: Request) -> Response | None:
             refresh,
         ),
     )
+    ui.button(
+        t("New phonebook"),
+        icon="menu_book",
+        on_click=lambda: yaml_editor(
+            ctx,
+            t("New phonebook"),
+            "name: \ndescription: \"\"\n",
+            lambda p, data: contacts.create_phonebook(ctx.pbx, p, data),
+            ui.navigate.reload,
+        ),
+    ).props("flat")
     refresh()
     return None
 

@@ -320,6 +320,7 @@ CZECH: dict[str, str] = {
     "Changes": "Změny",
     "Key": "Klíč",
     "Phonebook": "Telefonní seznam",
+    "New phonebook": "Nový telefonní seznam",
     "Holidays": "Svátky",
     "Monday": "Pondělí",
     "Tuesday": "Úterý",
