@@ -528,7 +528,7 @@ def contacts_page(request: Request) -> Response | None:
         on_click=lambda: yaml_editor(
             ctx,
             t("New phonebook"),
-            "name: \ndescription: \"\"\n",
+            'name: \ndescription: ""\n',
             lambda p, data: contacts.create_phonebook(ctx.pbx, p, data),
             ui.navigate.reload,
         ),
