@@ -113,6 +113,23 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_test_id("call-paths").get_by_text("extension 102: 102 desk 30 s").first.wait_for()
     shoot(page, "admin-extension-presence-desktop")
 
+    # Function keys: a BLF key for 102; a second key on the same position is refused.
+    page.get_by_role("tab", name="Function keys").click()
+    page.get_by_test_id("add-function-key").click()
+    page.get_by_test_id("field-function_keys[0].value").fill("102")
+    page.get_by_role("tabpanel").get_by_test_id("save").click()
+    page.get_by_text("Saved", exact=True).first.wait_for()
+    keys = Objects(pbx).get(Kind.EXTENSION, "104")["function_keys"]
+    assert keys == [
+        {"key": 1, "type": "blf", "label": None, "extension": "102", "number": None, "status": None}
+    ]
+    page.get_by_test_id("add-function-key").click()
+    page.get_by_test_id("field-function_keys[1].key").fill("1")
+    page.get_by_test_id("field-function_keys[1].value").fill("103")
+    page.get_by_role("tabpanel").get_by_test_id("save").click()
+    page.get_by_text("the same key position is used twice").wait_for()
+    assert len(Objects(pbx).get(Kind.EXTENSION, "104")["function_keys"]) == 1
+
     # An admin reaches any mailbox: Eva's (103) message, audio included.
     page.goto(f"{base}/ui/extensions/103")
     page.get_by_role("tab", name="Voicemail").click()

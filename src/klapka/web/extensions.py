@@ -16,6 +16,7 @@ from nicegui import run, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from klapka.domain.extension import FunctionKeyType
 from klapka.domain.problems import InvalidInput, KlapkaError, NotFound
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
@@ -499,9 +500,10 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
                             from klapka.web.portal import voicemail_messages
 
                             voicemail_messages(ctx, number)
-                for key in ("phones", "function_keys"):
-                    with ui.tab_panel(tab[key]):
-                        yaml_list(ctx, number, ext, key, changed, saved)
+                with ui.tab_panel(tab["phones"]):
+                    yaml_list(ctx, number, ext, "phones", changed, saved)
+                with ui.tab_panel(tab["function_keys"]):
+                    function_keys_editor(ctx, number, ext, changed, saved)
         with ui.card().classes("flex-grow min-w-[18rem]"):
             ui.label(t("Where do calls go")).classes("text-lg font-bold")
             shown = (
@@ -711,5 +713,81 @@ def yaml_list(
 
     def put(p: Principal) -> Any:
         return Objects(ctx.pbx, p).put_part(KIND, number, key, read())
+
+    _save_button(ctx, form, put, saved)
+
+
+def function_keys_editor(
+    ctx: PageContext, number: str, ext: dict[str, Any], changed: Any, saved: Any
+) -> None:
+    """One row per key: position, type, label and what the type needs (an extension for a
+    BLF, a number for a speed dial, a status for a presence key); saved as the whole list."""
+    t = ctx.t
+    types = [k.value for k in FunctionKeyType]
+    needs = {"blf": "extension", "speed_dial": "number", "presence": "status"}
+    rows: list[dict[str, Any]] = [dict(k) for k in ext["function_keys"]]
+    holder = ui.column().classes("w-full gap-1")
+    form = Form(t, changed)
+
+    def value_of(row: dict[str, Any]) -> Any:
+        return row.get("extension") or row.get("number") or row.get("status") or ""
+
+    def draw() -> None:
+        holder.clear()
+        form.fields.clear()
+        with holder:
+            if not rows:
+                ui.label(t("Nothing here yet.")).classes("text-grey-7")
+            for i, row in enumerate(rows):
+                path = f"function_keys[{i}]"
+                with (
+                    ui.row()
+                    .classes("items-start gap-2 no-wrap w-full")
+                    .props('data-testid="function-key"')
+                ):
+                    position = form.number(f"{path}.key", "Position", row.get("key"), lo=1, hi=200)
+                    position.classes("w-20")
+                    form.select(f"{path}.type", "Type", types, row.get("type", "blf"))
+                    form.text(f"{path}.label", "Label", row.get("label"), empty=None)
+                    form.text(f"{path}.value", "Value", value_of(row), empty=None)
+                    ui.button(icon="delete", on_click=lambda i=i: remove(i)).props(
+                        f'flat dense color=negative aria-label="{t("Delete")}"'
+                    )
+
+    def remove(index: int) -> None:
+        rows[:] = collect()
+        rows.pop(index)
+        changed()
+        draw()
+
+    def collect() -> list[dict[str, Any]]:
+        found = form.values()
+        keys: list[dict[str, Any]] = []
+        for i in range(len(rows)):
+            values = found.get(f"function_keys[{i}]", {})
+            key = {"key": values.get("key"), "type": values.get("type")}
+            if values.get("label"):
+                key["label"] = values["label"]
+            needed = needs.get(str(values.get("type")))
+            if needed and values.get("value"):
+                key[needed] = values["value"]
+            keys.append(key)
+        return keys
+
+    def add() -> None:
+        rows[:] = collect()
+        used = {r.get("key") for r in rows}
+        rows.append({"key": next(n for n in range(1, 201) if n not in used), "type": "blf"})
+        changed()
+        draw()
+
+    draw()
+    ui.button(t("Add"), icon="add", on_click=add).props('flat data-testid="add-function-key"')
+
+    def put(p: Principal) -> Any:
+        keys = collect()
+        result = Objects(ctx.pbx, p).put_part(KIND, number, "function_keys", keys)
+        rows[:] = keys
+        return result
 
     _save_button(ctx, form, put, saved)
