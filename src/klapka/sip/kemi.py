@@ -483,7 +483,7 @@ class Adapter:
 
     def _failure(self) -> None:
         if KSR.tm.t_is_canceled() > 0:
-            kemi_voicemail.missed(self.media, self.snapshot.directory, "cancelled")
+            kemi_voicemail.missed(self.media, self.snapshot.fresh().directory, "cancelled")
             return
         if KSR.pv.get("$avp(kl_trunk)") is not None:
             kemi_trunks.failure(self.snapshot.fresh().trunks)
