@@ -96,6 +96,7 @@ user_agent_header="User-Agent: klapka"
 listen=udp:{listen}:{udp_port}
 listen=tcp:{listen}:{tcp_port}
 {tls_listen}tcp_connection_lifetime=3605
+maxbuffer=4194304  # a larger UDP receive buffer: bursts queue instead of being dropped
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/:/usr/lib/kamailio/modules/"
 
 {modules}
