@@ -6,6 +6,8 @@ sizes, on every run.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +45,16 @@ def sign_in(page: Any, base: str, email: str, password: str) -> None:
     page.get_by_test_id("password").fill(password)
     page.get_by_test_id("sign-in").click()
     page.wait_for_url(lambda url: "/sign-in" not in url and "/auth/" not in url)
+
+
+def eventually(check: Callable[[], Any], seconds: float = 10.0) -> Any:
+    """``check()`` once it stops failing: the page's "Saved" may still be a notice of an
+    earlier save while this one is on its way."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browsing import DESKTOP, PHONE, choose, new_context, shoot, sign_in
+from browsing import DESKTOP, PHONE, choose, eventually, new_context, shoot, sign_in
 from smtp_sink import PORTAL, Mailbox, texts, use_mailbox
 
 from klapka.domain.references import Kind
@@ -107,8 +107,12 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_role("tabpanel").get_by_test_id("save").click()
     page.get_by_text("Saved", exact=True).first.wait_for()
     page.get_by_test_id("unsaved").wait_for(state="hidden")
-    stored = Objects(pbx).get(Kind.EXTENSION, "104")
-    assert stored["presence_settings"]["available"]["internal"]["busy"] == {"extension": "102"}
+
+    def forwarded() -> None:
+        stored = Objects(pbx).get(Kind.EXTENSION, "104")["presence_settings"]["available"]
+        assert stored["internal"]["busy"] == {"extension": "102"}
+
+    eventually(forwarded)
     # The "where do calls go" panel follows the saved setting.
     page.get_by_test_id("call-paths").get_by_text("extension 102: 102 desk 30 s").first.wait_for()
     shoot(page, "admin-extension-presence-desktop")
@@ -119,10 +123,12 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_test_id("field-function_keys[0].value").fill("102")
     page.get_by_role("tabpanel").get_by_test_id("save").click()
     page.get_by_text("Saved", exact=True).first.wait_for()
-    keys = Objects(pbx).get(Kind.EXTENSION, "104")["function_keys"]
-    assert keys == [
-        {"key": 1, "type": "blf", "label": None, "extension": "102", "number": None, "status": None}
-    ]
+
+    def one_key() -> None:
+        keys = Objects(pbx).get(Kind.EXTENSION, "104")["function_keys"]
+        assert [(k["key"], k["type"], k["extension"]) for k in keys] == [(1, "blf", "102")]
+
+    eventually(one_key)
     page.get_by_test_id("add-function-key").click()
     page.get_by_test_id("field-function_keys[1].key").fill("1")
     page.get_by_test_id("field-function_keys[1].value").fill("103")
@@ -221,7 +227,11 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     choose(page, "bulk-group", "Management")
     page.get_by_test_id("bulk-add").click()
     page.get_by_text("Saved", exact=True).first.wait_for()
-    assert Objects(pbx).get(Kind.GROUP, "Management")["members"] == ["103", "201", "202"]
+
+    def added() -> None:
+        assert Objects(pbx).get(Kind.GROUP, "Management")["members"] == ["103", "201", "202"]
+
+    eventually(added)
     page.get_by_test_id("bulk-delete").click()
     page.get_by_test_id("confirm-delete").click()
     page.get_by_test_id("extension-count").filter(has_text="0–0 of 0").wait_for()
@@ -306,8 +316,12 @@ def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
     page.get_by_test_id(f"{always}-value").fill("+420601000111")
     page.get_by_test_id("save").click()
     page.get_by_text("Saved", exact=True).first.wait_for()
-    stored = Objects(pbx).get(Kind.EXTENSION, "101")["presence_settings"]["away"]
-    assert stored["external"]["always"] == {"external_number": "+420601000111"}
+
+    def forwarding_saved() -> None:
+        stored = Objects(pbx).get(Kind.EXTENSION, "101")["presence_settings"]["away"]
+        assert stored["external"]["always"] == {"external_number": "+420601000111"}
+
+    eventually(forwarding_saved)
     shoot(page, "portal-forwarding-desktop")
 
     # Voicemail: the message is there, its audio plays from the API with this session.
@@ -335,8 +349,12 @@ def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
     )
     page.get_by_test_id("save").first.click()
     page.get_by_text("Saved", exact=True).first.wait_for()
-    popup = Objects(pbx).get(Kind.EXTENSION, "101")["features"]["url_popup"]
-    assert popup["url"] == "https://crm.example.com/?n={{.CallerNumber}}"
+
+    def popup_saved() -> None:
+        popup = Objects(pbx).get(Kind.EXTENSION, "101")["features"]["url_popup"]
+        assert popup["url"] == "https://crm.example.com/?n={{.CallerNumber}}"
+
+    eventually(popup_saved)
 
     page.set_viewport_size(PHONE)
     page.goto(f"{base}/ui/me")
