@@ -18,7 +18,7 @@ rate) and the best passing rate of each target, with klapka's ratio to both base
       [--memory tlsf] [--targets klapka,native,native-auth] [--callees 2000]
 
 --children sets the Kamailio UDP workers of every target; --memory runs every Kamailio with
-that memory manager (-x; Kamailio's default, qm, is what klapka runs today).
+that memory manager (-x; default tlsf, what klapka runs, so every target uses the same).
 
 Call setup latency (--latency): a caller and a callee in one asyncio process (bench/sip_udp.py)
 at --latency-rate calls/s for --seconds; latency = the authenticated INVITE sent by the
@@ -613,7 +613,7 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=4, help="Kamailio UDP workers")
     parser.add_argument("--targets", default="klapka,native,native-auth")
     parser.add_argument(
-        "--memory", default="", help="Kamailio memory manager for all targets (qm, fm, tlsf)"
+        "--memory", default="tlsf", help="Kamailio memory manager for all targets (qm, fm, tlsf)"
     )
     parser.add_argument("--latency", action="store_true", help="measure call setup latency")
     parser.add_argument("--latency-rate", type=int, default=100)

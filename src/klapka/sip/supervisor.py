@@ -174,7 +174,7 @@ class SipCore:
         self.paths.rpc_socket.unlink(missing_ok=True)
         logfile = open(self.paths.log, "ab")  # noqa: SIM115 (kept open for the child)
         self.process = subprocess.Popen(
-            [binary, "-DD", "-E", "-f", str(self.paths.cfg), "-m", "256", "-M", "16",
+            [binary, "-DD", "-E", "-f", str(self.paths.cfg), "-m", "256", "-M", "16", "-x", "tlsf",
              "-P", str(self.paths.pid), "-Y", str(self.paths.root)],
             stdout=logfile,
             stderr=subprocess.STDOUT,
