@@ -3,7 +3,6 @@ over a migrated database, and the test phone that talks to it."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +17,7 @@ from klapka.services.pbx import Pbx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
-
-
-def doc(*extensions: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    by_number = {e["number"]: e for e in extensions}
-    exts = [
-        {"number": n, "sip_password": pw, **by_number.get(n, {})} for n, pw in PASSWORDS.items()
-    ]
-    return {"version": 1, "extensions": exts, **extra}
+from mailbox_config import data_dir, doc
 
 
 @pytest.fixture
@@ -42,12 +33,6 @@ def prompt_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("prompts")
     Prompts(root).generate()
     return root
-
-
-def data_dir(tmp_path: Path, prompt_cache: Path) -> Path:
-    data = tmp_path / "data"
-    shutil.copytree(prompt_cache, data / "voicemail" / "prompts")
-    return data
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from api_clients import check
-from conftest import doc
 from fastapi.testclient import TestClient
+from mailbox_config import doc
 from test_deposit import speech_like
 
 from klapka.media import wav

@@ -10,7 +10,7 @@ import struct
 import time
 from typing import Any
 
-from conftest import doc
+from mailbox_config import doc
 from phone import Phone
 
 from klapka.media import g711, wav

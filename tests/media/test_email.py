@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import PASSWORDS, doc
+from mailbox_config import PASSWORDS, doc
 from phone import Phone
 from smtp_sink import Mailbox, use_mailbox
 from test_deposit import leave_message, speech_like

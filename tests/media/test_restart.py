@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import data_dir, doc
+from mailbox_config import data_dir, doc
 from phone import Phone
 from test_deposit import speech_like, wait_for_tone_end
 

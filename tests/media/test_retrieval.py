@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import PASSWORDS, doc
+from mailbox_config import PASSWORDS, doc
 from phone import Phone
 from test_deposit import speech_like
 from test_through_kamailio import apply
