@@ -294,6 +294,7 @@ def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
     numbers = set(re.findall(r"\b10\d\b", table.inner_text()))
     assert numbers == {"100", "101", "102"}  # 103 is in Management
     assert "Lunch break" in table.inner_text()
+    assert "unknown (SIP core not running)" in table.inner_text()  # served with --no-sip
     shoot(page, "portal-colleagues-desktop")
 
     # Another user's settings, by URL: refused, and the admin pages too.

@@ -312,6 +312,7 @@ def my_colleagues(request: Request) -> Response | None:
         {"name": "name", "label": t("Name"), "field": "name", "align": "left"},
         {"name": "presence", "label": t("Presence"), "field": "presence", "align": "left"},
         {"name": "note", "label": t("Note"), "field": "note", "align": "left"},
+        {"name": "phone", "label": t("Registration"), "field": "phone", "align": "left"},
     ]
     table = (
         ui.table(columns=columns, rows=[], row_key="number")
@@ -332,12 +333,17 @@ def my_colleagues(request: Request) -> Response | None:
         )
         if page is None:
             return
+        from klapka.web.extensions import registration_status
+
+        # Live, as the API's list shows it: the page's (visible) extensions only.
+        live = registration_status(ctx, [e["number"] for e in page.items])
         table.rows = [
             {
                 "number": e["number"],
                 "name": " ".join(x for x in (e["first_name"], e["last_name"]) if x),
                 "presence": t(e["presence"]),
                 "note": e["presence_note"],
+                "phone": t(live.get(e["number"], "unknown")),
             }
             for e in page.items
         ]
