@@ -27,7 +27,8 @@ from klapka.services.two_factor import TwoFactor
 from klapka.services.voicemail import VoicemailStore
 from klapka.store.repository import now
 
-pytestmark = pytest.mark.slow
+# The UI calls the same services as the API, whose tests run on both backends: one pass here.
+pytestmark = [pytest.mark.slow, pytest.mark.backend_independent]
 
 ADMIN_PASSWORD = "Adm1n-Heslo-2027"
 USER_PASSWORD = "Zelena-Louka-2027"
