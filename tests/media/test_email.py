@@ -82,7 +82,9 @@ def test_without_attachment_to_another_address_then_marked_read(
     use_mailbox(pbx, mailbox)  # after the config: applying it resets the system settings
     store = VoicemailStore(pbx, tmp_path)
     stored_message(store)
-    assert send_due(store, Mailer(pbx)) == (1, 0)
+    changed: list[str] = []
+    assert send_due(store, Mailer(pbx), changed=changed.append) == (1, 0)
+    assert changed == ["101"]  # marked read: the phones' lamps are told
     [delivery] = mailbox.to("desk@example.com")
     assert list(delivery.message.iter_attachments()) == []
     assert "0601555111" in delivery.message.get_body().get_content()
@@ -95,8 +97,9 @@ def test_email_off_sends_nothing(pbx: Pbx, mailbox: Mailbox, tmp_path: Any) -> N
     use_mailbox(pbx, mailbox)  # after the config: applying it resets the system settings
     store = VoicemailStore(pbx, tmp_path)
     stored_message(store)
-    assert send_due(store, Mailer(pbx)) == (0, 0)
-    assert mailbox.received == []
+    changed: list[str] = []
+    assert send_due(store, Mailer(pbx), changed=changed.append) == (0, 0)
+    assert mailbox.received == [] and changed == []
     assert store.messages("101")[0].state == "new"
 
 

@@ -187,7 +187,9 @@ class MediaService:
         mailer = Mailer(self.pbx)
         while True:
             try:
-                await asyncio.to_thread(send_due, self.store, mailer, None, self.email_backoff)
+                await asyncio.to_thread(
+                    send_due, self.store, mailer, None, self.email_backoff, self._notify_phones
+                )
             except Exception:
                 log.exception("voicemail email queue")
             with contextlib.suppress(TimeoutError):

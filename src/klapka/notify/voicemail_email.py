@@ -8,10 +8,11 @@ never touched by a failure."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from klapka.domain.extension import NewMessageEmail
+from klapka.domain.extension import AfterEmailing, NewMessageEmail
 from klapka.notify.email import Mailer, MailFailed, MailNotConfigured
 from klapka.services.voicemail import EMAIL_BACKOFF_SECONDS, Message, VoicemailStore
 
@@ -39,8 +40,10 @@ def send_due(
     mailer: Mailer,
     now: datetime | None = None,
     backoff: float = EMAIL_BACKOFF_SECONDS,
+    changed: Callable[[str], None] | None = None,
 ) -> tuple[int, int]:
-    """Send every email that is due; returns (sent, failed)."""
+    """Send every email that is due; returns (sent, failed). ``changed`` hears of each
+    mailbox whose messages the after-email action changed (marked read, deleted)."""
     now = now or datetime.now(UTC)
     sent = failed = 0
     for message in store.due_emails(now):
@@ -72,6 +75,8 @@ def send_due(
             continue
         store.email_sent(message, settings.after_emailing, attached)
         sent += 1
+        if changed is not None and settings.after_emailing is not AfterEmailing.NOTHING:
+            changed(message.mailbox)
     return sent, failed
 
 
