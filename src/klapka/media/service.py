@@ -200,5 +200,6 @@ class MediaService:
         self.stop_requested.set()
         loop = self.loop
         if loop is not None and self.thread is not None and self.thread.is_alive():
-            loop.call_soon_threadsafe(self.stopping.set)
+            with contextlib.suppress(RuntimeError):  # between two runs its loop is closed
+                loop.call_soon_threadsafe(self.stopping.set)
             self.thread.join(15)
