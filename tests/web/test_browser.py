@@ -24,6 +24,8 @@ from klapka.services.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.services.two_factor import TwoFactor
+from klapka.services.user_language import language_of
+from klapka.services.user_language import set_language as set_user_language
 from klapka.services.voicemail import VoicemailStore
 from klapka.store.repository import now
 
@@ -369,6 +371,12 @@ def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
     page.goto(f"{base}/ui/me/colleagues")
     page.get_by_test_id("colleague-table").get_by_text("Svoboda").wait_for()
     shoot(page, "portal-colleagues-phone")
+    # A language the user chose elsewhere follows them into this English browser.
+    set_user_language(pbx, "101", "cs")
+    page.goto(f"{base}/ui/me")
+    page.get_by_test_id("current-status").wait_for()
+    page.get_by_test_id("menu-button").click()
+    page.get_by_role("navigation").get_by_text("Můj stav").wait_for()
     context.close()
 
 
@@ -411,6 +419,7 @@ def test_sign_in_with_a_second_factor_in_czech_then_switch_to_english(
     page.get_by_text("English", exact=True).click()
     page.get_by_role("navigation").get_by_text("My status").wait_for()
     assert page.get_by_test_id("status-away").inner_text().lower() == "away"
+    assert language_of(pbx, "101") == "en"  # remembered for the user, not only this browser
 
     # Signing out ends the session: the portal sends the browser to the sign-in page.
     page.get_by_test_id("sign-out").click()

@@ -67,6 +67,7 @@ extensions = Table(
     Column("role", String(16), nullable=False, default="user"),
     Column("presence", String(16), nullable=False, default="available"),
     Column("presence_changed_at", UtcDateTime, nullable=True),
+    Column("language", String(8), nullable=True),  # the user's web UI language; None: browser's
     Column("data", JSON, nullable=False),
     Column("secrets", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

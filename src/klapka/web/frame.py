@@ -24,6 +24,8 @@ from klapka.services.credentials import ENROLMENT_ONLY
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import ClientPermissions
 from klapka.services.principal import Principal
+from klapka.services.user_language import language_of
+from klapka.services.user_language import set_language as remember_language
 from klapka.store.repository import now
 from klapka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, pick_language
 from klapka.web.session import SessionEnded, Visitor
@@ -164,6 +166,11 @@ def open_page(request: Request, title: str, admin: bool = False) -> PageContext 
     if ENROLMENT_ONLY in found.principal.scopes:
         return RedirectResponse(url("/two-factor"), status_code=303)
     principal = found.principal
+    if principal.extension is not None:
+        # The user's own choice follows them to every browser (the cookie is this browser's).
+        chosen = language_of(visitor.pbx, principal.extension)
+        if chosen in LANGUAGES and chosen != t.language:
+            t = Translator(chosen)
     ctx = PageContext(visitor, principal, t)
     if principal.extension is not None:
         mine = ClientPermissions(visitor.pbx, principal).mine()
@@ -195,7 +202,7 @@ def _frame(ctx: PageContext, title: str) -> None:
         number = ctx.principal.extension
         who = t("Extension {number}", number=number) if number else ctx.principal.name
         ui.label(who).classes("text-sm max-sm:hidden")
-        language_menu(t, "flat color=white")
+        language_menu(t, "flat color=white", lambda code: _remember_language(ctx, code))
         ui.button(icon="logout", on_click=lambda: sign_out(ctx)).props(
             f'flat color=white aria-label="{t("Sign out")}" title="{t("Sign out")}" '
             'data-testid="sign-out"'
@@ -219,11 +226,22 @@ def _nav_link(label: str, path: str) -> None:
     ).props(f'data-testid="nav{path.replace("/", "-")}"')
 
 
-def language_menu(t: Translator, props: str) -> None:
+def language_menu(t: Translator, props: str, on_pick: Callable[[str], None] | None = None) -> None:
     button = ui.button(icon="translate").props(f'{props} aria-label="{t("Language")}"')
     with button, ui.menu():
         for code, name in LANGUAGES.items():
-            ui.menu_item(name, on_click=lambda code=code: set_language(code))
+            ui.menu_item(name, on_click=lambda code=code: _pick(code, on_pick))
+
+
+def _pick(code: str, on_pick: Callable[[str], None] | None) -> None:
+    if on_pick is not None:
+        on_pick(code)
+    set_language(code)
+
+
+def _remember_language(ctx: PageContext, code: str) -> None:
+    if ctx.principal.extension is not None:
+        remember_language(ctx.visitor.pbx, ctx.principal.extension, code)
 
 
 def set_language(code: str) -> None:
