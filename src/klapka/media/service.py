@@ -120,6 +120,8 @@ class MediaService:
         self.clock.start()
         self._publish_address()
         self.stopping = asyncio.Event()
+        if self.stop_requested.is_set():  # stop() came while it was starting again
+            self.stopping.set()
         self.ready.set()
         log.info("media service: SIP on %s udp/%d", self.host, self.port)
         prompts = loop.run_in_executor(None, self.prompts.generate)
