@@ -194,7 +194,20 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
         page.wait_for_load_state("networkidle")
         shoot(page, f"{name}-desktop")
     assert page.get_by_test_id("audit-table").get_by_text("extension 104").first.is_visible()
-    # Client permissions: what Jana (101) sees under the Staff rule.
+    # Client permissions: a rule dragged onto the first one goes first.
+    Objects(pbx).create(
+        Kind.CLIENT_PERMISSION,
+        {"name": "Managers", "target": {"groups": ["Management"]}, "menus": {"contacts": True}},
+    )
+    page.goto(f"{base}/ui/client-permissions")
+    page.get_by_test_id("rule-Managers").drag_to(page.get_by_test_id("rule-Staff"))
+
+    def managers_first() -> None:
+        rules = Objects(pbx).list(Kind.CLIENT_PERMISSION, limit=10).items
+        assert [r["name"] for r in rules] == ["Managers", "Staff"]
+
+    eventually(managers_first)
+    # What Jana (101) sees under the Staff rule.
     page.goto(f"{base}/ui/client-permissions")
     page.get_by_test_id("preview-number").fill("101")
     page.get_by_test_id("preview").click()

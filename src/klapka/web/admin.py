@@ -369,6 +369,8 @@ def client_permissions_page(request: Request) -> Response | None:
     t = ctx.t
     kind = Kind.CLIENT_PERMISSION
     rules_box = ui.column().classes("w-full max-w-[48rem] gap-1")
+    ui.label(t("Drag a rule to move it, or use the arrows.")).classes("text-xs text-grey-7")
+    dragged: dict[str, str] = {}
 
     def refresh() -> None:
         page = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(kind, limit=500), None)
@@ -378,15 +380,20 @@ def client_permissions_page(request: Request) -> Response | None:
             if not items:
                 ui.label(t("Nothing here yet.")).classes("text-grey-7")
             for position, rule in enumerate(items, 1):
-                with (
-                    ui.card().classes("w-full").props("flat bordered"),
-                    ui.row().classes("items-center w-full no-wrap"),
-                ):
+                name = rule["name"]
+                card = (
+                    ui.card()
+                    .classes("w-full cursor-move")
+                    .props(f'flat bordered draggable="true" data-testid="rule-{name}"')
+                )
+                card.on("dragstart", lambda n=name: dragged.update(name=n))
+                card.on("dragover.prevent", lambda: None)
+                card.on("drop", lambda at=position: drop(at))
+                with card, ui.row().classes("items-center w-full no-wrap"):
                     ui.label(str(position)).classes("text-grey-7 w-6")
                     with ui.column().classes("gap-0 flex-grow"):
                         ui.label(rule["name"]).classes("font-bold")
                         ui.label(_cell(rule.get("target"))).classes("text-xs text-grey-8")
-                    name = rule["name"]
                     ui.button(
                         icon="arrow_upward", on_click=lambda n=name, at=position: move(n, at - 1)
                     ).props(f'flat dense aria-label="{t("Move up")}"').set_enabled(position > 1)
@@ -401,6 +408,11 @@ def client_permissions_page(request: Request) -> Response | None:
                     ui.button(icon="delete", on_click=lambda n=name: remove(n)).props(
                         f'flat dense color=negative aria-label="{t("Delete")}"'
                     )
+
+    def drop(position: int) -> None:
+        name = dragged.pop("name", None)
+        if name is not None:
+            move(name, position)
 
     def move(name: str, position: int) -> None:
         if ctx.attempt(lambda p: ClientPermissions(ctx.pbx, p).move(name, position), None):

@@ -345,6 +345,7 @@ CZECH: dict[str, str] = {
     "Client permissions": "Oprávnění klientů",
     "Move up": "Posunout nahoru",
     "Move down": "Posunout dolů",
+    "Drag a rule to move it, or use the arrows.": "Pravidlo přesuňte přetažením nebo šipkami.",
     "What can this user see?": "Co tento uživatel vidí?",
     "Menus": "Nabídky",
     "Menu": "Nabídka",
