@@ -110,3 +110,29 @@ def test_the_envelope_says_the_caller_and_the_length_before_the_message(
 
     heard = asyncio.run(run())
     assert envelope + audio in heard
+
+
+def test_repeat_plays_again_skip_moves_on_and_a_message_cut_by_hanging_up_stays_new(
+    media: Any,
+) -> None:
+    first_id, first_audio = store_message(media.store, "101", 1.0)
+    second_id, second_audio = store_message(media.store, "101", 1.0)
+
+    async def run() -> None:
+        phone = await Phone("101", "", ("127.0.0.1", media.port)).open()
+        assert (await phone.dial("vmr-101", codecs=(g711.PCMU,))).status == 200
+        await asyncio.sleep(0.2)
+        await phone.dtmf("4321#")
+        await asyncio.sleep(0.5)
+        await phone.dtmf("1")  # listen
+        await until(lambda: bytes(phone.heard).count(first_audio) == 1)
+        await phone.dtmf("1")  # repeat
+        await until(lambda: bytes(phone.heard).count(first_audio) == 2)
+        await phone.dtmf("3")  # next, keeping the first
+        await until(lambda: second_audio[:4000] in bytes(phone.heard))
+        await phone.bye()  # while the second one plays
+        phone.close()
+
+    asyncio.run(run())
+    states = {m.id: m.state for m in media.store.messages("101")}
+    assert states == {first_id: "old", second_id: "new"}  # not heard to the end: still new
