@@ -379,7 +379,9 @@ def serve(
         tcp = sip_port or system.sip.tcp_port
         tls = system.sip.tls_port if sip_tls_port is None else sip_tls_port
         # Voicemail: SIP from Kamailio on loopback; RTP where phones reach the PBX.
-        rtp_host = listen if listen not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        # RTP on the SIP listen address; on every address (0.0.0.0), the media service answers
+        # each call's audio on the address that call came in on.
+        rtp_host = listen or "0.0.0.0"
         media = MediaService(
             Pbx.from_url(url), data_dir(), "127.0.0.1", 0, rtp_host=rtp_host, nice=-10
         )

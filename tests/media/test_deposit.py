@@ -8,9 +8,10 @@ import math
 import socket
 import struct
 import time
+from pathlib import Path
 from typing import Any
 
-from mailbox_config import doc
+from mailbox_config import data_dir, doc
 from phone import Phone
 
 from klapka.media import g711, wav
@@ -188,3 +189,32 @@ def test_the_service_starts_again_when_its_sip_socket_is_lost(media: MediaServic
         else:
             raise AssertionError("no answer after the restart")
     assert media.address_file.exists()
+
+
+def test_on_every_address_the_audio_is_answered_where_the_call_came_in(
+    pbx: Any, tmp_path: Path, prompt_cache: Path
+) -> None:
+    """``klapka serve`` with SIP on 0.0.0.0: the SDP names the PBX address Kamailio received
+    the call on (X-Klapka-Local), never 0.0.0.0, and the message is recorded."""
+    from klapka.media.sdp import parse_offer
+
+    ConfigService(pbx).apply(doc({"number": "101"}))
+    service = MediaService(pbx, data_dir(tmp_path, prompt_cache), rtp_host="0.0.0.0")
+    service.start()
+    try:
+
+        async def run() -> None:
+            phone = await Phone("102", "", ("127.0.0.1", service.port)).open()
+            extra = [("X-Klapka-Caller", "102"), ("X-Klapka-Local", "127.0.0.1")]
+            final = await phone.dial("vm-101", extra=extra)
+            assert final.status == 200, final.first_line
+            assert parse_offer(final.body.decode()).address == "127.0.0.1"
+            await wait_for_tone_end(phone)
+            await phone.send_audio(speech_like(2.0))
+            assert (await phone.bye()).status == 200
+            phone.close()
+
+        asyncio.run(run())
+        assert len(wait_messages(service, "101", 1)) == 1
+    finally:
+        service.stop()

@@ -85,6 +85,15 @@ class Call:
     def caller_name(self) -> str:
         return self.header("X-Klapka-Caller-Name") or display_name_of(self.invite.get("From") or "")
 
+    @property
+    def media_address(self) -> str:
+        """Where the caller sends audio: the RTP address, or (RTP on every address) the PBX
+        address the call came in on, as Kamailio reports it."""
+        if self.ua.rtp_host not in ("0.0.0.0", "::"):
+            return self.ua.rtp_host
+        local = self.header("X-Klapka-Local") or ""
+        return local if local and local not in ("0.0.0.0", "::") else "127.0.0.1"
+
     # --- answering and ending --------------------------------------------------------
 
     async def answer(self) -> None:
@@ -102,7 +111,7 @@ class Call:
         self.rtp = stream
         port = stream.transport.get_extra_info("sockname")[1] if stream.transport else 0
         body = sdp.answer(
-            self.ua.rtp_host, port, codec, self.offer.telephone_event, int(self.started)
+            self.media_address, port, codec, self.offer.telephone_event, int(self.started)
         ).encode()
         ok = response(
             self.invite, 200, "OK", self.local_tag,
@@ -422,8 +431,8 @@ class UserAgent(asyncio.DatagramProtocol):
             except sdp.SdpError:
                 pass
             port = call.rtp.transport.get_extra_info("sockname")[1] if call.rtp.transport else 0
-            body = sdp.answer(self.rtp_host, port, call.rtp.codec, call.rtp.telephone_event,
-                              int(call.started)).encode()  # fmt: skip
+            body = sdp.answer(call.media_address, port, call.rtp.codec,
+                              call.rtp.telephone_event, int(call.started)).encode()  # fmt: skip
             ok = response(msg, 200, "OK", "", [("Contact", f"<{self.contact_uri}>"),
                                                ("Content-Type", "application/sdp")], body)  # fmt: skip
             self.send_response(msg, ok, addr)

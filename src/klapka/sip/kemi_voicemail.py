@@ -27,7 +27,13 @@ from klapka.routing.schedule import effective_presence
 
 OWN_MAILBOX_CODE = "*2"
 ANY_MAILBOX_CODE = "*3"
-HEADERS = ("X-Klapka-Mailbox", "X-Klapka-Status", "X-Klapka-Caller", "X-Klapka-Caller-Name")
+HEADERS = (
+    "X-Klapka-Mailbox",
+    "X-Klapka-Status",
+    "X-Klapka-Caller",
+    "X-Klapka-Caller-Name",
+    "X-Klapka-Local",
+)
 
 
 class MediaAddress:
@@ -87,7 +93,8 @@ def _relay(target: str, call: Call, directory: Directory, media: MediaAddress,
         return False
     for name in HEADERS:
         KSR.hdr.remove(name)
-    headers = {"X-Klapka-Caller": call.caller}
+    # The PBX's own address the call came in on: the media service answers audio there.
+    headers = {"X-Klapka-Caller": call.caller, "X-Klapka-Local": KSR.pv.get("$Ri") or ""}
     caller_ext = directory.extensions.get(call.caller) if call.kind == "internal" else None
     name = caller_ext.name if caller_ext is not None else (KSR.pv.get("$fn") or "")
     if name:
