@@ -59,6 +59,19 @@ def test_a_changed_extension_reaches_the_reader(
     assert snap.directory.extensions["101"].groups == frozenset({"Sales"})  # kept
 
 
+def test_changes_in_quick_succession_each_reach_the_next_request(
+    world: tuple[Pbx, SnapshotRefresher, Snapshot],
+) -> None:
+    """The reader asks SQLite only when the writer's stamp moved: no change may be missed,
+    however close together (and no waiting for the reader's periodic re-check)."""
+    pbx, refresher, reader = world
+    reader.fresh()
+    for presence in ("away", "lunch_break", "available", "off_work"):
+        Objects(pbx).patch(Kind.EXTENSION, "102", {"presence": presence})
+        refresher.refresh()
+        assert reader.fresh().directory.extensions["102"].presence == presence
+
+
 def test_a_deleted_and_a_new_extension(world: tuple[Pbx, SnapshotRefresher, Snapshot]) -> None:
     pbx, refresher, reader = world
     reader.fresh()

@@ -11,6 +11,7 @@ request silently.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import json
 import os
@@ -138,6 +139,9 @@ class Adapter:
         self.media = kemi_voicemail.MediaAddress(snapshot_path)
 
     def child_init(self, rank: int) -> int:
+        # What the worker loaded so far lives as long as it does: out of the collector's
+        # sight, so its collections look only at what calls allocate.
+        gc.freeze()
         return 0
 
     # --- entry points called by Kamailio ------------------------------------------------
@@ -214,10 +218,10 @@ class Adapter:
         if not source.startswith("127.") and source != "::1" and KSR.pike.pike_check_req() < 0:
             return  # a flood from one address (loopback, where klapka's own parts talk, is exempt)
         KSR.force_rport()
-        method = KSR.pv.get("$rm")
         if KSR.siputils.has_totag() > 0:
-            self._within_dialog(method)
+            self._within_dialog()
             return
+        method = KSR.pv.get("$rm")
         if method == "CANCEL":
             if KSR.tm.t_check_trans() > 0:
                 KSR.tm.t_relay()
@@ -237,13 +241,13 @@ class Adapter:
         else:
             KSR.sl.sl_send_reply(501, "Not Implemented")
 
-    def _within_dialog(self, method: str) -> None:
+    def _within_dialog(self) -> None:
         if KSR.rr.loose_route() > 0:
-            if method in ("BYE", "CANCEL"):
+            if KSR.is_BYE():
                 KSR.dialog.dlg_manage()
             KSR.tm.t_relay()
             return
-        if method == "ACK":
+        if KSR.is_ACK():
             if KSR.tm.t_check_trans() > 0:
                 KSR.tm.t_relay()
             return
@@ -297,10 +301,11 @@ class Adapter:
 
     def _invite(self, source: str) -> None:
         snap = self.snapshot.fresh()
+        dialled = KSR.pv.get("$rU") or ""
         trunk = None
         if snap.trunks and KSR.pv.get("$hdr(Proxy-Authorization)") is None:
             port = int(KSR.pv.get("$sp") or 0)
-            trunk = kemi_trunks.trunk_of_request(snap.trunks, source, port, KSR.pv.get("$rU") or "")
+            trunk = kemi_trunks.trunk_of_request(snap.trunks, source, port, dialled)
         if trunk is not None:
             did = kemi_trunks.dialled_on_trunk(snap.trunks, trunk)
             caller = KSR.pv.get("$fU") or ""
@@ -315,10 +320,10 @@ class Adapter:
             if KSR.nathelper.nat_uac_test(19) > 0:
                 KSR.nathelper.fix_nated_contact()
             caller = account["extension"]
-            if is_feature_code(KSR.pv.get("$rU") or ""):
-                self._feature_code(caller, KSR.pv.get("$rU") or "")
+            if is_feature_code(dialled):
+                self._feature_code(caller, dialled)
                 return
-            call = Call(caller, KSR.pv.get("$rU") or "", datetime.now(UTC), "internal")
+            call = Call(caller, dialled, datetime.now(UTC), "internal")
             KSR.rr.record_route()
             KSR.dialog.dlg_manage()
             KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")
@@ -346,8 +351,10 @@ class Adapter:
     # --- executing decisions ----------------------------------------------------------
 
     def _execute(self, decision: Decision, contacts: Contacts, in_failure: bool) -> None:
+        # The engine's reasons, in the log at debug level (``klapka simulate`` shows the
+        # same); the step and the outcome below are logged at info level.
         for line in decision.trace:
-            KSR.info(f"klapka: {line}\n")
+            KSR.dbg(f"klapka: {line}\n")
         if isinstance(decision, Outcome):
             self._finish(decision, in_failure)
             return
@@ -355,9 +362,10 @@ class Adapter:
 
     def _ring(self, ring: Ring, contacts: Contacts, in_failure: bool) -> None:
         branches = []
-        owners: dict[str, str] = {}
-        classes: dict[str, str] = {}
-        numbers: dict[int, str] = {}  # branch index -> outside number (mobile ring)
+        # What the 200 OK needs to know: the extension and endpoint class of each contact
+        # rung, and the outside number of each branch rung through a trunk (by index).
+        owners: dict[str, tuple[str, str]] = {}
+        numbers: dict[int, str] = {}
         trunks = self.snapshot.trunks
         for target in ring.targets:
             if target.extension is None:
@@ -374,8 +382,7 @@ class Adapter:
                 target.endpoint or "", (target.endpoint or "", "")
             )
             branches.append((uri, received))
-            owners[uri] = target.extension
-            classes[uri] = target.endpoint_class or ""
+            owners[uri] = (target.extension, target.endpoint_class or "")
         if not branches:
             self._finish(
                 Outcome("hangup", cause="unavailable", sip_code=480, reason="Unavailable"),
@@ -398,24 +405,19 @@ class Adapter:
         # = ring.cursor.to_json() (flat plain data) without dataclasses.asdict's deep copy,
         # about 30 µs of this adapter's Python per call.
         KSR.pv.sets("$avp(kl_cursor)", json.dumps(vars(ring.cursor)))
-        KSR.pv.sets("$avp(kl_owners)", json.dumps(owners))
-        KSR.pv.sets("$avp(kl_classes)", json.dumps(classes))
-        if numbers:
-            KSR.pv.sets("$avp(kl_numbers)", json.dumps(numbers))
-        else:
-            KSR.pv.unset("$avp(kl_numbers)")
+        KSR.pv.sets("$avp(kl_rung)", json.dumps([owners, numbers]))
         # The step as the simulator shows it (the parity tests compare the two).
         step = {"ring": [t.to_json() for t in ring.targets], "timeout": ring.timeout}
         KSR.info(f"klapka: step {json.dumps({**step, 'for': ring.owner})}\n")
         # Who this step rings, for the extension list's status (read with dlg.list).
-        KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted(set(owners.values()))))
+        KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted({o for o, _ in owners.values()})))
         KSR.pv.seti("$avp(kl_all_reject)", 1 if ring.all_reject else 0)
         KSR.tm.t_set_fr(ring.timeout * 1000, 5000)
         KSR.tm.t_on_failure("ksr_failure_route")
         KSR.tm.t_on_reply("ksr_onreply_route")
         if any(t.extension is None for t in ring.targets):
             KSR.tm.t_on_branch("ksr_branch_route")  # a mobile rung through a trunk
-        KSR.info(
+        KSR.dbg(
             f"klapka: relaying to {uri} via {received or None} (+{len(branches) - 1} branches)\n"
         )
         if KSR.tm.t_relay() < 0:
@@ -458,28 +460,23 @@ class Adapter:
         if code in (486, 600, 603) and (KSR.pv.get("$avp(kl_all_reject)") or 0) == 1:
             KSR.info("klapka: declined with all reject mode on: every branch stops\n")
             KSR.tm.t_cancel_branches("others")
-        if code == 200 and (KSR.pv.get("$rm") or "") == "INVITE":
-            owners = json.loads(KSR.pv.get("$avp(kl_owners)") or "{}")
+        if code == 200 and KSR.is_method("INVITE"):
+            owners, numbers = json.loads(KSR.pv.get("$avp(kl_rung)") or "[{}, {}]")
             contact = _uri_only(KSR.pv.get("$ct") or "")
-            owner = owners.get(contact)
-            if owner is None:
-                for uri, ext in owners.items():
-                    if uri.split(";")[0] == contact.split(";")[0]:
-                        owner = ext
-            numbers = KSR.pv.get("$avp(kl_numbers)")
-            if owner is None and numbers:
-                number = json.loads(numbers).get(str(KSR.pv.get("$T_branch_idx")))
+            rung = owners.get(contact)
+            if rung is None:
+                bare = contact.split(";")[0]
+                rung = next((o for u, o in owners.items() if u.split(";")[0] == bare), None)
+            if rung is not None:
+                owner, cls = rung
+                KSR.dialog.set_dlg_profile("incall", f"{owner}|{contact}")
+                answered = {"result": "answered", "extension": owner, "endpoint": cls}
+                KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
+            elif numbers:
+                number = numbers.get(str(KSR.pv.get("$T_branch_idx")))
                 if number:
                     answered = {"result": "answered", "number": number}
                     KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
-            if owner is not None:
-                KSR.dialog.set_dlg_profile("incall", f"{owner}|{contact}")
-                classes = json.loads(KSR.pv.get("$avp(kl_classes)") or "{}")
-                cls = next(
-                    (c for u, c in classes.items() if u.split(";")[0] == contact.split(";")[0]), ""
-                )
-                answered = {"result": "answered", "extension": owner, "endpoint": cls}
-                KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
 
     def _failure(self) -> None:
         if KSR.tm.t_is_canceled() > 0:
