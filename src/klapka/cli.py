@@ -352,6 +352,14 @@ def serve(
             min=0, max=65535, help="SIP over TLS port; 0 turns TLS off (default: system setting)."
         ),
     ] = None,
+    sip_trace: Annotated[
+        bool,
+        typer.Option(
+            "--sip-trace",
+            help="Log the routing engine's reasons for every call in the SIP core's log "
+            "(as `klapka simulate` shows them); off: only each ring step and outcome.",
+        ),
+    ] = False,
 ) -> None:
     """Run the REST API and the SIP core (Kamailio, supervised) after upgrading the database."""
     import uvicorn
@@ -391,7 +399,9 @@ def serve(
         except RuntimeError as e:
             typer.echo(f"warning: voicemail not running: {e}", err=True)
             media = None
-        core = SipCore(Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls)
+        core = SipCore(
+            Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls, trace=sip_trace
+        )
         _stop_with_klapka(core, media)
         problem = None
         try:

@@ -65,10 +65,13 @@ class Pbx4Sip:
 
 
 @pytest.fixture
-def sip(database_url: str, tmp_path: Path) -> Iterator[Pbx4Sip]:
+def sip(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Pbx4Sip]:
     pbx = Pbx.from_url(database_url)
     port = free_udp_port()
-    core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port)
+    trace = request.node.get_closest_marker("sip_trace") is not None
+    core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port, trace=trace)
     core.start()
     try:
         assert core.wait_ready(), core.paths.log.read_text() if core.paths.log.exists() else ""

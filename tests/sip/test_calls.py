@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from conftest import Pbx4Sip
 from parity import assert_parity, mark
 
@@ -30,6 +31,29 @@ def test_an_internal_call_is_answered(sip: Pbx4Sip) -> None:
     finally:
         phone.stop()
     assert_parity(sip, since, "101", "102", NUMBERS, {"answer": ["102"]})
+
+
+REASONS = ("presence of 102 is available", "102 has no registered endpoint to ring: unavailable")
+
+
+def test_the_log_has_each_step_and_outcome_but_not_the_engines_reasons(sip: Pbx4Sip) -> None:
+    sip.apply(doc())
+    since = mark(sip)
+    assert sip.sipp.call("101", PASSWORDS["101"], "102", expect=480).ok
+    time.sleep(0.2)
+    log = sip.core.paths.log.read_bytes()[since:].decode(errors="replace")
+    assert "klapka: outcome " in log
+    assert not any(reason in log for reason in REASONS), log
+
+
+@pytest.mark.sip_trace
+def test_with_sip_trace_the_log_has_the_engines_reasons_too(sip: Pbx4Sip) -> None:
+    sip.apply(doc())
+    since = mark(sip)
+    assert sip.sipp.call("101", PASSWORDS["101"], "102", expect=480).ok
+    time.sleep(0.2)
+    log = sip.core.paths.log.read_bytes()[since:].decode(errors="replace")
+    assert all(f"klapka: {reason}" in log for reason in REASONS), log
 
 
 def test_calling_an_unknown_number_without_routes_is_refused(sip: Pbx4Sip) -> None:

@@ -134,7 +134,8 @@ def _uri_only(contact: str) -> str:
 
 
 class Adapter:
-    def __init__(self, snapshot_path: str) -> None:
+    def __init__(self, snapshot_path: str, trace: bool = False) -> None:
+        self.trace = trace  # log the engine's reasons (each step and outcome are logged anyway)
         self.snapshot = Snapshot(snapshot_path)
         self.media = kemi_voicemail.MediaAddress(snapshot_path)
 
@@ -351,10 +352,11 @@ class Adapter:
     # --- executing decisions ----------------------------------------------------------
 
     def _execute(self, decision: Decision, contacts: Contacts, in_failure: bool) -> None:
-        # The engine's reasons, in the log at debug level (``klapka simulate`` shows the
-        # same); the step and the outcome below are logged at info level.
-        for line in decision.trace:
-            KSR.dbg(f"klapka: {line}\n")
+        # The engine's reasons (``klapka simulate`` shows the same) only when asked for:
+        # the step and the outcome below are always logged.
+        if self.trace:
+            for line in decision.trace:
+                KSR.info(f"klapka: {line}\n")
         if isinstance(decision, Outcome):
             self._finish(decision, in_failure)
             return

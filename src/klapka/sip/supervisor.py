@@ -88,8 +88,10 @@ class SipCore:
         tcp_port: int,
         tls_port: int | None = None,
         natping_interval: int = 30,
+        trace: bool = False,
     ) -> None:
         self.pbx = pbx
+        self.trace = trace  # the engine's reasons for each call in Kamailio's log
         self.paths = SipPaths(data_dir / "sip")
         self.tls_files = TlsFiles(data_dir / "tls")
         self.listen = listen
@@ -115,7 +117,7 @@ class SipCore:
             render(self.paths, self.listen, self.udp_port, self.tcp_port,
                    tls_port=self.tls_port, natping_interval=self.natping_interval)
         )  # fmt: skip
-        self.paths.script.write_text(entry_script(src, self.paths.snapshot))
+        self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace))
         self.version = self.snapshots.refresh()
 
     def _prepare_tls(self) -> None:
