@@ -65,9 +65,7 @@ class Pbx4Sip:
 
 
 @pytest.fixture
-def sip(
-    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Pbx4Sip]:
+def sip(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Pbx4Sip]:
     pbx = Pbx.from_url(database_url)
     port = free_udp_port()
     trace = request.node.get_closest_marker("sip_trace") is not None
