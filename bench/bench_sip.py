@@ -9,8 +9,9 @@ Targets (each its own Kamailio with the same number of worker processes):
 
 Calls per second (default): sipp calls 101 -> one of --callees registered extensions (one
 sipp UAS answers them all): INVITE (407, ACK, INVITE with credentials), 180, 200, ACK, BYE,
-200. Each offered rate in --rates runs for --seconds per target, targets interleaved. A rate
-passes with 0 failed calls. Prints the achieved calls/s, the Kamailio CPU time per call
+200. Every target first calls each callee once (warm-up, 500 calls/s), then each offered rate
+in --rates runs for --seconds per target, targets interleaved. A rate passes with 0 failed
+calls. Prints the achieved calls/s, the Kamailio CPU time per call
 (all its processes, from /proc: less sensitive to other load on the machine than the
 rate) and the best passing rate of each target, with klapka's ratio to both baselines.
 
@@ -447,7 +448,10 @@ def calls_per_second(bench: Bench, rates: list[int], seconds: float) -> None:
             "SEQUENTIAL\n" + "".join(f"{c}\n" for c in bench.callees)
         )
         for target in bench.targets.values():
-            run_load(bench, target, 100, 100, "warm-up")  # each worker has routed calls once
+            # Steady state: every callee called once (klapka's workers read an extension's
+            # routing view at its first call and keep it until the directory changes).
+            calls = len(bench.callees)
+            run_load(bench, target, calls, min(500, calls), "warm-up")
         print(
             f"{seconds:g} s per rate and target, {len(bench.callees)} callees, "
             f"{bench.children} Kamailio UDP workers each, {os.cpu_count()} cores (shared)",

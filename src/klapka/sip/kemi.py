@@ -11,6 +11,7 @@ request silently.
 
 from __future__ import annotations
 
+import functools
 import gc
 import ipaddress
 import json
@@ -58,23 +59,32 @@ class Contacts(Mapping[str, tuple[Endpoint, ...]]):
     def _fetch(self, number: str) -> tuple[Endpoint, ...]:
         if KSR.registrar.reg_fetch_contacts("location", f"sip:{number}@{AOR_DOMAIN}", "c") < 0:
             return ()
-        count = int(KSR.pv.get("$(ulc(c=>count))") or 0)
+        get = KSR.pv.get
+        count = int(get("$(ulc(c=>count))") or 0)
         found = []
         now = time.time()
         for i in range(count):
+            expires_pv, addr_pv, received_pv, agent_pv, socket_pv = _ulc_names(i)
             # usrloc keeps an expired contact (a NATed phone that stopped answering its
             # OPTIONS pings) until its next timer run: it is not rung.
-            expires = int(KSR.pv.get(f"$(ulc(c=>expires)[{i}])") or 0)
+            expires = int(get(expires_pv) or 0)
             if 0 < expires <= now:
                 continue
-            uri = KSR.pv.get(f"$(ulc(c=>addr)[{i}])") or ""
-            received = KSR.pv.get(f"$(ulc(c=>received)[{i}])") or ""
-            agent = KSR.pv.get(f"$(ulc(c=>user_agent)[{i}])") or ""
-            socket = KSR.pv.get(f"$(ulc(c=>socket)[{i}])") or ""
+            uri = get(addr_pv) or ""
+            received = get(received_pv) or ""
+            agent = get(agent_pv) or ""
+            socket = get(socket_pv) or ""
             self.addresses[uri] = (uri, received)
             found.append(Endpoint(uri, classify(uri, agent, socket, self.sip)))
         KSR.registrar.reg_free_contacts("c")
         return tuple(found)
+
+
+@functools.cache
+def _ulc_names(i: int) -> tuple[str, str, str, str, str]:
+    """The pseudo-variables of contact ``i`` fetched by ``reg_fetch_contacts``."""
+    fields = ("expires", "addr", "received", "user_agent", "socket")
+    return tuple(f"$(ulc(c=>{f})[{i}])" for f in fields)  # type: ignore[return-value]
 
 
 class RecentOutbound(Mapping[str, tuple[datetime, ...]]):
