@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sipp import SIPP, Sipp, free_udp_port
+from pbx4sip import Pbx4Sip
+from sipp import SIPP, free_udp_port
 
-from klapka.services.config import ConfigService
 from klapka.services.pbx import Pbx
-from klapka.sip.rpc import KamailioRpc
 from klapka.sip.supervisor import SipCore, kamailio_binary
 
 pytestmark = pytest.mark.slow
@@ -21,47 +18,6 @@ if SIPP is None or kamailio_binary() is None:
     pytest.skip(
         "kamailio and sipp are needed (scripts/setup-env.sh installs them)", allow_module_level=True
     )
-
-
-class Pbx4Sip:
-    """The PBX under test: its database, its SIP core and sipp clients against it."""
-
-    def __init__(self, pbx: Pbx, core: SipCore, workdir: Path) -> None:
-        self.pbx = pbx
-        self.core = core
-        self.port = core.udp_port
-        self.sipp = Sipp(self.port, workdir)
-        self.rpc = KamailioRpc(core.paths.rpc_socket)
-
-    def apply(self, doc: dict[str, Any]) -> None:
-        ConfigService(self.pbx).apply(doc)
-        self.wait_snapshot()
-
-    def wait_snapshot(self, timeout: float = 5) -> None:
-        from klapka.services.sip_directory import directory_version
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.core.version == directory_version(self.pbx):
-                return
-            time.sleep(0.05)
-        raise AssertionError("the SIP snapshot was not refreshed")
-
-    def contacts(self, number: str) -> list[dict[str, Any]]:
-        dump = self.rpc.call("ul.dump")
-        for domain in dump["Domains"]:
-            for aor in domain["Domain"]["AoRs"]:
-                if aor["Info"]["AoR"] == number:
-                    return [c["Contact"] for c in aor["Info"]["Contacts"]]
-        return []
-
-    def wait_registered(self, number: str, count: int = 1, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.contacts(number)) >= count:
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{number} did not register")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from conftest import Pbx4Sip
+from pbx4sip import Pbx4Sip
 
 from klapka.services.simulator import Simulator
 from klapka.sip.kemi_classify import classify

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
-from conftest import Pbx4Sip
+from pbx4sip import Pbx4Sip
 
 from klapka.services.audit import AuditLog
 

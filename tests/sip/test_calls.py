@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import Pbx4Sip
 from parity import assert_parity, mark
+from pbx4sip import Pbx4Sip
 
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103", "104", "105")}
 NUMBERS = list(PASSWORDS)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import Pbx4Sip
 from parity import assert_parity, mark
+from pbx4sip import Pbx4Sip
 
 from klapka.domain.references import Kind
 from klapka.services.objects import Objects

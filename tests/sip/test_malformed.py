@@ -9,7 +9,7 @@ import socket
 import time
 
 import pytest
-from conftest import Pbx4Sip
+from pbx4sip import Pbx4Sip
 
 DOC = {"version": 1, "extensions": [{"number": "101", "sip_password": "Secret1234a"}]}
 

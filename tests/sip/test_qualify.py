@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Pbx4Sip
+from pbx4sip import Pbx4Sip
 from sipp import free_udp_port
 from test_tls import digest
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Pbx4Sip
+from pbx4sip import Pbx4Sip
 
 DOC = {
     "version": 1,

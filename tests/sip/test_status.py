@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Pbx4Sip
 from fastapi.testclient import TestClient
+from pbx4sip import Pbx4Sip
 from sipp import Result
 
 from klapka.api.app import create_app

@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Pbx4Sip
 from parity import assert_parity, mark
+from pbx4sip import Pbx4Sip
 from provider import Provider
 from sipp import free_udp_port
 
