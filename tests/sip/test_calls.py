@@ -36,23 +36,23 @@ def test_an_internal_call_is_answered(sip: Pbx4Sip) -> None:
 REASONS = ("presence of 102 is available", "102 has no registered endpoint to ring: unavailable")
 
 
-def test_the_log_has_each_step_and_outcome_but_not_the_engines_reasons(sip: Pbx4Sip) -> None:
+def _log_of_a_call_to_an_unregistered_extension(sip: Pbx4Sip) -> str:
     sip.apply(doc())
     since = mark(sip)
     assert sip.sipp.call("101", PASSWORDS["101"], "102", expect=480).ok
     time.sleep(0.2)
-    log = sip.core.paths.log.read_bytes()[since:].decode(errors="replace")
+    return sip.core.paths.log.read_bytes()[since:].decode(errors="replace")
+
+
+def test_the_log_has_each_step_and_outcome_but_not_the_engines_reasons(sip: Pbx4Sip) -> None:
+    log = _log_of_a_call_to_an_unregistered_extension(sip)
     assert "klapka: outcome " in log
     assert not any(reason in log for reason in REASONS), log
 
 
 @pytest.mark.sip_trace
 def test_with_sip_trace_the_log_has_the_engines_reasons_too(sip: Pbx4Sip) -> None:
-    sip.apply(doc())
-    since = mark(sip)
-    assert sip.sipp.call("101", PASSWORDS["101"], "102", expect=480).ok
-    time.sleep(0.2)
-    log = sip.core.paths.log.read_bytes()[since:].decode(errors="replace")
+    log = _log_of_a_call_to_an_unregistered_extension(sip)
     assert all(f"klapka: {reason}" in log for reason in REASONS), log
 
 
