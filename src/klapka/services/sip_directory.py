@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from klapka.domain.directory import Trunk, TrunkType
 from klapka.routing.snapshot import extension_to_json, to_json
@@ -73,12 +73,7 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
                 "allowed_ips": security.get("allowed_ips", []),
                 "user_agent_prefix": security.get("user_agent_prefix"),
             }
-        trunks = {
-            name: trunk_entry(Trunk.model_validate(join_secrets(dict(data), dict(secrets))))
-            for name, data, secrets in repo.conn.execute(
-                select(t.trunks.c.name, t.trunks.c.data, t.trunks.c.secrets)
-            )
-        }
+        trunks = {trunk.name: trunk_entry(trunk) for trunk in load_trunks(repo.conn)}
     sip = system.sip
     rest = to_json(replace(directory, extensions={}))
     return {
@@ -93,6 +88,17 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
             "desktop_app_user_agents": sip.desktop_app_user_agents,
         },
     }
+
+
+def load_trunks(conn: Connection, name: str | None = None) -> list[Trunk]:
+    """The trunks (or the one named), with their credentials, by name."""
+    q = select(t.trunks.c.data, t.trunks.c.secrets).order_by(t.trunks.c.name)
+    if name is not None:
+        q = q.where(t.trunks.c.name == name)
+    return [
+        Trunk.model_validate(join_secrets(dict(data), dict(secrets)))
+        for data, secrets in conn.execute(q)
+    ]
 
 
 def trunk_uuid(name: str) -> str:

@@ -13,18 +13,14 @@ import socket
 import time
 from typing import Any
 
-from sqlalchemy import select
-
 from klapka.domain.directory import Trunk, TrunkType
 from klapka.domain.problems import NotFound
 from klapka.services.pbx import Pbx
 from klapka.services.registrations import SipCoreUnavailable
-from klapka.services.sip_directory import resolve, trunk_uuid
+from klapka.services.sip_directory import load_trunks, resolve, trunk_uuid
 from klapka.sip.kamailio_cfg import SipPaths
 from klapka.sip.rpc import KamailioRpc, RpcError
-from klapka.store import tables as t
 from klapka.store.database import data_dir
-from klapka.store.repository import join_secrets
 
 _ONLINE = 1 << 2
 _ONGOING = 1 << 1
@@ -43,14 +39,8 @@ class TrunkStatus:
             raise SipCoreUnavailable(f"the SIP core is not running ({e})") from None
 
     def _trunks(self, name: str | None) -> list[Trunk]:
-        q = select(t.trunks.c.data, t.trunks.c.secrets).order_by(t.trunks.c.name)
-        if name is not None:
-            q = q.where(t.trunks.c.name == name)
         with self.pbx.tx() as repo:
-            trunks = [
-                Trunk.model_validate(join_secrets(dict(data), dict(secrets)))
-                for data, secrets in repo.conn.execute(q)
-            ]
+            trunks = load_trunks(repo.conn, name)
         if name is not None and not trunks:
             raise NotFound("trunk", name)
         return trunks
