@@ -319,3 +319,44 @@ def test_a_register_trunk_without_a_password_is_not_registered(sip: Pbx4Sip) -> 
         "detail": "no password set",
     }
     assert sip.rpc.call("uac.reg_dump") in ([], None, {})
+
+
+def test_a_mobile_answering_in_a_later_ring_step_is_the_answer(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    """103 declines and forwards to 102, whose desk and mobile ring in the second step (from
+    the failure route, where the transaction's branch numbers go on from the first step)."""
+    mobile_route = {"name": "mobile", "patterns": ["+420NXXXXXXXX"], "trunks": ["carrier"]}
+    doc = document(
+        [peer("carrier", provider.port)],
+        extensions=[
+            {
+                "number": "102",
+                "mobile": "+420601111222",
+                "presence_settings": {"available": {"ring_mobile": {"enabled": True}}},
+            },
+            {
+                "number": "103",
+                "presence_settings": {"available": {"internal": {"busy": {"extension": "102"}}}},
+            },
+        ],
+    )
+    doc["outbound_routes"].append(mobile_route)
+    sip.apply(doc)
+    busy = sip.sipp.phone("103", PASSWORDS["103"], "decline")
+    desk = sip.sipp.phone("102", PASSWORDS["102"], "ring")
+    mobile = provider.far_end("answer", expect_uri="sip:\\+420601111222@127.0.0.1")
+    try:
+        since = mark(sip)
+        call = sip.sipp.call("101", PASSWORDS["101"], "103", expect=200)
+        assert call.ok, call.output
+        assert mobile.finish().ok
+        assert busy.finish().ok
+        assert desk.finish().ok
+    finally:
+        busy.stop()
+        desk.stop()
+        mobile.stop()
+    world = {"reject": ["103"], "answer": ["+420601111222"]}
+    prediction = predicted(sip, since, "101", "103", **world)
+    assert prediction["outcome"] == {"result": "answered", "number": "+420601111222"}

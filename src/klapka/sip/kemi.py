@@ -375,9 +375,10 @@ class Adapter:
     def _ring(self, ring: Ring, contacts: Contacts, in_failure: bool) -> None:
         branches = []
         # What the 200 OK needs to know: the extension and endpoint class of each contact
-        # rung, and the outside number of each branch rung through a trunk (by index).
+        # rung, and the outside number of each branch rung through a trunk (by the branch's
+        # URI: branch indexes go on from one ring step to the next).
         owners: dict[str, tuple[str, str]] = {}
-        numbers: dict[int, str] = {}
+        numbers: dict[str, str] = {}
         trunks = self.snapshot.trunks
         for target in ring.targets:
             if target.extension is None:
@@ -385,8 +386,9 @@ class Adapter:
                 if trunk is None or not target.number:
                     KSR.warn(f"klapka: {target.number} is not rung: no usable trunk\n")
                     continue
-                branches.append((f"sip:{target.number}@{trunk['domain']}", trunk["proxy"]))
-                numbers[len(branches) - 1] = target.number
+                uri = f"sip:{target.number}@{trunk['domain']}"
+                branches.append((uri, trunk["proxy"]))
+                numbers[uri] = target.number
                 if target.caller_id:
                     KSR.pv.sets("$avp(kl_cid)", target.caller_id)
                 continue
@@ -485,7 +487,7 @@ class Adapter:
                 answered = {"result": "answered", "extension": owner, "endpoint": cls}
                 KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
             elif numbers:
-                number = numbers.get(str(KSR.pv.get("$T_branch_idx")))
+                number = numbers.get(KSR.pv.get("$T_branch(uri)") or "")
                 if number:
                     answered = {"result": "answered", "number": number}
                     KSR.info(f"klapka: outcome {json.dumps(answered)}\n")

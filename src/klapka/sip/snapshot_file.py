@@ -163,6 +163,8 @@ class Snapshot:
         self.trunks: dict[str, dict[str, Any]] = {}
 
     def _map_stamp(self) -> mmap.mmap | None:
+        # Safe to keep mapped because the writer only ever rewrites it in place: truncating
+        # it would kill a worker reading the mapping (SIGBUS).
         try:
             with open(self.path + ".stamp", "rb") as f:
                 return mmap.mmap(f.fileno(), STAMP_BYTES, access=mmap.ACCESS_READ)
@@ -185,11 +187,12 @@ class Snapshot:
             )
         if stamp is None:
             stamp = self.stamp = self._map_stamp()
-        # The stamp is read before SQLite: a write after this reading moves it again.
-        self.seen = stamp[:STAMP_BYTES] if stamp is not None else b""
-        self.checked = time.monotonic()
+        # The stamp is read before SQLite (a write after this reading moves it again) and
+        # remembered once SQLite has answered (if it fails, the next request asks again).
+        seen = stamp[:STAMP_BYTES] if stamp is not None else b""
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         if row is None or row[0] == self.version:
+            self.seen, self.checked = seen, time.monotonic()
             return self
         meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
         rest = json.loads(meta["directory"])
@@ -200,4 +203,5 @@ class Snapshot:
         self.sip = json.loads(meta["sip"])
         self.trunks = json.loads(meta["trunks"])
         self.version = meta["version"]
+        self.seen, self.checked = seen, time.monotonic()
         return self
