@@ -270,24 +270,24 @@ def test_the_outbound_frequency_limit_counts_calls_on_the_wire(
         far.stop()
 
 
+def with_mobile_ring(provider: Provider, *extensions: dict[str, Any]) -> dict[str, Any]:
+    """102's mobile +420601111222 rings with its desk, through the trunk ``carrier``."""
+    mobile = {
+        "number": "102",
+        "mobile": "+420601111222",
+        "presence_settings": {"available": {"ring_mobile": {"enabled": True}}},
+    }
+    doc = document([peer("carrier", provider.port)], extensions=[mobile, *extensions])
+    doc["outbound_routes"].append(
+        {"name": "mobile", "patterns": ["+420NXXXXXXXX"], "trunks": ["carrier"]}
+    )
+    return doc
+
+
 def test_the_mobile_rings_through_the_trunk_at_the_same_time_as_the_desk(
     sip: Pbx4Sip, provider: Provider
 ) -> None:
-    from parity import assert_parity, mark
-
-    mobile_route = {"name": "mobile", "patterns": ["+420NXXXXXXXX"], "trunks": ["carrier"]}
-    doc = document(
-        [peer("carrier", provider.port)],
-        extensions=[
-            {
-                "number": "102",
-                "mobile": "+420601111222",
-                "presence_settings": {"available": {"ring_mobile": {"enabled": True}}},
-            }
-        ],
-    )
-    doc["outbound_routes"].append(mobile_route)
-    sip.apply(doc)
+    sip.apply(with_mobile_ring(provider))
     desk = sip.sipp.phone("102", PASSWORDS["102"], "ring")
     mobile = provider.far_end("answer", expect_uri="sip:\\+420601111222@127.0.0.1")
     try:
@@ -326,23 +326,8 @@ def test_a_mobile_answering_in_a_later_ring_step_is_the_answer(
 ) -> None:
     """103 declines and forwards to 102, whose desk and mobile ring in the second step (from
     the failure route, where the transaction's branch numbers go on from the first step)."""
-    mobile_route = {"name": "mobile", "patterns": ["+420NXXXXXXXX"], "trunks": ["carrier"]}
-    doc = document(
-        [peer("carrier", provider.port)],
-        extensions=[
-            {
-                "number": "102",
-                "mobile": "+420601111222",
-                "presence_settings": {"available": {"ring_mobile": {"enabled": True}}},
-            },
-            {
-                "number": "103",
-                "presence_settings": {"available": {"internal": {"busy": {"extension": "102"}}}},
-            },
-        ],
-    )
-    doc["outbound_routes"].append(mobile_route)
-    sip.apply(doc)
+    forward = {"available": {"internal": {"busy": {"extension": "102"}}}}
+    sip.apply(with_mobile_ring(provider, {"number": "103", "presence_settings": forward}))
     busy = sip.sipp.phone("103", PASSWORDS["103"], "decline")
     desk = sip.sipp.phone("102", PASSWORDS["102"], "ring")
     mobile = provider.far_end("answer", expect_uri="sip:\\+420601111222@127.0.0.1")
