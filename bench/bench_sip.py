@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "sip"))
 from sip_udp import UA, Message, build, digest, reply, uri_of
-from sipp import _ANSWER, _INVITE, _RINGING, SIPP, free_udp_port, scenario
+from sipp import _ANSWER, _INVITE, _RINGING, SDP, SIPP, free_udp_port, scenario
 
 import klapka.sip.supervisor as supervisor
 from klapka.services.config import ConfigService
@@ -153,7 +153,8 @@ REGISTER_PLAIN = """
   <recv response="200"/>
 """
 
-PLAIN_INVITE = """
+PLAIN_INVITE = (
+    """
   <send retrans="500"><![CDATA[
       INVITE sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -166,19 +167,15 @@ PLAIN_INVITE = """
       Content-Type: application/sdp
       Content-Length: [len]
 
-v=0
-o=user1 53655765 2353687637 IN IP4 [local_ip]
-s=-
-c=IN IP4 [local_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-
+"""
+    + SDP
+    + """
   ]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
 """
+)
 
 # The 180 may arrive after the 200 (two Kamailio workers relay them): optional at the end.
 BYE = """

@@ -6,21 +6,33 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from sipp import SIPP, Phone, Result, scenario
+from sipp import _ANSWER as _PHONE_ANSWER
+from sipp import SDP, SIPP, Phone, Result, scenario
 
-_CHALLENGE_REGISTER = """
-  <recv request="REGISTER" timeout="{wait_ms}"/>
-  <send><![CDATA[
-      SIP/2.0 401 Unauthorized
+
+def _reply(status: str, *headers: str, send: str = "<send>") -> str:
+    """A response to the request just received (dialog tag ``prov``), without a body."""
+    extra = "".join(f"      {h}\n" for h in headers)
+    return f"""
+  {send}<![CDATA[
+      SIP/2.0 {status}
       [last_Via:]
       [last_From:]
       [last_To:];tag=[pid]prov[call_number]
       [last_Call-ID:]
       [last_CSeq:]
-      WWW-Authenticate: Digest realm="provider.test", nonce="[pid]n[call_number]", algorithm=MD5
-      Content-Length: 0
+{extra}      Content-Length: 0
 
-  ]]></send>
+  ]]></send>"""
+
+
+_AUTH = 'WWW-Authenticate: Digest realm="provider.test", nonce="[pid]{nonce}[call_number]", algorithm=MD5'
+
+_CHALLENGE_REGISTER = (
+    """
+  <recv request="REGISTER" timeout="{wait_ms}"/>"""
+    + _reply("401 Unauthorized", _AUTH.format(nonce="n"))
+    + """
   <recv request="REGISTER" timeout="{wait_ms}">
     <action>
       <ereg regexp="Contact: &lt;sip:trunk-{trunk}@" search_in="msg" check_it="true" assign_to="c"/>
@@ -28,31 +40,15 @@ _CHALLENGE_REGISTER = """
       <verifyauth assign_to="authvalid" username="{username}" password="{password}"/>
     </action>
   </recv>
-  <nop hide="true" test="authvalid" next="good"/>
-  <send next="done"><![CDATA[
-      SIP/2.0 403 Forbidden
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]prov[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
-  <label id="good"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]prov[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Contact:];expires=3600
-      Content-Length: 0
-
-  ]]></send>
+  <nop hide="true" test="authvalid" next="good"/>"""
+    + _reply("403 Forbidden", send='<send next="done">')
+    + """
+  <label id="good"/>"""
+    + _reply("200 OK", "[last_Contact:];expires=3600")
+    + """
   <label id="done"/>
 """
+)
 
 _INVITE_IN = """
   <recv request="INVITE" timeout="{wait_ms}">
@@ -63,91 +59,36 @@ _INVITE_IN = """
   <nop hide="true"><action><log message="checked: {used}"/></action></nop>
 """
 
-_CHALLENGE_INVITE = """
-  <send><![CDATA[
-      SIP/2.0 401 Unauthorized
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]prov[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      WWW-Authenticate: Digest realm="provider.test", nonce="[pid]i[call_number]", algorithm=MD5
-      Content-Length: 0
-
-  ]]></send>
+_CHALLENGE_INVITE = (
+    _reply("401 Unauthorized", _AUTH.format(nonce="i"))
+    + """
   <recv request="ACK"/>
   <recv request="INVITE" timeout="5000">
     <action>
       <verifyauth assign_to="authvalid" username="{username}" password="{password}"/>
     </action>
   </recv>
-  <nop hide="true" test="authvalid" next="authok"/>
-  <send><![CDATA[
-      SIP/2.0 403 Forbidden
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]prov[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
+  <nop hide="true" test="authvalid" next="authok"/>"""
+    + _reply("403 Forbidden")
+    + """
   <recv request="ACK"/>
   <recv request="INFO" timeout="300"/>
   <label id="authok"/>
 """
+)
 
-_ANSWER = """
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]prov[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      [last_Record-Route:]
-      Contact: <sip:far@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-v=0
-o=far 1 1 IN IP4 [local_ip]
-s=-
-c=IN IP4 [local_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-
-  ]]></send>
-  <recv request="ACK"/>
-  <recv request="BYE" timeout="30000"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
-"""
-
-_REFUSE = """
-  <send><![CDATA[
-      SIP/2.0 {code} {reason}
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]prov[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
+_REFUSE = (
+    _reply("{code} {reason}")
+    + """
   <recv request="ACK"/>
 """
+)
 
-_CALL_IN = """
+# The far end answers as a phone does, at once.
+_ANSWER = _PHONE_ANSWER.format(user="far", ring_ms=0)
+
+_CALL_IN = (
+    """
   <send retrans="500"><![CDATA[
       INVITE sip:{did}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -160,19 +101,15 @@ _CALL_IN = """
       Content-Type: application/sdp
       Content-Length: [len]
 
-v=0
-o=far 1 1 IN IP4 [local_ip]
-s=-
-c=IN IP4 [local_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-
+"""
+    + SDP
+    + """
   ]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
 """
+)
 
 _IN_ANSWERED = """
   <recv response="200" rrs="true"/>

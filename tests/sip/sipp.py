@@ -27,6 +27,16 @@ def free_udp_port() -> int:
     raise RuntimeError("no port free for both UDP and TCP")
 
 
+# The audio offer or answer of every test call: G.711 u-law from sipp's media port.
+SDP = """v=0
+o=klapka-test 1 1 IN IP4 [local_ip]
+s=-
+c=IN IP4 [local_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+"""
+
 _REGISTER = """
   <send retrans="500"><![CDATA[
       REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
@@ -77,7 +87,8 @@ _RINGING = """
   ]]></send>
 """
 
-_ANSWER = """
+_ANSWER = (
+    """
   <pause milliseconds="{ring_ms}"/>
   <send><![CDATA[
       SIP/2.0 200 OK
@@ -91,14 +102,9 @@ _ANSWER = """
       Content-Type: application/sdp
       Content-Length: [len]
 
-v=0
-o=user1 53655765 2353687637 IN IP4 [local_ip]
-s=-
-c=IN IP4 [local_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-
+"""
+    + SDP
+    + """
   ]]></send>
   <recv request="ACK"/>
   <recv request="BYE" timeout="30000"/>
@@ -113,6 +119,7 @@ a=rtpmap:0 PCMU/8000
 
   ]]></send>
 """
+)
 
 _DECLINE = """
   <pause milliseconds="{ring_ms}"/>
@@ -154,7 +161,8 @@ _LET_RING = """
   <recv request="ACK"/>
 """
 
-_INVITE = """
+_INVITE = (
+    """
   <send retrans="500"><![CDATA[
       INVITE sip:{dialled}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -167,14 +175,9 @@ _INVITE = """
       Content-Type: application/sdp
       Content-Length: [len]
 
-v=0
-o=user1 53655765 2353687637 IN IP4 [local_ip]
-s=-
-c=IN IP4 [local_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-
+"""
+    + SDP
+    + """
   ]]></send>
   <recv response="100" optional="true"/>
   <recv response="407" auth="true"/>
@@ -202,19 +205,15 @@ a=rtpmap:0 PCMU/8000
       Content-Type: application/sdp
       Content-Length: [len]
 
-v=0
-o=user1 53655765 2353687637 IN IP4 [local_ip]
-s=-
-c=IN IP4 [local_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-
+"""
+    + SDP
+    + """
   ]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
 """
+)
 
 _CALL_ANSWERED = """
   <recv response="200" rrs="true"/>
