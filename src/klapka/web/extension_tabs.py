@@ -8,6 +8,7 @@ and the user's portal call the same service, which checks what the principal may
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
@@ -28,6 +29,15 @@ from klapka.web.forms import SKIP, Field, Form
 STATUSES = [s.value for s in PresenceStatus]
 ENDPOINTS = [e.value for e in EndpointClass]
 DND = PresenceStatus.DO_NOT_DISTURB.value
+
+
+def status_chooser(t: Callable[[str], str], value: str) -> ui.select:
+    """Which presence status's settings are shown (in the admin editor and the portal)."""
+    return (
+        ui.select({s: t(s) for s in STATUSES}, label=t("Status to edit"), value=value)
+        .props('data-testid="presence-status"')
+        .classes("min-w-[14rem]")
+    )
 
 
 def user_fields(form: Form, ext: dict[str, Any]) -> None:

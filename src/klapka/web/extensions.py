@@ -661,15 +661,7 @@ def presence_tab(
 
         ui.button(t("Set status"), on_click=set_status).props("flat")
     ui.separator().classes("my-2")
-    chooser = (
-        ui.select(
-            {s: t(s) for s in extension_tabs.STATUSES},
-            label=t("Status to edit"),
-            value=ext["presence"],
-        )
-        .props('data-testid="presence-status"')
-        .classes("min-w-[14rem]")
-    )
+    chooser = extension_tabs.status_chooser(t, ext["presence"])
     holder = ui.column().classes("w-full")
 
     def draw() -> None:

@@ -129,15 +129,7 @@ def my_forwarding(request: Request) -> Response | None:
         return None
     forward = ctx.preferences.get("presence_forwarding", True)
     ring = ctx.preferences.get("ring_strategy", True)
-    chooser = (
-        ui.select(
-            {s: t(s) for s in extension_tabs.STATUSES},
-            label=t("Status to edit"),
-            value=ext["presence"],
-        )
-        .props('data-testid="presence-status"')
-        .classes("min-w-[14rem]")
-    )
+    chooser = extension_tabs.status_chooser(t, ext["presence"])
     holder = ui.column().classes("w-full max-w-[48rem]")
 
     def draw() -> None:
