@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "sip"))
-from sipp import SIPP, free_udp_port, scenario
+from sipp import SIPP, free_udp_port, register_scenario, scenario
 
 import klapka.sip.supervisor as supervisor
 from klapka.services.config import ConfigService
@@ -39,39 +39,10 @@ from klapka.store.migrate import upgrade
 
 FIRST = 100000  # extension numbers FIRST .. FIRST + N - 1
 
-REGISTER = """
-  <send retrans="500"><![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
-      To: <sip:[field0]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      User-Agent: klapka-bench
-      Expires: 3600
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="401" auth="true"/>
-  <send retrans="500"><![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
-      To: <sip:[field0]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
-      [field1]
-      Max-Forwards: 70
-      User-Agent: klapka-bench
-      Expires: 3600
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="200"/>
-"""
+REGISTER = register_scenario(
+    "[field0]", "sip:[field0]@[local_ip]:[local_port]", "klapka-bench",
+    credentials="[field1]", expires=3600,
+)  # fmt: skip
 
 
 def password(number: int) -> str:

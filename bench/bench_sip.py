@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "sip"))
 from sip_udp import UA, Message, build, digest, reply, uri_of
-from sipp import _ANSWER, _INVITE, _RINGING, SDP, SIPP, free_udp_port, scenario
+from sipp import _ANSWER, _INVITE, _RINGING, SDP, SIPP, free_udp_port, register_scenario, scenario
 
 import klapka.sip.supervisor as supervisor
 from klapka.services.config import ConfigService
@@ -104,37 +104,11 @@ NATIVE_AUTH = f"""    if (!pv_auth_check("klapka", "{PASSWORD}", "0", "0")) {{
     consume_credentials();
 """
 
-REGISTER_AUTH = """
-  <send retrans="500"><![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
-      To: <sip:[field0]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:callee@[local_ip]:{contact_port}>
-      Max-Forwards: 70
-      Expires: 3600
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="401" auth="true"/>
-  <send retrans="500"><![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
-      To: <sip:[field0]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:callee@[local_ip]:{contact_port}>
-      [field1]
-      Max-Forwards: 70
-      Expires: 3600
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="200"/>
-"""
+# Every callee registers the one contact sip:callee@<the UAS> (with its own credentials).
+REGISTER_AUTH = register_scenario(
+    "[field0]", "sip:callee@[local_ip]:{contact_port}", "klapka-bench",
+    credentials="[field1]", expires=3600,
+)  # fmt: skip
 
 REGISTER_PLAIN = """
   <send retrans="500"><![CDATA[

@@ -37,6 +37,8 @@ m=audio [media_port] RTP/AVP 0
 a=rtpmap:0 PCMU/8000
 """
 
+# REGISTER, 401, REGISTER with ``credentials`` (sipp's ``[authentication]``, or a CSV field
+# with per-call credentials), then ``expect``.
 _REGISTER = """
   <send retrans="500"><![CDATA[
       REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
@@ -45,10 +47,10 @@ _REGISTER = """
       To: <sip:{user}@[remote_ip]>
       Call-ID: [call_id]
       CSeq: 1 REGISTER
-      Contact: <sip:{user}@[local_ip]:{contact_port}>
+      Contact: <{contact}>
       Max-Forwards: 70
       User-Agent: {agent}
-      Expires: 300
+      Expires: {expires}
       Content-Length: 0
 
   ]]></send>
@@ -60,16 +62,32 @@ _REGISTER = """
       To: <sip:{user}@[remote_ip]>
       Call-ID: [call_id]
       CSeq: 2 REGISTER
-      Contact: <sip:{user}@[local_ip]:{contact_port}>
-      [authentication]
+      Contact: <{contact}>
+      {credentials}
       Max-Forwards: 70
       User-Agent: {agent}
-      Expires: 300
+      Expires: {expires}
       Content-Length: 0
 
   ]]></send>
   <recv response="{expect}"{optional}/>
 """
+
+
+def register_scenario(
+    user: str,
+    contact: str,
+    agent: str = "klapka-test-phone",
+    expect: int = 200,
+    credentials: str = "[authentication]",
+    expires: int = 300,
+) -> str:
+    """The body of a sipp scenario registering ``user`` at ``contact`` with digest auth."""
+    return _REGISTER.format(
+        user=user, contact=contact, agent=agent, expect=expect, optional="",
+        credentials=credentials, expires=expires,
+    )  # fmt: skip
+
 
 _RINGING = """
   <recv request="INVITE" timeout="{wait_ms}"/>
@@ -315,9 +333,8 @@ class Sipp:
         contact_port: int | None = None,
     ) -> Result:
         port = str(contact_port) if contact_port else "[local_port]"
-        xml = scenario(
-            _REGISTER.format(user=user, agent=agent, expect=expect, optional="", contact_port=port)
-        )
+        contact = f"sip:{user}@[local_ip]:{port}"
+        xml = scenario(register_scenario(user, contact, agent, expect))
         return self.run(xml, user, password)
 
     def phone(
