@@ -108,25 +108,33 @@ def test_a_busy_callee_does_not_fail_over(sip: Pbx4Sip, provider: Provider) -> N
     predicted(sip, since, "101", "0601111222")
 
 
-def test_a_provider_challenge_is_answered_with_the_trunk_credentials(
-    sip: Pbx4Sip, provider: Provider
-) -> None:
+TRUNK_USER, TRUNK_PASSWORD = "530335500", "TrunkSecret1"  # what the provider accepts
+
+
+def register_at_provider(sip: Pbx4Sip, provider: Provider, password: str) -> None:
+    """The register trunk ``carrier`` (with ``password``) registers once at the provider."""
     trunk = {
         "name": "carrier",
         "type": "register",
         "host": "127.0.0.1",
         "port": provider.port,
-        "username": "530335500",
-        "password": "TrunkSecret1",
+        "username": TRUNK_USER,
+        "password": password,
     }
-    registrar = provider.registrar("carrier", "530335500", "TrunkSecret1")
+    registrar = provider.registrar("carrier", TRUNK_USER, TRUNK_PASSWORD)
     try:
         sip.apply(document([trunk]))
         assert registrar.finish(25).ok
     finally:
         registrar.stop()
+
+
+def test_a_provider_challenge_is_answered_with_the_trunk_credentials(
+    sip: Pbx4Sip, provider: Provider
+) -> None:
+    register_at_provider(sip, provider, TRUNK_PASSWORD)
     assert wait_status(sip, "carrier", "registered") == "registered"
-    far = provider.far_end("answer", auth=("530335500", "TrunkSecret1"))
+    far = provider.far_end("answer", auth=(TRUNK_USER, TRUNK_PASSWORD))
     try:
         since = mark(sip)
         call = sip.sipp.call("101", PASSWORDS["101"], "0601111222", expect=200)
@@ -140,20 +148,7 @@ def test_a_provider_challenge_is_answered_with_the_trunk_credentials(
 def test_a_register_trunk_with_a_wrong_password_shows_auth_failed(
     sip: Pbx4Sip, provider: Provider
 ) -> None:
-    trunk = {
-        "name": "carrier",
-        "type": "register",
-        "host": "127.0.0.1",
-        "port": provider.port,
-        "username": "530335500",
-        "password": "WrongSecret1",
-    }
-    registrar = provider.registrar("carrier", "530335500", "TrunkSecret1")
-    try:
-        sip.apply(document([trunk]))
-        assert registrar.finish(25).ok
-    finally:
-        registrar.stop()
+    register_at_provider(sip, provider, "WrongSecret1")
     assert wait_status(sip, "carrier", "auth_failed") == "auth_failed"
 
 
