@@ -431,9 +431,9 @@ class Adapter:
         KSR.tm.t_on_reply("ksr_onreply_route")
         if any(t.extension is None for t in ring.targets):
             KSR.tm.t_on_branch("ksr_branch_route")  # a mobile rung through a trunk
-        KSR.dbg(
-            f"klapka: relaying to {uri} via {received or None} (+{len(branches) - 1} branches)\n"
-        )
+        if self.trace:
+            more = len(branches) - 1
+            KSR.info(f"klapka: relaying to {uri} via {received or None} (+{more} branches)\n")
         if KSR.tm.t_relay() < 0:
             KSR.sl.sl_reply_error()
 
@@ -481,16 +481,17 @@ class Adapter:
             if rung is None:
                 bare = contact.split(";")[0]
                 rung = next((o for u, o in owners.items() if u.split(";")[0] == bare), None)
+            answered: dict[str, str] | None = None
             if rung is not None:
                 owner, cls = rung
                 KSR.dialog.set_dlg_profile("incall", f"{owner}|{contact}")
                 answered = {"result": "answered", "extension": owner, "endpoint": cls}
-                KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
             elif numbers:
                 number = numbers.get(KSR.pv.get("$T_branch(uri)") or "")
                 if number:
                     answered = {"result": "answered", "number": number}
-                    KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
+            if answered is not None:
+                KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
 
     def _failure(self) -> None:
         if KSR.tm.t_is_canceled() > 0:
