@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import socket
 import ssl
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -251,23 +253,23 @@ def test_a_broken_certificate_turns_tls_off_and_the_sip_core_still_runs(
         pbx.close()
 
 
+GARBAGE = (
+    b"OPTIONS sip:klapka SIP/2.0\r\nContent-Length: 0\r\n\r\n",  # plain SIP on the TLS port
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a ClientHello cut short
+    b"\x00" * 1000,
+)
+
+
 def test_broken_tls_clients_do_not_hold_up_the_others(tls_sip: Pbx4Sip) -> None:
     """Silent connections, plain SIP and garbage on the TLS port, a handshake cut short:
     a proper phone still gets its answer over TLS within a second."""
-    import os
 
     tls_sip.apply(DOC)
     assert tls_sip.core.tls_port is not None
     port = tls_sip.core.tls_port
     held = []
     try:
-        for payload in (
-            b"",
-            b"OPTIONS sip:klapka SIP/2.0\r\nContent-Length: 0\r\n\r\n",
-            os.urandom(4000),
-            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a ClientHello cut short
-            b"\x00" * 1000,
-        ):
+        for payload in (b"", os.urandom(4000), *GARBAGE):
             for _ in range(4):
                 s = socket.create_connection(("127.0.0.1", port), timeout=1)
                 if payload:
@@ -285,3 +287,46 @@ def test_broken_tls_clients_do_not_hold_up_the_others(tls_sip: Pbx4Sip) -> None:
     finally:
         for s in held:
             s.close()
+
+
+def test_a_scanner_hammering_the_tls_port_never_crashes_the_sip_core(tls_sip: Pbx4Sip) -> None:
+    """Four scanners at once throw garbage at the TLS port (each error is OpenSSL work in a
+    TCP reader) while a phone keeps registering: every REGISTER is answered, Kamailio never
+    restarts and its memory is never corrupted (OpenSSL 3 state is per process)."""
+    tls_sip.apply(DOC)
+    port = tls_sip.core.tls_port
+    assert port is not None
+
+    def scan() -> None:
+        for _ in range(150):
+            held = []
+            for payload in (os.urandom(4000), *GARBAGE):
+                try:
+                    s = socket.create_connection(("127.0.0.1", port), timeout=1)
+                    s.sendall(payload)
+                    held.append(s)
+                except OSError:
+                    pass  # refused or reset: the scanner moves on
+            for s in held:
+                s.close()
+
+    scanners = [threading.Thread(target=scan) for _ in range(4)]
+    for scanner in scanners:
+        scanner.start()
+    answers = []
+    try:
+        while any(scanner.is_alive() for scanner in scanners):
+            phone = TlsPhone(port, tls_sip.core.tls_files.certificate)
+            try:
+                answers.append(phone.register("101", len(answers) + 1)[0])
+            finally:
+                phone.close()
+    finally:
+        for scanner in scanners:
+            scanner.join()
+    assert answers and set(answers) == {401}
+    assert tls_sip.core.restarts == 0
+    assert tls_sip.core.process is not None and tls_sip.core.process.poll() is None
+    log = tls_sip.core.paths.log.read_text()
+    assert "freeing already freed" not in log
+    assert "exited by a signal" not in log

@@ -28,7 +28,7 @@ from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.engine import decide, resume
 from klapka.routing.featurecodes import is_feature_code
 from klapka.routing.model import Call, Endpoint, Runtime
-from klapka.sip import control, kemi_trunks, kemi_voicemail
+from klapka.sip import control, kemi_openssl, kemi_trunks, kemi_voicemail
 from klapka.sip.kemi_classify import classify
 from klapka.sip.snapshot_file import Snapshot
 
@@ -150,6 +150,8 @@ class Adapter:
         self.media = kemi_voicemail.MediaAddress(snapshot_path)
 
     def child_init(self, rank: int) -> int:
+        reset = kemi_openssl.own_openssl_state()
+        KSR.dbg(f"klapka: process {os.getpid()} owns its OpenSSL state ({reset} keys reset)\n")
         # What the worker loaded so far lives as long as it does: out of the collector's
         # sight, so its collections look only at what calls allocate.
         gc.freeze()
