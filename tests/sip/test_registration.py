@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pbx4sip import Pbx4Sip
 
@@ -20,6 +22,11 @@ DOC = {
             "number": "105",
             "sip_password": "Secret1234e",
             "security": {"user_agent_prefix": "Yealink"},
+        },
+        {
+            "number": "106",
+            "sip_password": "Secret1234f",
+            "clients": {"mobile_client": False},
         },
     ],
 }
@@ -67,6 +74,42 @@ def test_registrations_over_the_limit_are_refused(sip: Pbx4Sip) -> None:
     second = sip.sipp.register("102", "Secret1234b", expect=503)
     assert second.ok, second.output
     assert len(sip.contacts("102")) == 1
+
+
+def test_the_apps_register_in_addition_to_the_desk_phone_limit(sip: Pbx4Sip) -> None:
+    """Concurrent registrations (here 1) limit the desk phones; the mobile and desktop apps
+    (told apart by their User-Agent) register beside them."""
+    sip.apply(DOC)
+    assert sip.sipp.register("102", "Secret1234b").ok
+    assert sip.sipp.register("102", "Secret1234b", agent="klapka Mobile 2.1 (Android)").ok
+    assert sip.sipp.register("102", "Secret1234b", agent="klapka Desktop 1.4").ok
+    second_desk = sip.sipp.register("102", "Secret1234b", agent="Yealink SIP-T46S", expect=503)
+    assert second_desk.ok, second_desk.output
+    agents = sorted(c["User-Agent"] for c in sip.contacts("102"))
+    assert agents == ["klapka Desktop 1.4", "klapka Mobile 2.1 (Android)", "klapka-test-phone"]
+
+
+def test_a_client_turned_off_for_the_extension_cannot_register(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    refused = sip.sipp.register("106", "Secret1234f", agent="klapka Mobile 2.1", expect=403)
+    assert refused.ok, refused.output
+    assert sip.contacts("106") == []
+    assert sip.sipp.register("106", "Secret1234f", agent="klapka Desktop 1.4").ok
+    assert sip.sipp.register("106", "Secret1234f").ok
+    assert len(sip.contacts("106")) == 2
+
+
+def test_turning_a_client_off_unregisters_it_at_once(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    assert sip.sipp.register("101", "Secret1234a").ok
+    assert sip.sipp.register("101", "Secret1234a", agent="klapka Mobile 2.1").ok
+    assert len(sip.contacts("101")) == 2
+    off = {**DOC, "extensions": [{"number": "101", "clients": {"mobile_client": False}}]}
+    sip.apply(off)
+    deadline = time.monotonic() + 3
+    while len(sip.contacts("101")) == 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [c["User-Agent"] for c in sip.contacts("101")] == ["klapka-test-phone"]
 
 
 def test_a_password_change_applies_to_the_next_registration_without_a_restart(sip: Pbx4Sip) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from klapka.domain.problems import KlapkaError, NotFound
@@ -78,6 +78,19 @@ class Registrations:
                 }
             )
         return out
+
+    def unregister_classes(self, number: str, classes: Collection[str], sip: dict[str, Any]) -> int:
+        """Remove the extension's contacts of these endpoint classes (a client turned off:
+        it stops ringing now, not when its registration expires); returns how many."""
+        removed = 0
+        for c in self._contacts(number):
+            address = c.get("Address", "")
+            if classify(address, c.get("User-Agent", ""), c.get("Socket", ""), sip) in classes:
+                KamailioRpc(self.paths.rpc_socket, timeout=2).call(
+                    "ul.rm_contact", "location", number, address
+                )
+                removed += 1
+        return removed
 
     def statuses(self, numbers: Iterable[str]) -> dict[str, str]:
         """The live status of each of ``numbers``: ``unregistered``, ``registered``,

@@ -47,6 +47,13 @@ def extension_stamps(pbx: Pbx) -> tuple[int, dict[str, Any], tuple[Any, ...]]:
     return version, stamps, fingerprint
 
 
+CLIENT_SETTINGS = {  # endpoint class -> the extension's Clients setting that allows it
+    "mobile_app": "mobile_client",
+    "desktop_app": "desktop_client",
+    "web": "web_client",
+}
+
+
 def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str, Any]:
     """The snapshot: the routing view (extensions one by one, the rest as one document),
     the SIP accounts, trunks and SIP settings. With ``numbers``: only those extensions and
@@ -65,6 +72,7 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
             query = query.where(t.extensions.c.number.in_(list(numbers)))
         for number, username, data, secrets in repo.conn.execute(query):
             security = data.get("security") or {}
+            clients = data.get("clients") or {}
             accounts[username] = {
                 "extension": number,
                 "password": secrets.get("sip_password", ""),
@@ -72,6 +80,12 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
                 "max_contacts": int(data.get("concurrent_registrations", 1)),
                 "allowed_ips": security.get("allowed_ips", []),
                 "user_agent_prefix": security.get("user_agent_prefix"),
+                # The klapka clients turned off for this extension (refused at REGISTER).
+                "clients_off": [
+                    cls
+                    for cls, setting in CLIENT_SETTINGS.items()
+                    if not clients.get(setting, True)
+                ],
             }
         trunks = {trunk.name: trunk_entry(trunk) for trunk in load_trunks(repo.conn)}
     sip = system.sip

@@ -35,6 +35,8 @@ from klapka.sip.snapshot_file import Snapshot
 AOR_DOMAIN = "klapka"  # every extension's address of record is sip:<number>@klapka
 REALM = "klapka"
 AUTH_FAILURES_BEFORE_BLOCK = 10
+MAX_CONTACTS_PER_CLIENT = 5  # registrations of each app or web client, beside the desk phones
+CLIENT_NAMES = {"mobile_app": "Mobile client", "desktop_app": "Desktop client", "web": "Web client"}
 
 
 class Contacts(Mapping[str, tuple[Endpoint, ...]]):
@@ -288,7 +290,8 @@ class Adapter:
         return account
 
     def _register(self, source: str) -> None:
-        account = self._authenticate(source)
+        snap = self.snapshot.fresh()
+        account = self._authenticate(source, snap)
         if account is None:
             return
         if not account["enabled"]:
@@ -304,13 +307,30 @@ class Adapter:
         if prefix and not (KSR.pv.get("$ua") or "").startswith(prefix):
             KSR.sl.sl_send_reply(403, "User agent not allowed")
             return
+        number = account["extension"]
+        contact = _uri_only(KSR.pv.get("$ct") or "")
+        endpoint_class = classify(
+            contact, KSR.pv.get("$ua") or "", f"{KSR.pv.get('$pr') or ''}:", snap.sip
+        )
+        if endpoint_class in account.get("clients_off", ()):
+            KSR.sl.sl_send_reply(403, f"{CLIENT_NAMES[endpoint_class]} disabled for this extension")
+            return
         if KSR.nathelper.nat_uac_test(19) > 0:
             KSR.nathelper.fix_nated_register()
             KSR.setbflag(6)  # behind NAT: kept open with pings
             KSR.setbflag(7)  # the pings are SIP OPTIONS (qualify), not bare UDP packets
-        KSR.pv.seti("$xavp(reg=>max_contacts)", int(account["max_contacts"]))
-        if KSR.registrar.save_uri("location", 0, f"sip:{account['extension']}@{AOR_DOMAIN}") > 0:
-            kemi_voicemail.registered(self.media, account["extension"])  # the MWI lamp
+        # Concurrent registrations limit the desk phones; each app or web client registers in
+        # addition (up to MAX_CONTACTS_PER_CLIENT of each). The registrar counts every
+        # contact of the address of record, so its limit is the other classes' contacts
+        # plus this class's own limit.
+        registered = Contacts(snap.sip)[number]
+        others = sum(1 for e in registered if e.cls != endpoint_class)
+        limit = (
+            int(account["max_contacts"]) if endpoint_class == "desk" else MAX_CONTACTS_PER_CLIENT
+        )
+        KSR.pv.seti("$xavp(reg=>max_contacts)", others + limit)
+        if KSR.registrar.save_uri("location", 0, f"sip:{number}@{AOR_DOMAIN}") > 0:
+            kemi_voicemail.registered(self.media, number)  # the MWI lamp
 
     def _invite(self, source: str) -> None:
         snap = self.snapshot.fresh()

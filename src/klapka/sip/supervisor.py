@@ -17,10 +17,12 @@ from typing import Any
 import klapka
 from klapka.services.feature_codes import FeatureCodes
 from klapka.services.pbx import Pbx
+from klapka.services.registrations import Registrations, SipCoreUnavailable
 from klapka.services.sip_directory import build_snapshot, directory_version, extension_stamps
 from klapka.sip import uacreg
 from klapka.sip.control import ControlServer
 from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
+from klapka.sip.rpc import KamailioRpc, RpcError
 from klapka.sip.snapshot_file import SnapshotWriter
 from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available
 
@@ -45,6 +47,7 @@ class SnapshotRefresher:
         self.writer = SnapshotWriter(str(paths.snapshot))
         self.stamps: dict[str, Any] | None = None
         self.fingerprint: tuple[Any, ...] = ()
+        self.clients_off: dict[str, set[str]] = {}  # extension -> endpoint classes turned off
 
     def refresh(self) -> int:
         """Bring the snapshot up to date; returns the directory version it holds."""
@@ -58,16 +61,37 @@ class SnapshotRefresher:
             removed = [n for n in known if n not in stamps]
             snapshot = build_snapshot(self.pbx, changed)
             self.writer.write({**snapshot, "version": version}, full=False, removed=removed)
+        self._unregister_clients_turned_off(snapshot, first=self.stamps is None)
         self.stamps, self.fingerprint = stamps, fingerprint
         if uacreg.write(self.paths.uacreg, snapshot["trunks"]):
             _reload_trunk_registrations(self.paths)
         return version
 
+    def _unregister_clients_turned_off(self, snapshot: dict[str, Any], first: bool) -> None:
+        """An extension with a client just turned off loses that client's registrations now
+        (its next REGISTER is refused by the KEMI adapter). At the first refresh Kamailio
+        has no registrations yet."""
+        registrations = Registrations(self.pbx, self.paths)
+        for account in snapshot["accounts"].values():
+            number, off = account["extension"], set(account["clients_off"])
+            turned_off = off - self.clients_off.get(number, set())
+            if off:
+                self.clients_off[number] = off
+            else:
+                self.clients_off.pop(number, None)
+            if not turned_off or first:
+                continue
+            try:
+                removed = registrations.unregister_classes(number, turned_off, snapshot["sip"])
+            except (SipCoreUnavailable, RpcError, OSError, ValueError) as e:
+                log.warning("could not unregister the clients turned off for %s: %s", number, e)
+                continue
+            if removed:
+                log.info("%s: %d registration(s) of clients turned off removed", number, removed)
+
 
 def _reload_trunk_registrations(paths: SipPaths) -> None:
     """Ask a running Kamailio to re-read the register trunks (at start it reads them itself)."""
-    from klapka.sip.rpc import KamailioRpc, RpcError
-
     if not paths.rpc_socket.exists():
         return
     try:
