@@ -344,7 +344,7 @@ def run_load(
     work = bench.work
     if target.auth:
         xml = scenario(
-            _INVITE.format(user=CALLER, dialled="[field0]"),
+            _INVITE.format(user=CALLER, dialled="[field0]", headers=""),
             BYE.format(user=CALLER, dialled="[field0]"),
         )
         auth = ["-au", CALLER, "-ap", PASSWORD]

@@ -189,7 +189,7 @@ _INVITE = (
       Call-ID: [call_id]
       CSeq: 1 INVITE
       Contact: <sip:{user}@[local_ip]:[local_port]>
-      Max-Forwards: 70
+      Max-Forwards: 70{headers}
       Content-Type: application/sdp
       Content-Length: [len]
 
@@ -219,7 +219,7 @@ _INVITE = (
       CSeq: 2 INVITE
       Contact: <sip:{user}@[local_ip]:[local_port]>
       [authentication]
-      Max-Forwards: 70
+      Max-Forwards: 70{headers}
       Content-Type: application/sdp
       Content-Length: [len]
 
@@ -371,8 +371,11 @@ class Sipp:
         expect: int,
         talk_ms: int = 200,
         timeout: int = 40,
+        headers: tuple[str, ...] = (),
     ) -> Result:
-        parts = [_INVITE.format(user=user, dialled=dialled)]
+        """``headers``: more header lines for the INVITE (``Referred-By: ...``)."""
+        extra = "".join(f"\n      {h}" for h in headers)
+        parts = [_INVITE.format(user=user, dialled=dialled, headers=extra)]
         if expect == 200:
             parts.append(_CALL_ANSWERED.format(user=user, dialled=dialled, talk_ms=talk_ms))
         else:

@@ -306,3 +306,41 @@ def test_all_busy_mode_makes_the_extension_busy_while_one_phone_is_in_a_call(
         talking.stop()
         idle.stop()
     assert_parity(sip, since, "101", "102", NUMBERS, {"in_call": ["102"]})
+
+
+BOSS = {"number": "101", "features": {"boss": {"secretary": {"extension": "102"}}}}
+
+
+def test_a_call_to_the_boss_rings_the_secretary(sip: Pbx4Sip) -> None:
+    sip.apply(doc(BOSS))
+    boss = sip.sipp.phone("101", PASSWORDS["101"], "answer")
+    secretary = sip.sipp.phone("102", PASSWORDS["102"], "answer")
+    try:
+        since = mark(sip)
+        call = sip.sipp.call("103", PASSWORDS["103"], "101", expect=200)
+        assert call.ok, call.output
+        assert secretary.finish().ok
+    finally:
+        boss.stop()
+        secretary.stop()
+    assert_parity(sip, since, "103", "101", NUMBERS, {"answer": ["102"]})
+
+
+def test_a_call_the_secretary_transferred_rings_the_boss(sip: Pbx4Sip) -> None:
+    """After a blind transfer (REFER) the transferred phone calls the target with a
+    Referred-By naming who transferred it: the call's path is `transferred`, and a boss's
+    secretary routing applies only to direct calls."""
+    sip.apply(doc(BOSS))
+    boss = sip.sipp.phone("101", PASSWORDS["101"], "answer")
+    secretary = sip.sipp.phone("102", PASSWORDS["102"], "answer")
+    try:
+        since = mark(sip)
+        referred = ("Referred-By: <sip:102@klapka>",)
+        call = sip.sipp.call("103", PASSWORDS["103"], "101", expect=200, headers=referred)
+        assert call.ok, call.output
+        assert boss.finish().ok
+    finally:
+        boss.stop()
+        secretary.stop()
+    world = {"path": "transferred", "answer": ["101"]}
+    assert_parity(sip, since, "103", "101", NUMBERS, world)

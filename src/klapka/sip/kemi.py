@@ -82,6 +82,20 @@ class Contacts(Mapping[str, tuple[Endpoint, ...]]):
         return tuple(found)
 
 
+def _path(caller: str, snap: Snapshot) -> str:
+    """``transferred`` when another extension transferred the call here: the phone it was
+    transferred to calls with a Referred-By naming that extension (RFC 3892, sent on a
+    blind transfer by REFER); else ``direct``."""
+    referred_by = KSR.pv.get("$hdr(Referred-By)")
+    if not referred_by:
+        return "direct"
+    uri = _uri_only(referred_by)
+    user = uri.split(":", 1)[-1].split("@", 1)[0]
+    if user and user != caller and user in snap.directory.extensions:
+        return "transferred"
+    return "direct"
+
+
 @functools.cache
 def _ulc_names(i: int) -> tuple[str, str, str, str, str]:
     """The pseudo-variables of contact ``i`` fetched by ``reg_fetch_contacts``."""
@@ -343,7 +357,7 @@ class Adapter:
             did = kemi_trunks.dialled_on_trunk(snap.trunks, trunk)
             caller = KSR.pv.get("$fU") or ""
             KSR.info(f"klapka: a call from {caller} on trunk {trunk} for DID {did}\n")
-            call = Call(caller, did, datetime.now(UTC), "external")
+            call = Call(caller, did, datetime.now(UTC), "external", _path(caller, snap))
             KSR.rr.record_route()
             KSR.dialog.dlg_manage()
         else:
@@ -356,7 +370,7 @@ class Adapter:
             if is_feature_code(dialled):
                 self._feature_code(caller, dialled)
                 return
-            call = Call(caller, dialled, datetime.now(UTC), "internal")
+            call = Call(caller, dialled, datetime.now(UTC), "internal", _path(caller, snap))
             KSR.rr.record_route()
             KSR.dialog.dlg_manage()
             KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")
