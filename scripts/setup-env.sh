@@ -32,6 +32,7 @@ REQUIRED_PACKAGES=(python3 python3-venv python3-pip)
 # For the SIP core; klapka works without them for now, so a failed install is only a warning.
 OPTIONAL_PACKAGES=(kamailio kamailio-python3-modules kamailio-sqlite-modules
     kamailio-postgres-modules kamailio-json-modules kamailio-utils-modules kamailio-tls-modules
+    kamailio-websocket-modules
     sip-tester
     espeak-ng sox libsox-fmt-mp3  # voicemail: prompts, greeting uploads (WAV, MP3)
     chromium)  # chromium: the web UI's browser tests (Playwright drives it)
@@ -75,6 +76,7 @@ kamailio_present() {
     { command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; } &&
         command -v sipp >/dev/null 2>&1 &&
         compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null &&
+        compgen -G '/usr/lib/*/kamailio/modules/websocket.so' >/dev/null &&
         command -v chromium >/dev/null 2>&1
 }
 

@@ -352,6 +352,18 @@ def serve(
             min=0, max=65535, help="SIP over TLS port; 0 turns TLS off (default: system setting)."
         ),
     ] = None,
+    sip_ws_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="SIP over WebSocket port; 0 turns it off (default: setting)."
+        ),
+    ] = None,
+    sip_wss_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="SIP over secure WebSocket port; 0: off (default: setting)."
+        ),
+    ] = None,
     sip_trace: Annotated[
         bool,
         typer.Option(
@@ -386,6 +398,8 @@ def serve(
         udp = sip_port or system.sip.udp_port
         tcp = sip_port or system.sip.tcp_port
         tls = system.sip.tls_port if sip_tls_port is None else sip_tls_port
+        ws = system.sip.ws_port if sip_ws_port is None else sip_ws_port
+        wss = system.sip.wss_port if sip_wss_port is None else sip_wss_port
         # Voicemail: SIP from Kamailio on loopback; RTP where phones reach the PBX.
         # RTP on the SIP listen address; on every address (0.0.0.0), the media service answers
         # each call's audio on the address that call came in on.
@@ -400,8 +414,9 @@ def serve(
             typer.echo(f"warning: voicemail not running: {e}", err=True)
             media = None
         core = SipCore(
-            Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls, trace=sip_trace
-        )
+            Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls, trace=sip_trace,
+            ws_port=ws, wss_port=wss,
+        )  # fmt: skip
         _stop_with_klapka(core, media)
         problem = None
         try:
@@ -414,6 +429,8 @@ def serve(
             typer.echo(f"warning: {warning}", err=True)
         if problem is None:
             tls_note = f" tls/{core.tls_port}" if core.tls_port else ""
+            tls_note += f" ws/{core.ws_port}" if core.ws_port else ""
+            tls_note += f" wss/{core.wss_port}" if core.wss_port else ""
             typer.echo(
                 f"klapka: SIP on {listen} udp/{udp} tcp/{tcp}{tls_note} (Kamailio)", err=True
             )

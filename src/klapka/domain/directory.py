@@ -329,6 +329,10 @@ class SipSettings(Model):
     tcp_port: Annotated[int, int_range(1, 65535)] = 5060
     # SIP over TLS (certificate under <data dir>/tls/, made by `klapka init`); None or 0 = off.
     tls_port: Annotated[int, int_range(0, 65535)] | None = 5061
+    # SIP over WebSocket for browser (web) clients: ws:// and, with the TLS certificate,
+    # wss://; None or 0 = off.
+    ws_port: Annotated[int, int_range(0, 65535)] | None = 8088
+    wss_port: Annotated[int, int_range(0, 65535)] | None = 8089
     domain: Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9.\-]*$")] = ""
     # A registered client whose User-Agent contains one of these is that endpoint class;
     # WebSocket clients are "web"; anything else is "desk".

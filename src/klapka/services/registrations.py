@@ -73,7 +73,7 @@ class Registrations:
                     "endpoint": classify(address, c.get("User-Agent", ""), socket, sip),
                     "user_agent": c.get("User-Agent", ""),
                     "source": received if received and received != "[not set]" else address,
-                    "transport": socket.split(":", 1)[0] if socket else "udp",
+                    "transport": _transport(socket, address),
                     "expires": c.get("Expires"),
                 }
             )
@@ -110,6 +110,14 @@ class Registrations:
             return dict.fromkeys(numbers, "unknown")
         live = live_statuses(registered, dialogs)
         return {n: live.get(n, "unregistered") for n in numbers}
+
+
+def _transport(socket: str, contact: str) -> str:
+    """udp, tcp, tls; ws or wss for a browser (its socket is Kamailio's TCP or TLS one)."""
+    transport = socket.split(":", 1)[0] if socket else "udp"
+    if "transport=ws" in contact.lower():  # browsers put transport=ws (or wss) in the Contact
+        return "wss" if transport == "tls" else "ws"
+    return transport
 
 
 STATUS_TIMEOUT = 0.5  # seconds; a hung SIP core must not hold the extension list up

@@ -75,11 +75,30 @@ def render(
     tcp_port: int,
     children: int = 4,
     tls_port: int | None = None,
+    ws_port: int | None = None,
+    wss_port: int | None = None,
     natping_interval: int = 30,
 ) -> str:
-    """``tls_port``: also listen for SIP over TLS (``paths.tls_cfg`` must exist)."""
+    """``tls_port``: also listen for SIP over TLS (``paths.tls_cfg`` must exist); ``ws_port``,
+    ``wss_port``: SIP over WebSocket for browsers (WSS only with TLS; the upgrade is answered
+    by the KEMI adapter's ``ksr_xhttp_event``)."""
     modules = "\n".join(f'loadmodule "{m}.so"' for m in MODULES)
-    tls_listen = f"enable_tls=yes\nlisten=tls:{listen}:{tls_port}\n" if tls_port else ""
+    extra_listen = f"enable_tls=yes\nlisten=tls:{listen}:{tls_port}\n" if tls_port else ""
+    if ws_port:
+        extra_listen += f"listen=tcp:{listen}:{ws_port}\n"
+    if wss_port and tls_port:
+        extra_listen += f"listen=tls:{listen}:{wss_port}\n"
+    websocket = bool(ws_port or (wss_port and tls_port))
+    ws_modules = (
+        'loadmodule "xhttp.so"\nloadmodule "websocket.so"\n'
+        'modparam("xhttp", "event_callback", "ksr_xhttp_event")\n'
+        'modparam("websocket", "keepalive_mechanism", 1)  # pings keep browsers\' sockets open\n'
+        'modparam("websocket", "keepalive_interval", 30)\n'
+        if websocket
+        else ""
+    )
+    no_cl = "tcp_accept_no_cl=yes  # HTTP upgrades to WebSocket carry no Content-Length\n"
+    extra_listen += no_cl if websocket else ""
     tls_module = (
         f'loadmodule "tls.so"\nmodparam("tls", "config", "{paths.tls_cfg}")\n' if tls_port else ""
     )
@@ -95,12 +114,12 @@ server_header="Server: klapka"
 user_agent_header="User-Agent: klapka"
 listen=udp:{listen}:{udp_port}
 listen=tcp:{listen}:{tcp_port}
-{tls_listen}tcp_connection_lifetime=3605
+{extra_listen}tcp_connection_lifetime=3605
 maxbuffer=4194304  # a larger UDP receive buffer: bursts queue instead of being dropped
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/:/usr/lib/kamailio/modules/"
 
 {modules}
-{tls_module}
+{tls_module}{ws_modules}
 modparam("jsonrpcs", "transport", 6)  # the Unix datagram socket (4) and the FIFO (2)
 modparam("jsonrpcs", "dgram_socket", "{paths.rpc_socket}")
 modparam("jsonrpcs", "fifo_name", "{paths.rpc_fifo}")

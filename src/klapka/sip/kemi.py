@@ -35,6 +35,10 @@ from klapka.sip.snapshot_file import Snapshot
 AOR_DOMAIN = "klapka"  # every extension's address of record is sip:<number>@klapka
 REALM = "klapka"
 AUTH_FAILURES_BEFORE_BLOCK = 10
+# nat_uac_test: private Contact address (1), Via address (2) or port (16) not where the
+# request came from, or a WebSocket client (64): the contact is reached where it came from.
+NAT_TESTS = 1 | 2 | 16 | 64
+NAT_REPLY_TESTS = 1 | 64  # in a reply, only its Contact and its transport tell
 MAX_CONTACTS_PER_CLIENT = 5  # registrations of each app or web client, beside the desk phones
 CLIENT_NAMES = {"mobile_app": "Mobile client", "desktop_app": "Desktop client", "web": "Web client"}
 
@@ -211,6 +215,24 @@ class Adapter:
     def ksr_onsend_route(self, msg: Any) -> int:
         return 1
 
+    def ksr_xhttp_event(self, msg: Any, evname: str = "") -> int:
+        """An HTTP request on a SIP TCP/TLS port: a browser opening SIP over WebSocket
+        (RFC 7118, subprotocol ``sip``) is let in; anything else is 404."""
+        try:
+            upgrade = (KSR.pv.get("$hdr(Upgrade)") or "").lower()
+            connection = (KSR.pv.get("$hdr(Connection)") or "").lower()
+            if KSR.pv.get("$rm") == "GET" and "websocket" in upgrade and "upgrade" in connection:
+                # The module answers: 101 Switching Protocols, or the error (no "sip"
+                # subprotocol, a bad key...).
+                KSR.websocket.handle_handshake()
+            else:
+                KSR.xhttp.xhttp_reply(404, "Not Found", "text/plain", "Not a SIP WebSocket\n")
+        except Exception:
+            KSR.err(
+                "klapka: http event failed: " + traceback.format_exc().replace("\n", " | ") + "\n"
+            )
+        return 1
+
     def ksr_failure_route(self, msg: Any) -> int:
         try:
             self._failure()
@@ -329,7 +351,7 @@ class Adapter:
         if endpoint_class in account.get("clients_off", ()):
             KSR.sl.sl_send_reply(403, f"{CLIENT_NAMES[endpoint_class]} disabled for this extension")
             return
-        if KSR.nathelper.nat_uac_test(19) > 0:
+        if KSR.nathelper.nat_uac_test(NAT_TESTS) > 0:
             KSR.nathelper.fix_nated_register()
             KSR.setbflag(6)  # behind NAT: kept open with pings
             KSR.setbflag(7)  # the pings are SIP OPTIONS (qualify), not bare UDP packets
@@ -364,7 +386,7 @@ class Adapter:
             account = self._authenticate(source, snap)
             if account is None:
                 return
-            if KSR.nathelper.nat_uac_test(19) > 0:
+            if KSR.nathelper.nat_uac_test(NAT_TESTS) > 0:
                 KSR.nathelper.fix_nated_contact()
             caller = account["extension"]
             if is_feature_code(dialled):
@@ -507,6 +529,10 @@ class Adapter:
 
     def _reply(self) -> None:
         code = int(KSR.pv.get("$rs") or 0)
+        if code < 300 and KSR.nathelper.nat_uac_test(NAT_REPLY_TESTS) > 0:
+            # An answering browser (its Contact names a made-up .invalid host) or a phone
+            # whose Contact is a private address: the dialog's requests go where it answered.
+            KSR.nathelper.fix_nated_contact()
         if code in (486, 600, 603) and (KSR.pv.get("$avp(kl_all_reject)") or 0) == 1:
             KSR.info("klapka: declined with all reject mode on: every branch stops\n")
             KSR.tm.t_cancel_branches("others")

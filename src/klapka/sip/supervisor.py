@@ -24,7 +24,7 @@ from klapka.sip.control import ControlServer
 from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
 from klapka.sip.rpc import KamailioRpc, RpcError
 from klapka.sip.snapshot_file import SnapshotWriter
-from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available
+from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available, websocket_module_available
 
 log = logging.getLogger("klapka.sip")
 
@@ -113,6 +113,8 @@ class SipCore:
         tls_port: int | None = None,
         natping_interval: int = 30,
         trace: bool = False,
+        ws_port: int | None = None,
+        wss_port: int | None = None,
     ) -> None:
         self.pbx = pbx
         self.trace = trace  # the engine's reasons for each call in Kamailio's log
@@ -122,6 +124,9 @@ class SipCore:
         self.udp_port = udp_port
         self.tcp_port = tcp_port
         self.tls_port = tls_port or None  # None: no TLS (also when it cannot be offered)
+        # SIP over WebSocket (browsers); None: off (also without Kamailio's websocket module)
+        self.ws_port = ws_port or None
+        self.wss_port = wss_port or None
         self.natping_interval = natping_interval
         self.warnings: list[str] = []
         self.process: subprocess.Popen[bytes] | None = None
@@ -137,9 +142,11 @@ class SipCore:
         os.chmod(self.paths.root, 0o700)
         src = Path(klapka.__file__).resolve().parent.parent
         self._prepare_tls()
+        self._prepare_websocket()
         self.paths.cfg.write_text(
             render(self.paths, self.listen, self.udp_port, self.tcp_port,
-                   tls_port=self.tls_port, natping_interval=self.natping_interval)
+                   tls_port=self.tls_port, ws_port=self.ws_port, wss_port=self.wss_port,
+                   natping_interval=self.natping_interval)
         )  # fmt: skip
         self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace))
         self.version = self.snapshots.refresh()
@@ -161,6 +168,16 @@ class SipCore:
             self.tls_port = None
             return
         self.paths.tls_cfg.write_text(tls_cfg(self.tls_files))
+
+    def _prepare_websocket(self) -> None:
+        """WebSocket needs Kamailio's websocket module; WSS needs TLS too; else a warning."""
+        if self.wss_port is not None and self.tls_port is None:
+            self.wss_port = None  # TLS is off, and said so
+        if (self.ws_port or self.wss_port) and not websocket_module_available():
+            problem = "Kamailio's websocket module is not installed (kamailio-websocket-modules)"
+            self.warnings.append(f"SIP over WebSocket is off: {problem}")
+            log.warning("SIP over WebSocket is off: %s", problem)
+            self.ws_port = self.wss_port = None
 
     def start(self) -> None:
         binary = kamailio_binary()

@@ -53,6 +53,11 @@ def tls_module_available() -> bool:
     return any(Path(d, "tls.so").is_file() for d in MODULE_DIRS)
 
 
+def websocket_module_available() -> bool:
+    """Is Kamailio's ``websocket.so`` installed (``kamailio-websocket-modules``)?"""
+    return any(Path(d, "websocket.so").is_file() for d in MODULE_DIRS)
+
+
 def ensure_certificate(files: TlsFiles, common_name: str | None = None) -> bool:
     """Generate a self-signed certificate and key unless both exist; True if it made them."""
     if files.present():

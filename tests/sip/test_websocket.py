@@ -1,0 +1,173 @@
+"""SIP over WebSocket (RFC 7118): browser clients register as the `web` endpoint class and
+are rung on their WebSocket."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from parity import assert_parity, mark
+from pbx4sip import Pbx4Sip
+from sipp import free_udp_port
+from test_tls import digest, free_tcp_port
+
+from klapka.services.pbx import Pbx
+from klapka.services.registrations import Registrations
+from klapka.sip.supervisor import SipCore
+from klapka.sip.tls import websocket_module_available
+
+websockets_sync = pytest.importorskip("websockets.sync.client")
+
+pytestmark = pytest.mark.slow
+
+PASSWORDS = {"101": "Secret1234a", "102": "Secret1234b"}
+DOC = {
+    "version": 1,
+    "extensions": [{"number": n, "sip_password": pw} for n, pw in PASSWORDS.items()],
+}
+HOST = "df7jal23ls0d.invalid"  # what browser SIP stacks (JsSIP, SIP.js) put in Via and Contact
+
+
+@pytest.fixture
+def ws_sip(database_url: str, tmp_path: Path) -> Iterator[Pbx4Sip]:
+    if not websocket_module_available():
+        pytest.skip("kamailio-websocket-modules is needed (scripts/setup-env.sh installs it)")
+    pbx = Pbx.from_url(database_url)
+    port = free_udp_port()
+    core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port, ws_port=free_tcp_port())
+    core.start()
+    try:
+        assert core.wait_ready(), core.paths.log.read_text()
+        assert core.ws_port and not core.warnings
+        (tmp_path / "sipp").mkdir()
+        yield Pbx4Sip(pbx, core, tmp_path / "sipp")
+    finally:
+        core.stop()
+        pbx.close()
+
+
+class BrowserPhone:
+    """A browser's SIP stack: SIP messages as WebSocket text frames, subprotocol `sip`."""
+
+    def __init__(self, port: int, user: str) -> None:
+        self.user = user
+        self.ws = websockets_sync.connect(f"ws://127.0.0.1:{port}", subprotocols=["sip"])
+        self.contact = f"sip:{user}x7@{HOST};transport=ws"
+
+    def send(self, text: str) -> None:
+        self.ws.send(text.replace("\n", "\r\n"))
+
+    def receive(self, timeout: float = 10) -> tuple[str, dict[str, str], str]:
+        """(first line, headers by lower-case name, the raw message)."""
+        raw = str(self.ws.recv(timeout=timeout))
+        head = raw.split("\r\n\r\n", 1)[0].split("\r\n")
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers.setdefault(name.strip().lower(), value.strip())
+        return head[0], headers, raw
+
+    def register(self, cseq: int, authorization: str = "") -> tuple[str, dict[str, str], str]:
+        auth = f"Authorization: {authorization}\n" if authorization else ""
+        self.send(
+            f"REGISTER sip:klapka SIP/2.0\n"
+            f"Via: SIP/2.0/WS {HOST};branch=z9hG4bK-ws-{cseq}\n"
+            f"From: <sip:{self.user}@klapka>;tag=ws1\n"
+            f"To: <sip:{self.user}@klapka>\n"
+            f"Call-ID: ws-register-{self.user}\n"
+            f"CSeq: {cseq} REGISTER\n"
+            f"Contact: <{self.contact}>;expires=300\n"
+            f"{auth}Max-Forwards: 70\nUser-Agent: JsSIP 3.10.1\n"
+            f"Content-Length: 0\n\n"
+        )
+        return self.receive()
+
+    def register_with_password(self, password: str) -> str:
+        first, headers, _ = self.register(1)
+        assert first.startswith("SIP/2.0 401"), first
+        answer = digest(self.user, password, headers["www-authenticate"])
+        return self.register(2, answer)[0]
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def reply(request: str, status: str, contact: str, body: str = "", to_tag: str = "") -> str:
+    """A response to ``request`` (its Via, From, To, Call-ID, CSeq, Record-Route copied)."""
+    lines = []
+    for line in request.split("\r\n\r\n", 1)[0].split("\r\n")[1:]:
+        name = line.split(":", 1)[0].strip().lower()
+        if name == "to" and to_tag and ";tag=" not in line:
+            line += f";tag={to_tag}"
+        if name in ("via", "from", "to", "call-id", "cseq", "record-route"):
+            lines.append(line)
+    extra = "Content-Type: application/sdp\r\n" if body else ""
+    return (
+        f"SIP/2.0 {status}\r\n" + "\r\n".join(lines) + f"\r\nContact: <{contact}>\r\n"
+        f"{extra}Content-Length: {len(body)}\r\n\r\n{body}"
+    )
+
+
+ANSWER_SDP = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+)
+
+
+def test_a_browser_registers_over_websocket_as_a_web_client(ws_sip: Pbx4Sip) -> None:
+    ws_sip.apply(DOC)
+    assert ws_sip.core.ws_port is not None
+    phone = BrowserPhone(ws_sip.core.ws_port, "102")
+    try:
+        assert phone.register_with_password(PASSWORDS["102"]).startswith("SIP/2.0 200")
+    finally:
+        phone.close()
+    (registration,) = Registrations(ws_sip.pbx, ws_sip.core.paths).of("102")
+    assert registration["endpoint"] == "web"
+    assert registration["transport"] == "ws"
+    assert registration["user_agent"] == "JsSIP 3.10.1"
+
+
+def test_plain_http_on_the_websocket_port_is_not_found(ws_sip: Pbx4Sip) -> None:
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{ws_sip.core.ws_port}/", timeout=5)
+    assert refused.value.code == 404
+
+
+def test_a_call_rings_the_browser_on_its_websocket(ws_sip: Pbx4Sip) -> None:
+    """101 (a UDP phone) calls 102, registered only in a browser: the INVITE arrives on the
+    browser's WebSocket, the browser answers, 101 hangs up; the simulator predicted it."""
+    ws_sip.apply(DOC)
+    assert ws_sip.core.ws_port is not None
+    phone = BrowserPhone(ws_sip.core.ws_port, "102")
+    seen: list[str] = []
+
+    def answer() -> None:
+        while True:
+            first, _, raw = phone.receive(timeout=20)
+            seen.append(first)
+            if first.startswith("INVITE"):
+                phone.ws.send(reply(raw, "180 Ringing", phone.contact, to_tag="ws102"))
+                phone.ws.send(reply(raw, "200 OK", phone.contact, ANSWER_SDP, to_tag="ws102"))
+            elif first.startswith("BYE"):
+                phone.ws.send(reply(raw, "200 OK", phone.contact))
+                return
+
+    try:
+        assert phone.register_with_password(PASSWORDS["102"]).startswith("SIP/2.0 200")
+        browser = threading.Thread(target=answer, daemon=True)
+        browser.start()
+        since = mark(ws_sip)
+        call = ws_sip.sipp.call("101", PASSWORDS["101"], "102", expect=200)
+        assert call.ok, call.output
+        browser.join(timeout=20)
+    finally:
+        phone.close()
+    assert [re.split(r"\s", s)[0] for s in seen] == ["INVITE", "ACK", "BYE"]
+    assert_parity(ws_sip, since, "101", "102", list(PASSWORDS), {"answer": ["102"]})
