@@ -4,6 +4,7 @@ are rung on their WebSocket."""
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,12 @@ from test_tls import digest, free_tcp_port
 from klapka.services.pbx import Pbx
 from klapka.services.registrations import Registrations
 from klapka.sip.supervisor import SipCore
-from klapka.sip.tls import websocket_module_available
+from klapka.sip.tls import (
+    TlsFiles,
+    ensure_certificate,
+    tls_module_available,
+    websocket_module_available,
+)
 
 websockets_sync = pytest.importorskip("websockets.sync.client")
 
@@ -49,12 +55,41 @@ def ws_sip(database_url: str, tmp_path: Path) -> Iterator[Pbx4Sip]:
         pbx.close()
 
 
+@pytest.fixture
+def wss_sip(database_url: str, tmp_path: Path) -> Iterator[Pbx4Sip]:
+    if not (websocket_module_available() and tls_module_available()):
+        pytest.skip("kamailio-websocket-modules and kamailio-tls-modules are needed")
+    data = tmp_path / "data"
+    ensure_certificate(TlsFiles(data / "tls"), "pbx.test")
+    pbx = Pbx.from_url(database_url)
+    port = free_udp_port()
+    core = SipCore(
+        pbx, data, "127.0.0.1", port, port, tls_port=free_tcp_port(), wss_port=free_tcp_port()
+    )
+    core.start()
+    try:
+        assert core.wait_ready(), core.paths.log.read_text()
+        assert core.wss_port and not core.warnings
+        (tmp_path / "sipp").mkdir()
+        yield Pbx4Sip(pbx, core, tmp_path / "sipp")
+    finally:
+        core.stop()
+        pbx.close()
+
+
 class BrowserPhone:
     """A browser's SIP stack: SIP messages as WebSocket text frames, subprotocol `sip`."""
 
-    def __init__(self, port: int, user: str) -> None:
+    def __init__(self, port: int, user: str, certificate: Path | None = None) -> None:
         self.user = user
-        self.ws = websockets_sync.connect(f"ws://127.0.0.1:{port}", subprotocols=["sip"])
+        if certificate is None:
+            self.ws = websockets_sync.connect(f"ws://127.0.0.1:{port}", subprotocols=["sip"])
+        else:  # wss: the browser trusts the PBX's certificate (it names pbx.test)
+            context = ssl.create_default_context(cafile=str(certificate))
+            context.check_hostname = False
+            self.ws = websockets_sync.connect(
+                f"wss://127.0.0.1:{port}", subprotocols=["sip"], ssl=context
+            )
         self.contact = f"sip:{user}x7@{HOST};transport=ws"
 
     def send(self, text: str) -> None:
@@ -171,3 +206,16 @@ def test_a_call_rings_the_browser_on_its_websocket(ws_sip: Pbx4Sip) -> None:
         phone.close()
     assert [re.split(r"\s", s)[0] for s in seen] == ["INVITE", "ACK", "BYE"]
     assert_parity(ws_sip, since, "101", "102", list(PASSWORDS), {"answer": ["102"]})
+
+
+def test_a_browser_registers_over_secure_websocket(wss_sip: Pbx4Sip) -> None:
+    wss_sip.apply(DOC)
+    assert wss_sip.core.wss_port is not None
+    certificate = wss_sip.core.tls_files.certificate
+    phone = BrowserPhone(wss_sip.core.wss_port, "102", certificate)
+    try:
+        assert phone.register_with_password(PASSWORDS["102"]).startswith("SIP/2.0 200")
+    finally:
+        phone.close()
+    (registration,) = Registrations(wss_sip.pbx, wss_sip.core.paths).of("102")
+    assert (registration["endpoint"], registration["transport"]) == ("web", "wss")
