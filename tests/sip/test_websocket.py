@@ -7,6 +7,7 @@ import re
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -82,14 +83,16 @@ class BrowserPhone:
 
     def __init__(self, port: int, user: str, certificate: Path | None = None) -> None:
         self.user = user
+        self.stack = ExitStack()
         if certificate is None:
-            self.ws = websockets_sync.connect(f"ws://127.0.0.1:{port}", subprotocols=["sip"])
+            connection = websockets_sync.connect(f"ws://127.0.0.1:{port}", subprotocols=["sip"])
         else:  # wss: the browser trusts the PBX's certificate (it names pbx.test)
             context = ssl.create_default_context(cafile=str(certificate))
             context.check_hostname = False
-            self.ws = websockets_sync.connect(
+            connection = websockets_sync.connect(
                 f"wss://127.0.0.1:{port}", subprotocols=["sip"], ssl=context
             )
+        self.ws = self.stack.enter_context(connection)
         self.contact = f"sip:{user}x7@{HOST};transport=ws"
 
     def send(self, text: str) -> None:
@@ -127,7 +130,7 @@ class BrowserPhone:
         return self.register(2, answer)[0]
 
     def close(self) -> None:
-        self.ws.close()
+        self.stack.close()
 
 
 def reply(request: str, status: str, contact: str, body: str = "", to_tag: str = "") -> str:
