@@ -222,3 +222,31 @@ def test_a_browser_registers_over_secure_websocket(wss_sip: Pbx4Sip) -> None:
         phone.close()
     (registration,) = Registrations(wss_sip.pbx, wss_sip.core.paths).of("102")
     assert (registration["endpoint"], registration["transport"]) == ("web", "wss")
+
+
+def test_a_websocket_port_held_by_another_program_turns_websocket_off_not_the_sip_core(
+    database_url: str, tmp_path: Path
+) -> None:
+    import socket
+
+    pbx = Pbx.from_url(database_url)
+    port = free_udp_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port, ws_port=busy)
+        core.start()
+        try:
+            assert core.wait_ready(), core.paths.log.read_text()
+            assert core.ws_port is None
+            assert core.warnings == [
+                f"SIP over WebSocket is off: port {busy} is in use on 127.0.0.1"
+            ]
+            (tmp_path / "sipp").mkdir()
+            sip = Pbx4Sip(pbx, core, tmp_path / "sipp")
+            sip.apply(DOC)
+            assert sip.sipp.register("101", PASSWORDS["101"]).ok
+        finally:
+            core.stop()
+            pbx.close()

@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -90,6 +91,16 @@ class SnapshotRefresher:
                 log.info("%s: %d registration(s) of clients turned off removed", number, removed)
 
 
+def _tcp_port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Kamailio binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _reload_trunk_registrations(paths: SipPaths) -> None:
     """Ask a running Kamailio to re-read the register trunks (at start it reads them itself)."""
     if not paths.rpc_socket.exists():
@@ -141,8 +152,10 @@ class SipCore:
         self.paths.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.paths.root, 0o700)
         src = Path(klapka.__file__).resolve().parent.parent
+        self._stop_stale()  # before the port checks: a Kamailio of ours may still hold them
         self._prepare_tls()
         self._prepare_websocket()
+        self._drop_busy_ports()
         self.paths.cfg.write_text(
             render(self.paths, self.listen, self.udp_port, self.tcp_port,
                    tls_port=self.tls_port, ws_port=self.ws_port, wss_port=self.wss_port,
@@ -178,6 +191,22 @@ class SipCore:
             self.warnings.append(f"SIP over WebSocket is off: {problem}")
             log.warning("SIP over WebSocket is off: %s", problem)
             self.ws_port = self.wss_port = None
+
+    def _drop_busy_ports(self) -> None:
+        """TLS and WebSocket are extras: one whose port another program holds is turned off
+        with a warning, rather than Kamailio failing to start and taking UDP and TCP along
+        (another klapka on this machine with another --sip-port, say)."""
+        for name, attribute in (("TLS", "tls_port"), ("WebSocket", "ws_port"),
+                                ("secure WebSocket", "wss_port")):  # fmt: skip
+            port = getattr(self, attribute)
+            if port is None or _tcp_port_free(self.listen, port):
+                continue
+            problem = f"port {port} is in use on {self.listen}"
+            self.warnings.append(f"SIP over {name} is off: {problem}")
+            log.warning("SIP over %s is off: %s", name, problem)
+            setattr(self, attribute, None)
+        if self.tls_port is None:
+            self.wss_port = None  # secure WebSocket is TLS
 
     def start(self) -> None:
         binary = kamailio_binary()
