@@ -89,6 +89,24 @@ def test_the_apps_register_in_addition_to_the_desk_phone_limit(sip: Pbx4Sip) -> 
     assert agents == ["klapka Desktop 1.4", "klapka Mobile 2.1 (Android)", "klapka-test-phone"]
 
 
+def test_a_desk_phone_at_the_limit_refreshes_its_registration(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    assert sip.sipp.register("102", "Secret1234b", contact_port=5999).ok
+    assert sip.sipp.register("102", "Secret1234b", contact_port=5999).ok  # the same contact
+    assert sip.sipp.register("102", "Secret1234b", contact_port=5998, expect=503).ok
+    assert len(sip.contacts("102")) == 1
+
+
+def test_each_app_registers_at_most_five_times(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    for _ in range(5):
+        assert sip.sipp.register("101", "Secret1234a", agent="klapka Mobile 2.1").ok
+    sixth = sip.sipp.register("101", "Secret1234a", agent="klapka Mobile 2.1", expect=503)
+    assert sixth.ok, sixth.output
+    assert sip.sipp.register("101", "Secret1234a").ok  # the desk phone still has its place
+    assert len(sip.contacts("101")) == 6
+
+
 def test_a_client_turned_off_for_the_extension_cannot_register(sip: Pbx4Sip) -> None:
     sip.apply(DOC)
     refused = sip.sipp.register("106", "Secret1234f", agent="klapka Mobile 2.1", expect=403)

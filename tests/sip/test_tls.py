@@ -330,3 +330,4 @@ def test_a_scanner_hammering_the_tls_port_never_crashes_the_sip_core(tls_sip: Pb
     log = tls_sip.core.paths.log.read_text()
     assert "freeing already freed" not in log
     assert "exited by a signal" not in log
+    assert "OpenSSL state of this process is its own (3 keys reset)" in log

@@ -178,6 +178,14 @@ def test_plain_http_on_the_websocket_port_is_not_found(ws_sip: Pbx4Sip) -> None:
     assert refused.value.code == 404
 
 
+def test_the_sip_tcp_port_does_not_open_websockets(ws_sip: Pbx4Sip) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        websockets_sync.connect(f"ws://127.0.0.1:{ws_sip.core.tcp_port}", subprotocols=["sip"])
+    assert refused.value.response.status_code == 404
+
+
 def test_a_call_rings_the_browser_on_its_websocket(ws_sip: Pbx4Sip) -> None:
     """101 (a UDP phone) calls 102, registered only in a browser: the INVITE arrives on the
     browser's WebSocket, the browser answers, 101 hangs up; the simulator predicted it."""

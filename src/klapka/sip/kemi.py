@@ -38,7 +38,9 @@ AUTH_FAILURES_BEFORE_BLOCK = 10
 # nat_uac_test: private Contact address (1), Via address (2) or port (16) not where the
 # request came from, or a WebSocket client (64): the contact is reached where it came from.
 NAT_TESTS = 1 | 2 | 16 | 64
-NAT_REPLY_TESTS = 1 | 64  # in a reply, only its Contact and its transport tell
+# In a reply (or a request within a dialog): its Contact's address is not where it came from
+# (32), or it came on a WebSocket (64).
+NAT_REPLY_TESTS = 32 | 64
 MAX_CONTACTS_PER_CLIENT = 5  # registrations of each app or web client, beside the desk phones
 CLIENT_NAMES = {"mobile_app": "Mobile client", "desktop_app": "Desktop client", "web": "Web client"}
 
@@ -84,6 +86,16 @@ class Contacts(Mapping[str, tuple[Endpoint, ...]]):
             found.append(Endpoint(uri, classify(uri, agent, socket, self.sip)))
         KSR.registrar.reg_free_contacts("c")
         return tuple(found)
+
+
+def _unregistering(contact: str) -> bool:
+    """A REGISTER that only asks (no Contact) or removes (``*``, expires 0)."""
+    if not contact or contact == "*":
+        return True
+    expires = KSR.pv.get("$hdr(Expires)")
+    return "expires=0" in (KSR.pv.get("$ct") or "").replace(" ", "").lower() or (
+        expires is not None and expires.strip() == "0"
+    )
 
 
 def _path(caller: str, snap: Snapshot) -> str:
@@ -164,14 +176,23 @@ def _uri_only(contact: str) -> str:
 
 
 class Adapter:
-    def __init__(self, snapshot_path: str, trace: bool = False) -> None:
-        self.trace = trace  # log the engine's reasons (each step and outcome are logged anyway)
+    def __init__(
+        self, snapshot_path: str, trace: bool = False, ws_ports: tuple[int, ...] = ()
+    ) -> None:
+        self.trace = trace
+        self.ws_ports = {
+            str(p) for p in ws_ports
+        }  # where browsers open SIP over WebSocket  # log the engine's reasons (each step and outcome are logged anyway)
         self.snapshot = Snapshot(snapshot_path)
         self.media = kemi_voicemail.MediaAddress(snapshot_path)
 
     def child_init(self, rank: int) -> int:
-        reset = kemi_openssl.own_openssl_state()
-        KSR.dbg(f"klapka: process {os.getpid()} owns its OpenSSL state ({reset} keys reset)\n")
+        try:
+            reset = kemi_openssl.own_openssl_state()
+            if reset:
+                KSR.info(f"klapka: OpenSSL state of this process is its own ({reset} keys reset)\n")
+        except Exception:  # never keep the process from starting: TLS may still work
+            KSR.err("klapka: OpenSSL state: " + traceback.format_exc().replace("\n", " | ") + "\n")
         # What the worker loaded so far lives as long as it does: out of the collector's
         # sight, so its collections look only at what calls allocate.
         gc.freeze()
@@ -220,8 +241,10 @@ class Adapter:
         (RFC 7118, subprotocol ``sip``) is let in; anything else is 404."""
         try:
             upgrade = (KSR.pv.get("$hdr(Upgrade)") or "").lower()
-            connection = (KSR.pv.get("$hdr(Connection)") or "").lower()
-            if KSR.pv.get("$rm") == "GET" and "websocket" in upgrade and "upgrade" in connection:
+            on_ws_port = str(KSR.pv.get("$Rp")) in self.ws_ports
+            if KSR.htable.sht_get("blocked", KSR.pv.get("$si") or "") is not None:
+                KSR.xhttp.xhttp_reply(403, "Forbidden", "text/plain", "Blocked\n")
+            elif on_ws_port and KSR.pv.get("$rm") == "GET" and "websocket" in upgrade:
                 # The module answers: 101 Switching Protocols, or the error (no "sip"
                 # subprotocol, a bad key...).
                 KSR.websocket.handle_handshake()
@@ -231,6 +254,7 @@ class Adapter:
             KSR.err(
                 "klapka: http event failed: " + traceback.format_exc().replace("\n", " | ") + "\n"
             )
+            KSR.xhttp.xhttp_reply(500, "Server Error", "text/plain", "")
         return 1
 
     def ksr_failure_route(self, msg: Any) -> int:
@@ -296,6 +320,10 @@ class Adapter:
         if KSR.rr.loose_route() > 0:
             if KSR.is_BYE():
                 KSR.dialog.dlg_manage()
+            elif KSR.is_method_in("IU"):  # a re-INVITE or UPDATE (hold, session timer)
+                if KSR.nathelper.nat_uac_test(NAT_REPLY_TESTS) > 0:
+                    KSR.nathelper.fix_nated_contact()  # a browser's Contact is .invalid
+                KSR.tm.t_on_reply("ksr_onreply_route")  # ...and so is its answer's
             KSR.tm.t_relay()
             return
         if KSR.is_ACK():
@@ -348,7 +376,7 @@ class Adapter:
         endpoint_class = classify(
             contact, KSR.pv.get("$ua") or "", f"{KSR.pv.get('$pr') or ''}:", snap.sip
         )
-        if endpoint_class in account.get("clients_off", ()):
+        if endpoint_class in account.get("clients_off", ()) and not _unregistering(contact):
             KSR.sl.sl_send_reply(403, f"{CLIENT_NAMES[endpoint_class]} disabled for this extension")
             return
         if KSR.nathelper.nat_uac_test(NAT_TESTS) > 0:
@@ -379,7 +407,7 @@ class Adapter:
             did = kemi_trunks.dialled_on_trunk(snap.trunks, trunk)
             caller = KSR.pv.get("$fU") or ""
             KSR.info(f"klapka: a call from {caller} on trunk {trunk} for DID {did}\n")
-            call = Call(caller, did, datetime.now(UTC), "external", _path(caller, snap))
+            call = Call(caller, did, datetime.now(UTC), "external")
             KSR.rr.record_route()
             KSR.dialog.dlg_manage()
         else:

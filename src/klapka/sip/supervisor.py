@@ -76,19 +76,21 @@ class SnapshotRefresher:
         for account in snapshot["accounts"].values():
             number, off = account["extension"], set(account["clients_off"])
             turned_off = off - self.clients_off.get(number, set())
+            if turned_off and not first:
+                try:
+                    removed = registrations.unregister_classes(number, turned_off, snapshot["sip"])
+                except (SipCoreUnavailable, RpcError, OSError, ValueError) as e:
+                    # Not remembered as off: a later refresh tries again.
+                    log.warning("could not unregister the clients turned off for %s: %s", number, e)
+                    continue
+                if removed:
+                    log.info(
+                        "%s: %d registration(s) of clients turned off removed", number, removed
+                    )
             if off:
                 self.clients_off[number] = off
             else:
                 self.clients_off.pop(number, None)
-            if not turned_off or first:
-                continue
-            try:
-                removed = registrations.unregister_classes(number, turned_off, snapshot["sip"])
-            except (SipCoreUnavailable, RpcError, OSError, ValueError) as e:
-                log.warning("could not unregister the clients turned off for %s: %s", number, e)
-                continue
-            if removed:
-                log.info("%s: %d registration(s) of clients turned off removed", number, removed)
 
 
 def _tcp_port_free(host: str, port: int) -> bool:
@@ -161,7 +163,8 @@ class SipCore:
                    tls_port=self.tls_port, ws_port=self.ws_port, wss_port=self.wss_port,
                    natping_interval=self.natping_interval)
         )  # fmt: skip
-        self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace))
+        ws_ports = tuple(p for p in (self.ws_port, self.wss_port) if p)
+        self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace, ws_ports))
         self.version = self.snapshots.refresh()
 
     def _prepare_tls(self) -> None:
@@ -207,6 +210,18 @@ class SipCore:
             setattr(self, attribute, None)
         if self.tls_port is None:
             self.wss_port = None  # secure WebSocket is TLS
+        # Two listeners on one TCP port would keep Kamailio from starting.
+        taken = {self.tcp_port}
+        for name, attribute in (("TLS", "tls_port"), ("WebSocket", "ws_port"),
+                                ("secure WebSocket", "wss_port")):  # fmt: skip
+            port = getattr(self, attribute)
+            if port is not None and port in taken:
+                problem = f"port {port} is already the SIP core's for another transport"
+                self.warnings.append(f"SIP over {name} is off: {problem}")
+                log.warning("SIP over %s is off: %s", name, problem)
+                setattr(self, attribute, None)
+            elif port is not None:
+                taken.add(port)
 
     def start(self) -> None:
         binary = kamailio_binary()
