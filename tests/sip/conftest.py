@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pbx4sip import Pbx4Sip
+from pbx4sip import Pbx4Sip, running
 from sipp import SIPP, free_udp_port
 
 from klapka.services.pbx import Pbx
@@ -26,12 +26,5 @@ def sip(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     port = free_udp_port()
     trace = request.node.get_closest_marker("sip_trace") is not None
     core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port, trace=trace)
-    core.start()
-    try:
-        assert core.wait_ready(), core.paths.log.read_text() if core.paths.log.exists() else ""
-        workdir = tmp_path / "sipp"
-        workdir.mkdir()
-        yield Pbx4Sip(pbx, core, workdir)
-    finally:
-        core.stop()
-        pbx.close()
+    with running(pbx, core, tmp_path / "sipp") as sip:
+        yield sip

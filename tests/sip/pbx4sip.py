@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +55,17 @@ class Pbx4Sip:
                 return
             time.sleep(0.05)
         raise AssertionError(f"{number} did not register")
+
+
+@contextmanager
+def running(pbx: Pbx, core: SipCore, workdir: Path) -> Iterator[Pbx4Sip]:
+    """The PBX with its SIP core started; afterwards the core stopped and the database closed.
+    ``workdir``: where sipp keeps its scenarios."""
+    core.start()
+    try:
+        assert core.wait_ready(), core.paths.log.read_text() if core.paths.log.exists() else ""
+        workdir.mkdir(exist_ok=True)
+        yield Pbx4Sip(pbx, core, workdir)
+    finally:
+        core.stop()
+        pbx.close()

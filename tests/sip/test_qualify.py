@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pbx4sip import Pbx4Sip
+from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port
 from test_tls import digest
 
@@ -26,14 +26,8 @@ def fast_pings(database_url: str, tmp_path: Path) -> Iterator[Pbx4Sip]:
     pbx = Pbx.from_url(database_url)
     port = free_udp_port()
     core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port, natping_interval=PING_SECONDS)
-    core.start()
-    try:
-        assert core.wait_ready(), core.paths.log.read_text()
-        (tmp_path / "sipp").mkdir()
-        yield Pbx4Sip(pbx, core, tmp_path / "sipp")
-    finally:
-        core.stop()
-        pbx.close()
+    with running(pbx, core, tmp_path / "sipp") as sip:
+        yield sip
 
 
 class UdpPhone:

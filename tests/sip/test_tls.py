@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pbx4sip import Pbx4Sip
+from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port
 
 from klapka.services.config import ConfigService
@@ -42,15 +42,9 @@ def tls_sip(database_url: str, tmp_path: Path) -> Iterator[Pbx4Sip]:
     pbx = Pbx.from_url(database_url)
     port = free_udp_port()
     core = SipCore(pbx, data, "127.0.0.1", port, port, tls_port=free_tcp_port())
-    core.start()
-    try:
-        assert core.wait_ready(), core.paths.log.read_text()
+    with running(pbx, core, tmp_path / "sipp") as sip:
         assert core.tls_port and not core.warnings
-        (tmp_path / "sipp").mkdir()
-        yield Pbx4Sip(pbx, core, tmp_path / "sipp")
-    finally:
-        core.stop()
-        pbx.close()
+        yield sip
 
 
 class TlsPhone:

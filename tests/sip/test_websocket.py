@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from parity import assert_parity, mark
-from pbx4sip import Pbx4Sip
+from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port
 from test_tls import digest, free_tcp_port
 
@@ -45,15 +45,9 @@ def ws_sip(database_url: str, tmp_path: Path) -> Iterator[Pbx4Sip]:
     pbx = Pbx.from_url(database_url)
     port = free_udp_port()
     core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port, ws_port=free_tcp_port())
-    core.start()
-    try:
-        assert core.wait_ready(), core.paths.log.read_text()
+    with running(pbx, core, tmp_path / "sipp") as sip:
         assert core.ws_port and not core.warnings
-        (tmp_path / "sipp").mkdir()
-        yield Pbx4Sip(pbx, core, tmp_path / "sipp")
-    finally:
-        core.stop()
-        pbx.close()
+        yield sip
 
 
 @pytest.fixture
@@ -67,15 +61,9 @@ def wss_sip(database_url: str, tmp_path: Path) -> Iterator[Pbx4Sip]:
     core = SipCore(
         pbx, data, "127.0.0.1", port, port, tls_port=free_tcp_port(), wss_port=free_tcp_port()
     )
-    core.start()
-    try:
-        assert core.wait_ready(), core.paths.log.read_text()
+    with running(pbx, core, tmp_path / "sipp") as sip:
         assert core.wss_port and not core.warnings
-        (tmp_path / "sipp").mkdir()
-        yield Pbx4Sip(pbx, core, tmp_path / "sipp")
-    finally:
-        core.stop()
-        pbx.close()
+        yield sip
 
 
 class BrowserPhone:
@@ -244,17 +232,10 @@ def test_a_websocket_port_held_by_another_program_turns_websocket_off_not_the_si
         holder.listen()
         busy = holder.getsockname()[1]
         core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port, ws_port=busy)
-        core.start()
-        try:
-            assert core.wait_ready(), core.paths.log.read_text()
+        with running(pbx, core, tmp_path / "sipp") as sip:
             assert core.ws_port is None
             assert core.warnings == [
                 f"SIP over WebSocket is off: port {busy} is in use on 127.0.0.1"
             ]
-            (tmp_path / "sipp").mkdir()
-            sip = Pbx4Sip(pbx, core, tmp_path / "sipp")
             sip.apply(DOC)
             assert sip.sipp.register("101", PASSWORDS["101"]).ok
-        finally:
-            core.stop()
-            pbx.close()
