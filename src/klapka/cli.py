@@ -400,6 +400,14 @@ def serve(
         tls = system.sip.tls_port if sip_tls_port is None else sip_tls_port
         ws = system.sip.ws_port if sip_ws_port is None else sip_ws_port
         wss = system.sip.wss_port if sip_wss_port is None else sip_wss_port
+        # The REST API's port wins over a WebSocket port (Kamailio would take it first).
+        for name, value in (("WebSocket", ws), ("secure WebSocket", wss)):
+            if value == port:
+                typer.echo(
+                    f"warning: SIP over {name} is off: port {port} is the REST API's", err=True
+                )
+        ws = None if ws == port else ws
+        wss = None if wss == port else wss
         # Voicemail: SIP from Kamailio on loopback; RTP where phones reach the PBX.
         # RTP on the SIP listen address; on every address (0.0.0.0), the media service answers
         # each call's audio on the address that call came in on.
