@@ -97,11 +97,13 @@ class TlsPhone:
         self.sock.close()
 
 
-def digest(user: str, password: str, challenge: str, uri: str = "sip:klapka") -> str:
+def digest(
+    user: str, password: str, challenge: str, uri: str = "sip:klapka", method: str = "REGISTER"
+) -> str:
     realm = re.search(r'realm="([^"]*)"', challenge).group(1)  # type: ignore[union-attr]
     nonce = re.search(r'nonce="([^"]*)"', challenge).group(1)  # type: ignore[union-attr]
     ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
-    ha2 = hashlib.md5(f"REGISTER:{uri}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()
     response = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()
     return (
         f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '

@@ -165,6 +165,8 @@ modparam("uac", "restore_mode", "auto")
 modparam("htable", "htable", "trunkreg=>size=4;")
 # Each extension's recent outbound calls (its frequency limit), forgotten after a day.
 modparam("htable", "htable", "outbound=>size=8;autoexpire=86400;")
+# Blind transfers seen passing (REFER within a dialog): "<transferee>|<target>" -> referrer.
+modparam("htable", "htable", "refers=>size=8;autoexpire=60;")
 modparam("app_python3", "load", "{paths.script}")
 # Nothing to do for each message sent: not calling into Python for it saves ~6 calls a call.
 kemi.onsend_route_callback="none"

@@ -98,18 +98,38 @@ def _unregistering(contact: str) -> bool:
     )
 
 
-def _path(caller: str, snap: Snapshot) -> str:
+def _path(caller: str, dialled: str, snap: Snapshot) -> str:
     """``transferred`` when another extension transferred the call here: the phone it was
     transferred to calls with a Referred-By naming that extension (RFC 3892, sent on a
-    blind transfer by REFER); else ``direct``."""
-    referred_by = KSR.pv.get("$hdr(Referred-By)")
-    if not referred_by:
-        return "direct"
-    uri = _uri_only(referred_by)
-    user = uri.split(":", 1)[-1].split("@", 1)[0]
-    if user and user != caller and user in snap.directory.extensions:
+    blind transfer by REFER), or a REFER sending this caller to this number passed within
+    a dialog in the last minute (phones that do not copy Referred-By); else ``direct``."""
+    referrer = _user_of(KSR.pv.get("$hdr(Referred-By)") or "")
+    seen = f"{caller}|{dialled}"
+    if not referrer:
+        referrer = KSR.htable.sht_get("refers", seen) or ""
+    if referrer:
+        KSR.htable.sht_rm("refers", seen)  # one transfer, one call
+    if referrer and referrer != caller and referrer in snap.directory.extensions:
         return "transferred"
     return "direct"
+
+
+def _user_of(header: str) -> str:
+    """The user part of the URI in a From/To/Referred-By/Refer-To value ("" when none)."""
+    uri = _uri_only(header) if header else ""
+    if ":" not in uri:
+        return ""
+    return uri.split(":", 1)[1].split("@", 1)[0].split(";", 1)[0]
+
+
+def _remember_transfer() -> None:
+    """A REFER within a dialog: its To is the party being transferred, Refer-To where to,
+    Referred-By (else From) who transfers; kept a minute for the call that follows."""
+    target = _user_of(KSR.pv.get("$hdr(Refer-To)") or "")
+    transferee = KSR.pv.get("$tU") or ""
+    referrer = _user_of(KSR.pv.get("$hdr(Referred-By)") or "") or (KSR.pv.get("$fU") or "")
+    if target and transferee and referrer:
+        KSR.htable.sht_sets("refers", f"{transferee}|{target}", referrer)
 
 
 @functools.cache
@@ -320,6 +340,8 @@ class Adapter:
         if KSR.rr.loose_route() > 0:
             if KSR.is_BYE():
                 KSR.dialog.dlg_manage()
+            elif KSR.is_method("REFER"):
+                _remember_transfer()
             elif KSR.is_method_in("IU"):  # a re-INVITE or UPDATE (hold, session timer)
                 if KSR.nathelper.nat_uac_test(NAT_REPLY_TESTS) > 0:
                     KSR.nathelper.fix_nated_contact()  # a browser's Contact is .invalid
@@ -420,7 +442,8 @@ class Adapter:
             if is_feature_code(dialled):
                 self._feature_code(caller, dialled)
                 return
-            call = Call(caller, dialled, datetime.now(UTC), "internal", _path(caller, snap))
+            path = _path(caller, dialled, snap)
+            call = Call(caller, dialled, datetime.now(UTC), "internal", path)
             KSR.rr.record_route()
             KSR.dialog.dlg_manage()
             KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")

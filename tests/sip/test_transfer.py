@@ -1,0 +1,135 @@
+"""A blind transfer through the PBX: the REFER passes within the dialog, and the call the
+transferred phone makes next has the path `transferred`, even without a Referred-By."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from parity import assert_parity, mark
+from pbx4sip import Pbx4Sip
+from test_calls import BOSS, NUMBERS, PASSWORDS, doc
+from test_tls import digest
+
+SDP = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+)
+
+
+class Message:
+    def __init__(self, data: bytes) -> None:
+        head, _, self.body = data.decode().partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        self.first = lines[0]
+        self.headers = [(n.strip().lower(), v.strip()) for n, _, v in
+                        (line.partition(":") for line in lines[1:])]  # fmt: skip
+
+    def get(self, name: str) -> str:
+        return next((v for n, v in self.headers if n == name), "")
+
+    def all(self, name: str) -> list[str]:
+        return [v for n, v in self.headers if n == name]
+
+    @property
+    def code(self) -> int:
+        return int(self.first.split()[1]) if self.first.startswith("SIP/2.0") else 0
+
+
+class RawPhone:
+    """A phone on a UDP socket that writes each SIP message itself."""
+
+    def __init__(self, server_port: int, user: str) -> None:
+        self.user, self.password = user, PASSWORDS[user]
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(5)
+        self.port = self.sock.getsockname()[1]
+        self.server = ("127.0.0.1", server_port)
+        self.contact = f"sip:{user}@127.0.0.1:{self.port}"
+        self.branches = 0
+
+    def via(self) -> str:
+        self.branches += 1
+        return f"SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK-{self.user}-{self.branches};rport"
+
+    def send(self, text: str) -> None:
+        self.sock.sendto(text.encode(), self.server)
+
+    def wait(self, wanted: str, timeout: float = 10) -> Message:
+        """The next message whose first line starts with ``wanted`` (e.g. "INVITE",
+        "SIP/2.0 200"); what comes before (100 Trying, 180) is skipped."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = Message(self.sock.recv(65535))
+            if message.first.startswith(wanted):
+                return message
+        raise AssertionError(f"{self.user} got no {wanted}")
+
+    def request(self, method: str, uri: str, call_id: str, cseq: int, extra: str = "") -> None:
+        body = SDP if method == "INVITE" else ""
+        kind = "Content-Type: application/sdp\r\n" if body else ""
+        self.send(
+            f"{method} {uri} SIP/2.0\r\nVia: {self.via()}\r\n"
+            f"From: <sip:{self.user}@klapka>;tag={self.user}-{call_id}\r\n"
+            f"To: <{uri}>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+            f"Contact: <{self.contact}>\r\nMax-Forwards: 70\r\n{extra}{kind}"
+            f"Content-Length: {len(body)}\r\n\r\n{body}"
+        )
+
+    def register(self) -> None:
+        self.request("REGISTER", "sip:klapka", f"reg-{self.user}", 1, "Expires: 300\r\n")
+        challenge = self.wait("SIP/2.0 401").get("www-authenticate")
+        answer = digest(self.user, self.password, challenge)
+        self.request("REGISTER", "sip:klapka", f"reg-{self.user}", 2,
+                     f"Expires: 300\r\nAuthorization: {answer}\r\n")  # fmt: skip
+        assert self.wait("SIP/2.0 200").code == 200
+
+    def call(self, number: str, call_id: str) -> None:
+        """An INVITE to ``number``, answering the proxy's challenge."""
+        uri = f"sip:{number}@klapka"
+        self.request("INVITE", uri, call_id, 1)
+        challenge = self.wait("SIP/2.0 407").get("proxy-authenticate")
+        answer = digest(self.user, self.password, challenge, uri, "INVITE")
+        self.request("INVITE", uri, call_id, 2, f"Proxy-Authorization: {answer}\r\n")
+
+
+def test_the_call_after_a_blind_transfer_rings_the_target_as_transferred(sip: Pbx4Sip) -> None:
+    """103 calls the boss 101 and reaches the secretary 102, who answers and transfers 103
+    to 101 with a REFER (no Referred-By); 103's next call to 101 rings the boss."""
+    sip.apply(doc(BOSS))
+    boss = sip.sipp.phone("101", PASSWORDS["101"], "answer")
+    secretary = RawPhone(sip.port, "102")
+    caller = RawPhone(sip.port, "103")
+    try:
+        secretary.register()
+        caller.call("101", "first-call")
+        invite = secretary.wait("INVITE")  # the secretary routing
+        to = invite.get("to") + ";tag=sec102"
+        answer = [f"Via: {v}" for v in invite.all("via")]
+        answer += [f"Record-Route: {r}" for r in invite.all("record-route")]
+        secretary.send(
+            "SIP/2.0 200 OK\r\n" + "\r\n".join(answer) + f"\r\nFrom: {invite.get('from')}\r\n"
+            f"To: {to}\r\nCall-ID: {invite.get('call-id')}\r\nCSeq: {invite.get('cseq')}\r\n"
+            f"Contact: <{secretary.contact}>\r\nContent-Type: application/sdp\r\n"
+            f"Content-Length: {len(SDP)}\r\n\r\n{SDP}"
+        )
+        caller.wait("SIP/2.0 200")
+        # The blind transfer: a REFER within the dialog, along its route set.
+        caller_contact = invite.get("contact").strip("<>")
+        routes = "".join(f"Route: {r}\r\n" for r in invite.all("record-route"))
+        secretary.send(
+            f"REFER {caller_contact} SIP/2.0\r\nVia: {secretary.via()}\r\n{routes}"
+            f"From: {to}\r\nTo: {invite.get('from')}\r\nCall-ID: {invite.get('call-id')}\r\n"
+            f"CSeq: 1 REFER\r\nContact: <{secretary.contact}>\r\n"
+            f"Refer-To: <sip:101@klapka>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        assert caller.wait("REFER").get("refer-to") == "<sip:101@klapka>"
+        since = mark(sip)
+        caller.call("101", "after-transfer")
+        assert caller.wait("SIP/2.0 200", timeout=15).code == 200
+    finally:
+        boss.stop()
+        secretary.sock.close()
+        caller.sock.close()
+    assert_parity(sip, since, "103", "101", NUMBERS, {"path": "transferred", "answer": ["101"]})
