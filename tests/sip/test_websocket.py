@@ -239,3 +239,63 @@ def test_a_websocket_port_held_by_another_program_turns_websocket_off_not_the_si
             ]
             sip.apply(DOC)
             assert sip.sipp.register("101", PASSWORDS["101"]).ok
+
+
+def test_a_browsers_reinvite_keeps_the_dialog_reachable(ws_sip: Pbx4Sip) -> None:
+    """A browser that answered re-INVITEs (hold, session timer) with its made-up .invalid
+    Contact: the caller sees a Contact that reaches the browser, and its BYE does."""
+    from test_calls import doc
+    from test_transfer import SDP, Message, RawPhone
+
+    ws_sip.apply(doc())
+    assert ws_sip.core.ws_port is not None
+    browser = BrowserPhone(ws_sip.core.ws_port, "102")
+    caller = RawPhone(ws_sip.port, "101")
+    try:
+        assert browser.register_with_password(caller_password("102")).startswith("SIP/2.0 200")
+        caller.call("102", "reinvite-call")
+        _, _, raw = browser.receive()
+        invite = Message(raw.encode())
+        assert invite.first.startswith("INVITE")
+        browser.ws.send(reply(raw, "200 OK", browser.contact, ANSWER_SDP, to_tag="ws102"))
+        answered = caller.wait("SIP/2.0 200")
+        # The browser puts the call on hold: a re-INVITE along the dialog's route set.
+        routes = "".join(f"Route: {r}\r\n" for r in invite.all("record-route"))
+        browser.send(
+            f"INVITE {invite.get('contact').strip('<>')} SIP/2.0\n"
+            f"Via: SIP/2.0/WS {HOST};branch=z9hG4bK-ws-hold\n{routes}"
+            f"From: {invite.get('to')};tag=ws102\nTo: {invite.get('from')}\n"
+            f"Call-ID: {invite.get('call-id')}\nCSeq: 1 INVITE\nContact: <{browser.contact}>\n"
+            f"Max-Forwards: 70\nContent-Type: application/sdp\nContent-Length: {len(SDP)}\n\n"
+            + SDP.replace("\r\n", "\n")
+        )
+        hold = caller.wait("INVITE")
+        assert ".invalid" not in hold.get("contact") and "transport=ws" in hold.get("contact")
+        ok = [f"Via: {v}" for v in hold.all("via")]
+        ok += [f"Record-Route: {r}" for r in hold.all("record-route")]
+        caller.send(
+            "SIP/2.0 200 OK\r\n" + "\r\n".join(ok) + f"\r\nFrom: {hold.get('from')}\r\n"
+            f"To: {hold.get('to')}\r\nCall-ID: {hold.get('call-id')}\r\nCSeq: 1 INVITE\r\n"
+            f"Contact: <{caller.contact}>\r\nContent-Length: 0\r\n\r\n"
+        )
+        while (answer := browser.receive()[0]).startswith("SIP/2.0 100"):
+            pass  # Trying, from the proxy
+        assert answer.startswith("SIP/2.0 200"), answer
+        # The caller hangs up: to the Contact the re-INVITE gave, along the route set.
+        back = "".join(f"Route: {r}\r\n" for r in reversed(answered.all("record-route")))
+        caller.send(
+            f"BYE {hold.get('contact').strip('<>')} SIP/2.0\r\nVia: {caller.via()}\r\n{back}"
+            f"From: {answered.get('from')}\r\nTo: {answered.get('to')}\r\n"
+            f"Call-ID: {answered.get('call-id')}\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\n"
+            f"Content-Length: 0\r\n\r\n"
+        )
+        assert browser.receive()[0].startswith("BYE")
+    finally:
+        browser.close()
+        caller.sock.close()
+
+
+def caller_password(number: str) -> str:
+    from test_calls import PASSWORDS as CALL_PASSWORDS
+
+    return CALL_PASSWORDS[number]
