@@ -17,9 +17,26 @@ SDP = (
 )
 
 
+def reply(request: str, status: str, contact: str, body: str = "", to_tag: str = "") -> str:
+    """A response to ``request`` (its Via, From, To, Call-ID, CSeq, Record-Route copied)."""
+    lines = []
+    for line in request.split("\r\n\r\n", 1)[0].split("\r\n")[1:]:
+        name = line.split(":", 1)[0].strip().lower()
+        if name == "to" and to_tag and ";tag=" not in line:
+            line += f";tag={to_tag}"
+        if name in ("via", "from", "to", "call-id", "cseq", "record-route"):
+            lines.append(line)
+    extra = "Content-Type: application/sdp\r\n" if body else ""
+    return (
+        f"SIP/2.0 {status}\r\n" + "\r\n".join(lines) + f"\r\nContact: <{contact}>\r\n"
+        f"{extra}Content-Length: {len(body)}\r\n\r\n{body}"
+    )
+
+
 class Message:
     def __init__(self, data: bytes) -> None:
-        head, _, self.body = data.decode().partition("\r\n\r\n")
+        self.raw = data.decode()
+        head, _, self.body = self.raw.partition("\r\n\r\n")
         lines = head.split("\r\n")
         self.first = lines[0]
         self.headers = [(n.strip().lower(), v.strip()) for n, _, v in
@@ -106,14 +123,7 @@ def test_the_call_after_a_blind_transfer_rings_the_target_as_transferred(sip: Pb
         caller.call("101", "first-call")
         invite = secretary.wait("INVITE")  # the secretary routing
         to = invite.get("to") + ";tag=sec102"
-        answer = [f"Via: {v}" for v in invite.all("via")]
-        answer += [f"Record-Route: {r}" for r in invite.all("record-route")]
-        secretary.send(
-            "SIP/2.0 200 OK\r\n" + "\r\n".join(answer) + f"\r\nFrom: {invite.get('from')}\r\n"
-            f"To: {to}\r\nCall-ID: {invite.get('call-id')}\r\nCSeq: {invite.get('cseq')}\r\n"
-            f"Contact: <{secretary.contact}>\r\nContent-Type: application/sdp\r\n"
-            f"Content-Length: {len(SDP)}\r\n\r\n{SDP}"
-        )
+        secretary.send(reply(invite.raw, "200 OK", secretary.contact, SDP, to_tag="sec102"))
         caller.wait("SIP/2.0 200")
         # The blind transfer: a REFER within the dialog, along its route set.
         caller_contact = invite.get("contact").strip("<>")
