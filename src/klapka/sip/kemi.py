@@ -316,6 +316,10 @@ class Adapter:
         if KSR.siputils.has_totag() > 0:
             self._within_dialog()
             return
+        # A new request decides its own way: a Route it brings (a preloaded route set, RFC
+        # 3261 8.1.2) would otherwise steer it past every check, to a trunk or back to us.
+        if KSR.hdr.is_present("Route") > 0:
+            KSR.hdr.remove("Route")
         method = KSR.pv.get("$rm")
         if method == "CANCEL":
             if KSR.tm.t_check_trans() > 0:
@@ -338,6 +342,18 @@ class Adapter:
 
     def _within_dialog(self) -> None:
         if KSR.rr.loose_route() > 0:
+            # Only a dialog klapka set up is followed: a request that merely carries a
+            # To-tag and a Route (to a trunk, or back to klapka) names no live dialog's
+            # Call-ID and tags, which only its parties know, and is refused here, at its
+            # first pass: else anyone could call out through the trunks (toll fraud).
+            if KSR.dialog.is_known_dlg() < 0:
+                if KSR.is_ACK():
+                    return  # the late ACK of a dialog already ended: nothing to answer
+                if KSR.tm.t_check_trans() == 0:
+                    return  # a retransmission of a request already answered
+                KSR.info("klapka: a request within no known dialog refused\n")
+                KSR.sl.sl_send_reply(481, "Call/Transaction Does Not Exist")
+                return
             if KSR.is_BYE():
                 KSR.dialog.dlg_manage()
             elif KSR.is_method("REFER"):
