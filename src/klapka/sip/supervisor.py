@@ -4,6 +4,7 @@ fresh (rewritten within a fraction of a second of any change, from any process).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -20,7 +21,7 @@ from klapka.services.feature_codes import FeatureCodes
 from klapka.services.pbx import Pbx
 from klapka.services.registrations import Registrations, SipCoreUnavailable
 from klapka.services.sip_directory import build_snapshot, directory_version, extension_stamps
-from klapka.sip import uacreg
+from klapka.sip import state_db, uacreg
 from klapka.sip.control import ControlServer
 from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
 from klapka.sip.rpc import KamailioRpc, RpcError
@@ -103,6 +104,32 @@ def _tcp_port_free(host: str, port: int) -> bool:
     return True
 
 
+def kamailio_processes(cfg: Path) -> set[int]:
+    """The Kamailio processes running with ``cfg``: the main process and every worker it
+    forked (they share its command line), whoever their parent is now."""
+    wanted = f"\0-f\0{cfg}\0".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if b"kamailio" in cmdline.split(b"\0", 1)[0] and wanted in cmdline + b"\0":
+            found.add(int(entry.name))
+    return found
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie holds no port; its parent reaps it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _reload_trunk_registrations(paths: SipPaths) -> None:
     """Ask a running Kamailio to re-read the register trunks (at start it reads them itself)."""
     if not paths.rpc_socket.exists():
@@ -158,10 +185,13 @@ class SipCore:
         self._prepare_tls()
         self._prepare_websocket()
         self._drop_busy_ports()
+        persist = state_db.prepare(self.paths.registrations_db, "usrloc") and state_db.prepare(
+            self.paths.calls_db, "dialog"
+        )
         self.paths.cfg.write_text(
             render(self.paths, self.listen, self.udp_port, self.tcp_port,
                    tls_port=self.tls_port, ws_port=self.ws_port, wss_port=self.wss_port,
-                   natping_interval=self.natping_interval)
+                   natping_interval=self.natping_interval, persist=persist)
         )  # fmt: skip
         ws_ports = tuple(p for p in (self.ws_port, self.wss_port) if p)
         self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace, ws_ports))
@@ -239,22 +269,25 @@ class SipCore:
             self.threads.append(thread)
 
     def _stop_stale(self) -> None:
-        """A Kamailio left running by a klapka that was killed: stop it, it holds the port."""
-        try:
-            pid = int(self.paths.pid.read_text().strip())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except (OSError, ValueError):
+        """Kamailio processes of this data directory still running: a Kamailio left by a
+        klapka that was killed, or the workers of a main process that died (kill -9 leaves
+        them as orphans holding the ports). All of them are stopped, so a new one can bind."""
+        pids = kamailio_processes(self.paths.cfg)
+        if not pids:
             return
-        if "kamailio" in cmdline and str(self.paths.cfg) in cmdline:
-            log.warning("stopping a Kamailio left running by an earlier klapka (pid %d)", pid)
-            try:
-                os.killpg(os.getpgid(pid), signal.SIGTERM)
-            except ProcessLookupError:
+        log.warning("stopping %d Kamailio process(es) left running (pids %s)", len(pids),
+                    " ".join(map(str, sorted(pids))))  # fmt: skip
+        for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while pids and time.monotonic() < deadline:
+                pids = {p for p in pids if is_running(p)}
+                time.sleep(0.05)
+            if not pids:
                 return
-            for _ in range(50):
-                if not Path(f"/proc/{pid}").exists():
-                    return
-                time.sleep(0.1)
+        log.error("Kamailio processes %s did not stop", sorted(pids))
 
     def _spawn(self, binary: str) -> None:
         self._stop_stale()
