@@ -3,6 +3,8 @@ what arrives is parsed as a mail client would."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from api_clients import check
 from fastapi.testclient import TestClient
@@ -84,8 +86,34 @@ def test_an_unreachable_server_is_a_mail_failure_naming_it(pbx: Pbx) -> None:
     SystemSettings(pbx).patch(
         {"smtp": {"host": "127.0.0.1", "port": port, "security": "none", "from_address": SENDER}}
     )
-    with pytest.raises(MailFailed, match=f"cannot use the SMTP server 127.0.0.1:{port}"):
+    with pytest.raises(MailFailed) as failed:
         Mailer(pbx).send("jana@example.com", "Hi", "text")
+    assert str(failed.value) == (
+        f"cannot connect to the SMTP server 127.0.0.1:{port} (connection refused)"
+    )
+
+
+@pytest.mark.parametrize("security", ["none", "starttls", "tls"])
+def test_a_server_that_never_answers_is_a_mail_failure_saying_so(pbx: Pbx, security: str) -> None:
+    with socket.socket() as silent:  # takes connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        SystemSettings(pbx).patch(
+            {
+                "smtp": {
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "security": security,
+                    "from_address": SENDER,
+                }
+            }
+        )
+        with pytest.raises(MailFailed) as failed:
+            Mailer(pbx, timeout=0.2).send("jana@example.com", "Hi", "text")
+    assert str(failed.value) == (
+        f"cannot connect to the SMTP server 127.0.0.1:{port} (no answer within 0.2 s)"
+    )
 
 
 def test_one_session_sends_many_messages_over_one_connection(pbx: Pbx, mailbox: Mailbox) -> None:

@@ -4,14 +4,27 @@ that works once and expires, and never the SIP password."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from api_clients import check
 from fastapi.testclient import TestClient
-from smtp_sink import PORTAL, Mailbox, decoded, texts, use_mailbox
+from smtp_sink import (
+    PORTAL,
+    SENDER,
+    Mailbox,
+    decoded,
+    free_port,
+    start,
+    texts,
+    use_mailbox,
+)
 from typer.testing import CliRunner
 
 from klapka.cli import app as cli_app
@@ -19,6 +32,7 @@ from klapka.domain.references import Kind
 from klapka.services.audit import AuditLog
 from klapka.services.objects import Objects
 from klapka.services.pbx import Pbx
+from klapka.services.system import SystemSettings
 from klapka.services.welcome import QR_CONTENT_ID, QR_FILENAME, Welcome, qr_png
 
 SIP_PASSWORD = "Sip-Secret-4711x"
@@ -301,3 +315,84 @@ def test_the_cli_sends_welcome_emails_and_reports_each(
     result = runner.invoke(cli_app, ["extensions", "welcome"])
     assert result.exit_code == 2
     assert "--all" in result.stderr
+
+
+# --- when the SMTP server cannot be used --------------------------------------------------
+
+
+def closed_smtp_port(pbx: Pbx) -> int:
+    """Point the SMTP settings at a port where nothing listens; returns the port."""
+    port = free_port()
+    SystemSettings(pbx).patch(
+        {
+            "portal_url": PORTAL,
+            "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "from_address": SENDER},
+        }
+    )
+    return port
+
+
+def test_the_cli_reports_each_extension_when_the_smtp_server_is_down(
+    pbx: Pbx, mailbox: Mailbox, jana: str, database_url: str, tmp_path: Path
+) -> None:
+    Objects(pbx).create(Kind.EXTENSION, {"number": "102"})
+    Objects(pbx).create(Kind.EXTENSION, {"number": "103", "email": "petr@example.com"})
+    port = closed_smtp_port(pbx)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLAPKA_")}
+    env |= {"KLAPKA_DATABASE_URL": database_url, "KLAPKA_DATA_DIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "klapka.cli", "extensions", "welcome", "101", "102", "103", "999"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr
+    refused = f"not sent: cannot connect to the SMTP server 127.0.0.1:{port} (connection refused)"
+    assert run.stderr.splitlines() == [
+        f"101: {refused}",
+        "102: not sent: no email",
+        f"103: {refused}",
+        "999: not sent: does not exist",
+    ]
+    assert run.stdout == "0 of 4 welcome email(s) sent.\n"
+    assert mailbox.received == []
+    assert AuditLog(pbx).list(action="welcome_email").items == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_cli_reports_a_refused_smtp_login_for_each_extension(
+    pbx: Pbx, jana: str, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KLAPKA_DATABASE_URL", database_url)
+    box = Mailbox()
+    controller = start(box, password="right-one")
+    try:
+        use_mailbox(pbx, box, username="pbx", password="wrong-one")
+        result = CliRunner().invoke(cli_app, ["extensions", "welcome", "--all"])
+    finally:
+        controller.stop()
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith(
+        f"101: not sent: the SMTP server 127.0.0.1:{box.port} refused the login of pbx: 535"
+    )
+    assert "wrong-one" not in result.output
+    assert "0 of 1 welcome email(s) sent." in result.stdout
+    assert box.received == []
+
+
+def test_the_api_answers_502_with_the_reason_when_the_smtp_server_is_down(
+    client: TestClient, pbx: Pbx, jana: str
+) -> None:
+    port = closed_smtp_port(pbx)
+    reason = f"cannot connect to the SMTP server 127.0.0.1:{port} (connection refused)"
+    response = client.post("/api/v1/extensions/101/welcome-email")
+    assert response.status_code == 502
+    assert response.json() == {"error": "mail_failed", "message": reason}
+    bulk = check(client.post("/api/v1/extensions/welcome-email", json={"all": True}))
+    assert bulk["results"] == [
+        {"number": "101", "sent": False, "email": "jana@example.com", "error": reason,
+         "expires_at": None}
+    ]  # fmt: skip

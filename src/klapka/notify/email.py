@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -109,6 +110,11 @@ class Mailer:
         self.timeout = timeout
         self._open: tuple[SmtpServer, smtplib.SMTP] | None = None
 
+    @property
+    def connected(self) -> bool:
+        """Inside a ``session()``: the connection is open."""
+        return self._open is not None
+
     def send(
         self,
         to: str,
@@ -133,21 +139,20 @@ class Mailer:
 
     @contextmanager
     def session(self) -> Iterator[Mailer]:
-        """One connection for every ``send`` inside the ``with`` block."""
+        """One connection for every ``send`` inside the ``with`` block. Raises
+        MailNotConfigured, or MailFailed when the server cannot be reached or refuses the
+        login; a connection the server drops is opened again for the next message."""
         if self._open is not None:
             yield self
             return
         server = smtp_server(self.pbx)
-        smtp = self._connect(server)
-        self._open = (server, smtp)
+        self._open = (server, self._connect(server))
         try:
             yield self
         finally:
+            _server, smtp = self._open
             self._open = None
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                smtp.close()
+            _quit(smtp)
 
     def _connect(self, server: SmtpServer) -> smtplib.SMTP:
         where = f"{server.host}:{server.port}"
@@ -162,20 +167,34 @@ class Mailer:
                 )
             else:
                 smtp = smtplib.SMTP(server.host, server.port, timeout=self.timeout)
-                if server.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-            try:
-                if server.username:
-                    smtp.login(server.username, server.password or "")
-            except BaseException:
-                smtp.close()
-                raise
-        except smtplib.SMTPAuthenticationError as e:
+        except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as e:
             raise MailFailed(
-                f"the SMTP server {where} refused the login of {server.username}: {_reason(e)}"
+                f"cannot connect to the SMTP server {where} ({self._why(e)})"
             ) from None
-        except (smtplib.SMTPException, OSError) as e:
-            raise MailFailed(f"cannot use the SMTP server {where}: {_reason(e)}") from None
+        try:
+            if server.security == "starttls":
+                try:
+                    smtp.starttls(context=ssl.create_default_context())
+                except (smtplib.SMTPException, OSError, ValueError) as e:
+                    raise MailFailed(
+                        f"cannot start TLS with the SMTP server {where} ({self._why(e)})"
+                    ) from None
+            if server.username:
+                try:
+                    smtp.login(server.username, server.password or "")
+                except smtplib.SMTPAuthenticationError as e:
+                    raise MailFailed(
+                        f"the SMTP server {where} refused the login of {server.username}: "
+                        f"{_reason(e)}"
+                    ) from None
+                except (smtplib.SMTPException, OSError, ValueError) as e:
+                    raise MailFailed(
+                        f"cannot log in to the SMTP server {where} as {server.username} "
+                        f"({self._why(e)})"
+                    ) from None
+        except BaseException:
+            smtp.close()
+            raise
         return smtp
 
     def _deliver(self, server: SmtpServer, smtp: smtplib.SMTP, msg: EmailMessage) -> None:
@@ -184,11 +203,55 @@ class Mailer:
         except smtplib.SMTPRecipientsRefused:
             raise MailFailed(f"the SMTP server refused the recipient {msg['To']}") from None
         except (smtplib.SMTPException, OSError) as e:
+            if isinstance(e, smtplib.SMTPServerDisconnected | ConnectionError):
+                self._reconnect(server)  # for the next message; this one failed
             raise MailFailed(
-                f"the SMTP server {server.host}:{server.port} did not take the message: "
-                f"{_reason(e)}"
+                f"the SMTP server {server.host}:{server.port} did not take the message "
+                f"({self._why(e)})"
             ) from None
         log.info("email sent to %s: %s", msg["To"], msg["Subject"])
+
+    def _reconnect(self, server: SmtpServer) -> None:
+        """The connection broke: open a new one, or leave the broken one to fail again."""
+        assert self._open is not None
+        try:
+            fresh = self._connect(server)
+        except MailFailed:
+            return
+        _quit(self._open[1])
+        self._open = (server, fresh)
+
+    def _why(self, e: BaseException) -> str:
+        """Why a connection failed, in words: ``connection refused``, ``no answer within
+        20 s``, ``unknown host``, the server's reply..."""
+        if isinstance(e, smtplib.SMTPServerDisconnected) and isinstance(e.__context__, OSError):
+            e = e.__context__  # smtplib's wrapping of a timeout or a reset while reading
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, TimeoutError):
+            return f"no answer within {self.timeout:g} s"
+        if isinstance(e, socket.gaierror):
+            return f"unknown host: {e.strerror}" if e.strerror else "unknown host"
+        if isinstance(e, UnicodeError | ValueError) and not isinstance(e, OSError):
+            return f"not a valid host name: {e}"
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return f"its TLS certificate is not trusted: {e.verify_message}"
+        if isinstance(e, ssl.SSLError):
+            return f"TLS failed: {e.reason or e}"
+        if isinstance(e, smtplib.SMTPNotSupportedError):
+            return f"the server does not support it: {e}"
+        if isinstance(e, smtplib.SMTPServerDisconnected):
+            return "the server closed the connection"
+        if isinstance(e, OSError) and e.strerror:
+            return e.strerror.lower() if e.strerror[:1].isupper() else e.strerror
+        return _reason(e) if isinstance(e, Exception) else type(e).__name__
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def _reason(e: Exception) -> str:

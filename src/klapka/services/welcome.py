@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 from klapka.domain.extension import Extension
 from klapka.domain.problems import Conflict, Forbidden, KlapkaError, NotFound
 from klapka.domain.references import Kind
-from klapka.notify.email import Mailer, MailFailed, MailNotConfigured
+from klapka.notify.email import Mailer, MailFailed, MailNotConfigured, smtp_server
 from klapka.services import audit, links
 from klapka.services.objects import Objects, validate
 from klapka.services.pbx import Pbx
@@ -111,8 +112,9 @@ class Welcome:
         """Welcome emails for ``numbers`` (None: every extension), each with its result.
 
         Raises MailNotConfigured before sending anything; every other problem is the
-        result of its extension (``no email``, ``disabled``, ``does not exist``, a refusal
-        of the SMTP server).
+        result of its extension (``no email``, ``disabled``, ``does not exist``, an SMTP
+        server that cannot be reached, or its refusal). When the server cannot be reached,
+        the extensions after the first are not tried again: they get the same reason.
         """
         with self.pbx.tx() as repo:
             if numbers is None:
@@ -127,8 +129,10 @@ class Welcome:
                 n: validate(Kind.EXTENSION, repo.data_of(r, with_secrets=False))
                 for n, r in found.items()
             }
+        smtp_server(self.pbx)  # MailNotConfigured before anything is sent
         results: list[WelcomeResult] = []
-        with self.mailer.session():
+        unreachable: str | None = None  # why the SMTP server could not be used, if so
+        with ExitStack() as connected:
             for number in wanted:
                 ext = models.get(number)
                 if ext is None:
@@ -137,13 +141,22 @@ class Welcome:
                 assert isinstance(ext, Extension)
                 if not ext.email:
                     results.append(WelcomeResult(number, False, error=NO_EMAIL))
-                elif not ext.enabled:
+                    continue
+                if not ext.enabled:
                     results.append(WelcomeResult(number, False, ext.email, error="disabled"))
-                else:
-                    try:
-                        results.append(self._send(ext))
+                    continue
+                if unreachable is None and not self.mailer.connected:
+                    try:  # one connection for them all, opened for the first to send
+                        connected.enter_context(self.mailer.session())
                     except MailFailed as e:
-                        results.append(WelcomeResult(number, False, ext.email, error=str(e)))
+                        unreachable = str(e)  # the same for the rest: not tried again
+                if unreachable is not None:
+                    results.append(WelcomeResult(number, False, ext.email, error=unreachable))
+                    continue
+                try:
+                    results.append(self._send(ext))
+                except MailFailed as e:
+                    results.append(WelcomeResult(number, False, ext.email, error=str(e)))
         return results
 
     def login_link(self, number: str) -> dict[str, Any]:
