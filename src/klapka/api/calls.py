@@ -102,8 +102,11 @@ def registrations(request: Request, number: str) -> Any:
 
 class TrunkStatusEntry(BaseModel):
     name: str
-    type: Literal["register", "peer"]
+    type: Literal["register", "peer"] | None = Field(
+        None, description="Left out when the trunk's stored settings cannot be read."
+    )
     status: Literal[
+        "error",
         "disabled",
         "registering",
         "registered",

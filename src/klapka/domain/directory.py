@@ -17,6 +17,9 @@ from klapka.domain.extension import Codec, DtmfMode, Model, Transport
 from klapka.domain.values import (
     Digits,
     Email,
+    Host,
+    HostOrEmpty,
+    HostPort,
     IpAddress,
     IpNetwork,
     Name63,
@@ -24,6 +27,7 @@ from klapka.domain.values import (
     Pattern,
     PhoneNumber,
     RingTimeout,
+    SipProxy,
     Text255,
     TimeRange,
     TimeZone,
@@ -161,14 +165,14 @@ class Trunk(Model):
     name: Slug
     type: TrunkType
     enabled: bool = True
-    host: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.\-:\[\]]+$")]
+    host: Annotated[Host, Field(max_length=255)]
     port: Annotated[int, int_range(1, 65535)] = 5060
-    domain: Annotated[str, Field(max_length=255)] | None = None
+    domain: Annotated[HostPort, Field(max_length=255)] | None = None
     transport: Transport = Transport.UDP
     username: Annotated[str, Field(max_length=127)] | None = None
     auth_name: Annotated[str, Field(max_length=127)] | None = None
     password: Annotated[str, Field(max_length=127)] | None = None
-    outbound_proxy: Annotated[str, Field(max_length=255)] | None = None
+    outbound_proxy: Annotated[SipProxy, Field(max_length=255)] | None = None
     registration_expiry: Annotated[int, int_range(60, 86400)] = 3600
     allowed_ips: list[IpNetwork] = Field(default_factory=list)
     codecs: list[Codec] = Field(default_factory=lambda: [Codec.PCMU, Codec.PCMA])
@@ -313,7 +317,7 @@ def contact_search_text(card: ContactCard) -> str:
 
 
 class Smtp(Model):
-    host: Annotated[str, Field(max_length=255)] = ""
+    host: Annotated[HostOrEmpty, Field(max_length=255)] = ""
     port: Annotated[int, int_range(1, 65535)] = 25
     security: Annotated[str, Field(pattern=r"^(none|starttls|tls)$")] = "starttls"
     username: Annotated[str, Field(max_length=255)] = ""
@@ -333,7 +337,7 @@ class SipSettings(Model):
     # wss://; None or 0 = off.
     ws_port: Annotated[int, int_range(0, 65535)] | None = 8088
     wss_port: Annotated[int, int_range(0, 65535)] | None = 8089
-    domain: Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9.\-]*$")] = ""
+    domain: Annotated[HostOrEmpty, Field(max_length=255)] = ""
     # A registered client whose User-Agent contains one of these is that endpoint class;
     # WebSocket clients are "web"; anything else is "desk".
     mobile_app_user_agents: list[Annotated[str, Field(min_length=1, max_length=63)]] = Field(

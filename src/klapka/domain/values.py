@@ -96,6 +96,84 @@ def _ip_address(v: str) -> str:
         raise ValueError("must be an IP address like 0.0.0.0 or 192.0.2.10") from None
 
 
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
+HOST_RULE = "must be a host name (dot-separated labels of letters, digits and -) or an IP address"
+_PORT_RULE = "the port after : must be 1..65535"
+
+
+def _host_name_or_ip(v: str) -> bool:
+    """RFC 1123 host name (labels of letters, digits and inner hyphens, at most 253
+    characters, the last label not all digits), IPv4, or IPv6 bare or in brackets."""
+    if v.startswith("[") and v.endswith("]"):
+        try:
+            return ipaddress.ip_address(v[1:-1]).version == 6
+        except ValueError:
+            return False
+    try:
+        ipaddress.ip_address(v)
+        return "%" not in v  # no scope ids
+    except ValueError:
+        pass
+    labels = v.split(".")
+    return (
+        0 < len(v) <= 253
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
+def _split_port(v: str) -> tuple[str, str | None]:
+    """``host[:port]`` -> (host, port); a bare IPv6 address has no port."""
+    if v.startswith("["):
+        end = v.find("]")
+        if end != -1 and v[end + 1 :].startswith(":"):
+            return v[: end + 1], v[end + 2 :]
+        return v, None
+    if v.count(":") == 1:
+        host, port = v.split(":")
+        return host, port
+    return v, None
+
+
+def _check_port(port: str | None) -> None:
+    if port is not None and not (re.fullmatch(r"[0-9]{1,5}", port) and 1 <= int(port) <= 65535):
+        raise ValueError(_PORT_RULE)
+
+
+def _host(v: str) -> str:
+    if not _host_name_or_ip(v):
+        raise ValueError(HOST_RULE + " (the port goes in its own setting)")
+    return v
+
+
+def _host_or_empty(v: str) -> str:
+    return _host(v) if v else v
+
+
+def _host_port(v: str) -> str:
+    host, port = _split_port(v)
+    if not _host_name_or_ip(host):
+        raise ValueError(HOST_RULE + ", optionally with :port")
+    _check_port(port)
+    return v
+
+
+def _sip_proxy(v: str) -> str:
+    """``[sip:]host[:port][;transport=udp|tcp|tls][;lr]``."""
+    rest = v[4:] if v[:4].lower() == "sip:" else v
+    address, *params = rest.split(";")
+    host, port = _split_port(address)
+    if not _host_name_or_ip(host):
+        raise ValueError(
+            HOST_RULE + ", optionally with sip: before it, :port and ;transport=udp|tcp|tls"
+        )
+    _check_port(port)
+    for param in params:
+        if not re.fullmatch(r"(?i)transport=(udp|tcp|tls)|lr", param):
+            raise ValueError(f"unknown parameter ;{param} (allowed: ;transport=udp|tcp|tls, ;lr)")
+    return v
+
+
 def _mac(v: str) -> str:
     hexdigits = re.sub(r"[:\-. ]", "", v).lower()
     if not re.fullmatch(r"[0-9a-f]{12}", hexdigits):
@@ -173,6 +251,12 @@ TimeZone = Annotated[str, AfterValidator(_timezone)]
 IpNetwork = Annotated[str, AfterValidator(_ip_network)]
 IpAddress = Annotated[str, AfterValidator(_ip_address)]
 MacAddress = Annotated[str, AfterValidator(_mac)]
+# Where SIP or email is sent: a host name or IP address, without (Host) or with (HostPort)
+# an optional :port, or a SIP proxy address (SipProxy).
+Host = Annotated[str, BeforeValidator(_strip), AfterValidator(_host)]
+HostOrEmpty = Annotated[str, BeforeValidator(_strip), AfterValidator(_host_or_empty)]
+HostPort = Annotated[str, BeforeValidator(_strip), AfterValidator(_host_port)]
+SipProxy = Annotated[str, BeforeValidator(_strip), AfterValidator(_sip_proxy)]
 TimeRange = Annotated[str, AfterValidator(_time_range)]
 SipPassword = Annotated[str, AfterValidator(_sip_password)]
 Pin = Annotated[str, AfterValidator(_pin)]

@@ -9,20 +9,25 @@ version changes: only the changed extensions, or everything when anything else c
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import time
 from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, func, select
 
 from klapka.domain.directory import Trunk, TrunkType
+from klapka.domain.problems import problems_from_validation
 from klapka.routing.snapshot import extension_to_json, to_json
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
 from klapka.store.directory_view import load_directory
 from klapka.store.repository import join_secrets
+
+log = logging.getLogger(__name__)
 
 
 def directory_version(pbx: Pbx) -> int:
@@ -62,6 +67,7 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
         system, _secrets, _hours, version = repo.system()
         directory = load_directory(repo.conn, numbers)
         accounts: dict[str, dict[str, Any]] = {}
+        broken: set[str] = set()
         query = select(
             t.extensions.c.number,
             t.extensions.c.sip_username,
@@ -71,28 +77,28 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
         if numbers is not None:
             query = query.where(t.extensions.c.number.in_(list(numbers)))
         for number, username, data, secrets in repo.conn.execute(query):
-            security = data.get("security") or {}
-            clients = data.get("clients") or {}
-            accounts[username] = {
-                "extension": number,
-                "password": secrets.get("sip_password", ""),
-                "enabled": data.get("enabled", True),
-                "max_contacts": int(data.get("concurrent_registrations", 1)),
-                "allowed_ips": security.get("allowed_ips", []),
-                "user_agent_prefix": security.get("user_agent_prefix"),
-                # The klapka clients turned off for this extension (refused at REGISTER).
-                "clients_off": [
-                    cls
-                    for cls, setting in CLIENT_SETTINGS.items()
-                    if not clients.get(setting, True)
-                ],
-            }
-        trunks = {trunk.name: trunk_entry(trunk) for trunk in load_trunks(repo.conn)}
+            if number not in directory.extensions:
+                continue  # unreadable: logged and left out by load_directory
+            try:
+                accounts[username] = sip_account(number, data, secrets)
+            except Exception as e:  # one broken extension must not stop the others
+                log.error("extension %s left out of the SIP snapshot: %r", number, e)
+                broken.add(number)
+        trunks = {}
+        for name, trunk, problem in load_trunks_checked(repo.conn):
+            try:
+                if trunk is None:
+                    raise ValueError(problem)
+                trunks[name] = trunk_entry(trunk)
+            except Exception as e:  # a trunk that cannot be used is left out, never the rest
+                log.error("trunk %s left out of the SIP snapshot: %s", name, e)
     sip = system.sip
     rest = to_json(replace(directory, extensions={}))
     return {
         "version": version,
-        "extensions": {n: extension_to_json(e) for n, e in directory.extensions.items()},
+        "extensions": {
+            n: extension_to_json(e) for n, e in directory.extensions.items() if n not in broken
+        },
         "directory": rest,
         "accounts": accounts,
         "trunks": trunks,
@@ -104,15 +110,45 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
     }
 
 
-def load_trunks(conn: Connection, name: str | None = None) -> list[Trunk]:
-    """The trunks (or the one named), with their credentials, by name."""
-    q = select(t.trunks.c.data, t.trunks.c.secrets).order_by(t.trunks.c.name)
+def sip_account(number: str, data: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
+    """One extension's SIP account as the SIP core reads it."""
+    security = data.get("security") or {}
+    clients = data.get("clients") or {}
+    return {
+        "extension": number,
+        "password": secrets.get("sip_password", ""),
+        "enabled": data.get("enabled", True),
+        "max_contacts": int(data.get("concurrent_registrations", 1)),
+        "allowed_ips": security.get("allowed_ips", []),
+        "user_agent_prefix": security.get("user_agent_prefix"),
+        # The klapka clients turned off for this extension (refused at REGISTER).
+        "clients_off": [
+            cls for cls, setting in CLIENT_SETTINGS.items() if not clients.get(setting, True)
+        ],
+    }
+
+
+def load_trunks_checked(
+    conn: Connection, name: str | None = None
+) -> list[tuple[str, Trunk | None, str]]:
+    """The trunks (or the one named) by name, each as (name, trunk, "") or, when its stored
+    settings break today's rules (written by an older version, or by hand), as
+    (name, None, what is wrong): one such trunk must not stop the others."""
+    q = select(t.trunks.c.name, t.trunks.c.data, t.trunks.c.secrets).order_by(t.trunks.c.name)
     if name is not None:
         q = q.where(t.trunks.c.name == name)
-    return [
-        Trunk.model_validate(join_secrets(dict(data), dict(secrets)))
-        for data, secrets in conn.execute(q)
-    ]
+    out: list[tuple[str, Trunk | None, str]] = []
+    for trunk_name, data, secrets in conn.execute(q):
+        try:
+            trunk = Trunk.model_validate(join_secrets(dict(data), dict(secrets or {})))
+        except ValidationError as e:
+            problems = "; ".join(str(p) for p in problems_from_validation(e))
+            out.append((trunk_name, None, f"invalid settings: {problems}"))
+        except Exception as e:
+            out.append((trunk_name, None, f"invalid settings: {e}"))
+        else:
+            out.append((trunk_name, trunk, ""))
+    return out
 
 
 def trunk_uuid(name: str) -> str:
@@ -138,7 +174,7 @@ def resolve(host: str) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_UDP)
         found = sorted({str(info[4][0]) for info in infos})
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a name IDNA cannot encode ("a..b")
         found = []
     _RESOLVED[host] = (time.monotonic(), found)
     return found

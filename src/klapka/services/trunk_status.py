@@ -8,6 +8,7 @@ trunks without qualify).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import socket
 import time
@@ -17,10 +18,12 @@ from klapka.domain.directory import Trunk, TrunkType
 from klapka.domain.problems import NotFound
 from klapka.services.pbx import Pbx
 from klapka.services.registrations import SipCoreUnavailable
-from klapka.services.sip_directory import load_trunks, resolve, trunk_uuid
+from klapka.services.sip_directory import load_trunks_checked, resolve, trunk_uuid
 from klapka.sip.kamailio_cfg import SipPaths
 from klapka.sip.rpc import KamailioRpc, RpcError
 from klapka.store.database import data_dir
+
+log = logging.getLogger(__name__)
 
 _ONLINE = 1 << 2
 _ONGOING = 1 << 1
@@ -38,15 +41,16 @@ class TrunkStatus:
         except (OSError, RpcError) as e:
             raise SipCoreUnavailable(f"the SIP core is not running ({e})") from None
 
-    def _trunks(self, name: str | None) -> list[Trunk]:
+    def _trunks(self, name: str | None) -> list[tuple[str, Trunk | None, str]]:
         with self.pbx.tx() as repo:
-            trunks = load_trunks(repo.conn, name)
+            trunks = load_trunks_checked(repo.conn, name)
         if name is not None and not trunks:
             raise NotFound("trunk", name)
         return trunks
 
     def all(self, name: str | None = None) -> list[dict[str, Any]]:
-        trunks = self._trunks(name)
+        checked = self._trunks(name)
+        trunks = [trunk for _name, trunk, _problem in checked if trunk is not None]
         registrations: dict[str, dict[str, Any]] = {}
         replies: dict[str, int] = {}
         if any(tr.type is TrunkType.REGISTER and tr.enabled for tr in trunks):
@@ -58,7 +62,24 @@ class TrunkStatus:
             for slot in table if isinstance(table, list) else []:
                 for item in slot.get("slot", []):
                     replies[item["name"]] = int(item["value"])
-        return [self._status(tr, registrations, replies) for tr in trunks]
+        out = []
+        for trunk_name, trunk, problem in checked:
+            if trunk is None:  # stored settings klapka cannot use: say so, the others stand
+                out.append({"name": trunk_name, "status": "error", "detail": problem})
+                continue
+            try:
+                out.append(self._status(trunk, registrations, replies))
+            except Exception as e:
+                log.error("trunk %s: status not available: %r", trunk_name, e)
+                out.append(
+                    {
+                        "name": trunk_name,
+                        "type": trunk.type.value,
+                        "status": "error",
+                        "detail": f"status not available: {e}",
+                    }
+                )
+        return out
 
     def _status(
         self, trunk: Trunk, registrations: dict[str, dict[str, Any]], replies: dict[str, int]

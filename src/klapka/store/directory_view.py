@@ -8,6 +8,7 @@ validated when it was written, and building the view for 10,000 extensions has t
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Collection
 from typing import Any
 
@@ -34,6 +35,8 @@ from klapka.routing.model import (
     TrunkView,
 )
 from klapka.store import tables as t
+
+log = logging.getLogger(__name__)
 
 _OWN_VOICEMAIL = Dest("voicemail")
 
@@ -178,7 +181,10 @@ def load_directory(conn: Connection, numbers: Collection[str] | None = None) -> 
     if numbers is not None:
         query = query.where(t.extensions.c.number.in_(list(numbers)))
     for row in conn.execute(query):
-        extensions[row.number] = extension_view(row, frozenset(memberships.get(row.number, ())))
+        try:
+            extensions[row.number] = extension_view(row, frozenset(memberships.get(row.number, ())))
+        except Exception as e:  # one unreadable extension must not hide all the others
+            log.error("extension %s left out of the directory view: %r", row.number, e)
     ring_groups = {}
     for (data,) in conn.execute(select(t.ring_groups.c.data)):
         ring_groups[data["number"]] = RingGroupView(
