@@ -29,7 +29,13 @@ from klapka.domain.problems import Conflict, InvalidInput, NotFound
 from klapka.domain.references import Kind
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.store.database import data_dir, database_url, make_engine
+from klapka.store.database import (
+    PRIVATE_UMASK,
+    data_dir,
+    database_url,
+    make_engine,
+    protect_data_dir,
+)
 
 app = typer.Typer(
     name="klapka",
@@ -274,7 +280,7 @@ def init(
             f"error: the database at {describe(url)} is already initialised and has "
             f"{existing} extension(s); use --force to initialise it anyway"
         )
-    data_dir().mkdir(parents=True, exist_ok=True)
+    protect_data_dir()
     _upgrade(url)
     from klapka.services.tokens import Tokens
 
@@ -293,6 +299,7 @@ def init(
         token = Tokens(pbx).create(name="admin")
     typer.echo(f"Database ready: {describe(url)}")
     _tls_certificate()
+    protect_data_dir()
     typer.echo(f"Admin API token: {token}")
     typer.echo("Keep it: it is shown only once (`klapka token create` makes another one).")
     typer.echo("Use it as a bearer token once `klapka serve` runs, for example:")
@@ -380,6 +387,7 @@ def serve(
     from klapka.store import tables as t
 
     url = database_url()
+    protect_data_dir()  # also tightens a data directory made by an older klapka
     _upgrade(url)
     with opened_pbx() as pbx, pbx.tx() as repo:
         tokens = repo.conn.execute(select(func.count()).select_from(t.api_tokens)).scalar_one()
@@ -467,6 +475,7 @@ def serve(
 def db_upgrade() -> None:
     """Bring the database schema to this version of klapka (creates it when empty)."""
     url = database_url()
+    protect_data_dir()
     _upgrade(url)
     typer.echo(f"Database schema is up to date: {describe(url)}")
 
@@ -813,6 +822,7 @@ def run() -> None:
     except ImportError:  # pragma: no cover
         import click.exceptions as click_errors  # type: ignore[no-redef]
 
+    os.umask(PRIVATE_UMASK)  # what klapka writes is for its own user only
     command = typer.main.get_command(app)
     try:
         code = command.main(standalone_mode=False)

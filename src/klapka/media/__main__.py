@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 
 from klapka.media.service import MediaService
 from klapka.services.pbx import Pbx
-from klapka.store.database import data_dir, database_url
+from klapka.store.database import PRIVATE_UMASK, data_dir, database_url
 
 
 def main() -> None:
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
+    os.umask(PRIVATE_UMASK)  # voicemail audio is for klapka's user only
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     service = MediaService(Pbx.from_url(database_url()), data_dir(), args.host, args.port)
     stop = threading.Event()
