@@ -293,12 +293,22 @@ class Result:
 
 
 class Sipp:
-    """Runs sipp scenarios against the PBX at ``port`` on 127.0.0.1."""
+    """Runs sipp scenarios against the PBX at ``port`` on 127.0.0.1, or from ``local_ip``
+    in the network namespace ``netns`` to the PBX at ``server_ip`` (each message sipp sends
+    and receives then logged to ``messages-N.log`` in ``workdir``)."""
 
-    def __init__(self, port: int, workdir: Path) -> None:
+    def __init__(
+        self,
+        port: int,
+        workdir: Path,
+        local_ip: str = "127.0.0.1",
+        server_ip: str = "127.0.0.1",
+        netns: str | None = None,
+    ) -> None:
         self.port = port
         self.workdir = workdir
         self.count = 0
+        self.local_ip, self.server_ip, self.netns = local_ip, server_ip, netns
 
     def _file(self, xml: str) -> Path:
         self.count += 1
@@ -310,15 +320,22 @@ class Sipp:
         self, xml: str, user: str, password: str, local_port: int, timeout: int
     ) -> list[str]:
         assert SIPP is not None
-        return [
+        command = [
             SIPP, "-sf", str(self._file(xml)), "-au", user, "-ap", password, "-m", "1",
-            "-nostdin", "-i", "127.0.0.1", "-p", str(local_port), "-timeout", f"{timeout}s",
+            "-nostdin", "-i", self.local_ip, "-p", str(local_port), "-timeout", f"{timeout}s",
             "-timeout_error", "-trace_err", "-error_file", str(self.workdir / f"err-{self.count}.log"),
-            f"127.0.0.1:{self.port}",
+            f"{self.server_ip}:{self.port}",
         ]  # fmt: skip
+        if self.netns is None:
+            return command
+        log = self.workdir / f"messages-{self.count}.log"
+        return ["ip", "netns", "exec", self.netns, *command, "-trace_msg", "-message_file", str(log)]
 
-    def run(self, xml: str, user: str, password: str, timeout: int = 20) -> Result:
-        cmd = self._command(xml, user, password, free_udp_port(), timeout)
+    def run(
+        self, xml: str, user: str, password: str, timeout: int = 20, port: int | None = None
+    ) -> Result:
+        """``port``: sipp's own (default: a free one)."""
+        cmd = self._command(xml, user, password, port or free_udp_port(), timeout)
         proc = subprocess.run(
             cmd, capture_output=True, text=True, timeout=timeout + 10, cwd=self.workdir
         )

@@ -6,10 +6,12 @@ by ``klapka.sip.kemi`` asking the routing engine.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
 import klapka
+from klapka.sip.addresses import reachable, sip_host
 from klapka.sip.state_db import WRITE_BACK_SECONDS, db_url
 
 MODULES = (
@@ -81,7 +83,7 @@ class SipPaths:
 
 def render(
     paths: SipPaths,
-    listen: str,
+    addresses: tuple[str, ...],
     udp_port: int,
     tcp_port: int,
     children: int = 4,
@@ -90,18 +92,34 @@ def render(
     wss_port: int | None = None,
     natping_interval: int = 30,
     persist: bool = True,
+    public_address: str = "",
 ) -> str:
-    """``persist``: registrations and calls are written back to ``paths.registrations_db``
+    """``addresses``: where to listen, one socket each (``addresses.listen_addresses``; never
+    a wildcard, which would be written into Via and Record-Route); ``public_address``:
+    advertised instead of each address but loopback (NAT); ``persist``: registrations and calls are written back to ``paths.registrations_db``
     and ``paths.calls_db`` (made by ``state_db.prepare``) and loaded at start;
     ``tls_port``: also listen for SIP over TLS (``paths.tls_cfg`` must exist); ``ws_port``,
     ``wss_port``: SIP over WebSocket for browsers (WSS only with TLS; the upgrade is answered
     by the KEMI adapter's ``ksr_xhttp_event``)."""
     modules = "\n".join(f'loadmodule "{m}.so"' for m in MODULES)
-    extra_listen = f"enable_tls=yes\nlisten=tls:{listen}:{tls_port}\n" if tls_port else ""
+
+    def listen(proto: str, port: int) -> str:
+        lines = []
+        for address in addresses:
+            line = f"listen={proto}:{sip_host(address)}:{port}"
+            if public_address and not ipaddress.ip_address(address).is_loopback:
+                line += f" advertise {sip_host(public_address)}:{port}"
+            lines.append(line + "\n")
+        return "".join(lines)
+
+    sockets = listen("udp", udp_port) + listen("tcp", tcp_port)
+    # Several addresses: Kamailio asks the kernel which one reaches each destination.
+    sockets += "mhomed=1\n" if len(addresses) > 1 else ""
+    sockets += f"enable_tls=yes\n{listen('tls', tls_port)}" if tls_port else ""
     if ws_port:
-        extra_listen += f"listen=tcp:{listen}:{ws_port}\n"
+        sockets += listen("tcp", ws_port)
     if wss_port and tls_port:
-        extra_listen += f"listen=tls:{listen}:{wss_port}\n"
+        sockets += listen("tls", wss_port)
     websocket = bool(ws_port or (wss_port and tls_port))
     ws_modules = (
         'loadmodule "xhttp.so"\nloadmodule "websocket.so"\n'
@@ -112,7 +130,7 @@ def render(
         else ""
     )
     no_cl = "tcp_accept_no_cl=yes  # HTTP upgrades to WebSocket carry no Content-Length\n"
-    extra_listen += no_cl if websocket else ""
+    sockets += no_cl if websocket else ""
     tls_module = (
         f'loadmodule "tls.so"\nmodparam("tls", "config", "{paths.tls_cfg}")\n' if tls_port else ""
     )
@@ -139,9 +157,7 @@ tcp_children=2
 auto_aliases=no
 server_header="Server: klapka"
 user_agent_header="User-Agent: klapka"
-listen=udp:{listen}:{udp_port}
-listen=tcp:{listen}:{tcp_port}
-{extra_listen}tcp_connection_lifetime=3605
+{sockets}tcp_connection_lifetime=3605
 maxbuffer=4194304  # a larger UDP receive buffer: bursts queue instead of being dropped
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/:/usr/lib/kamailio/modules/"
 
@@ -181,7 +197,9 @@ modparam("dialog", "enable_stats", 1)
 modparam("dialog", "profiles_with_value", "incall")
 {dialog_db}# Register trunks: uac registers them from the table klapka writes (reloaded by RPC).
 modparam("uac", "reg_db_url", "sqlite://{paths.uacreg}")
-modparam("uac", "reg_contact_addr", "{"127.0.0.1" if listen in ("0.0.0.0", "::") else listen}:{udp_port}")
+# Each register trunk's Contact names the address that reaches its provider (the uacreg
+# table's contact_addr); this one is for a trunk without.
+modparam("uac", "reg_contact_addr", "{sip_host(public_address or reachable(addresses))}:{udp_port}")
 modparam("uac", "reg_timer_interval", 2)
 modparam("uac", "reg_retry_interval", 30)
 modparam("uac", "reg_keep_callid", 1)

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from klapka.services.pbx import Pbx
 from klapka.services.registrations import Registrations, SipCoreUnavailable
 from klapka.services.sip_directory import build_snapshot, directory_version, extension_stamps
 from klapka.sip import state_db, uacreg
+from klapka.sip.addresses import listen_addresses, sip_host, toward
 from klapka.sip.control import ControlServer
 from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
 from klapka.sip.rpc import KamailioRpc, RpcError
@@ -50,6 +52,8 @@ class SnapshotRefresher:
         self.stamps: dict[str, Any] | None = None
         self.fingerprint: tuple[Any, ...] = ()
         self.clients_off: dict[str, set[str]] = {}  # extension -> endpoint classes turned off
+        # A register trunk's Contact ("address:port"), by its proxy URI; set by the SipCore.
+        self.contact_addr: Callable[[str], str] = lambda _proxy: ""
 
     def refresh(self) -> int:
         """Bring the snapshot up to date; returns the directory version it holds."""
@@ -65,7 +69,7 @@ class SnapshotRefresher:
             self.writer.write({**snapshot, "version": version}, full=False, removed=removed)
         self._unregister_clients_turned_off(snapshot, first=self.stamps is None)
         self.stamps, self.fingerprint = stamps, fingerprint
-        if uacreg.write(self.paths.uacreg, snapshot["trunks"]):
+        if uacreg.write(self.paths.uacreg, snapshot["trunks"], self.contact_addr):
             _reload_trunk_registrations(self.paths)
         return version
 
@@ -155,12 +159,18 @@ class SipCore:
         trace: bool = False,
         ws_port: int | None = None,
         wss_port: int | None = None,
+        public_address: str = "",
     ) -> None:
+        """``listen``: an address, or 0.0.0.0 / :: for every address of the machine's
+        interfaces (found at each start); ``public_address``: what phones and providers
+        outside a NAT reach, advertised instead of every address but loopback."""
         self.pbx = pbx
         self.trace = trace  # the engine's reasons for each call in Kamailio's log
         self.paths = SipPaths(data_dir / "sip")
         self.tls_files = TlsFiles(data_dir / "tls")
         self.listen = listen
+        self.public_address = public_address
+        self.addresses: tuple[str, ...] = ()  # the listen address, a wildcard expanded
         self.udp_port = udp_port
         self.tcp_port = tcp_port
         self.tls_port = tls_port or None  # None: no TLS (also when it cannot be offered)
@@ -174,6 +184,7 @@ class SipCore:
         self.threads: list[threading.Thread] = []
         self.control: ControlServer | None = None
         self.snapshots = SnapshotRefresher(pbx, self.paths)
+        self.snapshots.contact_addr = self._trunk_contact
         self.version = -1
         self.restarts = 0
 
@@ -185,17 +196,28 @@ class SipCore:
         self._prepare_tls()
         self._prepare_websocket()
         self._drop_busy_ports()
+        self.addresses = listen_addresses(self.listen)
         persist = state_db.prepare(self.paths.registrations_db, "usrloc") and state_db.prepare(
             self.paths.calls_db, "dialog"
         )
         self.paths.cfg.write_text(
-            render(self.paths, self.listen, self.udp_port, self.tcp_port,
+            render(self.paths, self.addresses, self.udp_port, self.tcp_port,
                    tls_port=self.tls_port, ws_port=self.ws_port, wss_port=self.wss_port,
-                   natping_interval=self.natping_interval, persist=persist)
+                   natping_interval=self.natping_interval, persist=persist,
+                   public_address=self.public_address)
         )  # fmt: skip
         ws_ports = tuple(p for p in (self.ws_port, self.wss_port) if p)
         self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace, ws_ports))
         self.version = self.snapshots.refresh()
+
+    def _trunk_contact(self, proxy: str) -> str:
+        """The Contact address of a register trunk: the public address, else the address
+        of ours that reaches the provider (its proxy URI's host)."""
+        host = proxy.split(":", 1)[1] if proxy.startswith("sip:") else proxy
+        host = host.split(";", 1)[0]
+        host = host[: host.index("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
+        address = self.public_address or toward(host, self.addresses or ("127.0.0.1",))
+        return f"{sip_host(address)}:{self.udp_port}"
 
     def _prepare_tls(self) -> None:
         """TLS is offered only with a certificate and Kamailio's tls module; else a warning."""

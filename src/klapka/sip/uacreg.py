@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,12 @@ CREATE TABLE uacreg (
 """
 
 
-def registrations(trunks: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
+def registrations(
+    trunks: dict[str, dict[str, Any]], contact_addr: Callable[[str], str] = lambda _: ""
+) -> list[tuple[Any, ...]]:
     """One row per enabled register trunk with a password, sorted (so an unchanged set
-    writes nothing)."""
+    writes nothing). ``contact_addr``: the ``address:port`` the trunk's Contact names, by
+    its proxy URI ("": the module's ``reg_contact_addr``)."""
     rows = []
     for name, trunk in sorted(trunks.items()):
         if trunk["type"] != "register" or not trunk["enabled"] or not trunk["password"]:
@@ -50,20 +54,24 @@ def registrations(trunks: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
                 trunk["password"] or "",
                 trunk["proxy"],
                 int(trunk["expiry"]),
+                contact_addr(trunk["proxy"]),
             )
         )
     return rows
 
 
-def write(path: Path, trunks: dict[str, dict[str, Any]]) -> bool:
+def write(
+    path: Path, trunks: dict[str, dict[str, Any]], contact_addr: Callable[[str], str]
+) -> bool:
     """Write the table if the register trunks changed; True if it was (re)written."""
-    rows = registrations(trunks)
+    rows = registrations(trunks, contact_addr)
     if path.exists():
         try:
             with sqlite3.connect(path) as db:
                 current = db.execute(
                     "SELECT l_uuid, l_username, l_domain, r_username, r_domain, realm,"
-                    " auth_username, auth_password, auth_proxy, expires FROM uacreg ORDER BY l_uuid"
+                    " auth_username, auth_password, auth_proxy, expires, contact_addr"
+                    " FROM uacreg ORDER BY l_uuid"
                 ).fetchall()
             if current == sorted(rows):
                 return False
@@ -76,8 +84,8 @@ def write(path: Path, trunks: dict[str, dict[str, Any]]) -> bool:
         db.executescript(_SCHEMA)
         db.executemany(
             "INSERT INTO uacreg (l_uuid, l_username, l_domain, r_username, r_domain, realm,"
-            " auth_username, auth_password, auth_proxy, expires)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " auth_username, auth_password, auth_proxy, expires, contact_addr)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         db.commit()

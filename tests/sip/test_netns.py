@@ -1,0 +1,186 @@
+"""Phones on other machines: each in its own network namespace with its own address, klapka
+listening on every address (0.0.0.0, the default). What reaches a phone names an address
+it can send to (the one it used, never 0.0.0.0), so the call is set up and ended through
+klapka; a register trunk's provider gets a Contact it can reach.
+
+Skipped with a message where network namespaces cannot be made (not root, no ip command).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pbx4sip import Pbx4Sip, running
+from sipp import Sipp, free_udp_port, scenario
+from test_calls import PASSWORDS
+
+from klapka.services.pbx import Pbx
+from klapka.sip.supervisor import SipCore
+
+DOC = {
+    "version": 1,
+    "extensions": [{"number": n, "sip_password": PASSWORDS[n]} for n in ("101", "102")],
+}
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+@dataclass
+class Host:
+    """A machine of its own: a network namespace joined to this one by a veth pair, the
+    PBX's side ``<net>.1``, the host's ``<net>.2``."""
+
+    name: str
+    net: str
+
+    @property
+    def pbx_side(self) -> str:
+        return f"{self.net}.1"
+
+    @property
+    def address(self) -> str:
+        return f"{self.net}.2"
+
+    def create(self) -> None:
+        outside, inside = f"{self.name}o", f"{self.name}i"
+        ip("netns", "add", self.name)
+        ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+        ip("link", "set", inside, "netns", self.name)
+        ip("addr", "add", f"{self.pbx_side}/24", "dev", outside)
+        ip("link", "set", outside, "up")
+        ns = ("-n", self.name)
+        ip(*ns, "addr", "add", f"{self.address}/24", "dev", inside)
+        ip(*ns, "link", "set", inside, "up")
+        ip(*ns, "link", "set", "lo", "up")
+        ip(*ns, "route", "add", "default", "via", self.pbx_side)
+
+    def remove(self) -> None:
+        subprocess.run(["ip", "link", "del", f"{self.name}o"], capture_output=True, timeout=10)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, timeout=10)
+
+
+@pytest.fixture
+def hosts() -> Iterator[tuple[Host, Host]]:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("network namespaces need root and the ip command (iproute2)")
+    tag = uuid.uuid4().hex[:4]
+    # Addresses of the benchmarking range (RFC 2544), only between this machine and the
+    # namespaces made here; not private ones, which klapka would treat as behind NAT (a
+    # sipp phone registers from another port than it answers on).
+    nets = [f"198.18.{int(tag[:2], 16)}", f"198.19.{int(tag[:2], 16)}"]
+    made = [Host(f"kl{tag}{i}", net) for i, net in enumerate(nets)]
+    try:
+        for host in made:
+            host.create()
+    except (subprocess.CalledProcessError, OSError) as e:
+        for host in made:
+            host.remove()
+        pytest.skip(f"cannot make network namespaces here: {e}")
+    yield made[0], made[1]
+    for host in made:
+        host.remove()
+
+
+@pytest.fixture
+def everywhere(database_url: str, tmp_path: Path, hosts: tuple[Host, Host]) -> Iterator[Pbx4Sip]:
+    """klapka listening on 0.0.0.0, started after the namespaces exist."""
+    pbx = Pbx.from_url(database_url)
+    port = free_udp_port()
+    core = SipCore(pbx, tmp_path / "data", "0.0.0.0", port, port, tls_port=None)
+    with running(pbx, core, tmp_path / "sipp") as sip:
+        yield sip
+
+
+def messages(workdir: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in sorted(workdir.glob("messages-*.log")))
+
+
+def route_set(seen: str) -> list[str]:
+    """The hosts of the Record-Route set in the first message that has one."""
+    for message in seen.split("\n\n"):
+        hops = re.findall(r"^Record-Route:(.*)$", message, re.M | re.I)
+        if hops:
+            return re.findall(r"<sip:([^:;>]+)", " ".join(hops))
+    raise AssertionError(f"no Record-Route in {seen}")
+
+
+def test_phones_on_other_machines_call_each_other_through_klapka_on_every_address(
+    everywhere: Pbx4Sip, hosts: tuple[Host, Host], tmp_path: Path
+) -> None:
+    sip = everywhere
+    sip.apply(DOC)
+    a, b = hosts
+    caller_dir, callee_dir = tmp_path / "a", tmp_path / "b"
+    caller_dir.mkdir()
+    callee_dir.mkdir()
+    caller = Sipp(sip.port, caller_dir, a.address, a.pbx_side, netns=a.name)
+    callee = Sipp(sip.port, callee_dir, b.address, b.pbx_side, netns=b.name)
+    phone = callee.phone("102", PASSWORDS["102"], "answer")
+    try:
+        call = caller.call("101", PASSWORDS["101"], "102", expect=200)
+        answered = phone.finish()
+        assert call.ok, call.output
+        assert answered.ok, answered.output
+    finally:
+        phone.stop()
+    seen_by_caller, seen_by_callee = messages(caller_dir), messages(callee_dir)
+    for seen in (seen_by_caller, seen_by_callee):
+        assert "0.0.0.0" not in seen
+        assert "127.0.0.1" not in seen
+    # Each phone is told klapka's address on its own network: the route set's hop next to
+    # it (klapka record-routes twice, once per address, RFC 3261 16.6 on two interfaces).
+    assert route_set(seen_by_callee)[0] == b.pbx_side
+    assert route_set(seen_by_caller)[-1] == a.pbx_side
+    via = re.findall(r"^Via: SIP/2.0/UDP ([0-9.]+)", seen_by_callee, re.M | re.I)
+    assert b.pbx_side in via
+
+
+REGISTRAR = scenario("""
+  <recv request="REGISTER" timeout="20000"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]registrar
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Contact:];expires=3600
+      Content-Length: 0
+
+  ]]></send>
+""")
+
+
+def test_a_register_trunk_names_the_address_that_reaches_its_provider(
+    everywhere: Pbx4Sip, hosts: tuple[Host, Host], tmp_path: Path
+) -> None:
+    """The provider on the other machine gets a Contact it can send calls to."""
+    sip = everywhere
+    _, provider = hosts
+    workdir = tmp_path / "provider"
+    workdir.mkdir()
+    registrar = Sipp(sip.port, workdir, provider.address, provider.pbx_side, netns=provider.name)
+    with ThreadPoolExecutor(1) as pool:
+        # The registrar listens on the provider's port 5060 in its own namespace.
+        registered = pool.submit(registrar.run, REGISTRAR, "-", "-", 25, 5060)
+        time.sleep(0.5)  # sipp binds its port
+        trunk = {"name": "carrier", "type": "register", "host": provider.address,
+                 "port": 5060, "username": "530335500", "password": "TrunkSecret1"}  # fmt: skip
+        sip.apply({**DOC, "trunks": [trunk]})
+        result = registered.result(timeout=40)
+    assert result.ok, result.output
+    contact = re.findall(r"^Contact:.*$", messages(workdir), re.M | re.I)
+    assert contact, messages(workdir)
+    assert f"@{provider.pbx_side}:{sip.port}" in contact[0]
