@@ -39,6 +39,7 @@ from klapka.api import (
 from klapka.api.auth import require_admin
 from klapka.api.crud import document_bodies
 from klapka.api.errors import install_error_handlers
+from klapka.api.limits import BodySizeLimit
 from klapka.services.pbx import Pbx
 
 PREFIX = "/api/v1"
@@ -127,6 +128,7 @@ def create_app(pbx: Pbx | None = None, web: bool | None = None) -> FastAPI:
     app.state.pbx = the_pbx
     install_error_handlers(app)
     app.add_middleware(RefuseNulInUrl)
+    app.add_middleware(BodySizeLimit)  # added last: the outermost, before anything reads
     app.include_router(public, prefix=PREFIX)
     for router in PROTECTED_ROUTERS:
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(require_admin)])

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from klapka.api.contacts import Limit, Offset, PbxDep
+from klapka.api.contacts import PbxDep
 from klapka.api.crud import list_problems_as_query, responses
+from klapka.api.limits import Limit, Offset
 from klapka.domain.problems import InvalidInput
 from klapka.services.audit import AuditLog
 

@@ -24,6 +24,7 @@ from klapka.api.crud import (
 )
 from klapka.api.dependencies import get_pbx, get_principal
 from klapka.api.extension_csv import CSV, CsvImportRefused, CsvImportResult, csv_body, refused
+from klapka.api.limits import Id, Limit, Offset
 from klapka.domain.directory import Contact
 from klapka.domain.problems import InvalidInput
 from klapka.domain.references import Kind
@@ -44,7 +45,7 @@ RESOURCE = Resource(
     path="/contacts",
     model=Contact,
     view=ContactView,
-    key_type=int,
+    key_type=Id,
     title="contact",
     plural="contacts",
     sort_example="`id`, `name`, `first_name`, `last_name`, `company`, `email`.",
@@ -54,8 +55,6 @@ RESOURCE = Resource(
 PbxDep = Annotated[Pbx, Depends(get_pbx)]
 Asking = Annotated[Principal, Depends(get_principal)]
 ContactId = RESOURCE.key_param()
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 PhonebookFilter = Annotated[
     str | None, Query(max_length=63, description="Only this phonebook's contacts.")
 ]

@@ -24,6 +24,7 @@ from pydantic.json_schema import models_json_schema
 
 from klapka.api.dependencies import get_objects, json_body
 from klapka.api.errors import ERROR_RESPONSES, PlaceView
+from klapka.api.limits import Limit, Offset
 from klapka.domain.problems import InvalidInput, Problem, problems_from_validation
 from klapka.domain.references import Kind
 from klapka.services.objects import Objects
@@ -187,8 +188,8 @@ def crud_router(resource: Resource) -> APIRouter:
             str | None,
             Query(description=f"Sort by a field, `-` first to reverse: {resource.sort_example}"),
         ] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> Any:
         try:
             page = objects.list(kind, q, sort, limit, offset)

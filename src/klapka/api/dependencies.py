@@ -8,11 +8,14 @@ unvalidated: the services own validation, so an error names the path inside the 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from email.message import Message
 from typing import Any
 
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
+from klapka.api.limits import MAX_DEPTH
 from klapka.domain.problems import InvalidInput
 from klapka.services.objects import Objects
 from klapka.services.pbx import Pbx
@@ -57,22 +60,31 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidInput.one("body", "required: send a JSON object")
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise InvalidInput.one("body", f"nested at most {MAX_DEPTH} levels deep") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidInput.one("body", f"malformed JSON: {e}") from None
-    if _has_nul(data):
-        # No setting holds one, and PostgreSQL refuses to store one.
-        raise InvalidInput.one("body", "must not contain NUL characters (\\u0000)")
+    check_parsed(data)
     return data
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def check_parsed(data: Any) -> None:
+    """At most ``MAX_DEPTH`` levels of nesting (deeper data would overflow the stack of
+    whatever walks it next), and no NUL character: no setting holds one, and PostgreSQL
+    refuses to store one. Walked without recursion."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise InvalidInput.one("body", "must not contain NUL characters (\\u0000)")
+        elif isinstance(value, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise InvalidInput.one("body", f"nested at most {MAX_DEPTH} levels deep")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                stack.append((key, depth + 1))
+                stack.append((item, depth + 1))
 
 
 def unsupported(media: str, expected: str) -> HTTPException:
@@ -84,24 +96,41 @@ async def json_body(request: Request) -> Any:
     media = media_type(request)
     if media not in JSON_TYPES and not media.endswith("+json"):
         raise unsupported(media, "application/json")
-    return parse_json(await request.body())
+    return await _off_the_loop_if_large(parse_json, await request.body())
+
+
+# Parsing a few kilobytes takes less than handing it to a thread; a bigger body is parsed
+# in the thread pool, so the other requests are answered meanwhile.
+INLINE_PARSE = 64 * 1024
+
+
+async def _off_the_loop_if_large(parse: Callable[[bytes], Any], raw: bytes) -> Any:
+    if len(raw) <= INLINE_PARSE:
+        return parse(raw)
+    return await run_in_threadpool(parse, raw)
 
 
 async def json_or_yaml_body(request: Request) -> Any:
     """The body parsed as JSON, or as YAML when sent as application/yaml or text/yaml."""
-    from klapka.services.yamlfmt import load_yaml
-
     media = media_type(request)
     raw = await request.body()
     if media in YAML_TYPES:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInput.one("body", "must be UTF-8 text") from None
-        return load_yaml(text)
+        return await _off_the_loop_if_large(_parse_yaml, raw)
     if media in JSON_TYPES or media.endswith("+json"):
-        return parse_json(raw)
+        return await _off_the_loop_if_large(parse_json, raw)
     raise unsupported(media, "application/json or application/yaml")
+
+
+def _parse_yaml(raw: bytes) -> Any:
+    from klapka.services.yamlfmt import load_yaml
+
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput.one("body", "must be UTF-8 text") from None
+    data = load_yaml(text)
+    check_parsed(data)
+    return data
 
 
 async def text_body(request: Request) -> str:

@@ -4,7 +4,10 @@
 404 {"error": "not_found", "message"}
 409 {"error": "conflict", "message", "path", "places": [{"kind", "key", "path"}]}
 401, 403, 405, 415, 429 {"error": ..., "message"}
+413 {"error": "too_large", "message", "limit", "problems"}: the body is over its limit
 502 {"error": "mail_failed", "message"}: the SMTP server could not be reached or refused
+503 {"error": "unavailable", "message"}: the database cannot be reached or is busy
+507 {"error": "insufficient_storage", "message"}: the disk (or the database) is full
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
+from klapka.api.limits import BodyTooLarge, too_large_body
 from klapka.domain.problems import (
     Conflict,
     Forbidden,
@@ -68,6 +72,7 @@ _HTTP_ERRORS = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    413: "too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",
     501: "not_implemented",
@@ -172,6 +177,14 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=409,
         )
 
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(_request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(
+            too_large_body(exc.limit), status_code=413, headers={"Connection": "close"}
+        )
+
+    install_database_error_handlers(app)
+
     @app.exception_handler(HTTPException)
     async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(
@@ -179,3 +192,88 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=exc.headers,
         )
+
+
+class TooLargeBody(InvalidBody):
+    limit: int
+
+
+class UnavailableBody(ErrorBody):
+    pass
+
+
+# Added to the routes that take a body.
+TOO_LARGE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    413: {"model": TooLargeBody, "description": "The body is larger than the route's limit"},
+}
+
+
+def install_database_error_handlers(app: FastAPI) -> None:
+    """What the database refuses, as an answer that says why instead of a bare 500.
+
+    A unique constraint (two requests creating the same name at once: the services check
+    first, the database decides) is 409 naming the field; a full disk is 507; a database
+    that cannot be reached or stays locked is 503."""
+    import errno
+
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        field = unique_violation_field(exc)
+        message = f"{field}: already exists" if field else "clashes with existing data"
+        return JSONResponse(
+            {"error": "conflict", "message": message, "path": field, "places": []},
+            status_code=409,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _operational(_request: Request, exc: OperationalError) -> JSONResponse:
+        if is_disk_full(exc):
+            return disk_full()
+        return JSONResponse(
+            {
+                "error": "unavailable",
+                "message": "the database is not available at the moment: try again",
+            },
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(OSError)
+    async def _os_error(_request: Request, exc: OSError) -> JSONResponse:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return disk_full()
+        raise exc
+
+
+def disk_full() -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": "insufficient_storage",
+            "message": "the server's disk is full: nothing was changed; free some space",
+        },
+        status_code=507,
+    )
+
+
+def is_disk_full(exc: Exception) -> bool:
+    """SQLite's "database or disk is full", PostgreSQL's disk_full (53100)."""
+    original = getattr(exc, "orig", None)
+    if getattr(original, "sqlstate", None) == "53100":
+        return True
+    if getattr(original, "sqlite_errorname", None) == "SQLITE_FULL":
+        return True
+    return "disk is full" in str(original) or "No space left on device" in str(original)
+
+
+def unique_violation_field(exc: Exception) -> str | None:
+    """The column a unique constraint names: SQLite "UNIQUE constraint failed: t.name",
+    PostgreSQL "Key (name)=(x) already exists"."""
+    import re
+
+    text = str(getattr(exc, "orig", exc))
+    found = re.search(r"UNIQUE constraint failed: \w+\.(\w+)", text) or re.search(
+        r"Key \((\w+)(?:, \w+)*\)=", text
+    )
+    return found.group(1) if found else None

@@ -6,12 +6,13 @@
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from klapka.api.auth import CurrentPrincipal, current_principal
 from klapka.api.crud import JsonBody, request_body, responses
 from klapka.api.dependencies import get_pbx
+from klapka.api.limits import Id, Limit, Offset
 from klapka.domain.directory import PersonalContact
 from klapka.services import contacts
 
@@ -31,7 +32,7 @@ class PersonalContactPage(BaseModel):
     offset: int
 
 
-ContactId = Annotated[int, "the contact's id"]
+ContactId = Annotated[Id, Path(description="The contact's id.")]
 
 
 @router.get(
@@ -45,8 +46,8 @@ def list_my_contacts(
     principal: CurrentPrincipal,
     q: Annotated[str | None, Query(max_length=100)] = None,
     sort: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Any:
     page = contacts.list_personal(get_pbx(request), principal, q, sort, limit, offset)
     return asdict(page)
@@ -74,7 +75,7 @@ def create_my_contact(
     operation_id="get_my_contact",
     responses=responses(PersonalContactView),
 )
-def get_my_contact(request: Request, principal: CurrentPrincipal, id: int) -> Any:
+def get_my_contact(request: Request, principal: CurrentPrincipal, id: ContactId) -> Any:
     return contacts.get_personal(get_pbx(request), principal, id)
 
 
@@ -85,7 +86,9 @@ def get_my_contact(request: Request, principal: CurrentPrincipal, id: int) -> An
     responses=responses(PersonalContactView),
     openapi_extra=request_body(PersonalContact),
 )
-def put_my_contact(request: Request, principal: CurrentPrincipal, id: int, body: JsonBody) -> Any:
+def put_my_contact(
+    request: Request, principal: CurrentPrincipal, id: ContactId, body: JsonBody
+) -> Any:
     return contacts.update_personal(get_pbx(request), principal, id, body)
 
 
@@ -96,7 +99,9 @@ def put_my_contact(request: Request, principal: CurrentPrincipal, id: int, body:
     responses=responses(PersonalContactView),
     openapi_extra=request_body(PersonalContact, patch=True),
 )
-def patch_my_contact(request: Request, principal: CurrentPrincipal, id: int, body: JsonBody) -> Any:
+def patch_my_contact(
+    request: Request, principal: CurrentPrincipal, id: ContactId, body: JsonBody
+) -> Any:
     return contacts.patch_personal(get_pbx(request), principal, id, body)
 
 
@@ -106,5 +111,5 @@ def patch_my_contact(request: Request, principal: CurrentPrincipal, id: int, bod
     operation_id="delete_my_contact",
     responses=responses(PersonalContactView),
 )
-def delete_my_contact(request: Request, principal: CurrentPrincipal, id: int) -> Any:
+def delete_my_contact(request: Request, principal: CurrentPrincipal, id: ContactId) -> Any:
     return contacts.delete_personal(get_pbx(request), principal, id)

@@ -16,6 +16,7 @@ from klapka.api.auth import Clock, CurrentPrincipal, current_principal
 from klapka.api.crud import JsonBody, request_body
 from klapka.api.dependencies import get_pbx
 from klapka.api.errors import ERROR_RESPONSES
+from klapka.api.limits import Id
 from klapka.services.personal_tokens import NewToken, PersonalTokens
 
 router = APIRouter(tags=["sign-in"], dependencies=[Depends(current_principal)])
@@ -71,7 +72,7 @@ def revoke_token(
     request: Request,
     principal: CurrentPrincipal,
     clock: Clock,
-    token: Annotated[int, Path(alias="id", description="The token's id.")],
+    token: Annotated[Id, Path(alias="id", description="The token's id.")],
 ) -> Response:
     PersonalTokens(get_pbx(request), clock).revoke(principal, token)
     return Response(status_code=204)

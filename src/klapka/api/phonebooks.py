@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from klapka.api.auth import current_principal
-from klapka.api.contacts import PHONEBOOK_ADMIN, Asking, Limit, Offset, PbxDep, page_view
+from klapka.api.contacts import PHONEBOOK_ADMIN, Asking, PbxDep, page_view
 from klapka.api.crud import (
     JsonBody,
     Resource,
@@ -23,6 +23,7 @@ from klapka.api.crud import (
     request_body,
     responses,
 )
+from klapka.api.limits import Limit, Offset
 from klapka.domain.directory import Phonebook
 from klapka.domain.problems import InvalidInput
 from klapka.domain.references import Kind

@@ -30,6 +30,7 @@ from klapka.api.auth import (
 from klapka.api.crud import JsonBody, request_body
 from klapka.api.dependencies import get_pbx
 from klapka.api.errors import ERROR_RESPONSES, ErrorBody
+from klapka.api.limits import Id
 from klapka.services.sessions import Sessions, csrf_token_for
 from klapka.services.sign_in import SignIn, SignInResult
 from klapka.services.user_passwords import UserPasswords
@@ -257,7 +258,7 @@ def delete_session(
     request: Request,
     authenticated: SignedIn,
     clock: Clock,
-    session: Annotated[int, Path(alias="id", description="The session's id.")],
+    session: Annotated[Id, Path(alias="id", description="The session's id.")],
 ) -> Response:
     ext_id = _own_extension_id(request, authenticated)
     if not Sessions(get_pbx(request), clock).revoke(ext_id, session):

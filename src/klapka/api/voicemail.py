@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from klapka.api.auth import CurrentPrincipal, current_principal
 from klapka.api.crud import JsonBody
 from klapka.api.dependencies import get_pbx
+from klapka.api.limits import GREETING_LIMIT, Id, describe
 from klapka.domain.problems import InvalidInput, NotFound, Problem
 from klapka.services.principal import Principal
 from klapka.services.voicemail import NEW, OLD, VoicemailStore
@@ -33,9 +34,8 @@ from klapka.store.database import data_dir
 router = APIRouter(tags=["voicemail"], dependencies=[Depends(current_principal)])
 
 Number = Annotated[str, Path(description="The extension number (its mailbox).")]
-MessageId = Annotated[int, Path(description="The message id.")]
+MessageId = Annotated[Id, Path(description="The message id.")]
 Slot = Annotated[str, Path(description="`default` or a presence status.")]
-MAX_UPLOAD = 20 * 1024 * 1024
 AUDIO_TYPES = ("audio/wav", "audio/x-wav", "audio/wave", "audio/mpeg", "audio/mp3")
 
 
@@ -116,9 +116,9 @@ async def _upload(request: Request, store: VoicemailStore, principal: Principal,
     kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if kind not in AUDIO_TYPES:
         raise InvalidInput([Problem("greeting", f"send audio ({', '.join(AUDIO_TYPES)})")])
-    audio = await request.body()
-    if not audio or len(audio) > MAX_UPLOAD:
-        raise InvalidInput([Problem("greeting", "audio of 1 byte to 20 MB")])
+    audio = await request.body()  # at most GREETING_LIMIT: counted as it streams (limits.py)
+    if not audio:
+        raise InvalidInput([Problem("greeting", f"audio of 1 byte to {describe(GREETING_LIMIT)}")])
     from starlette.concurrency import run_in_threadpool
 
     await run_in_threadpool(store.save_greeting, principal, number, slot, audio)

@@ -459,7 +459,13 @@ class Objects:
                     )
             if number in repo.system()[0].emergency_numbers:
                 raise Conflict(f"number {number} is an emergency number", path="number")
-        if kind in (Kind.GROUP, Kind.TRUNK, Kind.INBOUND_ROUTE, Kind.OUTBOUND_ROUTE):
+        if kind in (
+            Kind.GROUP,
+            Kind.TRUNK,
+            Kind.INBOUND_ROUTE,
+            Kind.OUTBOUND_ROUTE,
+            Kind.CLIENT_PERMISSION,
+        ):
             name = obj.name
             if taken(kind, "name", name):
                 raise Conflict(f"{kind.value.replace('_', ' ')} {name} already exists", path="name")
