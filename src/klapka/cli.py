@@ -431,7 +431,7 @@ def serve(
             media = None
         core = SipCore(
             Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls, trace=sip_trace,
-            ws_port=ws, wss_port=wss,
+            ws_port=ws, wss_port=wss, public_address=system.sip.public_address or "",
         )  # fmt: skip
         _stop_with_klapka(core, media)
         problem = None

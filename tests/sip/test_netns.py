@@ -93,12 +93,19 @@ def hosts() -> Iterator[tuple[Host, Host]]:
         host.remove()
 
 
+PUBLIC = "203.0.113.7"  # a documentation address (RFC 5737): klapka behind NAT says it
+
+
 @pytest.fixture
-def everywhere(database_url: str, tmp_path: Path, hosts: tuple[Host, Host]) -> Iterator[Pbx4Sip]:
-    """klapka listening on 0.0.0.0, started after the namespaces exist."""
+def everywhere(
+    database_url: str, tmp_path: Path, hosts: tuple[Host, Host], request: pytest.FixtureRequest
+) -> Iterator[Pbx4Sip]:
+    """klapka listening on 0.0.0.0, started after the namespaces exist; with a public
+    address when the test is parametrized with one."""
     pbx = Pbx.from_url(database_url)
     port = free_udp_port()
-    core = SipCore(pbx, tmp_path / "data", "0.0.0.0", port, port, tls_port=None)
+    public = getattr(request, "param", "")
+    core = SipCore(pbx, tmp_path / "data", "0.0.0.0", port, port, public_address=public)
     with running(pbx, core, tmp_path / "sipp") as sip:
         yield sip
 
@@ -163,10 +170,12 @@ REGISTRAR = scenario("""
 """)
 
 
+@pytest.mark.parametrize("everywhere", ["", PUBLIC], indirect=True, ids=["own", "public"])
 def test_a_register_trunk_names_the_address_that_reaches_its_provider(
     everywhere: Pbx4Sip, hosts: tuple[Host, Host], tmp_path: Path
 ) -> None:
-    """The provider on the other machine gets a Contact it can send calls to."""
+    """The provider on the other machine gets a Contact it can send calls to: the address
+    of klapka's on the provider's network, or the public address behind NAT."""
     sip = everywhere
     _, provider = hosts
     workdir = tmp_path / "provider"
@@ -183,4 +192,7 @@ def test_a_register_trunk_names_the_address_that_reaches_its_provider(
     assert result.ok, result.output
     contact = re.findall(r"^Contact:.*$", messages(workdir), re.M | re.I)
     assert contact, messages(workdir)
-    assert f"@{provider.pbx_side}:{sip.port}" in contact[0]
+    public = sip.core.public_address
+    assert f"@{public or provider.pbx_side}:{sip.port}" in contact[0]
+    via = re.findall(r"^Via: SIP/2.0/UDP ([0-9.]+)", messages(workdir), re.M | re.I)
+    assert via and set(via) == {public or provider.pbx_side}

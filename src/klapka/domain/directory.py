@@ -329,6 +329,9 @@ class SipSettings(Model):
     """Where the SIP core listens, and how registered clients are classified."""
 
     listen_address: IpAddress = "0.0.0.0"
+    # Behind NAT: the address phones and providers outside reach (put on the wire instead
+    # of the machine's own addresses, loopback excepted); None = not behind NAT.
+    public_address: IpAddress | None = None
     udp_port: Annotated[int, int_range(1, 65535)] = 5060
     tcp_port: Annotated[int, int_range(1, 65535)] = 5060
     # SIP over TLS (certificate under <data dir>/tls/, made by `klapka init`); None or 0 = off.
