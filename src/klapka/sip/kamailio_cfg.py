@@ -12,6 +12,7 @@ from pathlib import Path
 
 import klapka
 from klapka.sip.addresses import reachable, sip_host
+from klapka.sip.load import MAXBUFFER
 from klapka.sip.state_db import WRITE_BACK_SECONDS, db_url
 
 MODULES = (
@@ -158,7 +159,7 @@ auto_aliases=no
 server_header="Server: klapka"
 user_agent_header="User-Agent: klapka"
 {sockets}tcp_connection_lifetime=3605
-maxbuffer=4194304  # a larger UDP receive buffer: bursts queue instead of being dropped
+maxbuffer={MAXBUFFER}  # a larger UDP receive buffer: bursts queue instead of being dropped
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/:/usr/lib/kamailio/modules/"
 
 {modules}
@@ -212,6 +213,8 @@ modparam("htable", "htable", "trunkreg=>size=4;")
 modparam("htable", "htable", "outbound=>size=8;autoexpire=86400;")
 # Blind transfers seen passing (REFER within a dialog): "<transferee>|<target>" -> referrer.
 modparam("htable", "htable", "refers=>size=8;autoexpire=60;")
+# shed=1 while the SIP core is overloaded: new requests get 503 (klapka.sip.load).
+modparam("htable", "htable", "load=>size=1;")
 modparam("app_python3", "load", "{paths.script}")
 # Nothing to do for each message sent: not calling into Python for it saves ~6 calls a call.
 kemi.onsend_route_callback="none"

@@ -28,7 +28,7 @@ from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.engine import decide, resume
 from klapka.routing.featurecodes import is_feature_code
 from klapka.routing.model import Call, Endpoint, Runtime
-from klapka.sip import control, kemi_openssl, kemi_trunks, kemi_voicemail
+from klapka.sip import control, kemi_openssl, kemi_trunks, kemi_voicemail, load
 from klapka.sip.kemi_classify import classify
 from klapka.sip.snapshot_file import Snapshot
 
@@ -321,6 +321,11 @@ class Adapter:
         if KSR.hdr.is_present("Route") > 0:
             KSR.hdr.remove("Route")
         method = KSR.pv.get("$rm")
+        if method not in ("ACK", "CANCEL") and KSR.htable.sht_get("load", "shed") == 1:
+            # Overloaded: new work waits; the calls in progress (above) still end properly.
+            KSR.hdr.append_to_reply(f"Retry-After: {load.RETRY_AFTER_SECONDS}\r\n")
+            KSR.sl.sl_send_reply(503, "Overloaded")
+            return
         if method == "CANCEL":
             if KSR.tm.t_check_trans() > 0:
                 KSR.tm.t_relay()

@@ -22,7 +22,7 @@ from klapka.services.feature_codes import FeatureCodes
 from klapka.services.pbx import Pbx
 from klapka.services.registrations import Registrations, SipCoreUnavailable
 from klapka.services.sip_directory import build_snapshot, directory_version, extension_stamps
-from klapka.sip import state_db, uacreg
+from klapka.sip import load, state_db, uacreg
 from klapka.sip.addresses import listen_addresses, sip_host, toward
 from klapka.sip.control import ControlServer
 from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
@@ -285,7 +285,9 @@ class SipCore:
         self.control = ControlServer(str(self.paths.control), self._control_request)
         self.control.start()
         self._spawn(binary)
-        for target in (self._watch_process, self._watch_directory, self._watch_blocked):
+        watchers = (self._watch_process, self._watch_directory, self._watch_blocked,
+                    self._watch_load)  # fmt: skip
+        for target in watchers:
             thread = threading.Thread(target=target, args=(binary,), daemon=True)
             thread.start()
             self.threads.append(thread)
@@ -386,6 +388,24 @@ class SipCore:
                 pass  # Kamailio is starting or restarting: the next poll catches up
             except Exception:
                 log.exception("could not log the blocked SIP sources")
+
+    def _watch_load(self, _binary: str) -> None:
+        """Tell Kamailio to shed new requests while its UDP receive queue is too long."""
+        shedding = load.Shedding(load.receive_buffer())
+        told: tuple[bool, int] | None = None  # what Kamailio was told, and in which life
+        rpc = KamailioRpc(self.paths.rpc_socket, timeout=1)
+        while not self.stopping.wait(load.POLL_SECONDS):
+            backlog = load.udp_backlog(self.udp_port)
+            if shedding.update(backlog):
+                level = logging.WARNING if shedding.on else logging.INFO
+                log.log(level, "SIP core %s: %d KiB of requests waiting", "overloaded, new "
+                        "requests get 503" if shedding.on else "keeps up again", backlog // 1024)  # fmt: skip
+            if told != (shedding.on, self.restarts):
+                try:
+                    rpc.call("htable.seti", "load", "shed", int(shedding.on))
+                    told = (shedding.on, self.restarts)
+                except (OSError, RpcError):
+                    pass  # starting or restarting: told at the next poll
 
     def stop(self) -> None:
         self.stopping.set()
