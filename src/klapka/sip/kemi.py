@@ -321,8 +321,14 @@ class Adapter:
         if KSR.hdr.is_present("Route") > 0:
             KSR.hdr.remove("Route")
         method = KSR.pv.get("$rm")
-        if method not in ("ACK", "CANCEL") and KSR.htable.sht_get("load", "shed") == 1:
-            # Overloaded: new work waits; the calls in progress (above) still end properly.
+        if (
+            method not in ("ACK", "CANCEL")
+            and KSR.htable.sht_get("load", "shed") == 1
+            and KSR.hdr.is_present("Proxy-Authorization") < 0
+            and KSR.hdr.is_present("Authorization") < 0
+        ):
+            # Overloaded: new work waits. The calls in progress (above) still end properly,
+            # and a request answering our challenge goes on: the work it began is not lost.
             KSR.hdr.append_to_reply(f"Retry-After: {load.RETRY_AFTER_SECONDS}\r\n")
             KSR.sl.sl_send_reply(503, "Overloaded")
             return

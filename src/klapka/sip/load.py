@@ -3,7 +3,8 @@ they queue in the kernel's receive buffer of its UDP sockets, every request wait
 past a point calls fail at random (timers expire, answers arrive too late). Before that point
 klapka sheds new work: new requests (INVITE, REGISTER...) are answered ``503 Service
 Unavailable`` with ``Retry-After`` until the queue has drained, while requests within calls
-(ACK, BYE, re-INVITE) and CANCEL still pass, so the calls in progress end properly.
+(ACK, BYE, re-INVITE), CANCEL and requests answering klapka's challenge (with credentials)
+still pass, so the calls in progress end properly and the calls begun are completed.
 
 The supervisor watches the queue (``/proc/net/udp``, a few times a second) and sets the flag
 the KEMI adapter reads (htable ``load``, key ``shed``) over Kamailio's RPC.
