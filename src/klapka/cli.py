@@ -509,6 +509,14 @@ def config_apply(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
     ] = False,
+    allow_delete_all: Annotated[
+        bool,
+        typer.Option(
+            "--allow-delete-all",
+            help="Apply also a document that lists no extension while the PBX has some "
+            "(it deletes them all).",
+        ),
+    ] = False,
 ) -> None:
     """Make the PBX match a configuration document, in one transaction; prints the changes."""
     from klapka.services.config import ConfigService
@@ -516,8 +524,13 @@ def config_apply(
 
     data = load_yaml(read_input(file))
     with opened_pbx() as pbx:
-        result = ConfigService(pbx, cli_principal()).apply(data, dry_run=dry_run)
+        result = ConfigService(pbx, cli_principal()).apply(
+            data, dry_run=dry_run, allow_delete_all=allow_delete_all
+        )
+    refused, result.refused = result.refused, None
     typer.echo(result.text())
+    if refused is not None:  # a dry run of a document that applying would refuse
+        fail(f"error: {refused}")
 
 
 # --- klapka extensions ------------------------------------------------------------------

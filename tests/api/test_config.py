@@ -22,7 +22,7 @@ def test_the_example_document_applies_and_survives_export_and_apply(client: Test
     assert check(client.get("/api/v1/extensions/101"))["first_name"] == "Jana"
 
     exported = check(client.get("/api/v1/config?include_secrets=true"))
-    emptied = check(client.put("/api/v1/config", json={"version": 1}))
+    emptied = check(client.put("/api/v1/config?allow_delete_all=true", json={"version": 1}))
     assert emptied["summary"]["deleted"] > 0
     assert check(client.get("/api/v1/extensions"))["total"] == 0
     check(client.put("/api/v1/config", json=exported))

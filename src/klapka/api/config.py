@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from klapka.api.crud import IncludeSecrets, responses
 from klapka.api.dependencies import YAML_TYPES, get_pbx, get_principal, json_or_yaml_body
@@ -40,12 +40,22 @@ class ChangeSummary(BaseModel):
     deleted: int
 
 
+class Refusal(BaseModel):
+    path: str
+    rule: str
+
+
 class ConfigApplyResult(BaseModel):
     """What applying the document changes (or, in a dry run, would change)."""
 
     dry_run: bool
     summary: ChangeSummary
     changes: list[ObjectChange]
+    refused: Refusal | None = Field(
+        None,
+        description="Dry run only: applying the document would be refused for this reason "
+        "(e.g. it deletes every extension without allow_delete_all=true).",
+    )
 
 
 def config_service(request: Request) -> Any:
@@ -127,8 +137,15 @@ def apply_config(
     dry_run: Annotated[
         bool, Query(description="Validate and show the changes; change nothing.")
     ] = False,
+    allow_delete_all: Annotated[
+        bool,
+        Query(
+            description="Apply also a document that lists no extension while the PBX has "
+            "some (it deletes them all); without it such a document is refused with 422."
+        ),
+    ] = False,
 ) -> Any:
-    result = service.apply(document, dry_run=dry_run)
+    result = service.apply(document, dry_run=dry_run, allow_delete_all=allow_delete_all)
     if wants_text(request):
         return PlainTextResponse(result.text())
     return result.to_dict()

@@ -217,17 +217,29 @@ def cross_check(doc: ConfigDocument) -> list[Problem]:
     return problems
 
 
-def parse_document(data: Any) -> ConfigDocument:
-    """Validate a whole document; raises InvalidInput listing every problem by path."""
+VERSION_REQUIRED = "required: a configuration document starts with version: 1"
+
+
+def parse_document(data: Any, require_version: bool = False) -> ConfigDocument:
+    """Validate a whole document; raises InvalidInput listing every problem by path.
+
+    ``require_version``: a document to apply must say ``version`` (an empty file, ``{}`` or
+    ``null`` is refused, not read as "the default configuration": that would delete
+    everything)."""
+    if require_version and (data is None or data == "" or data == {}):
+        raise InvalidInput.one("version", VERSION_REQUIRED)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InvalidInput.one("", "the document must be a mapping with version: 1 at the top")
+    missing = (
+        [Problem("version", VERSION_REQUIRED)] if require_version and "version" not in data else []
+    )
     try:
         doc = ConfigDocument.model_validate(data)
     except ValidationError as e:
-        raise InvalidInput(problems_from_validation(e)) from None
-    problems = cross_check(doc)
+        raise InvalidInput(missing + problems_from_validation(e)) from None
+    problems = missing + cross_check(doc)
     if problems:
         raise InvalidInput(problems)
     return doc

@@ -25,6 +25,7 @@ from klapka.domain.document import (
     stored_form,
 )
 from klapka.domain.extension import Extension
+from klapka.domain.problems import InvalidInput, Problem
 from klapka.domain.references import Kind, refs_of
 from klapka.domain.values import random_pin, random_sip_password
 from klapka.services import audit
@@ -75,6 +76,8 @@ class Change:
 class ApplyResult:
     dry_run: bool
     changes: list[Change]
+    # A dry run of a document that applying would refuse: the problem, as ``path: rule``.
+    refused: Problem | None = None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -88,11 +91,14 @@ class ApplyResult:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "dry_run": self.dry_run,
             "summary": self.summary,
             "changes": [c.to_dict() for c in self.changes],
         }
+        if self.refused is not None:
+            out["refused"] = {"path": self.refused.path, "rule": self.refused.rule}
+        return out
 
     def text(self) -> str:
         """The difference as an admin reads it: + created, ~ updated, - deleted."""
@@ -115,6 +121,8 @@ class ApplyResult:
             lines.append(
                 f"Applied: {s['created']} created, {s['updated']} updated, {s['deleted']} deleted."
             )
+        if self.refused is not None:
+            lines.append(f"Applying it would be refused: {self.refused}")
         return "\n".join(lines)
 
 
@@ -179,6 +187,13 @@ class _Desired:
     secrets: dict[str, Any]
 
 
+def _deletes_every_extension(count: int) -> str:
+    return (
+        f"the document lists no extension: applying it would delete all {count} extensions "
+        "of the PBX; to do that, apply with allow_delete_all=true (CLI: --allow-delete-all)"
+    )
+
+
 class ConfigService:
     def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
@@ -212,13 +227,20 @@ class ConfigService:
 
     # --- apply ----------------------------------------------------------------------
 
-    def apply(self, data: Any, dry_run: bool = False) -> ApplyResult:
-        doc = parse_document(data)
+    def apply(
+        self, data: Any, dry_run: bool = False, allow_delete_all: bool = False
+    ) -> ApplyResult:
+        """Make the PBX match the document ``data`` (``version`` required). A document that
+        lists no extension while the PBX has some is refused (InvalidInput at
+        ``extensions``) unless ``allow_delete_all``; a dry run shows its changes and the
+        refusal."""
+        doc = parse_document(data, require_version=True)
+        refused: list[Problem] = []
         with self.pbx.engine.connect() as conn:
             trans = conn.begin()
             try:
                 repo = Repository(conn)
-                changes = self._apply(repo, doc, dry_run)
+                changes = self._apply(repo, doc, dry_run, allow_delete_all, refused)
                 if dry_run:
                     trans.rollback()
                 else:
@@ -226,9 +248,16 @@ class ConfigService:
             except BaseException:
                 trans.rollback()
                 raise
-        return ApplyResult(dry_run, changes)
+        return ApplyResult(dry_run, changes, refused[0] if refused else None)
 
-    def _apply(self, repo: Repository, doc: ConfigDocument, dry_run: bool) -> list[Change]:
+    def _apply(
+        self,
+        repo: Repository,
+        doc: ConfigDocument,
+        dry_run: bool,
+        allow_delete_all: bool = False,
+        refused: list[Problem] | None = None,
+    ) -> list[Change]:
         changes: list[Change] = []
         # Created and deleted objects as the audit log shows them: change -> (before, after).
         whole: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
@@ -298,6 +327,13 @@ class ConfigService:
                     changes.append(Change("delete", "contact", _contact_key(c)))
                     whole[id(changes[-1])] = (c, None)
                     contact_ids[id(changes[-1])] = str(r.id)
+        existing_extensions = len(plans[Kind.EXTENSION][1])
+        if existing_extensions and not doc.extensions and not allow_delete_all:
+            problem = Problem("extensions", _deletes_every_extension(existing_extensions))
+            if not dry_run:
+                raise InvalidInput([problem])
+            if refused is not None:
+                refused.append(problem)
         if dry_run:
             return changes
 
