@@ -21,6 +21,7 @@ from klapka.api.crud import (
     page_model,
     request_body,
     responses,
+    sort_values,
 )
 from klapka.api.dependencies import get_pbx, get_principal
 from klapka.api.extension_csv import CSV, CsvImportRefused, CsvImportResult, csv_body, refused
@@ -143,7 +144,10 @@ def list_contacts(
     phonebook: PhonebookFilter = None,
     sort: Annotated[
         str | None,
-        Query(description=f"Sort by a field, `-` first to reverse: {RESOURCE.sort_example}"),
+        Query(
+            description=f"Sort by a field, `-` first to reverse: {RESOURCE.sort_example}",
+            json_schema_extra={"enum": sort_values(contacts.SORTS)},
+        ),
     ] = None,
     limit: Limit = 50,
     offset: Offset = 0,

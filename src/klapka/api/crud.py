@@ -27,7 +27,7 @@ from klapka.api.errors import ERROR_RESPONSES, PlaceView
 from klapka.api.limits import Limit, Offset
 from klapka.domain.problems import InvalidInput, Problem, problems_from_validation
 from klapka.domain.references import Kind
-from klapka.services.objects import Objects
+from klapka.services.objects import Objects, sort_fields
 from klapka.store.repository import SPECS
 
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
@@ -160,6 +160,11 @@ def list_problems_as_query(e: InvalidInput) -> InvalidInput:
     )
 
 
+def sort_values(fields: Any) -> list[str]:
+    """The values of a list's ``sort`` parameter, for the OpenAPI: each field, and reversed."""
+    return [f"{sign}{field}" for field in sorted(fields) for sign in ("", "-")]
+
+
 def crud_router(resource: Resource) -> APIRouter:
     """list, create, get, replace, merge-patch and delete for one kind of object."""
     kind = resource.kind
@@ -186,7 +191,10 @@ def crud_router(resource: Resource) -> APIRouter:
         ] = None,
         sort: Annotated[
             str | None,
-            Query(description=f"Sort by a field, `-` first to reverse: {resource.sort_example}"),
+            Query(
+                description=f"Sort by a field, `-` first to reverse: {resource.sort_example}",
+                json_schema_extra={"enum": sort_values(sort_fields(kind))},
+            ),
         ] = None,
         limit: Limit = 50,
         offset: Offset = 0,

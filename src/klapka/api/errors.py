@@ -186,11 +186,14 @@ def install_error_handlers(app: FastAPI) -> None:
     install_database_error_handlers(app)
 
     @app.exception_handler(HTTPException)
-    async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
         return JSONResponse(
             {"error": _HTTP_ERRORS.get(exc.status_code, "http_error"), "message": exc.detail},
             status_code=exc.status_code,
-            headers=exc.headers,
+            headers=headers,
         )
 
 
@@ -202,10 +205,86 @@ class UnavailableBody(ErrorBody):
     pass
 
 
-# Added to the routes that take a body.
-TOO_LARGE_RESPONSE: dict[int | str, dict[str, Any]] = {
-    413: {"model": TooLargeBody, "description": "The body is larger than the route's limit"},
+# The error answers every operation may give, documented by ``document_errors`` where
+# they happen: (status, body model, description).
+_DOCUMENTED: dict[int, tuple[type[BaseModel], str]] = {
+    401: (ErrorBody, "Not signed in: no session or API token"),
+    403: (ErrorBody, "Signed in, but not allowed to do this"),
+    404: (ErrorBody, "No such object"),
+    409: (ConflictBody, "Clashes with existing data"),
+    413: (TooLargeBody, "The body is larger than the operation's limit (docs/operations.md)"),
+    415: (ErrorBody, "The body is not of a media type the operation reads"),
+    422: (InvalidBody, "Breaks a rule; every problem by path"),
+    503: (UnavailableBody, "The database is not available at the moment: try again"),
+    507: (ErrorBody, "The server's disk is full: nothing was changed"),
 }
+_UNSIGNED = {"health"}  # operations that never ask who is calling
+_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Add the error answers to every operation of ``openapi`` where they can happen: 401
+    and 403 wherever a caller is checked, 404 with a path parameter, 409 when writing, 413
+    and 415 with a body, 422 with any input, 503 and 507 wherever the database is used."""
+    from pydantic.json_schema import models_json_schema
+
+    models = sorted({m for m, _ in _DOCUMENTED.values()}, key=lambda m: m.__name__)
+    _, schemas = models_json_schema(
+        [(m, "serialization") for m in models], ref_template="#/components/schemas/{model}"
+    )
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in schemas.get("$defs", {}).items():
+        components.setdefault(name, schema)
+    for path, item in openapi.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            has_body = "requestBody" in operation
+            wanted = {503, 507}
+            if operation.get("operationId") not in _UNSIGNED:
+                wanted |= {401, 403}
+            if "{" in path:
+                wanted.add(404)
+            if method != "get":
+                wanted.add(409)
+            if has_body:
+                wanted |= {413, 415}
+            if has_body or operation.get("parameters"):
+                wanted.add(422)
+            if operation.get("operationId") in _UNSIGNED:
+                wanted = set()
+            responses = operation.setdefault("responses", {})
+            for status in sorted(wanted):
+                model, description = _DOCUMENTED[status]
+                responses.setdefault(
+                    str(status),
+                    {
+                        "description": description,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
+                            }
+                        },
+                    },
+                )
+    return openapi
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method of every route at the request's path, for a 405's Allow header (the
+    router names only those of the first route it found)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    scope = {**request.scope, "method": "GET"}
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(scope)[0] is not Match.NONE:
+            methods |= set(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def install_database_error_handlers(app: FastAPI) -> None:

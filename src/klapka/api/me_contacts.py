@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from klapka.api.auth import CurrentPrincipal, current_principal
-from klapka.api.crud import JsonBody, request_body, responses
+from klapka.api.crud import JsonBody, request_body, responses, sort_values
 from klapka.api.dependencies import get_pbx
 from klapka.api.limits import Id, Limit, Offset
 from klapka.domain.directory import PersonalContact
@@ -45,7 +45,14 @@ def list_my_contacts(
     request: Request,
     principal: CurrentPrincipal,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    sort: Annotated[str | None, Query(max_length=32)] = None,
+    sort: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="Sort by a field, `-` first to reverse.",
+            json_schema_extra={"enum": sort_values(contacts.SORTS)},
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:

@@ -37,6 +37,13 @@ Number = Annotated[str, Path(description="The extension number (its mailbox).")]
 MessageId = Annotated[Id, Path(description="The message id.")]
 Slot = Annotated[str, Path(description="`default` or a presence status.")]
 AUDIO_TYPES = ("audio/wav", "audio/x-wav", "audio/wave", "audio/mpeg", "audio/mp3")
+AUDIO_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The greeting as WAV or MP3, at most 20 MiB.",
+        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in AUDIO_TYPES},
+    }
+}
 
 
 class VoicemailMessage(BaseModel):
@@ -181,7 +188,8 @@ def greeting_mine(request: Request, principal: CurrentPrincipal, slot: Slot) -> 
 
 
 @router.put("/me/voicemail/greetings/{slot}", summary="Upload my greeting (WAV or MP3)",
-            operation_id="put_my_voicemail_greeting", status_code=204, response_class=Response)  # fmt: skip
+            operation_id="put_my_voicemail_greeting", status_code=204, response_class=Response,
+            openapi_extra=AUDIO_BODY)  # fmt: skip
 async def upload_mine(request: Request, principal: CurrentPrincipal, slot: Slot) -> Response:
     return await _upload(request, store_of(request), principal, _own(principal), slot)
 
@@ -255,7 +263,7 @@ def greeting_any(request: Request, principal: CurrentPrincipal, number: Number,
 
 @router.put("/extensions/{number}/voicemail/greetings/{slot}",
             summary="Upload a greeting (WAV or MP3)", operation_id="put_voicemail_greeting",
-            status_code=204, response_class=Response)  # fmt: skip
+            status_code=204, response_class=Response, openapi_extra=AUDIO_BODY)  # fmt: skip
 async def upload_any(request: Request, principal: CurrentPrincipal, number: Number,
                      slot: Slot) -> Response:  # fmt: skip
     store = store_of(request)

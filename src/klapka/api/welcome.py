@@ -76,7 +76,7 @@ class AppLogin(BaseModel):
     description='`{"numbers": [...]}` or `{"all": true}`. Each extension gets its result: '
     "sent, or why not (`no email`, `disabled`, `does not exist`, the SMTP server's refusal).",
     operation_id="send_welcome_emails",
-    responses=responses(WelcomeResults),
+    responses={**responses(WelcomeResults), 502: {"description": "The SMTP server refused"}},
     openapi_extra=request_body(WelcomeRequest),
 )
 def send_welcome_emails(pbx: PbxDep, asking: Asking, body: JsonBody) -> Any:

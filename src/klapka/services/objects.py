@@ -141,6 +141,15 @@ class DbIndex:
         return self.repo.id_of(kind, key) is not None
 
 
+def sort_fields(kind: Kind) -> set[str]:
+    """What a list of ``kind`` may be sorted by (``-`` first to reverse)."""
+    spec = SPECS[kind]
+    allowed = {spec.key, *spec.columns, "position" if spec.ordered else spec.key}
+    if kind is Kind.EXTENSION or kind is Kind.CONTACT:
+        allowed.add("name")
+    return allowed
+
+
 class Objects:
     def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
@@ -187,9 +196,7 @@ class Objects:
             sort = "position" if spec.ordered else spec.key
         desc = sort.startswith("-")
         name = sort.lstrip("-")
-        allowed = {spec.key, *spec.columns, "position" if spec.ordered else spec.key}
-        if kind is Kind.EXTENSION or kind is Kind.CONTACT:
-            allowed.add("name")
+        allowed = sort_fields(kind)
         if name not in allowed:
             raise InvalidInput.one(
                 "sort", f"must be one of {', '.join(sorted(allowed))} (prefix - to reverse)"
