@@ -272,16 +272,15 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
 
 
 def allowed_methods(request: Request) -> str:
-    """Every method of every route at the request's path, for a 405's Allow header (the
+    """Every method some route takes at the request's path, for a 405's Allow header (the
     router names only those of the first route it found)."""
     from starlette.routing import Match
 
     methods: set[str] = set()
-    scope = {**request.scope, "method": "GET"}
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(scope)[0] is not Match.NONE:
-            methods |= set(route_methods)
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            methods.add(method)
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))

@@ -1,0 +1,52 @@
+"""The answers the OpenAPI document promises: what a 405 allows, and the error answers
+documented on the operations where they happen (docs/operations.md, "Limits and error
+answers")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/v1/auth/tokens", {"GET", "HEAD", "POST"}),
+        ("/api/v1/extensions/101/presence-settings", {"GET", "HEAD", "PUT", "PATCH"}),
+    ],
+)
+def test_a_405_names_every_method_of_the_path(
+    client: TestClient, path: str, allowed: set[str]
+) -> None:
+    response = client.request("OPTIONS", path)
+    assert response.status_code == 405, response.text
+    assert response.json()["error"] == "method_not_allowed"
+    assert set(response.headers["Allow"].split(", ")) == allowed
+
+
+def responses_of(client: TestClient, method: str, path: str) -> set[str]:
+    openapi: dict[str, Any] = client.get("/api/v1/openapi.json").json()
+    return set(openapi["paths"][path][method]["responses"])
+
+
+def test_the_error_answers_are_documented_where_they_happen(client: TestClient) -> None:
+    # A body: too large, wrong media type, breaks a rule, clashes; a caller is checked.
+    assert {"401", "403", "409", "413", "415", "422", "503", "507"} <= responses_of(
+        client, "post", "/api/v1/extensions"
+    )
+    # A path parameter: not found; a query: breaks a rule; reading: no body errors.
+    documented = responses_of(client, "get", "/api/v1/me/voicemail/messages/{message_id}")
+    assert {"401", "403", "404", "422"} <= documented
+    assert not {"409", "413", "415"} & documented
+    assert responses_of(client, "get", "/api/v1/health") == {"200"}
+
+
+def test_list_sorting_documents_its_values(client: TestClient) -> None:
+    openapi: dict[str, Any] = client.get("/api/v1/openapi.json").json()
+    [sort] = [
+        p for p in openapi["paths"]["/api/v1/groups"]["get"]["parameters"] if p["name"] == "sort"
+    ]
+    assert sort["schema"]["enum"] == ["name", "-name"]
+    assert client.get("/api/v1/groups?sort=-name").status_code == 200
