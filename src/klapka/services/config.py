@@ -33,6 +33,7 @@ from klapka.services.objects import SECRET_MASK
 from klapka.services.passwords import hash_password
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
+from klapka.services.sessions import end_access_of_disabled
 from klapka.store import tables as t
 from klapka.store.repository import (
     SPECS,
@@ -445,6 +446,7 @@ class ConfigService:
             repo.sync_queue_agents(ids[Kind.QUEUE][k], members)
         # Applying a document counts as a manual presence change at this moment.
         conn.execute(update(t.extensions).values(presence_changed_at=stamp))
+        end_access_of_disabled(conn)  # a disabled extension's users are signed out
         repo.bump_version()
 
     def _upsert(

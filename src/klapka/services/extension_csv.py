@@ -41,6 +41,7 @@ from klapka.services.csv_tables import (
 from klapka.services.objects import validate
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
+from klapka.services.sessions import end_access_of_disabled
 from klapka.store import tables as t
 from klapka.store.repository import SPECS, Repository, extension_columns, now, split_secrets
 
@@ -471,6 +472,7 @@ class ExtensionCsv:
             return ids.get(key) if kind is Kind.EXTENSION else repo.id_of(kind, key)
 
         self._write_groups(repo, rows, groups, lookup)
+        end_access_of_disabled(repo.conn)  # a disabled extension's users are signed out
         repo.bump_version()
         self._record(repo, rows, stored, stamp)
 

@@ -29,6 +29,7 @@ from klapka.services.passwords import hash_password
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import Action
 from klapka.services.principal import SYSTEM, Principal
+from klapka.services.sessions import end_access_of_disabled
 from klapka.store import tables as t
 from klapka.store.repository import SPECS, Repository, now, search_filter, split_secrets
 
@@ -410,6 +411,8 @@ class Objects:
             extra["presence_changed_at"] = now()
             self._agent_auto_switch(repo, row.id, obj)
         repo.update(kind, row.id, obj, secrets, **extra)
+        if isinstance(obj, Extension) and not obj.enabled:
+            end_access_of_disabled(repo.conn, [row.id])  # its users are signed out
         repo.bump_version()
         key = str(row.id) if spec.key == "id" else getattr(obj, spec.key)
         audit.record(

@@ -4,7 +4,7 @@ The cookie holds a random session id; the database keeps only its SHA-256 digest
 copy of the database signs nobody in. A session ends at ``expires_at`` (``sign_in.
 session_hours`` after sign-in) or after ``sign_in.idle_minutes`` without a request,
 whichever comes first, or when the user signs out, changes or resets their password, or
-the extension is disabled or deleted.
+the extension is disabled (``end_access_of_disabled``: for good) or deleted.
 
 The CSRF token of a session is derived from its id (HMAC), so it needs no storage and is
 worthless without the cookie it belongs to.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from klapka.domain.directory import System
 from klapka.services.passwords import token_digest
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
+from klapka.store.repository import now
 
 ACTIVE = "active"
 SECOND_FACTOR = "second_factor"  # password checked; the id is a sign-in challenge
@@ -73,6 +74,34 @@ class SessionInfo:
         if current:
             out["current"] = True
         return out
+
+
+def end_access_of_disabled(conn: Connection, extension_ids: Collection[int] | None = None) -> int:
+    """Everything that lets the user of a disabled extension in ends, now: their browser
+    sessions (and sign-in challenges), their personal API tokens (revoked) and their unused
+    emailed links (app login, password reset). Re-enabling the extension brings none of
+    them back. Every service that writes extensions (the API and web UI through Objects,
+    config apply, CSV import) calls this in the same transaction; ``extension_ids`` limits
+    it to those extensions (None: every disabled one). Returns the sessions ended."""
+    disabled = select(t.extensions.c.id).where(t.extensions.c.enabled.is_(False))
+    if extension_ids is not None:
+        if not extension_ids:
+            return 0
+        disabled = disabled.where(t.extensions.c.id.in_(list(extension_ids)))
+    ended = conn.execute(delete(t.sessions).where(t.sessions.c.extension_id.in_(disabled)))
+    conn.execute(
+        update(t.personal_tokens)
+        .where(
+            t.personal_tokens.c.extension_id.in_(disabled),
+            t.personal_tokens.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now())
+    )
+    for links in (t.one_time_tokens, t.password_resets):
+        conn.execute(
+            delete(links).where(links.c.extension_id.in_(disabled), links.c.used_at.is_(None))
+        )
+    return int(ended.rowcount or 0)
 
 
 class Sessions:
