@@ -312,8 +312,10 @@ def route_table(app: Any) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
 
     def add(route: Any) -> None:
+        # As the OpenAPI names it: /extensions/{number}, not /extensions/{number:digits}.
+        path = getattr(route, "path_format", None) or route.path
         for method in (getattr(route, "methods", None) or set()) - {"HEAD"}:
-            found.add((method, route.path))
+            found.add((method, path))
 
     for route in app.routes:
         if hasattr(route, "effective_route_contexts"):  # an included router

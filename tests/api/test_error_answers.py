@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
     [
         ("/api/v1/auth/tokens", {"GET", "HEAD", "POST"}),
         ("/api/v1/extensions/101/presence-settings", {"GET", "HEAD", "PUT", "PATCH"}),
+        # Not an extension number: only what the import takes.
+        ("/api/v1/extensions/import", {"POST"}),
     ],
 )
 def test_a_405_names_every_method_of_the_path(
@@ -24,6 +26,12 @@ def test_a_405_names_every_method_of_the_path(
     assert response.status_code == 405, response.text
     assert response.json()["error"] == "method_not_allowed"
     assert set(response.headers["Allow"].split(", ")) == allowed
+
+
+def test_a_word_where_a_number_goes_is_no_extension(client: TestClient) -> None:
+    assert client.put("/api/v1/extensions/import", json={}).status_code == 405
+    assert client.get("/api/v1/extensions/abc").status_code == 404
+    assert client.get("/api/v1/extensions/0101").status_code == 404  # digits: looked up
 
 
 def responses_of(client: TestClient, method: str, path: str) -> set[str]:

@@ -24,6 +24,7 @@ from klapka.api.crud import (
     sort_values,
 )
 from klapka.api.dependencies import get_pbx, get_principal
+from klapka.api.errors import ERROR_RESPONSES
 from klapka.api.extension_csv import CSV, CsvImportRefused, CsvImportResult, csv_body, refused
 from klapka.api.limits import Id, Limit, Offset
 from klapka.domain.directory import Contact
@@ -93,7 +94,10 @@ def page_view(page: Any) -> dict[str, Any]:
     "home, fax, other (several numbers of a type separated by `;`).",
     operation_id="export_contacts_csv",
     response_class=Response,
-    responses={200: {"content": {CSV: {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {CSV: {"schema": {"type": "string"}}}},
+        404: ERROR_RESPONSES[404],  # no such phonebook
+    },
 )
 def export_csv(pbx: PbxDep, asking: Asking, phonebook: PhonebookFilter = None) -> Response:
     return Response(

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
+from starlette.convertors import Convertor, register_url_convertor
 
 from klapka.api.dependencies import get_objects, json_body
 from klapka.api.errors import ERROR_RESPONSES, PlaceView
@@ -31,6 +32,21 @@ from klapka.services.objects import Objects, sort_fields
 from klapka.store.repository import SPECS
 
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
+
+
+class Digits(Convertor[str]):
+    """A path segment of digits, kept as text (``0101`` stays ``0101``)."""
+
+    regex = "[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("digits", Digits())
 
 ObjectsDep = Annotated[Objects, Depends(get_objects)]
 JsonBody = Annotated[Any, Depends(json_body)]
@@ -62,7 +78,9 @@ class Resource:
 
     @property
     def object_path(self) -> str:
-        return f"{self.path}/{{{self.key_name}}}"
+        # Numbers are digits: /extensions/import is not an extension (a PUT there is 405).
+        convertor = ":digits" if self.key_name == "number" else ""
+        return f"{self.path}/{{{self.key_name}{convertor}}}"
 
     @property
     def tag(self) -> str:
