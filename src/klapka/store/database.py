@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 
+from klapka.store import sqlite_writes
+
 
 def data_dir() -> Path:
     return Path(os.environ.get("KLAPKA_DATA_DIR") or "data").resolve()
@@ -80,7 +82,11 @@ def make_engine(url: str) -> Engine:
         path = make_url(url).database
         if path and path != ":memory:" and not path.startswith("file:"):
             _private_sqlite_file(Path(path))
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # A connection per thread that uses the database at once (API threads, SIP core,
+        # voicemail): writers wait for their turn holding one, readers must still get one.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, pool_size=20, max_overflow=40
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -88,8 +94,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
 
+        sqlite_writes.install(engine)  # writers take turns; busy_timeout
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
