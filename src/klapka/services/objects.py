@@ -410,7 +410,7 @@ class Objects:
         ):
             extra["presence_changed_at"] = now()
             self._agent_auto_switch(repo, row.id, obj)
-        repo.update(kind, row.id, obj, secrets, **extra)
+        repo.update(kind, row.id, obj, secrets, old=old, **extra)
         if isinstance(obj, Extension) and not obj.enabled:
             end_access_of_disabled(repo.conn, [row.id])  # its users are signed out
         repo.bump_version()
@@ -426,13 +426,15 @@ class Objects:
         spec = SPECS[kind]
         if not isinstance(data, dict):
             raise InvalidInput.one("", "must be a JSON object")
-        data = copy.deepcopy(data)
+        data = dict(data)  # the caller's data stays as it was: what is changed is copied
         old_secrets = dict(row.secrets) if row is not None else {}
         # A secret left out, or sent back masked, keeps its stored value (or gets a random one).
         for path in spec.secret_paths:
             head, _, leaf = path.rpartition(".")
             if head and head not in data:
                 data[head] = {}  # an omitted section keeps (or gets) its secrets too
+            elif head and isinstance(data[head], dict):
+                data[head] = dict(data[head])
             container = data.get(head) if head else data
             if head and not isinstance(container, dict):
                 continue
@@ -454,15 +456,22 @@ class Objects:
         ):
             obj.user_password = hash_password(obj.user_password)
         _, secrets = split_secrets(spec, obj.model_dump(mode="json"))
-        self._check_unique(repo, kind, obj, row.id if row is not None else None)
+        self._check_unique(repo, kind, obj, row)
         problems = check_refs(obj, "", DbIndex(repo))
         if problems:
             raise InvalidInput(problems)
         return obj, secrets
 
-    def _check_unique(
-        self, repo: Repository, kind: Kind, obj: BaseModel, own_id: int | None
-    ) -> None:
+    def _check_unique(self, repo: Repository, kind: Kind, obj: BaseModel, row: Any) -> None:
+        """Refuse a number, name, email, SIP user name or phone that another object has.
+        ``row`` is the object's stored row (None: a new one); a value it already has was
+        checked when it was set, and is not looked up again."""
+        own_id = row.id if row is not None else None
+        stored = dict(row.data) if row is not None else {}
+
+        def kept(column: str, value: Any) -> bool:
+            return row is not None and getattr(row, column, None) == value
+
         def taken(k: Kind, column: str, value: Any) -> bool:
             table = SPECS[k].table
             q = select(table.c.id).where(table.c[column] == value)
@@ -473,13 +482,13 @@ class Objects:
         if kind in (Kind.EXTENSION, Kind.RING_GROUP, Kind.QUEUE):
             number = obj.number
             for other in (Kind.EXTENSION, Kind.RING_GROUP, Kind.QUEUE):
-                if taken(other, "number", number):
+                if not kept("number", number) and taken(other, "number", number):
                     what = other.value.replace("_", " ")
                     article = "an" if what[0] in "aeiou" else "a"
                     raise Conflict(
                         f"number {number} is already used by {article} {what}", path="number"
                     )
-            if number in repo.system()[0].emergency_numbers:
+            if not kept("number", number) and number in repo.system()[0].emergency_numbers:
                 raise Conflict(f"number {number} is an emergency number", path="number")
         if kind in (
             Kind.GROUP,
@@ -489,14 +498,14 @@ class Objects:
             Kind.CLIENT_PERMISSION,
         ):
             name = obj.name
-            if taken(kind, "name", name):
+            if not kept("name", name) and taken(kind, "name", name):
                 raise Conflict(f"{kind.value.replace('_', ' ')} {name} already exists", path="name")
             if kind is Kind.GROUP and name.lower() == RESERVED_GROUP.lower():
                 raise InvalidInput.one(
                     "name", f"'{RESERVED_GROUP}' is reserved for the group of every extension"
                 )
         if isinstance(obj, Extension):
-            if obj.email:
+            if obj.email and obj.email.lower() != str(getattr(row, "email", "") or "").lower():
                 table = t.extensions
                 q = select(table.c.number).where(func.lower(table.c.email) == obj.email.lower())
                 if own_id is not None:
@@ -506,12 +515,18 @@ class Objects:
                     raise Conflict(
                         f"email {obj.email} is already used by extension {other}", path="email"
                     )
-            if taken(Kind.EXTENSION, "sip_username", obj.effective_sip_username):
+            username = obj.effective_sip_username
+            if not kept("sip_username", username) and taken(
+                Kind.EXTENSION, "sip_username", username
+            ):
                 raise Conflict(
                     f"sip_username {obj.effective_sip_username} is already used",
                     path="sip_username",
                 )
+            had = {p.get("mac") for p in stored.get("phones") or () if isinstance(p, dict)}
             for i, phone in enumerate(obj.phones):
+                if phone.mac in had:
+                    continue
                 q2 = select(t.phones.c.extension_id).where(t.phones.c.mac == phone.mac)
                 if own_id is not None:
                     q2 = q2.where(t.phones.c.extension_id != own_id)
@@ -591,8 +606,7 @@ class Objects:
         patch: dict[str, Any] = {"presence": status.value}
         if note is not None:
             patch["presence_note"] = note
-        self.patch(Kind.EXTENSION, number, patch)
-        ext = self.get(Kind.EXTENSION, number)
+        ext = self.patch(Kind.EXTENSION, number, patch)
         return {"presence": ext["presence"], "presence_note": ext["presence_note"]}
 
     def queue_agents(self, queue: str) -> list[dict[str, Any]]:

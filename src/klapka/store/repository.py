@@ -257,12 +257,21 @@ class Repository:
         return row_id
 
     def update(
-        self, kind: Kind, row_id: int, obj: BaseModel, secrets: dict[str, Any], **extra: Any
+        self,
+        kind: Kind,
+        row_id: int,
+        obj: BaseModel,
+        secrets: dict[str, Any],
+        old: BaseModel | None = None,
+        **extra: Any,
     ) -> None:
+        """Store ``obj`` as the new state of the row; with ``old`` (the state it replaces),
+        the reference rows are rewritten only when the references changed."""
         spec = SPECS[kind]
         values = self._values(spec, obj, secrets) | extra
         self.conn.execute(update(spec.table).where(spec.table.c.id == row_id).values(**values))
-        self.write_links(kind, row_id, obj)
+        if old is None or not _same_links(old, obj):
+            self.write_links(kind, row_id, obj)
 
     def delete(self, kind: Kind, row_id: int) -> None:
         spec = SPECS[kind]
@@ -397,6 +406,23 @@ class Repository:
             .where(t.system.c.id == 1)
             .values(directory_version=t.system.c.directory_version + 1)
         )
+
+
+def _same_links(old: BaseModel, new: BaseModel) -> bool:
+    """``new`` makes the same references (and has the same phones, queue members) as
+    ``old``: its reference rows need no rewriting."""
+    if type(old) is not type(new):
+        return False
+    try:
+        if isinstance(new, Extension) and [p.mac for p in old.phones] != [  # type: ignore[attr-defined]
+            p.mac for p in new.phones
+        ]:
+            return False
+        if isinstance(new, Queue) and old.members != new.members:  # type: ignore[attr-defined]
+            return False
+        return refs_of(old) == refs_of(new)
+    except (AttributeError, TypeError):  # an old state stored under looser rules
+        return False
 
 
 def extension_columns(ext: Extension) -> dict[str, str]:
