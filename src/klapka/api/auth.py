@@ -176,12 +176,16 @@ def signed_in(
     return _authenticate(request, token, session_id)
 
 
-def enrolling_principal(authenticated: Annotated[Authenticated, Depends(signed_in)]) -> Principal:
+async def enrolling_principal(
+    authenticated: Annotated[Authenticated, Depends(signed_in)],
+) -> Principal:
     """Anyone signed in, including a session that may only enrol in two-factor."""
     return authenticated.principal
 
 
-def current_principal(authenticated: Annotated[Authenticated, Depends(signed_in)]) -> Principal:
+async def current_principal(
+    authenticated: Annotated[Authenticated, Depends(signed_in)],
+) -> Principal:
     """Anyone signed in and done signing in."""
     principal = authenticated.principal
     if ENROLMENT_ONLY in principal.scopes:
@@ -193,7 +197,7 @@ def current_principal(authenticated: Annotated[Authenticated, Depends(signed_in)
     return principal
 
 
-def require_admin(
+async def require_admin(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
 ) -> Principal:
     if principal.is_admin:

@@ -23,7 +23,7 @@ from klapka.api.crud import (
     responses,
     sort_values,
 )
-from klapka.api.dependencies import get_pbx, get_principal
+from klapka.api.dependencies import pbx_dependency, principal_dependency
 from klapka.api.errors import ERROR_RESPONSES
 from klapka.api.extension_csv import CSV, CsvImportRefused, CsvImportResult, csv_body, refused
 from klapka.api.limits import Id, Limit, Offset
@@ -54,8 +54,8 @@ RESOURCE = Resource(
     search_example="names, company, email and numbers (`601 000` finds +420 601 000 111).",
 )
 
-PbxDep = Annotated[Pbx, Depends(get_pbx)]
-Asking = Annotated[Principal, Depends(get_principal)]
+PbxDep = Annotated[Pbx, Depends(pbx_dependency)]
+Asking = Annotated[Principal, Depends(principal_dependency)]
 ContactId = RESOURCE.key_param()
 PhonebookFilter = Annotated[
     str | None, Query(max_length=63, description="Only this phonebook's contacts.")

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 from starlette.convertors import Convertor, register_url_convertor
 
-from klapka.api.dependencies import get_objects, json_body
+from klapka.api.dependencies import json_body, objects_dependency
 from klapka.api.errors import ERROR_RESPONSES, PlaceView
 from klapka.api.limits import Limit, Offset
 from klapka.domain.problems import InvalidInput, Problem, problems_from_validation
@@ -48,7 +48,7 @@ class Digits(Convertor[str]):
 
 register_url_convertor("digits", Digits())
 
-ObjectsDep = Annotated[Objects, Depends(get_objects)]
+ObjectsDep = Annotated[Objects, Depends(objects_dependency)]
 JsonBody = Annotated[Any, Depends(json_body)]
 IncludeSecrets = Annotated[
     bool, Query(description="Show passwords and PINs instead of `********`.")

@@ -45,6 +45,22 @@ def get_objects(request: Request) -> Objects:
     return Objects(get_pbx(request), get_principal(request))
 
 
+# The same as dependencies: FastAPI runs a plain function dependency in the thread pool,
+# each one a hop there and back, in the queue with every request's handler; these do no I/O.
+
+
+async def pbx_dependency(request: Request) -> Pbx:
+    return get_pbx(request)
+
+
+async def principal_dependency(request: Request) -> Principal:
+    return get_principal(request)
+
+
+async def objects_dependency(request: Request) -> Objects:
+    return get_objects(request)
+
+
 def media_type(request: Request) -> str:
     """The request's Content-Type without parameters; JSON when the client sent none."""
     header = request.headers.get("content-type")
