@@ -11,6 +11,7 @@ from accounts_world import token_client
 from fastapi.testclient import TestClient
 
 schemathesis = pytest.importorskip("schemathesis")
+import schemathesis_hooks  # noqa: E402, F401  (greetings: audio bodies as bytes)
 
 EXAMPLES = 4
 # These reach out to the network (an SMTP server of the fuzzer's choosing): not here.

@@ -8,7 +8,7 @@ hand (a server started with ``klapka serve``, the token ``klapka init`` printed)
     .venv/bin/schemathesis run http://127.0.0.1:8080/api/v1/openapi.json \\
         --phases examples,coverage,fuzzing,stateful --checks all \\
         -H "Authorization: Bearer $TOKEN" --exclude-operation-id test_smtp ... --seed 1
-    (with SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=tests/api)
+    (with SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH=tests)
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def server(pbx: Pbx, given: Callable[[str], None]) -> Iterator[str]:
 # Each phase with its share of the time budget (seconds): the coverage phase alone would
 # take minutes on a CI machine. Seeded, so a run repeats the same cases as far as it gets.
 PHASES = (("examples,coverage", 60), ("fuzzing", 25), ("stateful", 25))
-HOOKS = Path(__file__).parent  # schemathesis_hooks.py: audio bodies as raw bytes
+HOOKS = Path(__file__).parent.parent  # tests/schemathesis_hooks.py: audio bodies as bytes
 
 
 @pytest.mark.slow
