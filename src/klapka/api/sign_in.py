@@ -41,15 +41,17 @@ router = APIRouter(tags=["sign-in"])
 class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=255)
-    password: str = Field(max_length=1024)
+    email: str = Field(min_length=1, max_length=255)
+    password: str = Field(min_length=1, max_length=1024)
 
 
 class SecondFactor(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    challenge: str = Field(description="From the answer to POST /auth/login.")
-    code: str = Field(description="The 6 digits of the authenticator app, or a recovery code.")
+    challenge: str = Field(min_length=1, description="From the answer to POST /auth/login.")
+    code: str = Field(
+        min_length=1, description="The 6 digits of the authenticator app, or a recovery code."
+    )
 
 
 class SignInAnswer(BaseModel):
@@ -101,14 +103,14 @@ class PasswordChange(BaseModel):
 class ResetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=255)
+    email: str = Field(min_length=1, max_length=255)
 
 
 class ResetConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    token: str = Field(description="From the link in the email (after #token=).")
-    new_password: str
+    token: str = Field(min_length=1, description="From the link in the email (after #token=).")
+    new_password: str = Field(min_length=1)
 
 
 class Accepted(BaseModel):

@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict
 
 from klapka.api.auth import CurrentPrincipal, current_principal
-from klapka.api.crud import JsonBody
+from klapka.api.crud import JsonBody, request_body
 from klapka.api.dependencies import get_pbx
 from klapka.api.limits import GREETING_LIMIT, Id, describe
 from klapka.domain.problems import InvalidInput, NotFound, Problem
@@ -163,7 +163,8 @@ def audio_mine(request: Request, principal: CurrentPrincipal, message_id: Messag
 
 
 @router.patch("/me/voicemail/messages/{message_id}", summary="Mark my message new or old",
-              operation_id="patch_my_voicemail_message", response_model=VoicemailMessage)  # fmt: skip
+              operation_id="patch_my_voicemail_message", response_model=VoicemailMessage,
+              openapi_extra=request_body(MessageChange))  # fmt: skip
 def patch_mine(request: Request, principal: CurrentPrincipal, message_id: MessageId,
                body: JsonBody) -> Any:  # fmt: skip
     return _patch(store_of(request), _own(principal), message_id, body)
@@ -231,7 +232,7 @@ def audio_any(request: Request, principal: CurrentPrincipal, number: Number,
 
 @router.patch("/extensions/{number}/voicemail/messages/{message_id}",
               summary="Mark a message new or old", operation_id="patch_voicemail_message",
-              response_model=VoicemailMessage)  # fmt: skip
+              response_model=VoicemailMessage, openapi_extra=request_body(MessageChange))  # fmt: skip
 def patch_any(request: Request, principal: CurrentPrincipal, number: Number,
               message_id: MessageId, body: JsonBody) -> Any:  # fmt: skip
     store = store_of(request)
