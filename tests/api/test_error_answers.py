@@ -58,3 +58,13 @@ def test_list_sorting_documents_its_values(client: TestClient) -> None:
     ]
     assert sort["schema"]["enum"] == ["name", "-name"]
     assert client.get("/api/v1/groups?sort=-name").status_code == 200
+
+
+def test_request_texts_are_documented_without_nul(client: TestClient) -> None:
+    openapi: dict[str, Any] = client.get("/api/v1/openapi.json").json()
+    email = openapi["components"]["schemas"]["Credentials"]["properties"]["email"]
+    assert email["pattern"] == "^[^\\x00]*$"
+    refused = client.post("/api/v1/auth/login", json={"email": "a\u0000@x.cz", "password": "x"})
+    assert refused.status_code == 422, refused.text
+    # Error answers may quote what was sent: no such promise there.
+    assert "pattern" not in openapi["components"]["schemas"]["ProblemView"]["properties"]["rule"]

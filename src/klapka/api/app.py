@@ -38,7 +38,7 @@ from klapka.api import (
 )
 from klapka.api.auth import require_admin
 from klapka.api.crud import document_bodies
-from klapka.api.errors import document_errors, install_error_handlers
+from klapka.api.errors import document_errors, document_no_nul, install_error_handlers
 from klapka.api.limits import BodySizeLimit
 from klapka.services.pbx import Pbx
 
@@ -137,7 +137,9 @@ def create_app(pbx: Pbx | None = None, web: bool | None = None) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_errors(document_bodies(FastAPI.openapi(app)))
+            app.openapi_schema = document_no_nul(
+                document_errors(document_bodies(FastAPI.openapi(app)))
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -271,6 +271,50 @@ def document_errors(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
+NO_NUL = "^[^\\x00]*$"
+
+
+def document_no_nul(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Every text in a request refuses NUL characters (the API answers 422: PostgreSQL
+    cannot store one): say so with a pattern on each string schema of a request body or a
+    parameter (and of the components they use) that has none of its own. Error answers,
+    which may quote what was sent, are left as they are."""
+    components = openapi.get("components", {}).get("schemas", {})
+    done: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                name = ref.rsplit("/", 1)[1]
+                if name not in done and name in components:
+                    done.add(name)
+                    walk(components[name])
+            if (
+                node.get("type") == "string"
+                and not {"pattern", "enum", "const", "format"} & set(node)
+                and "contentMediaType" not in node
+            ):
+                node["pattern"] = NO_NUL
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for item in openapi.get("paths", {}).values():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            for parameter in operation.get("parameters", []):
+                walk(parameter.get("schema"))
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                if media.endswith("json"):
+                    walk(content.get("schema"))
+    return openapi
+
+
 def allowed_methods(request: Request) -> str:
     """Every method some route takes at the request's path, for a 405's Allow header (the
     router names only those of the first route it found)."""
