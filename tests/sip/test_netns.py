@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +110,31 @@ def everywhere(
         yield sip
 
 
+def listening(netns: str, port: int) -> bool:
+    """Whether a UDP socket is bound to ``port`` in the network namespace ``netns``."""
+    listed = subprocess.run(
+        ["ip", "netns", "exec", netns, "ss", "-H", "-u", "-l", "-n"],
+        capture_output=True, text=True, timeout=10,
+    )  # fmt: skip
+    return any(
+        fields[3].endswith(f":{port}")
+        for fields in map(str.split, listed.stdout.splitlines())
+        if len(fields) > 3
+    )
+
+
+def wait_listening(netns: str, port: int, gone: Callable[[], bool], timeout: float = 5) -> None:
+    """Wait (bounded) until something listens on UDP ``port`` in ``netns``; ``gone``:
+    whether the program that should listen has ended (then its result tells why)."""
+    deadline = time.monotonic() + timeout
+    while not listening(netns, port):
+        if gone():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing listens on udp/{port} in {netns} after {timeout} s")
+        time.sleep(0.05)
+
+
 def messages(workdir: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in sorted(workdir.glob("messages-*.log")))
 
@@ -184,7 +209,9 @@ def test_a_register_trunk_names_the_address_that_reaches_its_provider(
     with ThreadPoolExecutor(1) as pool:
         # The registrar listens on the provider's port 5060 in its own namespace.
         registered = pool.submit(registrar.run, REGISTRAR, "-", "-", 25, 5060)
-        time.sleep(0.5)  # sipp binds its port
+        # Only then the trunk: a REGISTER sent before sipp listens is lost, and uac sends
+        # the next only after 30 s, when sipp has given up waiting.
+        wait_listening(provider.name, 5060, registered.done)
         trunk = {"name": "carrier", "type": "register", "host": provider.address,
                  "port": 5060, "username": "530335500", "password": "TrunkSecret1"}  # fmt: skip
         sip.apply({**DOC, "trunks": [trunk]})
