@@ -31,7 +31,14 @@ from klapka.services.permissions import Action
 from klapka.services.principal import SYSTEM, Principal
 from klapka.services.sessions import end_access_of_disabled
 from klapka.store import tables as t
-from klapka.store.repository import SPECS, Repository, now, search_filter, split_secrets
+from klapka.store.repository import (
+    SPECS,
+    Repository,
+    now,
+    same_links,
+    search_filter,
+    split_secrets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +407,7 @@ class Objects:
                     f"cannot be changed (create a new {kind.value.replace('_', ' ')} instead)",
                 )
             data = {spec.key: old_key, **data}
-        obj, secrets = self._prepare(repo, kind, data, row)
+        obj, secrets = self._prepare(repo, kind, data, row, old)
         self._may_write(repo, kind, old, obj)
         extra: dict[str, Any] = {}
         if (
@@ -420,9 +427,11 @@ class Objects:
         )
 
     def _prepare(
-        self, repo: Repository, kind: Kind, data: Any, row: Any
+        self, repo: Repository, kind: Kind, data: Any, row: Any, old: BaseModel | None = None
     ) -> tuple[BaseModel, dict[str, Any]]:
-        """Validate ``data`` as the new state of the object in ``row`` (None: a new one)."""
+        """Validate ``data`` as the new state of the object in ``row`` (None: a new one),
+        whose state is ``old``: references it already made are not looked up again (the
+        database keeps their targets from going away)."""
         spec = SPECS[kind]
         if not isinstance(data, dict):
             raise InvalidInput.one("", "must be a JSON object")
@@ -457,7 +466,8 @@ class Objects:
             obj.user_password = hash_password(obj.user_password)
         _, secrets = split_secrets(spec, obj.model_dump(mode="json"))
         self._check_unique(repo, kind, obj, row)
-        problems = check_refs(obj, "", DbIndex(repo))
+        same = old is not None and same_links(old, obj)
+        problems = [] if same else check_refs(obj, "", DbIndex(repo))
         if problems:
             raise InvalidInput(problems)
         return obj, secrets

@@ -270,7 +270,7 @@ class Repository:
         spec = SPECS[kind]
         values = self._values(spec, obj, secrets) | extra
         self.conn.execute(update(spec.table).where(spec.table.c.id == row_id).values(**values))
-        if old is None or not _same_links(old, obj):
+        if old is None or not same_links(old, obj):
             self.write_links(kind, row_id, obj)
 
     def delete(self, kind: Kind, row_id: int) -> None:
@@ -398,17 +398,18 @@ class Repository:
 
     def bump_version(self) -> None:
         """Mark the directory as changed; the SIP core re-reads what it caches."""
-        if self.conn.execute(select(t.system.c.id).where(t.system.c.id == 1)).first() is None:
-            system, secrets, hours, _ = self.system()
-            self.save_system(system, secrets, hours)
-        self.conn.execute(
+        bump = (
             update(t.system)
             .where(t.system.c.id == 1)
             .values(directory_version=t.system.c.directory_version + 1)
         )
+        if self.conn.execute(bump).rowcount == 0:  # no system row yet
+            system, secrets, hours, _ = self.system()
+            self.save_system(system, secrets, hours)
+            self.conn.execute(bump)
 
 
-def _same_links(old: BaseModel, new: BaseModel) -> bool:
+def same_links(old: BaseModel, new: BaseModel) -> bool:
     """``new`` makes the same references (and has the same phones, queue members) as
     ``old``: its reference rows need no rewriting."""
     if type(old) is not type(new):
