@@ -15,6 +15,7 @@ from sipp import free_udp_port
 from test_transfer import SDP, Message, RawPhone, reply
 
 PASSWORDS = {"101": "Secret101ab", "102": "Secret102ab"}
+PASSWORDS3 = ("101", "102", "103")
 
 
 class Listener:
@@ -149,18 +150,103 @@ def test_requests_within_a_real_dialog_still_pass_and_forged_tags_do_not(
     routes = "".join(f"Route: {r}\r\n" for r in reversed(ok.all("record-route")))
     target = ok.get("contact").strip("<>")
 
-    def bye(to_header: str) -> None:
+    def bye(from_header: str, to_header: str) -> None:
         caller.send(
             f"BYE {target} SIP/2.0\r\nVia: {caller.via()}\r\n{routes}"
-            f"From: {invite.get('from')}\r\nTo: {to_header}\r\n"
+            f"From: {from_header}\r\nTo: {to_header}\r\n"
             f"Call-ID: {invite.get('call-id')}\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\n"
             "Content-Length: 0\r\n\r\n"
         )
 
-    bye(invite.get("to") + ";tag=someone-else")  # right Call-ID, a tag nobody answered with
+    # The right Call-ID, but tags nobody used: someone who only saw the Call-ID.
+    sender = invite.get("from").split(";tag=")[0]
+    bye(f"{sender};tag=guessed", invite.get("to") + ";tag=someone-else")
     assert caller.wait("SIP/2.0 4").code == 481
-    bye(to)
+    bye(invite.get("from"), to)
     received = callee.wait("BYE")
     callee.send(reply(received.raw, "200 OK", callee.contact))
     assert caller.wait("SIP/2.0 200").code == 200
     assert trunk.received(0.2) == []
+
+
+def within(phone: RawPhone, method: str, answer: Message, invite: Message, cseq: int) -> None:
+    """The caller's ``method`` within the dialog of ``answer`` (a 200 to ``invite``)."""
+    routes = "".join(f"Route: {r}\r\n" for r in reversed(answer.all("record-route")))
+    phone.send(
+        f"{method} {answer.get('contact').strip('<>')} SIP/2.0\r\nVia: {phone.via()}\r\n"
+        f"{routes}From: {invite.get('from')}\r\nTo: {answer.get('to')}\r\n"
+        f"Call-ID: {invite.get('call-id')}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
+
+
+def test_when_two_phones_answer_one_call_the_second_is_acked_and_hung_up_through_klapka(
+    sip: Pbx4Sip,
+) -> None:
+    """A ring group rings 102 and 103; both answer at once. The caller keeps the first and
+    ends the second with ACK and BYE, which reach it (the dialog module knows only the
+    first answer)."""
+    sip.apply(
+        {
+            "version": 1,
+            "extensions": [{"number": n, "sip_password": f"Secret{n}ab"} for n in PASSWORDS3],
+            "ring_groups": [{"number": "6300", "members": ["102", "103"]}],
+        }
+    )
+    caller = RawPhone(sip.port, "101")
+    first, second = RawPhone(sip.port, "102"), RawPhone(sip.port, "103")
+    first.register()
+    second.register()
+    caller.call("6300", "two-answers")
+    invites = {p.user: p.wait("INVITE") for p in (first, second)}
+    for phone in (first, second):
+        phone.send(reply(invites[phone.user].raw, "200 OK", phone.contact, SDP,
+                         to_tag=f"answer{phone.user}"))  # fmt: skip
+    answers = [caller.wait("SIP/2.0 200"), caller.wait("SIP/2.0 200")]
+    by_callee = {a.get("to").rsplit("answer", 1)[1]: a for a in answers}
+    original = invites["102"]
+    caller_invite = Message(original.raw.encode())
+    for n, callee in enumerate((first, second)):
+        answer = by_callee[callee.user]
+        within(caller, "ACK", answer, caller_invite, 2)
+        assert callee.wait("ACK").get("call-id") == original.get("call-id")
+        within(caller, "BYE", answer, caller_invite, 3 + n)
+        bye = callee.wait("BYE")
+        callee.send(reply(bye.raw, "200 OK", callee.contact))
+        assert caller.wait("SIP/2.0 200").code == 200
+
+
+def test_a_notify_after_the_call_has_ended_still_reaches_the_transferor(sip: Pbx4Sip) -> None:
+    """A blind transfer's last NOTIFY often comes after the BYE (RFC 5057): it still
+    passes once the dialog is gone from the dialog module."""
+    sip.apply(
+        {
+            "version": 1,
+            "extensions": [{"number": n, "sip_password": p} for n, p in PASSWORDS.items()],
+        }
+    )
+    caller, callee = RawPhone(sip.port, "101"), RawPhone(sip.port, "102")
+    callee.register()
+    caller.call("102", "notify-after-bye")
+    invite = callee.wait("INVITE")
+    callee.send(reply(invite.raw, "200 OK", callee.contact, SDP, to_tag="callee102"))
+    ok = caller.wait("SIP/2.0 200")
+    within(caller, "BYE", ok, invite, 3)
+    bye = callee.wait("BYE")
+    callee.send(reply(bye.raw, "200 OK", callee.contact))
+    assert caller.wait("SIP/2.0 200").code == 200
+    deadline = time.monotonic() + 20
+    while sip.rpc.call("dlg.list") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not sip.rpc.call("dlg.list"), "the dialog module still has the call"
+    # The transferee (callee) tells the transferor (caller) how the transfer went.
+    routes = "".join(f"Route: {r}\r\n" for r in invite.all("record-route"))
+    callee.send(
+        f"NOTIFY {invite.get('contact').strip('<>')} SIP/2.0\r\nVia: {callee.via()}\r\n"
+        f"{routes}From: {invite.get('to')};tag=callee102\r\nTo: {invite.get('from')}\r\n"
+        f"Call-ID: {invite.get('call-id')}\r\nCSeq: 7 NOTIFY\r\nMax-Forwards: 70\r\n"
+        "Event: refer\r\nSubscription-State: terminated;reason=noresource\r\n"
+        "Content-Type: message/sipfrag\r\nContent-Length: 16\r\n\r\nSIP/2.0 200 OK\r\n"
+    )
+    notify = caller.wait("NOTIFY")
+    assert notify.get("event") == "refer"

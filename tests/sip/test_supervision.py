@@ -16,7 +16,7 @@ from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port
 from test_calls import PASSWORDS
 from test_malformed import alive
-from test_transfer import SDP, RawPhone, reply
+from test_transfer import SDP, Message, RawPhone, reply
 
 from klapka.services.pbx import Pbx
 from klapka.sip.supervisor import SipCore, is_running, kamailio_processes
@@ -30,6 +30,12 @@ DOC = {
 def rows(db: Path, table: str) -> int:
     with sqlite3.connect(db) as conn:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def confirmed(db: Path) -> bool:
+    """A call in the file, answered and acknowledged (dialog state 4)."""
+    with sqlite3.connect(db) as conn:
+        return bool(conn.execute("SELECT count(*) FROM dialog WHERE state = 4").fetchone()[0])
 
 
 def wait_for(what: str, check: object, timeout: float = 20) -> None:
@@ -125,3 +131,59 @@ def test_klapka_started_again_after_both_died_clears_the_leftovers_and_keeps_reg
             assert gone(workers)
             assert answering(revived)
             assert len(revived.contacts("101")) == 1
+
+
+def test_a_call_that_ended_just_before_a_crash_does_not_linger_after_the_restart(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Restored from the file as if it went on, the ended call is checked with its parties
+    (an in-dialog OPTIONS), who no longer know it (481): it is dropped, and the callee is
+    rung again instead of looking busy."""
+    port = free_udp_port()
+    core = SipCore(Pbx.from_url(database_url), tmp_path / "data", "127.0.0.1", port, port,
+                   dialog_keepalive=30)  # fmt: skip
+    with running(core.pbx, core, tmp_path / "sipp") as sip:
+        sip.apply(DOC)
+        caller, callee = RawPhone(sip.port, "101"), RawPhone(sip.port, "102")
+        callee.register()
+        caller.call("102", "ended-before-the-crash")
+        invite = callee.wait("INVITE")
+        callee.send(reply(invite.raw, "200 OK", callee.contact, SDP, to_tag="callee102"))
+        ok = caller.wait("SIP/2.0 200")
+        routes = "".join(f"Route: {r}\r\n" for r in reversed(ok.all("record-route")))
+        caller.send(
+            f"ACK {ok.get('contact').strip('<>')} SIP/2.0\r\nVia: {caller.via()}\r\n{routes}"
+            f"From: {invite.get('from')}\r\nTo: {ok.get('to')}\r\n"
+            f"Call-ID: {invite.get('call-id')}\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        callee.wait("ACK")
+        wait_for("the call written", lambda: confirmed(sip.core.paths.calls_db))
+        caller.send(
+            f"BYE {ok.get('contact').strip('<>')} SIP/2.0\r\nVia: {caller.via()}\r\n{routes}"
+            f"From: {invite.get('from')}\r\nTo: {ok.get('to')}\r\n"
+            f"Call-ID: {invite.get('call-id')}\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        bye = callee.wait("BYE")
+        callee.send(reply(bye.raw, "200 OK", callee.contact))
+        caller.wait("SIP/2.0 200")
+        workers = kill_main(sip)  # before the ended call is written back
+        wait_for("SIP answering again", lambda: gone(workers) and answering(sip))
+        # Whether or not the call came back, no dialog is left within a few keepalives:
+        # each party answers the in-dialog OPTIONS for a call it no longer has with 481.
+        deadline = time.monotonic() + 60  # the shortest keepalive Kamailio allows is 30 s
+        while sip.rpc.call("dlg.list") and time.monotonic() < deadline:
+            for phone in (caller, callee):
+                phone.sock.settimeout(0.5)
+                try:
+                    message = Message(phone.sock.recv(65535))
+                except TimeoutError:
+                    continue
+                if message.first.startswith("OPTIONS"):
+                    phone.send(reply(message.raw, "481 Call/Transaction Does Not Exist",
+                                     phone.contact))  # fmt: skip
+        assert not sip.rpc.call("dlg.list")
+        callee.sock.settimeout(5)
+        caller.call("102", "after-the-crash")
+        assert callee.wait("INVITE").get("call-id") == "after-the-crash"

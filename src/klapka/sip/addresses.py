@@ -20,7 +20,8 @@ WILDCARDS = ("0.0.0.0", "::")
 
 def listen_addresses(listen: str) -> tuple[str, ...]:
     """The addresses to bind: ``listen`` itself, or for a wildcard every interface address
-    (IPv4 for 0.0.0.0; IPv6 too for ::, without link-local ones), loopback last."""
+    that can be bound now (IPv4 for 0.0.0.0; IPv6 too for ::, without link-local ones),
+    loopback last."""
     if listen not in WILDCARDS:
         return (listen,)
     found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
@@ -29,10 +30,22 @@ def listen_addresses(listen: str) -> tuple[str, ...]:
             address = ipaddress.ip_address(ip.ip[0] if isinstance(ip.ip, tuple) else ip.ip)
             if address.version == 6 and (listen == "0.0.0.0" or address.is_link_local):
                 continue
-            if address not in found:
+            if address not in found and _bindable(address):
                 found.append(address)
     found.sort(key=lambda a: (a.is_loopback, a.version))
     return tuple(str(a) for a in found) or ("127.0.0.1",)
+
+
+def _bindable(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address Kamailio can bind (not one going away, nor an IPv6 one still tentative):
+    Kamailio would not start with one it cannot."""
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
 
 
 def reachable(addresses: tuple[str, ...]) -> str:

@@ -94,21 +94,33 @@ def render(
     natping_interval: int = 30,
     persist: bool = True,
     public_address: str = "",
+    dialog_keepalive: int = 120,
 ) -> str:
     """``addresses``: where to listen, one socket each (``addresses.listen_addresses``; never
     a wildcard, which would be written into Via and Record-Route); ``public_address``:
     advertised instead of each address but loopback (NAT); ``persist``: registrations and calls are written back to ``paths.registrations_db``
     and ``paths.calls_db`` (made by ``state_db.prepare``) and loaded at start;
+    ``dialog_keepalive``: seconds between the checks that a call still goes on (30 at
+    least: Kamailio refuses less);
     ``tls_port``: also listen for SIP over TLS (``paths.tls_cfg`` must exist); ``ws_port``,
     ``wss_port``: SIP over WebSocket for browsers (WSS only with TLS; the upgrade is answered
     by the KEMI adapter's ``ksr_xhttp_event``)."""
     modules = "\n".join(f'loadmodule "{m}.so"' for m in MODULES)
 
+    public = ipaddress.ip_address(public_address) if public_address else None
+    outside = [a for a in addresses if not ipaddress.ip_address(a).is_loopback]
+
     def listen(proto: str, port: int) -> str:
         lines = []
         for address in addresses:
+            ip = ipaddress.ip_address(address)
+            if proto == "udp" and len(addresses) > 1:
+                # Kamailio starts its workers per UDP socket: the children are shared out
+                # (each a Python interpreter); loopback carries only klapka's own parts.
+                workers = 2 if ip.is_loopback else max(2, children // max(1, len(outside)))
+                lines.append(f"socket_workers={workers}\n")
             line = f"listen={proto}:{sip_host(address)}:{port}"
-            if public_address and not ipaddress.ip_address(address).is_loopback:
+            if public is not None and not ip.is_loopback and ip.version == public.version:
                 line += f" advertise {sip_host(public_address)}:{port}"
             lines.append(line + "\n")
         return "".join(lines)
@@ -196,6 +208,10 @@ modparam("pike", "reqs_density_per_unit", 64)
 modparam("pike", "remove_latency", 4)
 modparam("dialog", "enable_stats", 1)
 modparam("dialog", "profiles_with_value", "incall")
+# Each call's parties are asked every few minutes whether it still goes on (an in-dialog
+# OPTIONS); 408 or 481 ends the dialog (klapka.sip.kemi._track_call).
+modparam("dialog", "ka_timer", {min(10, dialog_keepalive)})
+modparam("dialog", "ka_interval", {dialog_keepalive})
 {dialog_db}# Register trunks: uac registers them from the table klapka writes (reloaded by RPC).
 modparam("uac", "reg_db_url", "sqlite://{paths.uacreg}")
 # Each register trunk's Contact names the address that reaches its provider (the uacreg
@@ -213,6 +229,9 @@ modparam("htable", "htable", "trunkreg=>size=4;")
 modparam("htable", "htable", "outbound=>size=8;autoexpire=86400;")
 # Blind transfers seen passing (REFER within a dialog): "<transferee>|<target>" -> referrer.
 modparam("htable", "htable", "refers=>size=8;autoexpire=60;")
+# The calls klapka relayed: Call-ID -> the caller's tag, an hour after their last request
+# within the dialog (what the dialog module does not match: a second answer, a late NOTIFY).
+modparam("htable", "htable", "calls=>size=12;autoexpire=3600;")
 # shed=1 while the SIP core is overloaded: new requests get 503 (klapka.sip.load).
 modparam("htable", "htable", "load=>size=1;")
 modparam("app_python3", "load", "{paths.script}")

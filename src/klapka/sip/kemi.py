@@ -51,7 +51,8 @@ class Contacts(Mapping[str, tuple[Endpoint, ...]]):
     def __init__(self, sip: dict[str, Any]) -> None:
         self.sip = sip
         self.cache: dict[str, tuple[Endpoint, ...]] = {}
-        self.addresses: dict[str, tuple[str, str]] = {}  # endpoint id -> (uri, received)
+        # endpoint id -> (uri, received, the socket it registered on)
+        self.addresses: dict[str, tuple[str, str, str]] = {}
 
     def __getitem__(self, number: str) -> tuple[Endpoint, ...]:
         if number not in self.cache:
@@ -82,10 +83,36 @@ class Contacts(Mapping[str, tuple[Endpoint, ...]]):
             received = get(received_pv) or ""
             agent = get(agent_pv) or ""
             socket = get(socket_pv) or ""
-            self.addresses[uri] = (uri, received)
+            self.addresses[uri] = (uri, received, socket)
             found.append(Endpoint(uri, classify(uri, agent, socket, self.sip)))
         KSR.registrar.reg_free_contacts("c")
         return tuple(found)
+
+
+def _track_call() -> None:
+    """A new call klapka relays: its requests within the dialog come back through klapka
+    (Record-Route), the dialog module follows it (busy, status, in-dialog checks), and both
+    parties are asked now and then whether it still goes on (an in-dialog OPTIONS; 481 or
+    408 ends it: a call restored after a crash that had in fact ended does not linger)."""
+    KSR.rr.record_route()
+    KSR.dialog.dlg_manage()
+    KSR.dialog.dlg_set_property("ka-src")
+    KSR.dialog.dlg_set_property("ka-dst")
+    KSR.htable.sht_sets("calls", KSR.pv.get("$ci") or "", KSR.pv.get("$ft") or "")
+
+
+def _party_of_a_call() -> bool:
+    """A request within a call klapka relayed, that the dialog module no longer (or never)
+    matches: the ACK and BYE for a second phone that answered the same call (the dialog
+    keeps the first answer only), a NOTIFY about a transfer after the call's BYE. It names
+    the call's Call-ID and its caller's tag, which only the parties know; the call is
+    remembered (htable ``calls``) for an hour after its last such request."""
+    call_id = KSR.pv.get("$ci") or ""
+    tag = KSR.htable.sht_get("calls", call_id)
+    if not tag or tag not in (KSR.pv.get("$ft"), KSR.pv.get("$tt")):
+        return False
+    KSR.htable.sht_sets("calls", call_id, tag)  # an hour from now
+    return True
 
 
 def _unregistering(contact: str) -> bool:
@@ -321,17 +348,6 @@ class Adapter:
         if KSR.hdr.is_present("Route") > 0:
             KSR.hdr.remove("Route")
         method = KSR.pv.get("$rm")
-        if (
-            method not in ("ACK", "CANCEL")
-            and KSR.htable.sht_get("load", "shed") == 1
-            and KSR.hdr.is_present("Proxy-Authorization") < 0
-            and KSR.hdr.is_present("Authorization") < 0
-        ):
-            # Overloaded: new work waits. The calls in progress (above) still end properly,
-            # and a request answering our challenge goes on: the work it began is not lost.
-            KSR.hdr.append_to_reply(f"Retry-After: {load.RETRY_AFTER_SECONDS}\r\n")
-            KSR.sl.sl_send_reply(503, "Overloaded")
-            return
         if method == "CANCEL":
             if KSR.tm.t_check_trans() > 0:
                 KSR.tm.t_relay()
@@ -342,6 +358,10 @@ class Adapter:
             return
         if KSR.tm.t_check_trans() == 0:
             return  # a retransmission, absorbed
+        if KSR.htable.sht_get("load", "shed") == 1 and self._sheddable(method):
+            KSR.hdr.append_to_reply(f"Retry-After: {load.RETRY_AFTER_SECONDS}\r\n")
+            KSR.sl.sl_send_reply(503, "Overloaded")
+            return
         if method == "REGISTER":
             self._register(source)
         elif method == "INVITE":
@@ -351,13 +371,22 @@ class Adapter:
         else:
             KSR.sl.sl_send_reply(501, "Not Implemented")
 
+    def _sheddable(self, method: str) -> bool:
+        """Overloaded, new work waits (503): not the calls in progress (handled above), not
+        a keepalive OPTIONS to klapka (as cheap as the 503), and not a request answering
+        our challenge for a known account (the call it began is completed, not wasted)."""
+        if method == "OPTIONS" and not KSR.pv.get("$rU"):
+            return False
+        username = KSR.pv.get("$au")
+        return not (username and username in self.snapshot.fresh().accounts)
+
     def _within_dialog(self) -> None:
         if KSR.rr.loose_route() > 0:
             # Only a dialog klapka set up is followed: a request that merely carries a
             # To-tag and a Route (to a trunk, or back to klapka) names no live dialog's
             # Call-ID and tags, which only its parties know, and is refused here, at its
             # first pass: else anyone could call out through the trunks (toll fraud).
-            if KSR.dialog.is_known_dlg() < 0:
+            if KSR.dialog.is_known_dlg() < 0 and not _party_of_a_call():
                 if KSR.is_ACK():
                     return  # the late ACK of a dialog already ended: nothing to answer
                 if KSR.tm.t_check_trans() == 0:
@@ -457,8 +486,7 @@ class Adapter:
             caller = KSR.pv.get("$fU") or ""
             KSR.info(f"klapka: a call from {caller} on trunk {trunk} for DID {did}\n")
             call = Call(caller, did, datetime.now(UTC), "external")
-            KSR.rr.record_route()
-            KSR.dialog.dlg_manage()
+            _track_call()
         else:
             account = self._authenticate(source, snap)
             if account is None:
@@ -471,8 +499,7 @@ class Adapter:
                 return
             path = _path(caller, dialled, snap)
             call = Call(caller, dialled, datetime.now(UTC), "internal", path)
-            KSR.rr.record_route()
-            KSR.dialog.dlg_manage()
+            _track_call()
             KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")
         if kemi_voicemail.access(call, self.media, snap.directory):
             return  # *2, *3: voicemail retrieval
@@ -523,15 +550,15 @@ class Adapter:
                     KSR.warn(f"klapka: {target.number} is not rung: no usable trunk\n")
                     continue
                 uri = f"sip:{target.number}@{trunk['domain']}"
-                branches.append((uri, trunk["proxy"]))
+                branches.append((uri, trunk["proxy"], ""))
                 numbers[uri] = target.number
                 if target.caller_id:
                     KSR.pv.sets("$avp(kl_cid)", target.caller_id)
                 continue
-            uri, received = contacts.addresses.get(
-                target.endpoint or "", (target.endpoint or "", "")
+            uri, received, socket = contacts.addresses.get(
+                target.endpoint or "", (target.endpoint or "", "", "")
             )
-            branches.append((uri, received))
+            branches.append((uri, received, socket))
             owners[uri] = (target.extension, target.endpoint_class or "")
         if not branches:
             self._finish(
@@ -539,19 +566,22 @@ class Adapter:
                 in_failure,
             )
             return
-        for uri, received in branches[1:]:
+        # The other branches are appended; the first stays the request's own, set last.
+        for i in [*range(1, len(branches)), 0]:
+            uri, received, socket = branches[i]
             KSR.pv.sets("$ru", uri)
             if received:
                 KSR.pv.sets("$du", received)
             else:
                 KSR.pv.unset("$du")
-            KSR.corex.append_branch()
-        uri, received = branches[0]
-        KSR.pv.sets("$ru", uri)
-        if received:
-            KSR.pv.sets("$du", received)
-        else:
-            KSR.pv.unset("$du")
+            # A phone is rung from the address it registered on, the one it reaches (on
+            # every transport: Kamailio picks by route for UDP only).
+            if socket:
+                KSR.pv.sets("$fs", socket)
+            else:
+                KSR.pv.unset("$fs")
+            if i:
+                KSR.corex.append_branch()
         # = ring.cursor.to_json() (flat plain data) without dataclasses.asdict's deep copy,
         # about 30 µs of this adapter's Python per call.
         KSR.pv.sets("$avp(kl_cursor)", json.dumps(vars(ring.cursor)))
@@ -575,6 +605,7 @@ class Adapter:
 
     def _finish(self, outcome: Outcome, in_failure: bool) -> None:
         KSR.info(f"klapka: outcome {json.dumps(outcome.to_json())}\n")
+        KSR.pv.unset("$fs")  # a phone's socket from an earlier ring step: not for what follows
         if outcome.result == "hangup" and in_failure:
             kemi_voicemail.missed(self.media, self.snapshot.directory, outcome.cause or "")
         if outcome.result in ("voicemail", "greeting"):

@@ -12,7 +12,8 @@ the KEMI adapter reads (htable ``load``, key ``shed``) over Kamailio's RPC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 MAXBUFFER = 4 * 1024 * 1024  # Kamailio's maxbuffer: the receive buffer it asks for
@@ -21,6 +22,7 @@ POLL_SECONDS = 0.1
 # Shedding starts when the queue stays above this share of the receive buffer for two polls
 # in a row (a burst drains within milliseconds), and stops below the second share.
 SHED_ABOVE, RESUME_BELOW = 1 / 4, 1 / 16
+MIN_SECONDS = 1.0
 
 
 def receive_buffer(rmem_max: Path = Path("/proc/sys/net/core/rmem_max")) -> int:
@@ -51,21 +53,24 @@ def udp_backlog(port: int, tables: tuple[str, ...] = ("/proc/net/udp", "/proc/ne
 
 @dataclass
 class Shedding:
-    """Whether to shed, from successive readings of the queue (with hysteresis)."""
+    """Whether to shed, from successive readings of the queue: on after two high readings
+    in a row, off after a low one, and on for at least ``MIN_SECONDS`` (no flapping)."""
 
     buffer: int
     on: bool = False
-    high_readings: int = field(default=0)
+    high_readings: int = 0
+    since: float = 0.0
 
-    def update(self, backlog: int) -> bool:
+    def update(self, backlog: int, now: float | None = None) -> bool:
         """Take a reading; True when the decision changed."""
+        now = time.monotonic() if now is None else now
         if not self.on:
             self.high_readings = self.high_readings + 1 if backlog > self.buffer * SHED_ABOVE else 0
             if self.high_readings >= 2:
-                self.on, self.high_readings = True, 0
+                self.on, self.high_readings, self.since = True, 0, now
                 return True
             return False
-        if backlog < self.buffer * RESUME_BELOW:
+        if backlog < self.buffer * RESUME_BELOW and now - self.since >= MIN_SECONDS:
             self.on = False
             return True
         return False

@@ -4,7 +4,6 @@ fresh (rewritten within a fraction of a second of any change, from any process).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -33,6 +32,7 @@ from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available, websocket_mo
 log = logging.getLogger("klapka.sip")
 
 POLL_SECONDS = 0.2
+STABLE_SECONDS = 60  # a Kamailio that ran this long before it died is restarted at once
 
 
 def kamailio_binary() -> str | None:
@@ -160,16 +160,19 @@ class SipCore:
         ws_port: int | None = None,
         wss_port: int | None = None,
         public_address: str = "",
+        dialog_keepalive: int = 120,
     ) -> None:
         """``listen``: an address, or 0.0.0.0 / :: for every address of the machine's
         interfaces (found at each start); ``public_address``: what phones and providers
-        outside a NAT reach, advertised instead of every address but loopback."""
+        outside a NAT reach, advertised instead of every address but loopback;
+        ``dialog_keepalive``: how often each call's parties are asked whether it goes on."""
         self.pbx = pbx
         self.trace = trace  # the engine's reasons for each call in Kamailio's log
         self.paths = SipPaths(data_dir / "sip")
         self.tls_files = TlsFiles(data_dir / "tls")
         self.listen = listen
         self.public_address = public_address
+        self.dialog_keepalive = dialog_keepalive  # seconds between "still in this call?"
         self.addresses: tuple[str, ...] = ()  # the listen address, a wildcard expanded
         self.udp_port = udp_port
         self.tcp_port = tcp_port
@@ -187,6 +190,8 @@ class SipCore:
         self.snapshots.contact_addr = self._trunk_contact
         self.version = -1
         self.restarts = 0
+        self.quick_restarts = 0  # in a row, each soon after its start: restarted less often
+        self.started_at = 0.0
 
     def prepare(self) -> None:
         self.paths.root.mkdir(parents=True, exist_ok=True)
@@ -197,6 +202,12 @@ class SipCore:
         self._prepare_websocket()
         self._drop_busy_ports()
         self.addresses = listen_addresses(self.listen)
+        self._write_cfg()
+        ws_ports = tuple(p for p in (self.ws_port, self.wss_port) if p)
+        self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace, ws_ports))
+        self.version = self.snapshots.refresh()
+
+    def _write_cfg(self) -> None:
         persist = state_db.prepare(self.paths.registrations_db, "usrloc") and state_db.prepare(
             self.paths.calls_db, "dialog"
         )
@@ -204,11 +215,19 @@ class SipCore:
             render(self.paths, self.addresses, self.udp_port, self.tcp_port,
                    tls_port=self.tls_port, ws_port=self.ws_port, wss_port=self.wss_port,
                    natping_interval=self.natping_interval, persist=persist,
-                   public_address=self.public_address)
+                   public_address=self.public_address, dialog_keepalive=self.dialog_keepalive)
         )  # fmt: skip
-        ws_ports = tuple(p for p in (self.ws_port, self.wss_port) if p)
-        self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace, ws_ports))
-        self.version = self.snapshots.refresh()
+
+    def _readdress(self) -> None:
+        """Before a restart: the machine's addresses may have changed since the last start
+        (an address gone would keep Kamailio from starting, a new one be missed), and the
+        state files may be what made it die (they are checked and made again)."""
+        addresses = listen_addresses(self.listen)
+        if addresses != self.addresses:
+            log.warning("SIP addresses changed: %s (were %s)", " ".join(addresses),
+                        " ".join(self.addresses))  # fmt: skip
+            self.addresses = addresses
+        self._write_cfg()
 
     def _trunk_contact(self, proxy: str) -> str:
         """The Contact address of a register trunk: the public address, else the address
@@ -303,8 +322,12 @@ class SipCore:
                     " ".join(map(str, sorted(pids))))  # fmt: skip
         for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
             for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
+                try:
                     os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+                except PermissionError:  # another user's Kamailio on our files: say so
+                    log.error("cannot stop Kamailio process %d (another user's)", pid)
             deadline = time.monotonic() + wait
             while pids and time.monotonic() < deadline:
                 pids = {p for p in pids if is_running(p)}
@@ -315,6 +338,7 @@ class SipCore:
 
     def _spawn(self, binary: str) -> None:
         self._stop_stale()
+        self.started_at = time.monotonic()
         self.paths.rpc_socket.unlink(missing_ok=True)
         logfile = open(self.paths.log, "ab")  # noqa: SIM115 (kept open for the child)
         self.process = subprocess.Popen(
@@ -350,8 +374,14 @@ class SipCore:
                 self.restarts += 1
                 log.error("kamailio exited with %s; restarting (restart %d)", process.returncode,
                           self.restarts)  # fmt: skip
-                time.sleep(min(5.0, 0.5 * self.restarts))
+                ran = time.monotonic() - self.started_at
+                self.quick_restarts = self.quick_restarts + 1 if ran < STABLE_SECONDS else 1
+                time.sleep(min(5.0, 0.5 * self.quick_restarts))
                 if not self.stopping.is_set():
+                    try:
+                        self._readdress()
+                    except Exception:
+                        log.exception("could not rewrite Kamailio's configuration")
                     self._spawn(binary)
             self.stopping.wait(0.5)
 
