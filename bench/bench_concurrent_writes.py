@@ -18,6 +18,7 @@ CPUs); run it a few times, and compare runs made one after another.
 
 Run: .venv/bin/python bench/bench_concurrent_writes.py [--clients 50] [--writes 20]
      [--interval 0.5] [--database-url postgresql://...]   (default: SQLite, temporary)
+     .venv/bin/python bench/bench_concurrent_writes.py --in-threads 40   (no HTTP)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from importlib import resources
@@ -125,6 +127,57 @@ async def run(
     print("answers  " + "  ".join(f"{code}: {n}" for code, n in sorted(codes.items(), key=str)))
 
 
+def in_threads(pbx: Pbx, token: str, numbers: list[str], threads: int, writes: int) -> None:
+    """The same writes without HTTP: ``threads`` threads (the API's thread pool has 40)
+    each check the token and write through the services, as a request's handler does.
+    What is left of the latency is the database's, and the GIL's."""
+    from datetime import UTC, datetime
+
+    from klapka.domain.references import Kind
+    from klapka.domain.values import PresenceStatus
+    from klapka.services.credentials import Credentials
+    from klapka.services.objects import Objects
+
+    credentials = Credentials(pbx, lambda: datetime.now(UTC))
+    took: list[float] = []
+    start = threading.Barrier(threads)
+
+    def writer(i: int) -> None:
+        number = numbers[i % len(numbers)]
+        start.wait()
+        for w in range(writes):
+            t0 = time.perf_counter()
+            found = credentials.token(token, "127.0.0.1")
+            assert found is not None
+            objects = Objects(pbx, found.principal)
+            if w % 2 == 0:
+                objects.set_presence(number, PresenceStatus(STATUSES[(i + w) % len(STATUSES)]))
+            else:
+                objects.patch_part(
+                    Kind.EXTENSION,
+                    number,
+                    "presence_settings.available",
+                    {"ring_timeout": 10 + (i * 7 + w) % 50},
+                )
+            took.append((time.perf_counter() - t0) * 1000)
+
+    workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+    t0 = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    wall = time.perf_counter() - t0
+    print(
+        f"{threads} threads x {writes} writes, no HTTP = {len(took)} writes in {wall:.1f} s "
+        f"({len(took) / wall:.0f} writes/s)"
+    )
+    print(
+        f"latency  p50 {statistics.median(took):7.1f} ms   p95 {percentile(took, 95):7.1f} ms"
+        f"   p99 {percentile(took, 99):7.1f} ms   max {max(took):7.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=50)
@@ -136,6 +189,12 @@ def main() -> None:
         help="seconds from one write of a client to its next (0: the next when answered)",
     )
     parser.add_argument("--database-url", help="an empty database (default: SQLite, temporary)")
+    parser.add_argument(
+        "--in-threads",
+        type=int,
+        metavar="N",
+        help="no server: N threads write through the services (the database's share)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'klapka.db'}"
@@ -145,6 +204,12 @@ def main() -> None:
         ConfigService(pbx).apply(load_yaml(demo))
         numbers = [e["number"] for e in load_yaml(demo)["extensions"]]
         token = Tokens(pbx).create("bench")
+        if args.in_threads:
+            backend = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+            print(f"{len(numbers)} extensions (demo), {backend}, in this process")
+            in_threads(pbx, token, numbers, args.in_threads, args.writes)
+            pbx.close()
+            return
         pbx.close()
         port = free_port()
         env = dict(os.environ, KLAPKA_DATABASE_URL=url, KLAPKA_DATA_DIR=tmp)
