@@ -448,7 +448,9 @@ def serve(
             tls_note += f" ws/{core.ws_port}" if core.ws_port else ""
             tls_note += f" wss/{core.wss_port}" if core.wss_port else ""
             typer.echo(
-                f"klapka: SIP on {listen} udp/{udp} tcp/{tcp}{tls_note} (Kamailio)", err=True
+                f"klapka: SIP on {', '.join(core.addresses)} udp/{udp} tcp/{tcp}{tls_note}"
+                " (Kamailio)",
+                err=True,
             )
         else:
             # The REST API is still useful without the SIP core: serve it, and say so.
