@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
         ("/api/v1/extensions/101/presence-settings", {"GET", "HEAD", "PUT", "PATCH"}),
         # Not an extension number: only what the import takes.
         ("/api/v1/extensions/import", {"POST"}),
+        ("/api/v1/contacts/import", {"POST"}),
     ],
 )
 def test_a_405_names_every_method_of_the_path(
@@ -30,6 +31,12 @@ def test_a_405_names_every_method_of_the_path(
 
 def test_a_word_where_a_number_goes_is_no_extension(client: TestClient) -> None:
     assert client.put("/api/v1/extensions/import", json={}).status_code == 405
+    assert (
+        client.put(
+            "/api/v1/contacts/import", content="x", headers={"Content-Type": "text/csv"}
+        ).status_code
+        == 405
+    )
     assert client.get("/api/v1/extensions/abc").status_code == 404
     assert client.get("/api/v1/extensions/0101").status_code == 404  # digits: looked up
 

@@ -181,7 +181,7 @@ def create_contact(
 
 
 @router.get(
-    "/contacts/{id}",
+    "/contacts/{id:not_import}",
     summary="Show a company contact",
     operation_id="get_contact",
     responses=responses(ContactView),
@@ -191,7 +191,7 @@ def get_contact(contact_id: ContactId, pbx: PbxDep, asking: Asking) -> Any:  # t
 
 
 @router.put(
-    "/contacts/{id}",
+    "/contacts/{id:not_import}",
     summary="Replace a company contact",
     operation_id="replace_contact",
     dependencies=MANAGE,
@@ -203,7 +203,7 @@ def replace_contact(contact_id: ContactId, pbx: PbxDep, asking: Asking, body: Js
 
 
 @router.patch(
-    "/contacts/{id}",
+    "/contacts/{id:not_import}",
     summary="Change some fields of a company contact",
     operation_id="patch_contact",
     dependencies=MANAGE,
@@ -215,7 +215,7 @@ def patch_contact(contact_id: ContactId, pbx: PbxDep, asking: Asking, body: Json
 
 
 @router.delete(
-    "/contacts/{id}",
+    "/contacts/{id:not_import}",
     summary="Delete a company contact",
     operation_id="delete_contact",
     responses=responses(deletion_model(RESOURCE)),

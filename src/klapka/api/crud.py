@@ -48,6 +48,16 @@ class Digits(Convertor[str]):
 
 register_url_convertor("digits", Digits())
 
+
+class NotImport(Digits):
+    """A path segment other than ``import``: /contacts/import is not a contact (a PUT there is
+    405), while /contacts/karel still reaches the route and gets 422 naming the id."""
+
+    regex = "(?!import$)[^/]+"
+
+
+register_url_convertor("not_import", NotImport())
+
 ObjectsDep = Annotated[Objects, Depends(objects_dependency)]
 JsonBody = Annotated[Any, Depends(json_body)]
 IncludeSecrets = Annotated[
