@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from klapka.api.auth import CurrentPrincipal, current_principal
 from klapka.api.crud import JsonBody, request_body
@@ -61,7 +61,7 @@ class VoicemailMessage(BaseModel):
 class MessageChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    state: str
+    state: str = Field(json_schema_extra={"enum": [NEW, OLD]})
 
 
 def store_of(request: Request) -> VoicemailStore:
@@ -141,7 +141,10 @@ def _greeting(store: VoicemailStore, number: str, slot: str) -> FileResponse:
 
 # --- /me ---------------------------------------------------------------------------------
 
-StateQuery = Annotated[str | None, Query(description="`new` or `old`; both when omitted.")]
+StateQuery = Annotated[
+    str | None,
+    Query(description="`new` or `old`; both when omitted.", json_schema_extra={"enum": [NEW, OLD]}),
+]
 
 
 @router.get("/me/voicemail/messages", summary="My voicemail messages",
