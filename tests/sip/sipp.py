@@ -329,7 +329,16 @@ class Sipp:
         if self.netns is None:
             return command
         log = self.workdir / f"messages-{self.count}.log"
-        return ["ip", "netns", "exec", self.netns, *command, "-trace_msg", "-message_file", str(log)]
+        return [
+            "ip",
+            "netns",
+            "exec",
+            self.netns,
+            *command,
+            "-trace_msg",
+            "-message_file",
+            str(log),
+        ]
 
     def run(
         self, xml: str, user: str, password: str, timeout: int = 20, port: int | None = None
