@@ -606,7 +606,13 @@ def main() -> None:
                 log = bench.core.paths.log.read_text(errors="replace")
                 errors = [line for line in log.splitlines() if "ERROR" in line]
                 if errors:
-                    print(f"klapka's Kamailio logged {len(errors)} errors, e.g. {errors[0][:300]}")
+                    print(f"klapka's Kamailio logged {len(errors)} errors:")
+                    kinds: dict[str, int] = {}
+                    for line in errors:  # without the process, Call-ID and numbers
+                        kind = re.sub(r"\d+", "N", line.split("ERROR:", 1)[1].split("}", 1)[-1])
+                        kinds[kind[:160]] = kinds.get(kind[:160], 0) + 1
+                    for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:5]:
+                        print(f"  {n:>7}x {kind.strip()}")
         finally:
             bench.stop()
 

@@ -54,3 +54,11 @@ def test_the_backlog_of_a_real_socket() -> None:
             for _ in range(10):
                 client.sendto(b"x" * 500, ("127.0.0.1", port))
         assert udp_backlog(port) >= 10 * 500
+
+
+def test_shared_memory_running_out_is_overload_too() -> None:
+    shedding = Shedding(BUFFER)
+    shedding.update(0, memory=0.9, now=0.0)
+    assert shedding.update(0, memory=0.9, now=0.1) and shedding.on
+    assert not shedding.update(0, memory=0.7, now=2.0)  # freed, not yet enough
+    assert shedding.update(0, memory=0.5, now=2.1) and not shedding.on

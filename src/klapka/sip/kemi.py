@@ -89,6 +89,17 @@ class Contacts(Mapping[str, tuple[Endpoint, ...]]):
         return tuple(found)
 
 
+def _own_transaction() -> bool:
+    """Make the call's transaction before deciding where it goes: a retransmission of the
+    INVITE that arrives meanwhile (the caller repeats it after 500 ms without an answer,
+    sooner than a loaded machine decides) is absorbed by it, instead of being decided
+    a second time and failing to relay (it answered 500). False: nothing more to do."""
+    created = KSR.tm.t_newtran()
+    if created < 0:
+        KSR.sl.send_reply(500, "Server Error")
+    return created > 0
+
+
 def _track_call() -> None:
     """A new call klapka relays: its requests within the dialog come back through klapka
     (Record-Route), the dialog module follows it (busy, status, in-dialog checks), and both
@@ -256,7 +267,7 @@ class Adapter:
                 + traceback.format_exc().replace("\n", " | ")
                 + "\n"
             )
-            KSR.sl.sl_send_reply(500, "Server Error")
+            KSR.sl.send_reply(500, "Server Error")  # by the transaction, if there is one
         return 1
 
     def ksr_reply_route(self, msg: Any) -> int:
@@ -482,6 +493,8 @@ class Adapter:
             port = int(KSR.pv.get("$sp") or 0)
             trunk = kemi_trunks.trunk_of_request(snap.trunks, source, port, dialled)
         if trunk is not None:
+            if not _own_transaction():
+                return
             did = kemi_trunks.dialled_on_trunk(snap.trunks, trunk)
             caller = KSR.pv.get("$fU") or ""
             KSR.info(f"klapka: a call from {caller} on trunk {trunk} for DID {did}\n")
@@ -489,7 +502,7 @@ class Adapter:
             _track_call()
         else:
             account = self._authenticate(source, snap)
-            if account is None:
+            if account is None or not _own_transaction():
                 return
             if KSR.nathelper.nat_uac_test(NAT_TESTS) > 0:
                 KSR.nathelper.fix_nated_contact()
@@ -516,11 +529,11 @@ class Adapter:
         request = {"op": "feature_code", "extension": extension, "dialled": dialled}
         answer = control.ask(path, request)
         if answer is None:
-            KSR.sl.sl_send_reply(503, "Feature codes unavailable")
+            KSR.sl.send_reply(503, "Feature codes unavailable")
             return
         code = int(answer["sip_code"])
         KSR.hdr.append_to_reply(f"X-Klapka-Feature: {'applied' if code == 200 else 'refused'}\r\n")
-        KSR.sl.sl_send_reply(603 if code == 200 else code, str(answer["message"]))
+        KSR.sl.send_reply(603 if code == 200 else code, str(answer["message"]))
 
     # --- executing decisions ----------------------------------------------------------
 
@@ -601,7 +614,7 @@ class Adapter:
             more = len(branches) - 1
             KSR.info(f"klapka: relaying to {uri} via {received or None} (+{more} branches)\n")
         if KSR.tm.t_relay() < 0:
-            KSR.sl.sl_reply_error()
+            KSR.sl.send_reply(500, "Could not relay")
 
     def _finish(self, outcome: Outcome, in_failure: bool) -> None:
         KSR.info(f"klapka: outcome {json.dumps(outcome.to_json())}\n")
@@ -632,7 +645,7 @@ class Adapter:
         if in_failure:
             KSR.tm.t_reply(code, reason)
         else:
-            KSR.sl.sl_send_reply(code, reason)
+            KSR.sl.send_reply(code, reason)  # the call's transaction answers (retransmissions)
 
     # --- replies and failures -----------------------------------------------------------
 

@@ -115,7 +115,7 @@ def _relay(target: str, call: Call, directory: Directory, media: MediaAddress,
         if in_failure:
             KSR.tm.t_reply(500, "Media service unreachable")
         else:
-            KSR.sl.sl_reply_error()
+            KSR.sl.send_reply(500, "Media service unreachable")
     return True
 
 

@@ -6,8 +6,12 @@ Unavailable`` with ``Retry-After`` until the queue has drained, while requests w
 (ACK, BYE, re-INVITE), CANCEL and requests answering klapka's challenge (with credentials)
 still pass, so the calls in progress end properly and the calls begun are completed.
 
-The supervisor watches the queue (``/proc/net/udp``, a few times a second) and sets the flag
-the KEMI adapter reads (htable ``load``, key ``shed``) over Kamailio's RPC.
+The other sign is Kamailio's shared memory: every transaction in progress (and each waits
+a few seconds after its end for stray retransmissions) holds its messages there, and when it
+runs out new calls fail with 500. Past ``MEMORY_ABOVE`` of it in use, new work is shed too.
+
+The supervisor watches both (``/proc/net/udp`` and the RPC ``core.shmmem``, ten times a
+second) and sets the flag the KEMI adapter reads (htable ``load``, key ``shed``) over the RPC.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ POLL_SECONDS = 0.1
 # Shedding starts when the queue stays above this share of the receive buffer for two polls
 # in a row (a burst drains within milliseconds), and stops below the second share.
 SHED_ABOVE, RESUME_BELOW = 1 / 4, 1 / 16
+# ...and when this share of Kamailio's shared memory is in use, until it is below the second.
+MEMORY_ABOVE, MEMORY_BELOW = 0.75, 0.6
 MIN_SECONDS = 1.0
+SHARED_MEMORY_MB = 512  # Kamailio's -m: about 1,700 calls/s with their transactions' wait
 
 
 def receive_buffer(rmem_max: Path = Path("/proc/sys/net/core/rmem_max")) -> int:
@@ -61,16 +68,19 @@ class Shedding:
     high_readings: int = 0
     since: float = 0.0
 
-    def update(self, backlog: int, now: float | None = None) -> bool:
-        """Take a reading; True when the decision changed."""
+    def update(self, backlog: int, memory: float = 0.0, now: float | None = None) -> bool:
+        """Take a reading of the queue (bytes) and of the shared memory in use (a share);
+        True when the decision changed."""
         now = time.monotonic() if now is None else now
         if not self.on:
-            self.high_readings = self.high_readings + 1 if backlog > self.buffer * SHED_ABOVE else 0
+            high = backlog > self.buffer * SHED_ABOVE or memory > MEMORY_ABOVE
+            self.high_readings = self.high_readings + 1 if high else 0
             if self.high_readings >= 2:
                 self.on, self.high_readings, self.since = True, 0, now
                 return True
             return False
-        if backlog < self.buffer * RESUME_BELOW and now - self.since >= MIN_SECONDS:
+        low = backlog < self.buffer * RESUME_BELOW and memory < MEMORY_BELOW
+        if low and now - self.since >= MIN_SECONDS:
             self.on = False
             return True
         return False

@@ -342,7 +342,7 @@ class SipCore:
         self.paths.rpc_socket.unlink(missing_ok=True)
         logfile = open(self.paths.log, "ab")  # noqa: SIM115 (kept open for the child)
         self.process = subprocess.Popen(
-            [binary, "-DD", "-E", "-f", str(self.paths.cfg), "-m", "256", "-M", "16", "-x", "tlsf",
+            [binary, "-DD", "-E", "-f", str(self.paths.cfg), "-m", str(load.SHARED_MEMORY_MB), "-M", "16", "-x", "tlsf",
              "-P", str(self.paths.pid), "-Y", str(self.paths.root)],
             stdout=logfile,
             stderr=subprocess.STDOUT,
@@ -426,10 +426,16 @@ class SipCore:
         rpc = KamailioRpc(self.paths.rpc_socket, timeout=1)
         while not self.stopping.wait(load.POLL_SECONDS):
             backlog = load.udp_backlog(self.udp_port)
-            if shedding.update(backlog):
+            try:
+                shm = rpc.call("core.shmmem")
+                memory = shm["real_used"] / shm["total"]
+            except (OSError, RpcError, KeyError, TypeError, ZeroDivisionError):
+                memory = 0.0  # starting or restarting
+            if shedding.update(backlog, memory):
                 level = logging.WARNING if shedding.on else logging.INFO
-                log.log(level, "SIP core %s: %d KiB of requests waiting", "overloaded, new "
-                        "requests get 503" if shedding.on else "keeps up again", backlog // 1024)  # fmt: skip
+                log.log(level, "SIP core %s: %d KiB of requests waiting, %d%% of its memory "
+                        "in use", "overloaded, new requests get 503" if shedding.on else
+                        "keeps up again", backlog // 1024, 100 * memory)  # fmt: skip
             if told != (shedding.on, self.restarts):
                 try:
                     rpc.call("htable.seti", "load", "shed", int(shedding.on))
