@@ -105,7 +105,9 @@ def test_schemathesis_finds_nothing(
         "--seed=1",
         "--no-shrink",
         "--generation-database=none",
-        "--workers=2",
+        # One worker: on CPython 3.11.7 two threads in Hypothesis's lambda descriptions
+        # (ast.parse) trip "AST constructor recursion depth mismatch" (a runtime error).
+        "--workers=1",
         "--request-timeout=30",
         "--no-color",
         "--warnings=off",
@@ -119,4 +121,4 @@ def test_schemathesis_finds_nothing(
     run = subprocess.run(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=seconds + 120
     )
-    assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]

@@ -58,3 +58,13 @@ def eventually(check: Callable[[], Any], seconds: float = 10.0) -> Any:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def save_tab(page: Any) -> None:
+    """Click the open editor tab's Save: once the tab switched to has finished its
+    transition (while it runs, the tab left is a second tab panel with its own Save)."""
+    from playwright.sync_api import expect
+
+    save = page.get_by_role("tabpanel").get_by_test_id("save")
+    expect(save).to_have_count(1)
+    save.click()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browsing import DESKTOP, PHONE, choose, eventually, new_context, shoot, sign_in
+from browsing import DESKTOP, PHONE, choose, eventually, new_context, save_tab, shoot, sign_in
 from smtp_sink import PORTAL, Mailbox, texts, use_mailbox
 
 from klapka.domain.references import Kind
@@ -103,11 +103,11 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     busy = "field-presence_settings.available.internal.busy"
     choose(page, f"{busy}-type", "Extension")
     page.get_by_test_id(f"{busy}-value").fill("104")
-    page.get_by_role("tabpanel").get_by_test_id("save").click()
+    save_tab(page)
     page.get_by_text("an extension cannot forward to itself").wait_for()
     page.get_by_test_id(f"{busy}-value").fill("102")
     page.get_by_test_id("unsaved").wait_for()  # the editor warns about unsaved changes
-    page.get_by_role("tabpanel").get_by_test_id("save").click()
+    save_tab(page)
     page.get_by_text("Saved", exact=True).first.wait_for()
     page.get_by_test_id("unsaved").wait_for(state="hidden")
 
@@ -124,7 +124,7 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_role("tab", name="Function keys").click()
     page.get_by_test_id("add-function-key").click()
     page.get_by_test_id("field-function_keys[0].value").fill("102")
-    page.get_by_role("tabpanel").get_by_test_id("save").click()
+    save_tab(page)
     page.get_by_text("Saved", exact=True).first.wait_for()
 
     def one_key() -> None:
@@ -135,7 +135,7 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_test_id("add-function-key").click()
     page.get_by_test_id("field-function_keys[1].key").fill("1")
     page.get_by_test_id("field-function_keys[1].value").fill("103")
-    page.get_by_role("tabpanel").get_by_test_id("save").click()
+    save_tab(page)
     page.get_by_text("the same key position is used twice").wait_for()
     assert len(Objects(pbx).get(Kind.EXTENSION, "104")["function_keys"]) == 1
 
