@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from pbx4sip import Pbx4Sip
 from test_calls import PASSWORDS
-from test_transfer import SDP, RawPhone, reply
+from test_transfer import RawPhone, answered, reply
 
 from klapka.sip import load
 
@@ -55,18 +55,7 @@ def test_past_its_capacity_new_calls_get_503_and_calls_in_progress_still_end(
 ) -> None:
     sip.apply(DOC)
     caller, callee = RawPhone(sip.port, "101"), RawPhone(sip.port, "102")
-    callee.register()
-    caller.call("102", "in-progress")
-    invite = callee.wait("INVITE")
-    callee.send(reply(invite.raw, "200 OK", callee.contact, SDP, to_tag="callee102"))
-    ok = caller.wait("SIP/2.0 200")
-    routes = "".join(f"Route: {r}\r\n" for r in reversed(ok.all("record-route")))
-    bye = (
-        f"BYE {ok.get('contact').strip('<>')} SIP/2.0\r\nVia: {caller.via()}\r\n{routes}"
-        f"From: {invite.get('from')}\r\nTo: {ok.get('to')}\r\n"
-        f"Call-ID: {invite.get('call-id')}\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\n"
-        "Content-Length: 0\r\n\r\n"
-    )
+    invite, ok = answered(caller, callee, "in-progress")
     newcomer = RawPhone(sip.port, "103")
     flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     buffer = load.receive_buffer()
@@ -82,7 +71,7 @@ def test_past_its_capacity_new_calls_get_503_and_calls_in_progress_still_end(
         assert shedding(sip), f"not shedding with {load.udp_backlog(sip.port)} bytes waiting"
         # A new call and the end of the call in progress arrive amid the pile-up.
         newcomer.request("INVITE", "sip:101@klapka", "newcomer", 1)
-        caller.send(bye)
+        caller.within("BYE", ok, invite, 3)
         for n in range(half, 2 * half):
             flood.sendto(options(n), ("127.0.0.1", sip.port))
     finally:

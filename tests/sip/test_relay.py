@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from pbx4sip import Pbx4Sip
 from sipp import free_udp_port
-from test_transfer import SDP, Message, RawPhone, reply
+from test_transfer import SDP, Message, RawPhone, answered, reply
 
 PASSWORDS = {"101": "Secret101ab", "102": "Secret102ab"}
 PASSWORDS3 = ("101", "102", "103")
@@ -169,17 +169,6 @@ def test_requests_within_a_real_dialog_still_pass_and_forged_tags_do_not(
     assert trunk.received(0.2) == []
 
 
-def within(phone: RawPhone, method: str, answer: Message, invite: Message, cseq: int) -> None:
-    """The caller's ``method`` within the dialog of ``answer`` (a 200 to ``invite``)."""
-    routes = "".join(f"Route: {r}\r\n" for r in reversed(answer.all("record-route")))
-    phone.send(
-        f"{method} {answer.get('contact').strip('<>')} SIP/2.0\r\nVia: {phone.via()}\r\n"
-        f"{routes}From: {invite.get('from')}\r\nTo: {answer.get('to')}\r\n"
-        f"Call-ID: {invite.get('call-id')}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n"
-        "Content-Length: 0\r\n\r\n"
-    )
-
-
 def test_when_two_phones_answer_one_call_the_second_is_acked_and_hung_up_through_klapka(
     sip: Pbx4Sip,
 ) -> None:
@@ -208,9 +197,9 @@ def test_when_two_phones_answer_one_call_the_second_is_acked_and_hung_up_through
     caller_invite = Message(original.raw.encode())
     for n, callee in enumerate((first, second)):
         answer = by_callee[callee.user]
-        within(caller, "ACK", answer, caller_invite, 2)
+        caller.within("ACK", answer, caller_invite, 2)
         assert callee.wait("ACK").get("call-id") == original.get("call-id")
-        within(caller, "BYE", answer, caller_invite, 3 + n)
+        caller.within("BYE", answer, caller_invite, 3 + n)
         bye = callee.wait("BYE")
         callee.send(reply(bye.raw, "200 OK", callee.contact))
         assert caller.wait("SIP/2.0 200").code == 200
@@ -226,12 +215,8 @@ def test_a_notify_after_the_call_has_ended_still_reaches_the_transferor(sip: Pbx
         }
     )
     caller, callee = RawPhone(sip.port, "101"), RawPhone(sip.port, "102")
-    callee.register()
-    caller.call("102", "notify-after-bye")
-    invite = callee.wait("INVITE")
-    callee.send(reply(invite.raw, "200 OK", callee.contact, SDP, to_tag="callee102"))
-    ok = caller.wait("SIP/2.0 200")
-    within(caller, "BYE", ok, invite, 3)
+    invite, ok = answered(caller, callee, "notify-after-bye")
+    caller.within("BYE", ok, invite, 3)
     bye = callee.wait("BYE")
     callee.send(reply(bye.raw, "200 OK", callee.contact))
     assert caller.wait("SIP/2.0 200").code == 200

@@ -16,7 +16,7 @@ from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port
 from test_calls import PASSWORDS
 from test_malformed import alive
-from test_transfer import SDP, Message, RawPhone, reply
+from test_transfer import Message, RawPhone, answered, reply
 
 from klapka.services.pbx import Pbx
 from klapka.sip.supervisor import SipCore, is_running, kamailio_processes
@@ -89,21 +89,11 @@ def test_a_call_in_progress_can_still_be_hung_up_after_a_restart(sip: Pbx4Sip) -
     """The call's dialog is loaded again, so its BYE is not refused as unknown (481)."""
     sip.apply(DOC)
     caller, callee = RawPhone(sip.port, "101"), RawPhone(sip.port, "102")
-    callee.register()
-    caller.call("102", "across-a-restart")
-    invite = callee.wait("INVITE")
-    callee.send(reply(invite.raw, "200 OK", callee.contact, SDP, to_tag="callee102"))
-    ok = caller.wait("SIP/2.0 200")
+    invite, ok = answered(caller, callee, "across-a-restart")
     wait_for("the call written", lambda: rows(sip.core.paths.calls_db, "dialog"))
     workers = kill_main(sip)
     wait_for("SIP answering again", lambda: gone(workers) and answering(sip))
-    routes = "".join(f"Route: {r}\r\n" for r in reversed(ok.all("record-route")))
-    caller.send(
-        f"BYE {ok.get('contact').strip('<>')} SIP/2.0\r\nVia: {caller.via()}\r\n{routes}"
-        f"From: {invite.get('from')}\r\nTo: {ok.get('to')}\r\n"
-        f"Call-ID: {invite.get('call-id')}\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\n"
-        "Content-Length: 0\r\n\r\n"
-    )
+    caller.within("BYE", ok, invite, 3)
     bye = callee.wait("BYE")
     callee.send(reply(bye.raw, "200 OK", callee.contact))
     assert caller.wait("SIP/2.0 200").code == 200
@@ -145,26 +135,11 @@ def test_a_call_that_ended_just_before_a_crash_does_not_linger_after_the_restart
     with running(core.pbx, core, tmp_path / "sipp") as sip:
         sip.apply(DOC)
         caller, callee = RawPhone(sip.port, "101"), RawPhone(sip.port, "102")
-        callee.register()
-        caller.call("102", "ended-before-the-crash")
-        invite = callee.wait("INVITE")
-        callee.send(reply(invite.raw, "200 OK", callee.contact, SDP, to_tag="callee102"))
-        ok = caller.wait("SIP/2.0 200")
-        routes = "".join(f"Route: {r}\r\n" for r in reversed(ok.all("record-route")))
-        caller.send(
-            f"ACK {ok.get('contact').strip('<>')} SIP/2.0\r\nVia: {caller.via()}\r\n{routes}"
-            f"From: {invite.get('from')}\r\nTo: {ok.get('to')}\r\n"
-            f"Call-ID: {invite.get('call-id')}\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\n"
-            "Content-Length: 0\r\n\r\n"
-        )
+        invite, ok = answered(caller, callee, "ended-before-the-crash")
+        caller.within("ACK", ok, invite, 2)
         callee.wait("ACK")
         wait_for("the call written", lambda: confirmed(sip.core.paths.calls_db))
-        caller.send(
-            f"BYE {ok.get('contact').strip('<>')} SIP/2.0\r\nVia: {caller.via()}\r\n{routes}"
-            f"From: {invite.get('from')}\r\nTo: {ok.get('to')}\r\n"
-            f"Call-ID: {invite.get('call-id')}\r\nCSeq: 3 BYE\r\nMax-Forwards: 70\r\n"
-            "Content-Length: 0\r\n\r\n"
-        )
+        caller.within("BYE", ok, invite, 3)
         bye = callee.wait("BYE")
         callee.send(reply(bye.raw, "200 OK", callee.contact))
         caller.wait("SIP/2.0 200")

@@ -94,6 +94,20 @@ class RawPhone:
             f"Content-Length: {len(body)}\r\n\r\n{body}"
         )
 
+    def within(self, method: str, answer: Message, invite: Message, cseq: int) -> str:
+        """``method`` from the caller within the call that ``answer`` (the 200 it received)
+        set up for ``invite`` (as the callee got it), along the call's route set; returns
+        the message sent."""
+        routes = "".join(f"Route: {r}\r\n" for r in reversed(answer.all("record-route")))
+        text = (
+            f"{method} {answer.get('contact').strip('<>')} SIP/2.0\r\nVia: {self.via()}\r\n"
+            f"{routes}From: {invite.get('from')}\r\nTo: {answer.get('to')}\r\n"
+            f"Call-ID: {invite.get('call-id')}\r\nCSeq: {cseq} {method}\r\n"
+            "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+        self.send(text)
+        return text
+
     def register(self) -> None:
         self.request("REGISTER", "sip:klapka", f"reg-{self.user}", 1, "Expires: 300\r\n")
         challenge = self.wait("SIP/2.0 401").get("www-authenticate")
@@ -109,6 +123,16 @@ class RawPhone:
         challenge = self.wait("SIP/2.0 407").get("proxy-authenticate")
         answer = digest(self.user, self.password, challenge, uri, "INVITE")
         self.request("INVITE", uri, call_id, 2, f"Proxy-Authorization: {answer}\r\n")
+
+
+def answered(caller: RawPhone, callee: RawPhone, call_id: str) -> tuple[Message, Message]:
+    """``callee`` registers, ``caller`` calls it, it answers (To-tag ``callee<number>``):
+    the INVITE as the callee got it and the 200 as the caller got it."""
+    callee.register()
+    caller.call(callee.user, call_id)
+    invite = callee.wait("INVITE")
+    callee.send(reply(invite.raw, "200 OK", callee.contact, SDP, to_tag=f"callee{callee.user}"))
+    return invite, caller.wait("SIP/2.0 200")
 
 
 def test_the_call_after_a_blind_transfer_rings_the_target_as_transferred(sip: Pbx4Sip) -> None:
