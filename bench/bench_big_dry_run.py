@@ -13,7 +13,6 @@ Run: .venv/bin/python bench/bench_big_dry_run.py [--extensions N]
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
@@ -22,12 +21,12 @@ import time
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from bench_config_apply import document
+from served import served
 
-from klapka.api.app import create_app
 from klapka.services.pbx import Pbx
 from klapka.services.tokens import Tokens
 from klapka.services.yamlfmt import dump_yaml
@@ -44,47 +43,39 @@ def main() -> None:
         upgrade(url)
         pbx = Pbx.from_url(url)
         token = Tokens(pbx).create(name="bench")
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(create_app(pbx), log_level="warning"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.01)
-        base = "http://{}:{}".format(*sock.getsockname())
-        headers = {"Authorization": f"Bearer {token}"}
+        with served(pbx) as address:
+            base = "http://{}:{}".format(*address)
+            headers = {"Authorization": f"Bearer {token}"}
 
-        text = dump_yaml(document(args.extensions))
-        print(f"document: {len(text) / 1e6:.1f} MB, {args.extensions} extensions")
+            text = dump_yaml(document(args.extensions))
+            print(f"document: {len(text) / 1e6:.1f} MB, {args.extensions} extensions")
 
-        done = threading.Event()
-        took: dict[str, float] = {}
+            done = threading.Event()
+            took: dict[str, float] = {}
 
-        def dry_run() -> None:
-            start = time.perf_counter()
+            def dry_run() -> None:
+                start = time.perf_counter()
+                with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
+                    answer = client.put(
+                        "/api/v1/config?dry_run=true",
+                        content=text.encode(),
+                        headers={"Content-Type": "application/yaml"},
+                    )
+                took["dry_run"] = time.perf_counter() - start
+                took["status"] = answer.status_code
+                done.set()
+
+            others: list[float] = []
+            worker = threading.Thread(target=dry_run)
+            worker.start()
             with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
-                answer = client.put(
-                    "/api/v1/config?dry_run=true",
-                    content=text.encode(),
-                    headers={"Content-Type": "application/yaml"},
-                )
-            took["dry_run"] = time.perf_counter() - start
-            took["status"] = answer.status_code
-            done.set()
-
-        others: list[float] = []
-        worker = threading.Thread(target=dry_run)
-        worker.start()
-        with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
-            while not done.is_set():
-                for path in ("/api/v1/health", "/api/v1/extensions?limit=1"):
-                    start = time.perf_counter()
-                    client.get(path)
-                    others.append(time.perf_counter() - start)
-                time.sleep(0.05)
-        worker.join()
-        server.should_exit = True
-        thread.join()
+                while not done.is_set():
+                    for path in ("/api/v1/health", "/api/v1/extensions?limit=1"):
+                        start = time.perf_counter()
+                        client.get(path)
+                        others.append(time.perf_counter() - start)
+                    time.sleep(0.05)
+            worker.join()
         pbx.close()
 
     print(f"dry run: HTTP {took['status']:.0f} in {took['dry_run']:.2f} s")

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from http_checks import check, problems
+from served import served
 
-from klapka.api.app import create_app
 from klapka.api.limits import DEFAULT_BODY_LIMIT, DOCUMENT_LIMIT, GREETING_LIMIT, MiB
 from klapka.services.pbx import Pbx
 
@@ -31,25 +30,8 @@ BIG = "99999999999999999999"  # beyond 64 bits
 
 @pytest.fixture
 def server(pbx: Pbx) -> Iterator[tuple[str, int]]:
-    """The app served by uvicorn on a free port of localhost, in a thread."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(pbx), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        threading.Event().wait(0.01)
-    try:
-        yield sock.getsockname()
-    finally:
-        server.should_exit = True
-        thread.join()
-        sock.close()
+    with served(pbx) as address:
+        yield address
 
 
 def raw_request(

@@ -14,16 +14,14 @@ hand (a server started with ``klapka serve``, the token ``klapka init`` printed)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from served import served
 
-from klapka.api.app import create_app
 from klapka.services.pbx import Pbx
 
 pytest.importorskip("schemathesis")
@@ -60,24 +58,9 @@ contacts: [{first_name: Eva, company: Acme, numbers: [{number: "+420601111222"}]
 
 @pytest.fixture
 def server(pbx: Pbx, given: Callable[[str], None]) -> Iterator[str]:
-    import uvicorn
-
     given(WORLD)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(pbx), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        threading.Event().wait(0.01)
-    try:
-        yield "http://{}:{}".format(*sock.getsockname())
-    finally:
-        server.should_exit = True
-        thread.join()
-        sock.close()
+    with served(pbx) as address:
+        yield "http://{}:{}".format(*address)
 
 
 # Each phase with its share of the time budget (seconds): the coverage phase alone would
