@@ -33,7 +33,7 @@ REQUIRED_PACKAGES=(python3 python3-venv python3-pip)
 OPTIONAL_PACKAGES=(kamailio kamailio-python3-modules kamailio-sqlite-modules
     kamailio-postgres-modules kamailio-json-modules kamailio-utils-modules kamailio-tls-modules
     kamailio-websocket-modules
-    sip-tester iproute2  # iproute2: the tests put phones in network namespaces
+    sip-tester iproute2 baresip-core  # test phones: sipp, baresip; iproute2: network namespaces
     espeak-ng sox libsox-fmt-mp3  # voicemail: prompts, greeting uploads (WAV, MP3)
     chromium)  # chromium: the web UI's browser tests (Playwright drives it)
 # Remembers that the optional packages could not be installed, so re-runs don't retry apt.
@@ -75,6 +75,7 @@ initdb_present() {
 kamailio_present() {
     { command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; } &&
         command -v sipp >/dev/null 2>&1 &&
+        command -v baresip >/dev/null 2>&1 &&
         compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null &&
         compgen -G '/usr/lib/*/kamailio/modules/websocket.so' >/dev/null &&
         command -v chromium >/dev/null 2>&1

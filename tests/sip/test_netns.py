@@ -223,3 +223,73 @@ def test_a_register_trunk_names_the_address_that_reaches_its_provider(
     assert f"@{public or provider.pbx_side}:{sip.port}" in contact[0]
     via = re.findall(r"^Via: SIP/2.0/UDP ([0-9.]+)", messages(workdir), re.M | re.I)
     assert via and set(via) == {public or provider.pbx_side}
+
+
+@pytest.fixture
+def routed() -> Iterator[None]:
+    """This machine forwards between the namespaces: the phones' audio goes straight from
+    one to the other (klapka relays the signalling only), as between two networks."""
+    path = Path("/proc/sys/net/ipv4/ip_forward")
+    before = path.read_text().strip()
+    path.write_text("1")
+    yield
+    path.write_text(before)
+
+
+def baresip(host: Host, number: str, server: str, port: int, workdir: Path, tone: Path,
+            commands: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:  # fmt: skip
+    """Debian's baresip in ``host``: registers ``number``, answers at once, sends ``tone``
+    and records what it hears (sndfile: ``dump-...-dec.wav`` in ``workdir``)."""
+    workdir.mkdir()
+    (workdir / "config").write_text(
+        f"sip_listen {host.address}:5070\nmodule_path /usr/lib/baresip/modules\n"
+        "module g711.so\nmodule menu.so\nmodule aufile.so\nmodule sndfile.so\n"
+        f"module_app account.so\naudio_source aufile,{tone}\nsnd_path {workdir}\n"
+    )
+    (workdir / "accounts").write_text(
+        f"<sip:{number}@{server}:{port};transport=udp>;auth_pass={PASSWORDS[number]};"
+        "answermode=auto;regint=300\n"
+    )
+    command = ["ip", "netns", "exec", host.name, "baresip", "-f", str(workdir), "-t", "20"]
+    for c in commands:
+        command += ["-e", c]
+    log = (workdir / "log").open("wb")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip-core is not installed")
+def test_two_softphones_on_other_machines_talk_through_klapka_on_every_address(
+    everywhere: Pbx4Sip, hosts: tuple[Host, Host], tmp_path: Path, routed: None
+) -> None:
+    """Two baresip phones, each in its own network, register with klapka on 0.0.0.0; 101
+    calls 102, who answers; each hears the other's 440 Hz tone; the call ends by BYE."""
+    sip = everywhere
+    sip.apply({"version": 1, "extensions": [{"number": n, "sip_password": PASSWORDS[n]}
+                                            for n in ("101", "102")]})  # fmt: skip
+    a, b = hosts
+    tone = tmp_path / "tone.wav"
+    subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone),
+                    "synth", "5", "sine", "440"], check=True, timeout=30)  # fmt: skip
+    phones = [baresip(b, "102", b.pbx_side, sip.port, tmp_path / "102", tone)]
+    try:
+        sip.wait_registered("102")
+        phones.append(
+            baresip(a, "101", a.pbx_side, sip.port, tmp_path / "101", tone, ("/dial 102",))
+        )
+        for phone in phones:
+            phone.wait(40)
+    finally:
+        for phone in phones:
+            if phone.poll() is None:
+                phone.kill()
+    for number in ("101", "102"):
+        log = (tmp_path / number / "log").read_text(errors="replace")
+        assert "Call established" in log, log
+        assert "terminated" in log, log
+        [heard] = (tmp_path / number).glob("dump-*-dec.wav")
+        stat = subprocess.run(["sox", str(heard), "-n", "stat"], capture_output=True,
+                              text=True, timeout=30).stderr  # fmt: skip
+        length = float(re.search(r"Length \(seconds\):\s+([\d.]+)", stat).group(1))  # type: ignore[union-attr]
+        frequency = int(re.search(r"Rough\s+frequency:\s+(\d+)", stat).group(1))  # type: ignore[union-attr]
+        assert length > 3, f"{number} heard {length} s"
+        assert 400 < frequency < 480, f"{number} heard {frequency} Hz"
