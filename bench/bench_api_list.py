@@ -23,9 +23,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_config_apply import document
 
-from klapka.services.config import ConfigService
+from klapka.services.accounts.tokens import Tokens
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
-from klapka.services.tokens import Tokens
 from klapka.store.migrate import upgrade
 
 

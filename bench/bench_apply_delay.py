@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_config_apply import document
 
 from klapka.domain.references import Kind
-from klapka.services.config import ConfigService
-from klapka.services.objects import Objects
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.sip.supervisor import SipCore
 from klapka.store.migrate import upgrade
@@ -50,7 +50,7 @@ def measure(n: int, changes: int, port: int) -> list[float]:
                 }
                 Objects(pbx).patch(Kind.EXTENSION, number, patch)
                 committed = time.perf_counter()
-                from klapka.services.sip_directory import directory_version
+                from klapka.services.telephony.sip_directory import directory_version
 
                 wanted = directory_version(pbx)
                 while core.version < wanted:  # set by the poller once the snapshot is written

@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from bench_config_apply import document
 from served import served
 
+from klapka.services.accounts.tokens import Tokens
+from klapka.services.directory.yamlfmt import dump_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.tokens import Tokens
-from klapka.services.yamlfmt import dump_yaml
 from klapka.store.migrate import upgrade
 
 

@@ -40,10 +40,10 @@ from pathlib import Path
 import aiohttp  # comes with nicegui
 import httpx
 
-from klapka.services.config import ConfigService
+from klapka.services.accounts.tokens import Tokens
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.tokens import Tokens
-from klapka.services.yamlfmt import load_yaml
 from klapka.store.migrate import upgrade
 
 STATUSES = ["available", "away", "lunch_break", "business_trip", "off_work", "available"]
@@ -143,8 +143,8 @@ def in_threads(pbx: Pbx, token: str, numbers: list[str], threads: int, writes: i
 
     from klapka.domain.references import Kind
     from klapka.domain.values import PresenceStatus
-    from klapka.services.credentials import Credentials
-    from klapka.services.objects import Objects
+    from klapka.services.accounts.credentials import Credentials
+    from klapka.services.directory.objects import Objects
 
     credentials = Credentials(pbx, lambda: datetime.now(UTC))
     took: list[float] = []

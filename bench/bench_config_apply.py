@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.yamlfmt import dump_yaml, load_yaml
 from klapka.store.migrate import upgrade
 
 

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from klapka.domain.references import Kind
-from klapka.services.extension_csv import COLUMNS, ExtensionCsv
-from klapka.services.objects import Objects
+from klapka.services.directory.extension_csv import COLUMNS, ExtensionCsv
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.store.migrate import upgrade
 

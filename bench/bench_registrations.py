@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "sip"))
 from sipp import SIPP, free_udp_port, register_scenario, scenario
 
 import klapka.sip.supervisor as supervisor
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
 from klapka.sip.kamailio_cfg import render
 from klapka.sip.rpc import KamailioFifoRpc

@@ -20,7 +20,7 @@ from bench_config_apply import document
 
 from klapka.routing.engine import decide
 from klapka.routing.model import Call, Endpoint, Runtime
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
 from klapka.store.directory_view import load_directory
 from klapka.store.migrate import upgrade

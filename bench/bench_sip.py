@@ -51,7 +51,7 @@ from sip_udp import UA, Message, build, digest, reply, uri_of
 from sipp import _ANSWER, _INVITE, _RINGING, SDP, SIPP, free_udp_port, register_scenario, scenario
 
 import klapka.sip.supervisor as supervisor
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
 from klapka.sip.kamailio_cfg import render
 from klapka.sip.supervisor import SipCore, kamailio_binary

@@ -247,7 +247,7 @@ def main() -> None:
 
     from klapka.media.prompts import Prompts
     from klapka.media.service import MediaService
-    from klapka.services.config import ConfigService
+    from klapka.services.directory.config import ConfigService
     from klapka.services.pbx import Pbx
     from klapka.store.migrate import upgrade
 

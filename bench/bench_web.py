@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_config_apply import document
 
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
 from klapka.store.migrate import upgrade
 

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from klapka.api.app import create_app
+from klapka.services.accounts.tokens import Tokens
 from klapka.services.pbx import Pbx
-from klapka.services.tokens import Tokens
 
 
 @pytest.fixture

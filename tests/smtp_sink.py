@@ -18,8 +18,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from klapka.services.directory.system import SystemSettings
 from klapka.services.pbx import Pbx
-from klapka.services.system import SystemSettings
 
 SENDER = "pbx@example.com"
 PORTAL = "https://pbx.example.com"

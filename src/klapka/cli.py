@@ -282,12 +282,12 @@ def init(
         )
     protect_data_dir()
     _upgrade(url)
-    from klapka.services.tokens import Tokens
+    from klapka.services.accounts.tokens import Tokens
 
     with opened_pbx() as pbx:
         if demo:
-            from klapka.services.config import ConfigService
-            from klapka.services.yamlfmt import load_yaml
+            from klapka.services.directory.config import ConfigService
+            from klapka.services.directory.yamlfmt import load_yaml
 
             text = resources.files("klapka.demo").joinpath("demo.yaml").read_text("utf-8")
             result = ConfigService(pbx, cli_principal()).apply(load_yaml(text))
@@ -496,8 +496,8 @@ def config_export(
     ] = None,
 ) -> None:
     """Print the whole configuration as YAML (defaults left out)."""
-    from klapka.services.config import ConfigService
-    from klapka.services.yamlfmt import dump_yaml
+    from klapka.services.directory.config import ConfigService
+    from klapka.services.directory.yamlfmt import dump_yaml
 
     with opened_pbx() as pbx:
         document = ConfigService(pbx).export(include_secrets=include_secrets)
@@ -521,8 +521,8 @@ def config_apply(
     ] = False,
 ) -> None:
     """Make the PBX match a configuration document, in one transaction; prints the changes."""
-    from klapka.services.config import ConfigService
-    from klapka.services.yamlfmt import load_yaml
+    from klapka.services.directory.config import ConfigService
+    from klapka.services.directory.yamlfmt import load_yaml
 
     data = load_yaml(read_input(file))
     with opened_pbx() as pbx:
@@ -556,7 +556,7 @@ def extensions_list(
     from rich.console import Console
     from rich.table import Table
 
-    from klapka.services.objects import Objects
+    from klapka.services.directory.objects import Objects
 
     with opened_pbx() as pbx:
         page = Objects(pbx).list(Kind.EXTENSION, q=search, sort=sort, limit=limit, offset=offset)
@@ -600,8 +600,8 @@ def extensions_show(
     ] = False,
 ) -> None:
     """Show every setting of one extension."""
-    from klapka.services.objects import Objects
-    from klapka.services.yamlfmt import dump_yaml
+    from klapka.services.directory.objects import Objects
+    from klapka.services.directory.yamlfmt import dump_yaml
 
     with opened_pbx() as pbx:
         data = Objects(pbx).get(Kind.EXTENSION, number, include_secrets=include_secrets)
@@ -625,7 +625,7 @@ def extensions_import(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-    from klapka.services.extension_csv import ExtensionCsv
+    from klapka.services.directory.extension_csv import ExtensionCsv
 
     text = read_input(file)
     console = Console(stderr=True)
@@ -678,7 +678,7 @@ def extensions_export(
     ] = False,
 ) -> None:
     """Write every extension as CSV (columns: docs/csv.md)."""
-    from klapka.services.extension_csv import ExtensionCsv
+    from klapka.services.directory.extension_csv import ExtensionCsv
 
     with opened_pbx() as pbx:
         text = ExtensionCsv(pbx).export_csv(include_secrets=include_secrets)
@@ -695,7 +695,7 @@ def extensions_welcome(
 ) -> None:
     """Send welcome emails: the portal link and a one-time app login link with its QR code."""
     from klapka.notify.email import MailNotConfigured
-    from klapka.services.welcome import Welcome
+    from klapka.services.accounts.welcome import Welcome
 
     if bool(numbers) == every:
         fail("error: name extension numbers, or use --all")
@@ -724,7 +724,7 @@ def token_create(
     name: Annotated[str, typer.Option(help="What the token is for.")] = "admin",
 ) -> None:
     """Create an admin API token and print it (it is shown only once)."""
-    from klapka.services.tokens import Tokens
+    from klapka.services.accounts.tokens import Tokens
 
     if not 1 <= len(name) <= 63:
         fail("error: name: must be 1-63 characters")
@@ -779,7 +779,7 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """What happens if this call comes now? Walks the routing engine; changes nothing."""
-    from klapka.services.simulator import Simulator, render_text
+    from klapka.services.telephony.simulator import Simulator, render_text
 
     request: dict[str, Any] = {"from": caller, "to": dialled, "path": path}
     if at is not None:
@@ -809,7 +809,7 @@ def extensions_call_paths(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Where direct calls to the extension go, per status and call kind."""
-    from klapka.services.simulator import Simulator
+    from klapka.services.telephony.simulator import Simulator
 
     with opened_pbx() as pbx:
         result = Simulator(pbx).call_paths(number)

@@ -21,9 +21,9 @@ from accounts_world import API, PEOPLE, SECTION_URLS, Clock, Inbox, SignedIn, ch
 from fastapi.testclient import TestClient
 
 from klapka.api.app import create_app
+from klapka.services.accounts.tokens import Tokens
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.tokens import Tokens
-from klapka.services.yamlfmt import load_yaml
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def quick_argon2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     what happens, not how hard a hash is to crack, so they use a cheap one."""
     from argon2 import PasswordHasher
 
-    from klapka.services import passwords, sign_in
+    from klapka.services.accounts import passwords, sign_in
 
     monkeypatch.setattr(
         passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -17,7 +17,7 @@ from klapka.domain.permissions import (
     Viewer,
     effective,
 )
-from klapka.services.yamlfmt import load_yaml
+from klapka.services.directory.yamlfmt import load_yaml
 
 MORE_PEOPLE = """
 extensions:

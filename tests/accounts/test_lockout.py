@@ -8,7 +8,7 @@ import pytest
 from accounts_world import API, PASSWORDS, Clock, check
 from fastapi.testclient import TestClient
 
-from klapka.services import sign_in as sign_in_service
+from klapka.services.accounts import sign_in as sign_in_service
 
 
 def attempt(client: TestClient, email: str, password: str = "Wrong-Pass-123", **kw: Any) -> Any:

@@ -199,7 +199,7 @@ def test_the_services_refuse_what_the_api_routes_never_offer_a_user(
     """The same rules bind any caller of the service, not only the REST API."""
     from klapka.domain.problems import Forbidden
     from klapka.domain.references import Kind
-    from klapka.services.objects import Objects
+    from klapka.services.directory.objects import Objects
     from klapka.services.principal import Principal
 
     jana = Objects(pbx, Principal(role="user", extension="101", name="extension 101"))  # type: ignore[arg-type]

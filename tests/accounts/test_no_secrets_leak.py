@@ -17,7 +17,7 @@ from accounts_world import API, EMAILS, PASSWORDS, Clock, Inbox, check
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from klapka.services import totp
+from klapka.services.accounts import totp
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
 

@@ -219,7 +219,7 @@ def test_the_reset_token_path_works_without_email(
     pbx: Any, anonymous: TestClient, people: None, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With no SMTP server, the token is made all the same (what the email would carry)."""
-    from klapka.services import user_passwords
+    from klapka.services.accounts import user_passwords
 
     sent: list[str] = []
     monkeypatch.setattr(

@@ -11,7 +11,7 @@ import pytest
 from accounts_world import API, EMAILS, PASSWORDS, Clock, check, problems
 from fastapi.testclient import TestClient
 
-from klapka.services import totp
+from klapka.services.accounts import totp
 
 
 def test_totp_matches_the_rfc_6238_test_vectors() -> None:

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from http_checks import check
 
 from klapka.api.app import create_app
+from klapka.services.accounts.tokens import Tokens
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.tokens import Tokens
-from klapka.services.yamlfmt import load_yaml
 
 # Document sections, in an order where what is referenced exists first.
 SECTION_URLS = (

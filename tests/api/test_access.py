@@ -7,8 +7,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from klapka.services.accounts.tokens import Tokens
 from klapka.services.pbx import Pbx
-from klapka.services.tokens import Tokens
 
 # Reachable without signing in: health, and the ways to sign in (tests/accounts has them).
 PUBLIC = {

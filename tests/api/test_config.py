@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from http_checks import check, problems
 
-from klapka.services.yamlfmt import dump_yaml, load_yaml
+from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 
 EXAMPLE = Path(__file__).parent.parent / "data" / "config-format-example.yaml"
 YAML = {"Content-Type": "application/yaml"}

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from http_checks import check, problems
 
 from klapka.domain.references import Kind
-from klapka.services.objects import Objects
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 
 FIRST_NAMES = ("Jana", "Petr", "Eva", "Tomáš", "Lucie")

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from klapka.domain.references import Kind
 from klapka.services import audit
 from klapka.services.audit import AuditLog, is_secret, masked
-from klapka.services.config import ConfigService
-from klapka.services.extension_csv import ExtensionCsv
-from klapka.services.objects import Objects
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.extension_csv import ExtensionCsv
+from klapka.services.directory.objects import Objects
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.services.yamlfmt import load_yaml
 from klapka.store import tables as t
 
 SECRETS = ("Sip-Secret-4711x", "Sip-Changed-0815y", "80357", "24680", "Trunk-Pass-1", "Smtp-Pass-2")

@@ -14,9 +14,9 @@ from typer.testing import CliRunner, Result
 
 from klapka.cli import app
 from klapka.domain.references import Kind
-from klapka.services.objects import Objects
+from klapka.services.accounts.tokens import Tokens
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
-from klapka.services.tokens import Tokens
 
 runner = CliRunner()
 

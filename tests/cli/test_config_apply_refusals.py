@@ -10,7 +10,7 @@ import pytest
 from test_cli_commands import klapka, klapka_env, pbx, write  # noqa: F401 (fixtures)
 
 from klapka.domain.references import Kind
-from klapka.services.objects import Objects
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 
 PBX = """\

@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from klapka.domain.problems import Forbidden, InvalidInput
 from klapka.domain.references import Kind
 from klapka.services.audit import AuditLog
-from klapka.services.config import ConfigService
-from klapka.services.contact_csv import COLUMNS, ContactCsv
-from klapka.services.csv_tables import ImportResult, RowError
-from klapka.services.objects import Objects
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.contact_csv import COLUMNS, ContactCsv
+from klapka.services.directory.csv_tables import ImportResult, RowError
+from klapka.services.directory.objects import Objects
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.services.yamlfmt import load_yaml
 
 HEADER = ",".join(COLUMNS)
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from klapka.domain.problems import Forbidden, InvalidInput, NotFound
 from klapka.domain.references import Kind
-from klapka.services import contacts
 from klapka.services.audit import AuditLog
-from klapka.services.objects import Objects
+from klapka.services.directory import contacts
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.store import tables as t

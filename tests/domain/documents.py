@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from klapka.domain.document import ConfigDocument, parse_document
 from klapka.domain.extension import Extension
 from klapka.domain.problems import InvalidInput, problems_from_validation
-from klapka.services.yamlfmt import load_yaml
+from klapka.services.directory.yamlfmt import load_yaml
 
 
 def parse(text: str) -> ConfigDocument:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from klapka.domain.document import SECTIONS, ConfigDocument, minimal, parse_document
 from klapka.domain.extension import Extension
-from klapka.services.yamlfmt import dump_yaml, load_yaml
+from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 
 from .documents import extension, parse
 

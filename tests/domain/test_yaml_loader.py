@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from klapka.domain.problems import InvalidInput
-from klapka.services.yamlfmt import dump_yaml, load_yaml
+from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 
 
 @pytest.mark.parametrize(

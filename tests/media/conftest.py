@@ -12,7 +12,7 @@ import pytest
 
 from klapka.media.prompts import Prompts
 from klapka.media.service import MediaService
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
 
 sys.path.insert(0, str(Path(__file__).parent))

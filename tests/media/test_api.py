@@ -16,9 +16,9 @@ from mailbox_config import doc
 from test_deposit import speech_like
 
 from klapka.media import wav
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
-from klapka.services.voicemail import VoicemailStore
+from klapka.services.telephony.voicemail import VoicemailStore
 
 API = "/api/v1"
 USER_PASSWORDS = {"101": "Jana12345Secret", "102": "Petr12345Secret"}

@@ -16,7 +16,7 @@ from phone import Phone
 
 from klapka.media import g711, wav
 from klapka.media.service import MediaService
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 
 
 def speech_like(seconds: float) -> bytes:

@@ -19,9 +19,9 @@ from klapka.media import wav
 from klapka.media.service import MediaService
 from klapka.notify.email import Mailer
 from klapka.notify.voicemail_email import send_due
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
-from klapka.services.voicemail import VoicemailStore
+from klapka.services.telephony.voicemail import VoicemailStore
 
 
 def mailbox_settings(pbx: Pbx, **voicemail: Any) -> None:

@@ -17,7 +17,7 @@ from test_deposit import speech_like, wait_for_tone_end
 
 from klapka.media import g711, wav
 from klapka.media.service import MediaService
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from test_deposit import speech_like
 from test_through_kamailio import apply
 
 from klapka.media import g711, wav
-from klapka.services.config import ConfigService
-from klapka.services.voicemail import VoicemailStore
+from klapka.services.directory.config import ConfigService
+from klapka.services.telephony.voicemail import VoicemailStore
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ from phone import Phone
 from test_deposit import speech_like, wait_for_tone_end, wait_messages
 
 from klapka.media import g711, wav
-from klapka.services.config import ConfigService
-from klapka.services.sip_directory import directory_version
+from klapka.services.directory.config import ConfigService
+from klapka.services.telephony.sip_directory import directory_version
 
 pytestmark = pytest.mark.slow
 

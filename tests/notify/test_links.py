@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from klapka.domain.problems import NotFound
 from klapka.domain.references import Kind
-from klapka.services import links
-from klapka.services.objects import Objects
+from klapka.services.accounts import links
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
 from klapka.store.repository import now

@@ -12,8 +12,8 @@ from smtp_sink import SENDER, Mailbox, decoded, free_port, start, texts, use_mai
 
 from klapka.notify.email import Mailer, MailFailed, MailNotConfigured
 from klapka.services.audit import AuditLog
+from klapka.services.directory.system import SystemSettings
 from klapka.services.pbx import Pbx
-from klapka.services.system import SystemSettings
 
 PNG = b"\x89PNG\r\n\x1a\nnot really an image"
 

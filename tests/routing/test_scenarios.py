@@ -29,9 +29,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from klapka.domain.document import parse_document
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.yamlfmt import load_yaml
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 CALL_FIELDS = ("from", "to", "at", "path", "registered", "in_call", "answer", "reject")
@@ -296,7 +296,7 @@ def test_every_scenario_is_well_formed(path: Path) -> None:
 def test_scenario_through_the_python_api(
     scenario: Scenario, scenario_databases: ScenarioDatabases
 ) -> None:
-    from klapka.services.simulator import Simulator
+    from klapka.services.telephony.simulator import Simulator
 
     pbx = scenario_databases.pbx(scenario)
     result = Simulator(pbx).simulate(scenario.request())

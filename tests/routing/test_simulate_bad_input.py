@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from klapka.domain.problems import InvalidInput
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.yamlfmt import load_yaml
 
 CONFIG = """
 version: 1
@@ -181,7 +181,7 @@ def test_bad_input_exits_2_with_one_line_naming_the_flag(
 def test_bad_input_raises_invalid_input_naming_the_field(
     pbx: Pbx, request_: dict[str, Any], field: str
 ) -> None:
-    from klapka.services.simulator import Simulator
+    from klapka.services.telephony.simulator import Simulator
 
     with pytest.raises(InvalidInput) as refused:
         Simulator(pbx).simulate(request_)
@@ -192,7 +192,7 @@ def test_bad_input_raises_invalid_input_naming_the_field(
 def test_a_caller_that_is_no_extension_is_an_external_caller(
     configured_url: str, tmp_path: Path, pbx: Pbx
 ) -> None:
-    from klapka.services.simulator import Simulator
+    from klapka.services.telephony.simulator import Simulator
 
     run = klapka(configured_url, tmp_path, "--from", "199", "--to", "101", "--at", AT, "--json")
     assert run.returncode == 0, run.stderr

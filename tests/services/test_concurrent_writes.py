@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
-from klapka.services.objects import Objects
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 
 NUMBERS = [str(101 + i) for i in range(5)]

@@ -10,10 +10,10 @@ import pytest
 
 from klapka.domain.problems import InvalidInput
 from klapka.domain.references import Kind
-from klapka.services.config import ConfigService
-from klapka.services.objects import Objects
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.objects import Objects
+from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.yamlfmt import dump_yaml, load_yaml
 from klapka.store.migrate import upgrade
 
 EXAMPLE = Path(__file__).parent.parent / "data" / "config-format-example.yaml"

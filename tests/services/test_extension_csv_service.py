@@ -12,11 +12,11 @@ import pytest
 
 from klapka.domain.problems import InvalidInput
 from klapka.domain.references import Kind
-from klapka.services.config import ConfigService
-from klapka.services.extension_csv import COLUMNS, ExtensionCsv, ImportResult, RowError
-from klapka.services.objects import Objects
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.extension_csv import COLUMNS, ExtensionCsv, ImportResult, RowError
+from klapka.services.directory.objects import Objects
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.yamlfmt import load_yaml
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import pytest
 
 from klapka.domain.references import Kind
 from klapka.routing.featurecodes import is_feature_code
-from klapka.services.config import ConfigService
-from klapka.services.feature_codes import FeatureCodes
-from klapka.services.objects import Objects
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
+from klapka.services.telephony.feature_codes import FeatureCodes
 
 DOC: dict[str, Any] = {
     "version": 1,

@@ -8,8 +8,8 @@ import pytest
 
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
-from klapka.services.config import ConfigService
-from klapka.services.objects import Objects
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 
 DOC = {

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from klapka.domain.references import Kind
-from klapka.services.config import ConfigService
-from klapka.services.objects import Objects
+from klapka.kemi.snapshot import Snapshot
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.sip.kamailio_cfg import SipPaths
-from klapka.sip.snapshot_file import Snapshot
 from klapka.sip.supervisor import SnapshotRefresher
 
 DOC: dict[str, Any] = {

@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from klapka.api.app import create_app
-from klapka.services.config import ConfigService
+from klapka.kemi.snapshot import Snapshot
+from klapka.services.accounts.tokens import Tokens
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
-from klapka.services.sip_directory import build_snapshot
-from klapka.services.tokens import Tokens
+from klapka.services.telephony.sip_directory import build_snapshot
 from klapka.sip.kamailio_cfg import SipPaths
-from klapka.sip.snapshot_file import Snapshot
 from klapka.sip.supervisor import SnapshotRefresher
 from klapka.sip.uacreg import registrations
 from klapka.store import tables as t

@@ -10,8 +10,8 @@ from typing import Any
 
 from pbx4sip import Pbx4Sip
 
-from klapka.services.simulator import Simulator
-from klapka.sip.kemi_classify import classify
+from klapka.kemi.classify import classify
+from klapka.services.telephony.simulator import Simulator
 
 
 def mark(sip: Pbx4Sip) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sipp import Sipp
 
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
 from klapka.sip.rpc import KamailioRpc
 from klapka.sip.supervisor import SipCore
@@ -31,7 +31,7 @@ class Pbx4Sip:
         self.wait_snapshot()
 
     def wait_snapshot(self, timeout: float = 5) -> None:
-        from klapka.services.sip_directory import directory_version
+        from klapka.services.telephony.sip_directory import directory_version
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

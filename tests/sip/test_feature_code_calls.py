@@ -6,8 +6,8 @@ from parity import assert_parity, mark
 from pbx4sip import Pbx4Sip
 
 from klapka.domain.references import Kind
-from klapka.services.objects import Objects
-from klapka.services.simulator import Simulator
+from klapka.services.directory.objects import Objects
+from klapka.services.telephony.simulator import Simulator
 
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
 DOC = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from klapka.sip.load import MIN_SECONDS, RESUME_BELOW, SHED_ABOVE, Shedding, udp_backlog
+from klapka.kemi.load import MIN_SECONDS, RESUME_BELOW, SHED_ABOVE, Shedding, udp_backlog
 
 BUFFER = 1_000_000
 HIGH, LOW, MIDDLE = int(BUFFER * SHED_ABOVE) + 1, int(BUFFER * RESUME_BELOW) - 1, BUFFER // 8

@@ -11,7 +11,7 @@ import time
 import pytest
 from pbx4sip import Pbx4Sip
 
-from klapka.sip import load
+from klapka.kemi import load
 from klapka.sip.rpc import RpcError
 
 DOC = {"version": 1, "extensions": [{"number": "101", "sip_password": "Secret1234a"}]}

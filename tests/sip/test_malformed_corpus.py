@@ -14,7 +14,7 @@ import pytest
 from pbx4sip import Pbx4Sip
 from test_malformed import SDP, alive, request, settle
 
-from klapka.sip import load
+from klapka.kemi import load
 
 DOC = {"version": 1, "extensions": [{"number": "101", "sip_password": "Secret1234a"}]}
 SEED = 20261207

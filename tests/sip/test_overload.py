@@ -18,7 +18,7 @@ from pbx4sip import Pbx4Sip
 from test_calls import PASSWORDS
 from test_transfer import RawPhone, answered, reply
 
-from klapka.sip import load
+from klapka.kemi import load
 
 DOC = {
     "version": 1,

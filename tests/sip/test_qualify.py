@@ -14,7 +14,7 @@ from sipp import free_udp_port
 from test_tls import digest
 
 from klapka.services.pbx import Pbx
-from klapka.services.registrations import Registrations
+from klapka.services.telephony.registrations import Registrations
 from klapka.sip.supervisor import SipCore
 
 DOC = {"version": 1, "extensions": [{"number": "101", "sip_password": "Secret1234a"}]}

@@ -144,7 +144,7 @@ def test_registrations_are_visible_through_the_api(
     from fastapi.testclient import TestClient
 
     from klapka.api.app import create_app
-    from klapka.services.tokens import Tokens
+    from klapka.services.accounts.tokens import Tokens
 
     sip.apply(DOC)
     assert sip.sipp.register("101", "Secret1234a").ok

@@ -13,7 +13,7 @@ from pbx4sip import Pbx4Sip
 from sipp import Result
 
 from klapka.api.app import create_app
-from klapka.services.tokens import Tokens
+from klapka.services.accounts.tokens import Tokens
 from klapka.sip.rpc import KamailioFifoRpc, KamailioRpc
 
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}

@@ -17,7 +17,7 @@ import pytest
 from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port
 
-from klapka.services.config import ConfigService
+from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
 from klapka.sip.supervisor import SipCore
 from klapka.sip.tls import TlsFiles, ensure_certificate, tls_module_available

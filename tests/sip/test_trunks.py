@@ -13,7 +13,7 @@ from pbx4sip import Pbx4Sip
 from provider import Provider
 from sipp import free_udp_port
 
-from klapka.services.trunk_status import TrunkStatus
+from klapka.services.telephony.trunk_status import TrunkStatus
 
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
 

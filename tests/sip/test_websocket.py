@@ -18,7 +18,7 @@ from test_tls import digest, free_tcp_port
 from test_transfer import SDP, reply
 
 from klapka.services.pbx import Pbx
-from klapka.services.registrations import Registrations
+from klapka.services.telephony.registrations import Registrations
 from klapka.sip.supervisor import SipCore
 from klapka.sip.tls import (
     TlsFiles,

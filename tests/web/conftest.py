@@ -25,9 +25,9 @@ import pytest
 from smtp_sink import mailbox  # noqa: F401  (the SMTP sink fixture)
 
 from klapka.domain.references import Kind
-from klapka.services.objects import Objects
+from klapka.services.directory.objects import Objects
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
-from klapka.services.yamlfmt import load_yaml
 
 # Document sections, in an order where what is referenced exists first.
 SECTIONS = (

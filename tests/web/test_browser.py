@@ -19,14 +19,14 @@ from browsing import DESKTOP, PHONE, choose, eventually, new_context, save_tab, 
 from smtp_sink import PORTAL, Mailbox, texts, use_mailbox
 
 from klapka.domain.references import Kind
-from klapka.services import totp
-from klapka.services.objects import Objects
+from klapka.services.accounts import totp
+from klapka.services.accounts.two_factor import TwoFactor
+from klapka.services.accounts.user_language import language_of
+from klapka.services.accounts.user_language import set_language as set_user_language
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.services.two_factor import TwoFactor
-from klapka.services.user_language import language_of
-from klapka.services.user_language import set_language as set_user_language
-from klapka.services.voicemail import VoicemailStore
+from klapka.services.telephony.voicemail import VoicemailStore
 from klapka.store.repository import now
 
 # The UI calls the same services as the API, whose tests run on both backends: one pass here.

@@ -10,7 +10,7 @@ from starlette.routing import Mount
 
 from klapka.api.app import create_app
 from klapka.domain.references import Kind
-from klapka.services.objects import Objects
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.web.session import hand_off
 

@@ -104,7 +104,7 @@ def create_app(pbx: Pbx | None = None, web: bool | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The hash checked for unknown emails, made now: the first failed sign-in must not
         # take longer than any other (that would tell the email is unknown).
-        from klapka.services.sign_in import dummy_hash
+        from klapka.services.accounts.sign_in import dummy_hash
 
         dummy_hash()
         yield

@@ -30,9 +30,9 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from klapka.api.dependencies import get_pbx
 from klapka.domain.accounts import Scope
-from klapka.services.credentials import ENROLMENT_ONLY, Authenticated, Credentials
+from klapka.services.accounts.credentials import ENROLMENT_ONLY, Authenticated, Credentials
+from klapka.services.accounts.sessions import csrf_token_for
 from klapka.services.principal import Principal
-from klapka.services.sessions import csrf_token_for
 from klapka.store.repository import now
 
 SESSION_COOKIE = "klapka_session"

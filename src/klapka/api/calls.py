@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from klapka.api.crud import JsonBody, request_body, responses
 from klapka.api.dependencies import get_pbx
-from klapka.services.simulator import Simulator
+from klapka.services.telephony.simulator import Simulator
 
 
 class SimulationRequest(BaseModel):
@@ -92,7 +92,7 @@ class Registration(BaseModel):
 def registrations(request: Request, number: str) -> Any:
     from fastapi.responses import JSONResponse
 
-    from klapka.services.registrations import Registrations, SipCoreUnavailable
+    from klapka.services.telephony.registrations import Registrations, SipCoreUnavailable
 
     try:
         return Registrations(get_pbx(request)).of(number)
@@ -125,8 +125,8 @@ class TrunkStatusEntry(BaseModel):
 def _trunk_status(request: Request, name: str | None) -> Any:
     from fastapi.responses import JSONResponse
 
-    from klapka.services.registrations import SipCoreUnavailable
-    from klapka.services.trunk_status import TrunkStatus
+    from klapka.services.telephony.registrations import SipCoreUnavailable
+    from klapka.services.telephony.trunk_status import TrunkStatus
 
     try:
         found = TrunkStatus(get_pbx(request)).all(name)

@@ -61,7 +61,7 @@ class ConfigApplyResult(BaseModel):
 def config_service(request: Request) -> Any:
     # Imported here: the configuration service is younger than this module.
     try:
-        from klapka.services.config import ConfigService
+        from klapka.services.directory.config import ConfigService
     except ModuleNotFoundError:
         raise HTTPException(501, "not available in this version of klapka") from None
 
@@ -100,7 +100,7 @@ def export_config(
 ) -> Any:
     document = service.export(include_secrets=include_secrets)
     if wants_yaml(request):
-        from klapka.services.yamlfmt import dump_yaml
+        from klapka.services.directory.yamlfmt import dump_yaml
 
         return Response(dump_yaml(document), media_type=YAML)
     return document

@@ -30,8 +30,8 @@ from klapka.api.limits import Id, Limit, Offset
 from klapka.domain.directory import Contact
 from klapka.domain.problems import InvalidInput
 from klapka.domain.references import Kind
-from klapka.services import contacts
-from klapka.services.contact_csv import ContactCsv
+from klapka.services.directory import contacts
+from klapka.services.directory.contact_csv import ContactCsv
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 

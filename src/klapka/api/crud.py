@@ -28,7 +28,7 @@ from klapka.api.errors import ERROR_RESPONSES, PlaceView
 from klapka.api.limits import Limit, Offset
 from klapka.domain.problems import InvalidInput, Problem, problems_from_validation
 from klapka.domain.references import Kind
-from klapka.services.objects import Objects, sort_fields
+from klapka.services.directory.objects import Objects, sort_fields
 from klapka.store.repository import SPECS
 
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)

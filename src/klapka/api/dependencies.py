@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from klapka.api.limits import MAX_DEPTH
 from klapka.domain.problems import InvalidInput
-from klapka.services.objects import Objects
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 
@@ -138,7 +138,7 @@ async def json_or_yaml_body(request: Request) -> Any:
 
 
 def _parse_yaml(raw: bytes) -> Any:
-    from klapka.services.yamlfmt import load_yaml
+    from klapka.services.directory.yamlfmt import load_yaml
 
     try:
         text = raw.decode("utf-8-sig")

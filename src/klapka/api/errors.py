@@ -132,7 +132,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": "forbidden", "message": str(exc)}, status_code=403)
 
     # Imported here: signing in is younger than this module.
-    from klapka.services.sign_in import LockedOut, SignInFailed
+    from klapka.services.accounts.sign_in import LockedOut, SignInFailed
 
     @app.exception_handler(SignInFailed)
     async def _sign_in_failed(_request: Request, exc: SignInFailed) -> JSONResponse:
@@ -148,7 +148,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     # Imported here: email is younger than this module.
     from klapka.notify.email import MailFailed, MailNotConfigured
-    from klapka.services.welcome import LinkNotValid
+    from klapka.services.accounts.welcome import LinkNotValid
 
     @app.exception_handler(MailNotConfigured)
     async def _mail_not_configured(_request: Request, exc: MailNotConfigured) -> JSONResponse:

@@ -42,7 +42,7 @@ class CsvImportRefused(InvalidBody):
 def extension_csv(request: Request) -> Any:
     # Imported here: the CSV service is younger than this module.
     try:
-        from klapka.services.extension_csv import ExtensionCsv
+        from klapka.services.directory.extension_csv import ExtensionCsv
     except ModuleNotFoundError:
         raise HTTPException(501, "not available in this version of klapka") from None
     return ExtensionCsv(get_pbx(request), get_principal(request))

@@ -45,7 +45,7 @@ from klapka.domain.extension import (
 from klapka.domain.problems import InvalidInput, Problem
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus, Text255
-from klapka.services.objects import EXTENSION_PARTS
+from klapka.services.directory.objects import EXTENSION_PARTS
 
 KIND = Kind.EXTENSION
 
@@ -72,7 +72,7 @@ class ExtensionSummary(BaseModel):
 def _live_status(request: Request, items: list[dict[str, Any]]) -> None:
     """The page's extensions get their live SIP status (one query of the SIP core)."""
     from klapka.api.dependencies import get_pbx
-    from klapka.services.registrations import Registrations
+    from klapka.services.telephony.registrations import Registrations
 
     statuses = Registrations(get_pbx(request)).statuses(item["number"] for item in items)
     for item in items:
@@ -176,7 +176,7 @@ class ExtensionStatus(BaseModel):
 )
 def get_status(request: Request, number: Number, objects: ObjectsDep) -> Any:
     from klapka.api.dependencies import get_pbx
-    from klapka.services.registrations import Registrations
+    from klapka.services.telephony.registrations import Registrations
 
     objects.get(KIND, number)  # exists, and may be seen by whoever asks
     return {"status": Registrations(get_pbx(request)).statuses([number])[number]}

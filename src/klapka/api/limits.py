@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Kept with the YAML loader (the CLI reads documents too); named here with the others.
-from klapka.services.yamlfmt import MAX_YAML_NODES
+from klapka.services.directory.yamlfmt import MAX_YAML_NODES
 
 __all__ = ["MAX_YAML_NODES"]
 

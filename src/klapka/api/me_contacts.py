@@ -14,7 +14,7 @@ from klapka.api.crud import JsonBody, request_body, responses, sort_values
 from klapka.api.dependencies import get_pbx
 from klapka.api.limits import Id, Limit, Offset
 from klapka.domain.directory import PersonalContact
-from klapka.services import contacts
+from klapka.services.directory import contacts
 
 router = APIRouter(tags=["me"], dependencies=[Depends(current_principal)])
 

@@ -17,7 +17,7 @@ from klapka.api.crud import JsonBody, request_body
 from klapka.api.dependencies import get_pbx
 from klapka.api.errors import ERROR_RESPONSES
 from klapka.api.limits import Id
-from klapka.services.personal_tokens import NewToken, PersonalTokens
+from klapka.services.accounts.personal_tokens import NewToken, PersonalTokens
 
 router = APIRouter(tags=["sign-in"], dependencies=[Depends(current_principal)])
 

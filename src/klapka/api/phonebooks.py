@@ -27,7 +27,7 @@ from klapka.api.limits import Limit, Offset
 from klapka.domain.directory import Phonebook
 from klapka.domain.problems import InvalidInput
 from klapka.domain.references import Kind
-from klapka.services import contacts
+from klapka.services.directory import contacts
 
 
 class PhonebookView(Phonebook):

@@ -31,9 +31,9 @@ from klapka.api.crud import JsonBody, request_body
 from klapka.api.dependencies import get_pbx
 from klapka.api.errors import ERROR_RESPONSES, ErrorBody
 from klapka.api.limits import Id
-from klapka.services.sessions import Sessions, csrf_token_for
-from klapka.services.sign_in import SignIn, SignInResult
-from klapka.services.user_passwords import UserPasswords
+from klapka.services.accounts.sessions import Sessions, csrf_token_for
+from klapka.services.accounts.sign_in import SignIn, SignInResult
+from klapka.services.accounts.user_passwords import UserPasswords
 
 router = APIRouter(tags=["sign-in"])
 

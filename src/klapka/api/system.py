@@ -11,7 +11,7 @@ from klapka.api.crud import IncludeSecrets, JsonBody, parse_body, request_body, 
 from klapka.api.dependencies import get_pbx, get_principal
 from klapka.domain.directory import BusinessHours, System
 from klapka.domain.values import Email
-from klapka.services.system import SystemSettings
+from klapka.services.directory.system import SystemSettings
 
 
 def get_settings(request: Request) -> SystemSettings:

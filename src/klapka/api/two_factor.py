@@ -21,8 +21,8 @@ from klapka.api.auth import Clock, EnrollingPrincipal, SignedIn
 from klapka.api.crud import JsonBody, request_body
 from klapka.api.dependencies import get_pbx
 from klapka.api.errors import ERROR_RESPONSES
-from klapka.services.sessions import ENROLMENT, Sessions
-from klapka.services.two_factor import TwoFactor
+from klapka.services.accounts.sessions import ENROLMENT, Sessions
+from klapka.services.accounts.two_factor import TwoFactor
 
 router = APIRouter(tags=["sign-in"])
 

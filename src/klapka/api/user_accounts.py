@@ -17,8 +17,8 @@ from klapka.api.auth import Clock, CurrentPrincipal
 from klapka.api.crud import responses
 from klapka.api.dependencies import get_pbx
 from klapka.api.two_factor import TwoFactorStatus
-from klapka.services.two_factor import TwoFactor
-from klapka.services.user_accounts import UserAccounts
+from klapka.services.accounts.two_factor import TwoFactor
+from klapka.services.accounts.user_accounts import UserAccounts
 
 router = APIRouter(tags=["extensions"])
 Number = Annotated[str, Path(description="The extension's number.")]

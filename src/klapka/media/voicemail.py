@@ -19,7 +19,7 @@ from datetime import UTC
 from klapka.media import wav
 from klapka.media.prompts import Prompts, silence, tone
 from klapka.media.ua import Call
-from klapka.services.voicemail import NEW, OLD, Mailbox, Message, VoicemailStore
+from klapka.services.telephony.voicemail import NEW, OLD, Mailbox, Message, VoicemailStore
 
 log = logging.getLogger("klapka.media")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from klapka.domain.extension import AfterEmailing, NewMessageEmail
 from klapka.notify.email import Mailer, MailFailed, MailNotConfigured
-from klapka.services.voicemail import EMAIL_BACKOFF_SECONDS, Message, VoicemailStore
+from klapka.services.telephony.voicemail import EMAIL_BACKOFF_SECONDS, Message, VoicemailStore
 
 log = logging.getLogger("klapka.voicemail")
 

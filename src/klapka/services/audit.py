@@ -24,7 +24,7 @@ from klapka.store import tables as t
 from klapka.store.repository import SPECS, now
 
 if TYPE_CHECKING:
-    from klapka.services.config import FieldChange
+    from klapka.services.directory.config import FieldChange
     from klapka.services.pbx import Pbx
 
 MASK = "********"  # the same mask the API shows for a secret (services.objects.SECRET_MASK)
@@ -61,7 +61,7 @@ def masked(path: str, value: Any) -> Any:
 def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Field-level changes from ``before`` to ``after`` (None: did not exist), masked."""
     # Imported here: the configuration service records through this module.
-    from klapka.services.config import diff
+    from klapka.services.directory.config import diff
 
     def leaves(fields: list[FieldChange]) -> list[FieldChange]:
         # A section that appears or goes (settings left at their defaults are not stored)

@@ -1,7 +1,7 @@
 """Kamailio's configuration, generated under the data directory (never hand-edited).
 
 The native part only loads modules; every routing decision is made in Python (KEMI),
-by ``klapka.sip.kemi`` asking the routing engine.
+by ``klapka.kemi.adapter`` asking the routing engine.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import klapka
+from klapka.kemi.load import MAXBUFFER
 from klapka.sip.addresses import reachable, sip_host
-from klapka.sip.load import MAXBUFFER
 from klapka.sip.state_db import WRITE_BACK_SECONDS, db_url
 
 MODULES = (
@@ -209,7 +209,7 @@ modparam("pike", "remove_latency", 4)
 modparam("dialog", "enable_stats", 1)
 modparam("dialog", "profiles_with_value", "incall")
 # Each call's parties are asked every few minutes whether it still goes on (an in-dialog
-# OPTIONS); 408 or 481 ends the dialog (klapka.sip.kemi._track_call).
+# OPTIONS); 408 or 481 ends the dialog (klapka.kemi.adapter._track_call).
 modparam("dialog", "ka_timer", {min(10, dialog_keepalive)})
 modparam("dialog", "ka_interval", {dialog_keepalive})
 {dialog_db}# Register trunks: uac registers them from the table klapka writes (reloaded by RPC).
@@ -232,7 +232,7 @@ modparam("htable", "htable", "refers=>size=8;autoexpire=60;")
 # The calls klapka relayed: Call-ID -> the caller's tag, an hour after their last request
 # within the dialog (what the dialog module does not match: a second answer, a late NOTIFY).
 modparam("htable", "htable", "calls=>size=12;autoexpire=3600;")
-# shed=1 while the SIP core is overloaded: new requests get 503 (klapka.sip.load).
+# shed=1 while the SIP core is overloaded: new requests get 503 (klapka.kemi.load).
 modparam("htable", "htable", "load=>size=1;")
 modparam("app_python3", "load", "{paths.script}")
 # Nothing to do for each message sent: not calling into Python for it saves ~6 calls a call.
@@ -252,7 +252,7 @@ import sys
 
 sys.path.insert(0, {str(src_dir)!r})
 
-from klapka.sip.kemi import Adapter  # noqa: E402
+from klapka.kemi.adapter import Adapter  # noqa: E402
 
 
 def mod_init():

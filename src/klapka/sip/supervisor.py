@@ -17,16 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import klapka
-from klapka.services.feature_codes import FeatureCodes
+from klapka.kemi import load
+from klapka.kemi.control import ControlServer
+from klapka.kemi.snapshot import SnapshotWriter
 from klapka.services.pbx import Pbx
-from klapka.services.registrations import Registrations, SipCoreUnavailable
-from klapka.services.sip_directory import build_snapshot, directory_version, extension_stamps
-from klapka.sip import load, state_db, uacreg
+from klapka.services.telephony.feature_codes import FeatureCodes
+from klapka.services.telephony.registrations import Registrations, SipCoreUnavailable
+from klapka.services.telephony.sip_directory import (
+    build_snapshot,
+    directory_version,
+    extension_stamps,
+)
+from klapka.sip import state_db, uacreg
 from klapka.sip.addresses import listen_addresses, sip_host, toward
-from klapka.sip.control import ControlServer
 from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
 from klapka.sip.rpc import KamailioRpc, RpcError
-from klapka.sip.snapshot_file import SnapshotWriter
 from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available, websocket_module_available
 
 log = logging.getLogger("klapka.sip")

@@ -17,13 +17,14 @@ from starlette.responses import Response
 
 from klapka.domain.problems import InvalidInput, KlapkaError
 from klapka.domain.references import Kind
-from klapka.services import contacts, permissions
+from klapka.services import permissions
 from klapka.services.audit import AuditLog
-from klapka.services.objects import Objects
+from klapka.services.directory import contacts
+from klapka.services.directory.objects import Objects
+from klapka.services.directory.system import SystemSettings
+from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.permissions import Action, ClientPermissions
 from klapka.services.principal import Principal
-from klapka.services.system import SystemSettings
-from klapka.services.yamlfmt import dump_yaml, load_yaml
 from klapka.web.forms import SKIP, Field, Form
 from klapka.web.frame import PageContext, open_page
 
@@ -214,7 +215,7 @@ def trunk_status_panel(ctx: PageContext) -> None:
     box = ui.column().props('data-testid="trunk-status"')
 
     def read(p: Principal) -> list[dict[str, Any]]:
-        from klapka.services.trunk_status import TrunkStatus
+        from klapka.services.telephony.trunk_status import TrunkStatus
 
         with ctx.pbx.tx() as repo:
             permissions.check(repo.conn, p, Action.ADMINISTER)

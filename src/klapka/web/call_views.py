@@ -1,7 +1,7 @@
 """How the UI shows where a call goes: ring steps as a timeline, the outcome, the trace.
 
 Both the call simulator page and the extension editor's "where do calls go" panel show the
-engine's own answer (``klapka.services.simulator``): the same steps and trace as
+engine's own answer (``klapka.services.telephony.simulator``): the same steps and trace as
 ``klapka simulate`` and ``POST /api/v1/calls/simulate``.
 """
 

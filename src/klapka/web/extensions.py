@@ -21,14 +21,14 @@ from klapka.domain.problems import InvalidInput, KlapkaError, NotFound
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
 from klapka.services import permissions
-from klapka.services.extension_csv import ExtensionCsv
-from klapka.services.objects import Objects
+from klapka.services.accounts.sessions import Sessions
+from klapka.services.accounts.welcome import Welcome
+from klapka.services.directory.extension_csv import ExtensionCsv
+from klapka.services.directory.objects import Objects
+from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.permissions import Action
 from klapka.services.principal import Principal
-from klapka.services.sessions import Sessions
-from klapka.services.simulator import Simulator
-from klapka.services.welcome import Welcome
-from klapka.services.yamlfmt import dump_yaml, load_yaml
+from klapka.services.telephony.simulator import Simulator
 from klapka.web import call_views, extension_tabs
 from klapka.web.forms import Form
 from klapka.web.frame import PageContext, open_page, url
@@ -41,7 +41,7 @@ def registration_status(ctx: PageContext, numbers: list[str]) -> dict[str, str]:
     """Live status per extension from the SIP core: ``registered``, ``unregistered`` (and,
     where the SIP core tells, ``ringing`` or ``in_call``); ``unknown`` when it is not running."""
     try:
-        from klapka.services.registrations import Registrations
+        from klapka.services.telephony.registrations import Registrations
 
         registrations = Registrations(ctx.pbx)
         if hasattr(registrations, "statuses"):

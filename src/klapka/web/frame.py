@@ -20,12 +20,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from klapka.domain.problems import Conflict, Forbidden, InvalidInput, KlapkaError, NotFound
-from klapka.services.credentials import ENROLMENT_ONLY
+from klapka.services.accounts.credentials import ENROLMENT_ONLY
+from klapka.services.accounts.user_language import language_of
+from klapka.services.accounts.user_language import set_language as remember_language
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import ClientPermissions
 from klapka.services.principal import Principal
-from klapka.services.user_language import language_of
-from klapka.services.user_language import set_language as remember_language
 from klapka.store.repository import now
 from klapka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, pick_language
 from klapka.web.session import SessionEnded, Visitor
@@ -253,7 +253,7 @@ def set_language(code: str) -> None:
 
 
 def sign_out(ctx: PageContext) -> None:
-    from klapka.services.sign_in import SignIn
+    from klapka.services.accounts.sign_in import SignIn
 
     if ctx.visitor.session_id:
         SignIn(ctx.pbx, ctx.visitor.clock).sign_out(ctx.visitor.session_id)

@@ -20,11 +20,11 @@ from klapka.domain.extension import UrlPopupCallType, UrlPopupTrigger
 from klapka.domain.problems import Forbidden
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
-from klapka.services import contacts
-from klapka.services.objects import Objects
+from klapka.services.accounts.user_passwords import UserPasswords
+from klapka.services.directory import contacts
+from klapka.services.directory.objects import Objects
+from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.principal import Principal
-from klapka.services.user_passwords import UserPasswords
-from klapka.services.yamlfmt import dump_yaml, load_yaml
 from klapka.store.database import data_dir
 from klapka.web import extension_tabs
 from klapka.web.forms import Field, Form
@@ -187,7 +187,7 @@ def voicemail_messages(ctx: PageContext, mailbox: str | None = None) -> None:
     """The messages of my mailbox (or, for an admin, of ``mailbox``), newest first: listen
     (the API's audio URL, with this browser's session cookie), mark heard or new, delete.
     The phones' message light follows."""
-    from klapka.services.voicemail import NEW, OLD, VoicemailStore
+    from klapka.services.telephony.voicemail import NEW, OLD, VoicemailStore
 
     t = ctx.t
     store = VoicemailStore(ctx.pbx, data_dir())

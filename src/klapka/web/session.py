@@ -28,7 +28,7 @@ from starlette.requests import Request
 
 from klapka.api.auth import SESSION_COOKIE, source_ip
 from klapka.domain.problems import KlapkaError
-from klapka.services.credentials import ENROLMENT_ONLY, Authenticated, Credentials
+from klapka.services.accounts.credentials import ENROLMENT_ONLY, Authenticated, Credentials
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.store.repository import now

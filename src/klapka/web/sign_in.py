@@ -17,11 +17,11 @@ from starlette.responses import RedirectResponse, Response
 
 from klapka.api.auth import clear_session_cookies, set_session_cookies
 from klapka.domain.problems import InvalidInput, KlapkaError
-from klapka.services.credentials import ENROLMENT_ONLY
-from klapka.services.sessions import Sessions
-from klapka.services.sign_in import SignIn, SignInResult
-from klapka.services.two_factor import TwoFactor
-from klapka.services.user_passwords import UserPasswords
+from klapka.services.accounts.credentials import ENROLMENT_ONLY
+from klapka.services.accounts.sessions import Sessions
+from klapka.services.accounts.sign_in import SignIn, SignInResult
+from klapka.services.accounts.two_factor import TwoFactor
+from klapka.services.accounts.user_passwords import UserPasswords
 from klapka.store.repository import now
 from klapka.web.frame import language_menu, the_pbx, translator_for, url
 from klapka.web.session import BROWSER_COOKIE, Visitor, hand_off, take

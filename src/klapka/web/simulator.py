@@ -16,7 +16,7 @@ from starlette.responses import Response
 from klapka.services import permissions
 from klapka.services.permissions import Action
 from klapka.services.principal import Principal
-from klapka.services.simulator import Simulator
+from klapka.services.telephony.simulator import Simulator
 from klapka.web import call_views
 from klapka.web.forms import Form
 from klapka.web.frame import open_page

@@ -26,7 +26,8 @@ from klapka.domain.problems import InvalidInput
 from klapka.domain.references import Kind, refs_of
 from klapka.domain.values import PresenceStatus, random_pin, random_sip_password
 from klapka.services import audit
-from klapka.services.csv_tables import (
+from klapka.services.accounts.sessions import end_access_of_disabled
+from klapka.services.directory.csv_tables import (
     BOOLEAN_RULE,
     FALSE,
     TRUE,
@@ -38,10 +39,9 @@ from klapka.services.csv_tables import (
     read_table,
     write_table,
 )
-from klapka.services.objects import validate
+from klapka.services.directory.objects import validate
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
-from klapka.services.sessions import end_access_of_disabled
 from klapka.store import tables as t
 from klapka.store.repository import SPECS, Repository, extension_columns, now, split_secrets
 

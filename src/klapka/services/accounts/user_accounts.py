@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 
 from klapka.domain.problems import NotFound
 from klapka.services import audit
-from klapka.services.lockout import SignInThrottle, account_key
+from klapka.services.accounts.lockout import SignInThrottle, account_key
+from klapka.services.accounts.sessions import SECOND_FACTOR, Sessions
+from klapka.services.accounts.two_factor import TwoFactor
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import Action, check
 from klapka.services.principal import Principal
-from klapka.services.sessions import SECOND_FACTOR, Sessions
-from klapka.services.two_factor import TwoFactor
 from klapka.store import tables as t
 
 

@@ -21,8 +21,9 @@ from klapka.domain.extension import Extension
 from klapka.domain.problems import Conflict, Forbidden, KlapkaError, NotFound
 from klapka.domain.references import Kind
 from klapka.notify.email import Mailer, MailFailed, MailNotConfigured, smtp_server
-from klapka.services import audit, links
-from klapka.services.objects import Objects, validate
+from klapka.services import audit
+from klapka.services.accounts import links
+from klapka.services.directory.objects import Objects, validate
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t

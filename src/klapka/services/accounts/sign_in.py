@@ -5,7 +5,7 @@ second factor required (a short-lived challenge to answer with a TOTP or recover
 enrolment required (two-factor is required but not set up yet: a session that may only
 enrol). Every failure looks the same, whether the email is unknown, the password wrong, no
 password set or the extension disabled, and takes the same time: for an unknown account a
-dummy argon2 hash is checked. Failures count towards lockout (``klapka.services.lockout``).
+dummy argon2 hash is checked. Failures count towards lockout (``klapka.services.accounts.lockout``).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from sqlalchemy import delete, func, select, update
 
 from klapka.domain.problems import InvalidInput, KlapkaError
 from klapka.services import audit
-from klapka.services.lockout import SignInThrottle
-from klapka.services.passwords import hash_password, token_digest, verify_password
+from klapka.services.accounts.lockout import SignInThrottle
+from klapka.services.accounts.passwords import hash_password, token_digest, verify_password
+from klapka.services.accounts.sessions import ACTIVE, ENROLMENT, SECOND_FACTOR, Sessions, policy_of
+from klapka.services.accounts.two_factor import is_enrolled, is_required, verify_second_factor
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.services.sessions import ACTIVE, ENROLMENT, SECOND_FACTOR, Sessions, policy_of
-from klapka.services.two_factor import is_enrolled, is_required, verify_second_factor
 from klapka.store import tables as t
 
 WRONG = "the email or password is wrong"

@@ -29,11 +29,11 @@ from klapka.domain.problems import InvalidInput, Problem
 from klapka.domain.references import Kind, refs_of
 from klapka.domain.values import random_pin, random_sip_password
 from klapka.services import audit
-from klapka.services.objects import SECRET_MASK
-from klapka.services.passwords import hash_password
+from klapka.services.accounts.passwords import hash_password
+from klapka.services.accounts.sessions import end_access_of_disabled
+from klapka.services.directory.objects import SECRET_MASK
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
-from klapka.services.sessions import end_access_of_disabled
 from klapka.store import tables as t
 from klapka.store.repository import (
     SPECS,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from klapka.domain.problems import NotFound
-from klapka.services.passwords import token_digest
+from klapka.services.accounts.passwords import token_digest
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
 from klapka.store.repository import now

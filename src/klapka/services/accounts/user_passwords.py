@@ -23,17 +23,17 @@ from klapka.domain.directory import System
 from klapka.domain.problems import Forbidden, InvalidInput
 from klapka.domain.values import check_user_password
 from klapka.services import audit
-from klapka.services.account_notices import (
+from klapka.services.accounts.account_notices import (
     password_changed_text,
     password_reset_text,
     send_notice,
 )
-from klapka.services.lockout import SignInThrottle, sign_in_principal
-from klapka.services.passwords import hash_password, token_digest, verify_password
+from klapka.services.accounts.lockout import SignInThrottle, sign_in_principal
+from klapka.services.accounts.passwords import hash_password, token_digest, verify_password
+from klapka.services.accounts.sessions import Sessions, policy_of
+from klapka.services.accounts.sign_in import MAX_PASSWORD_LENGTH, LockedOut
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.services.sessions import Sessions, policy_of
-from klapka.services.sign_in import MAX_PASSWORD_LENGTH, LockedOut
 from klapka.store import tables as t
 
 log = logging.getLogger(__name__)

@@ -37,7 +37,7 @@ from klapka.domain.problems import (
 )
 from klapka.domain.references import Kind
 from klapka.services import audit
-from klapka.services.objects import Deleted, Objects, Page, merge_patch
+from klapka.services.directory.objects import Deleted, Objects, Page, merge_patch
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.store import tables as t

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from klapka.domain.accounts import Scope
+from klapka.services.accounts.personal_tokens import TOKEN_PREFIX, PersonalTokens
+from klapka.services.accounts.sessions import ENROLMENT, SessionInfo, Sessions
+from klapka.services.accounts.tokens import Tokens
 from klapka.services.pbx import Pbx
-from klapka.services.personal_tokens import TOKEN_PREFIX, PersonalTokens
 from klapka.services.principal import Principal
-from klapka.services.sessions import ENROLMENT, SessionInfo, Sessions
-from klapka.services.tokens import Tokens
 
 # The scope of a session that may only enrol in two-factor authentication (and sign out).
 ENROLMENT_ONLY = "two_factor_enrolment"

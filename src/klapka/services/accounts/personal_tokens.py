@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from klapka.domain.accounts import Scope
 from klapka.domain.problems import Forbidden, InvalidInput, NotFound, problems_from_validation
 from klapka.services import audit
-from klapka.services.passwords import token_digest
+from klapka.services.accounts.passwords import token_digest
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.store import tables as t

@@ -1,4 +1,4 @@
-"""Two-factor authentication with TOTP (``klapka.services.totp``) and recovery codes.
+"""Two-factor authentication with TOTP (``klapka.services.accounts.totp``) and recovery codes.
 
 A user enrols in two steps: ``start`` makes a secret (shown as text and as a QR code for the
 authenticator app), ``confirm`` checks a first code from the app and turns it on, answering
@@ -23,11 +23,12 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from klapka.domain.problems import Conflict, Forbidden, InvalidInput, NotFound
-from klapka.services import audit, totp
-from klapka.services.passwords import token_digest, verify_password
+from klapka.services import audit
+from klapka.services.accounts import totp
+from klapka.services.accounts.passwords import token_digest, verify_password
+from klapka.services.accounts.sessions import policy_of
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.services.sessions import policy_of
 from klapka.store import tables as t
 
 RECOVERY_CODES = 10

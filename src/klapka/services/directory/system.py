@@ -10,7 +10,7 @@ from sqlalchemy import select
 from klapka.domain.directory import BusinessHours, System
 from klapka.domain.problems import Conflict, InvalidInput, problems_from_validation
 from klapka.services import audit
-from klapka.services.objects import SECRET_MASK, merge_patch
+from klapka.services.directory.objects import SECRET_MASK, merge_patch
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from klapka.domain.accounts import SignInPolicy
 from klapka.domain.directory import System
-from klapka.services.passwords import token_digest
+from klapka.services.accounts.passwords import token_digest
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
 from klapka.store.repository import now

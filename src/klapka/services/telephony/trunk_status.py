@@ -17,8 +17,8 @@ from typing import Any
 from klapka.domain.directory import Trunk, TrunkType
 from klapka.domain.problems import NotFound
 from klapka.services.pbx import Pbx
-from klapka.services.registrations import SipCoreUnavailable
-from klapka.services.sip_directory import load_trunks_checked, resolve, trunk_uuid
+from klapka.services.telephony.registrations import SipCoreUnavailable
+from klapka.services.telephony.sip_directory import load_trunks_checked, resolve, trunk_uuid
 from klapka.sip.kamailio_cfg import SipPaths
 from klapka.sip.rpc import KamailioRpc, RpcError
 from klapka.store.database import data_dir

@@ -24,13 +24,16 @@ from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
+from klapka.kemi import control, load
+from klapka.kemi import openssl as kemi_openssl
+from klapka.kemi import trunks as kemi_trunks
+from klapka.kemi import voicemail as kemi_voicemail
+from klapka.kemi.classify import classify
+from klapka.kemi.snapshot import Snapshot
 from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.engine import decide, resume
 from klapka.routing.featurecodes import is_feature_code
 from klapka.routing.model import Call, Endpoint, Runtime
-from klapka.sip import control, kemi_openssl, kemi_trunks, kemi_voicemail, load
-from klapka.sip.kemi_classify import classify
-from klapka.sip.snapshot_file import Snapshot
 
 AOR_DOMAIN = "klapka"  # every extension's address of record is sip:<number>@klapka
 REALM = "klapka"

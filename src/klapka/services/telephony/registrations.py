@@ -7,9 +7,9 @@ from typing import Any
 
 from klapka.domain.problems import KlapkaError, NotFound
 from klapka.domain.references import Kind
+from klapka.kemi.classify import classify
 from klapka.services.pbx import Pbx
 from klapka.sip.kamailio_cfg import SipPaths
-from klapka.sip.kemi_classify import classify
 from klapka.sip.rpc import KamailioFifoRpc, KamailioRpc, RpcError
 from klapka.store.database import data_dir
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 
-from klapka.services.passwords import token_digest
+from klapka.services.accounts.passwords import token_digest
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
 from klapka.store.repository import now

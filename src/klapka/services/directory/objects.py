@@ -25,11 +25,11 @@ from klapka.domain.problems import Conflict, InvalidInput, NotFound, Place, prob
 from klapka.domain.references import Kind, without_refs
 from klapka.domain.values import random_pin, random_sip_password
 from klapka.services import audit, permissions
-from klapka.services.passwords import hash_password
+from klapka.services.accounts.passwords import hash_password
+from klapka.services.accounts.sessions import end_access_of_disabled
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import Action
 from klapka.services.principal import SYSTEM, Principal
-from klapka.services.sessions import end_access_of_disabled
 from klapka.store import tables as t
 from klapka.store.repository import (
     SPECS,

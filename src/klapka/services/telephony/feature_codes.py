@@ -14,7 +14,7 @@ from klapka.domain.destinations import DestinationType
 from klapka.domain.problems import Forbidden, InvalidInput, KlapkaError, NotFound
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
-from klapka.services.objects import Objects
+from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 

@@ -19,8 +19,8 @@ from klapka.domain.document import stored_form
 from klapka.domain.problems import Forbidden, InvalidInput
 from klapka.domain.references import Kind
 from klapka.services import audit
-from klapka.services.contacts import can_manage_company, can_view_company, phonebook_name
-from klapka.services.csv_tables import (
+from klapka.services.directory.contacts import can_manage_company, can_view_company, phonebook_name
+from klapka.services.directory.csv_tables import (
     ImportResult,
     Progress,
     RowError,
@@ -28,7 +28,7 @@ from klapka.services.csv_tables import (
     read_table,
     write_table,
 )
-from klapka.services.objects import validate
+from klapka.services.directory.objects import validate
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t

@@ -1,0 +1,1 @@
+"""Users and their access: accounts, passwords, sign-in, sessions, tokens, two-factor."""

@@ -1,0 +1,1 @@
+"""The directory's objects: one writer, configuration documents, CSV, contacts."""

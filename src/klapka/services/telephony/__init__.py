@@ -1,0 +1,1 @@
+"""Calls: the simulator, registrations, the SIP core's snapshot, trunks, voicemail."""
