@@ -149,7 +149,9 @@ StateQuery = Annotated[
 
 @router.get("/me/voicemail/messages", summary="My voicemail messages",
             operation_id="list_my_voicemail_messages", response_model=list[VoicemailMessage])  # fmt: skip
-def list_mine(request: Request, principal: CurrentPrincipal, state: StateQuery = None) -> Response:
+def list_mine(
+    request: Request, principal: CurrentPrincipal, state: StateQuery = None
+) -> list[dict[str, Any]]:
     return _list(store_of(request), _own(principal), state)
 
 
@@ -211,7 +213,7 @@ def delete_greeting_mine(request: Request, principal: CurrentPrincipal, slot: Sl
 @router.get("/extensions/{number}/voicemail/messages", summary="A mailbox's messages",
             operation_id="list_voicemail_messages", response_model=list[VoicemailMessage])  # fmt: skip
 def list_any(request: Request, principal: CurrentPrincipal, number: Number,
-             state: StateQuery = None) -> Response:  # fmt: skip
+             state: StateQuery = None) -> list[dict[str, Any]]:  # fmt: skip
     store = store_of(request)
     return _list(store, _mailbox(store, principal, number), state)
 

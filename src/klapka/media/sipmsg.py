@@ -131,7 +131,9 @@ def display_name_of(header: str) -> str:
 
 def _split_commas(value: str) -> list[str]:
     """Header values folded with commas, ignoring commas inside quotes and <...>."""
-    out, depth, quoted, current = [], 0, False, []
+    out: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
     for ch in value:
         if ch == '"':
             quoted = not quoted

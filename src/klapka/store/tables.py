@@ -5,7 +5,6 @@ foreign keys, so the database itself refuses a reference to something that is go
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -44,7 +43,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime")
         return value.astimezone(UTC) if value is not None else None
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -97,13 +97,13 @@ class FeatureCodes:
         if dialled in FORWARD_OFF_CODES:
             rule = FORWARD_OFF_CODES[dialled]
             return self._forward(objects, extension, rule, RULE_DEFAULTS[rule], "off")
-        rule = FORWARD_CODES.get(dialled[:3])
+        forward = FORWARD_CODES.get(dialled[:3])
         number = dialled[3:]
-        if rule is None:
+        if forward is None:
             return Result(404, "Unknown feature code")
         if not number or not all(c.isdigit() or c == "+" for c in number):
             return Result(484, "Dial the code and then the number")
-        return self._forward(objects, extension, rule, self._destination(number), f"to {number}")
+        return self._forward(objects, extension, forward, self._destination(number), f"to {number}")
 
     def _destination(self, number: str) -> dict[str, Any]:
         with self.pbx.tx() as repo:

@@ -163,7 +163,7 @@ class VoicemailStore:
         at = datetime.now(UTC)
         relative = f"voicemail/{number}/{at:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.wav"
         with self.pbx.tx() as repo:
-            message_id = repo.conn.execute(
+            new_id = repo.conn.execute(
                 insert(t.voicemail_messages).values(
                     mailbox=number,
                     state=RECORDING,
@@ -173,8 +173,9 @@ class VoicemailStore:
                     duration_ms=0,
                     path=relative,
                 )
-            ).inserted_primary_key[0]
-        return int(message_id), self.data_dir / relative
+            ).inserted_primary_key
+            assert new_id is not None
+        return int(new_id[0]), self.data_dir / relative
 
     def finish(self, message_id: int, duration_ms: int, keep: bool) -> Message | None:
         """The recording is over: keep it as a new message (queueing its email by the
@@ -268,7 +269,7 @@ class VoicemailStore:
             rows = repo.conn.execute(
                 select(c.state, func.count()).where(c.mailbox == number).group_by(c.state)
             ).all()
-        by_state = dict(rows)
+        by_state: dict[str, int] = {state: count for state, count in rows}
         return int(by_state.get(NEW, 0)), int(by_state.get(OLD, 0))
 
     def mark(self, number: str, message_id: int, state: str) -> Message:
