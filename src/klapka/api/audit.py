@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from klapka.api.contacts import PbxDep
+from klapka.api.contacts import Asking, PbxDep
 from klapka.api.crud import list_problems_as_query, responses
 from klapka.api.limits import Limit, Offset
 from klapka.domain.problems import InvalidInput
@@ -53,6 +53,7 @@ class AuditPage(BaseModel):
 )
 def list_audit(
     pbx: PbxDep,
+    asking: Asking,
     actor: Annotated[
         str | None,
         Query(max_length=127, description="An actor's name (`token admin`) or extension number."),
@@ -77,7 +78,7 @@ def list_audit(
     offset: Offset = 0,
 ) -> Any:
     try:
-        page = AuditLog(pbx).list(actor, kind, key, action, since, until, limit, offset)
+        page = AuditLog(pbx, asking).list(actor, kind, key, action, since, until, limit, offset)
     except InvalidInput as e:
         raise list_problems_as_query(e) from None
     return {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from klapka.api.crud import JsonBody, request_body, responses
-from klapka.api.dependencies import get_pbx
+from klapka.api.dependencies import get_pbx, get_principal
 from klapka.services.telephony.simulator import Simulator
 
 
@@ -45,7 +45,7 @@ class CallPaths(BaseModel):
 
 
 def get_simulator(request: Request) -> Simulator:
-    return Simulator(get_pbx(request))
+    return Simulator(get_pbx(request), get_principal(request))
 
 
 SimulatorDep = Annotated[Simulator, Depends(get_simulator)]
@@ -95,7 +95,7 @@ def registrations(request: Request, number: str) -> Any:
     from klapka.services.telephony.registrations import Registrations, SipCoreUnavailable
 
     try:
-        return Registrations(get_pbx(request)).of(number)
+        return Registrations(get_pbx(request), principal=get_principal(request)).of(number)
     except SipCoreUnavailable as e:
         return JSONResponse({"error": "sip_core_unavailable", "message": str(e)}, status_code=503)
 
@@ -129,7 +129,7 @@ def _trunk_status(request: Request, name: str | None) -> Any:
     from klapka.services.telephony.trunk_status import TrunkStatus
 
     try:
-        found = TrunkStatus(get_pbx(request)).all(name)
+        found = TrunkStatus(get_pbx(request), principal=get_principal(request)).all(name)
     except SipCoreUnavailable as e:
         return JSONResponse({"error": "sip_core_unavailable", "message": str(e)}, status_code=503)
     return found if name is None else found[0]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, func, insert, or_, select
 
 from klapka.domain.problems import InvalidInput
-from klapka.services.principal import Principal
+from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
 from klapka.store.repository import SPECS, now
 
@@ -174,8 +174,9 @@ def _view(row: Any) -> dict[str, Any]:
 class AuditLog:
     """Reads the log, newest first, filtered."""
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
+        self.principal = principal
 
     def list(
         self,
@@ -189,7 +190,10 @@ class AuditLog:
         offset: int = 0,
     ) -> AuditPage:
         """Entries matching every filter given. ``actor`` is a name (``token deploy``) or an
-        extension number; ``since`` is inclusive, ``until`` exclusive."""
+        extension number; ``since`` is inclusive, ``until`` exclusive. Admins only."""
+        from klapka.services.permissions import require_admin  # permissions records here
+
+        require_admin(self.principal)
         c = t.audit_log.c
         where: list[Any] = []
         if actor:

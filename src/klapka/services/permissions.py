@@ -15,8 +15,10 @@ and the preview "what does user X see".
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Column, Connection, select, update
 
@@ -180,6 +182,34 @@ def allowed(conn: Connection, principal: Principal, action: Action, *keys: str) 
     return Checker(conn, principal).allowed(action, *keys)
 
 
+def require_admin(principal: Principal) -> None:
+    """``check(..., Action.ADMINISTER)`` without a transaction: the rules have no say in it."""
+    if principal.is_admin:
+        return
+    if principal.extension is None:
+        raise Forbidden(NO_EXTENSION)
+    raise Forbidden("only an admin may do this")
+
+
+class HasPrincipal(Protocol):
+    principal: Principal
+
+
+R = TypeVar("R")
+
+
+def admin_only(method: Callable[..., R]) -> Callable[..., R]:
+    """A service method for admins (and the system) only: ``self.principal`` is checked
+    before anything is read or changed."""
+
+    @functools.wraps(method)
+    def checked(self: HasPrincipal, *args: Any, **kwargs: Any) -> R:
+        require_admin(self.principal)
+        return method(self, *args, **kwargs)
+
+    return checked
+
+
 def permissions_view(rules: Effective) -> dict[str, Any]:
     """What the portal needs to know: the menus to show, the settings the user may edit."""
     return {
@@ -187,6 +217,19 @@ def permissions_view(rules: Effective) -> dict[str, Any]:
         "preferences": {p.value: d.allowed for p, d in rules.preferences.items()},
         "contacts": rules.contacts.value,
     }
+
+
+def menu_for(pbx: Pbx, principal: Principal) -> dict[str, Any]:
+    """What the web frame shows ``principal``: the admin console or not, the portal menus,
+    the preferences they may edit and their access to the company contacts."""
+    if principal.extension is None:
+        view: dict[str, Any] = {"menus": {}, "preferences": {}, "contacts": "none"}
+        if principal.is_admin:
+            view = permissions_view(unrestricted(""))
+    else:
+        with pbx.tx() as repo:
+            view = permissions_view(effective_for(repo.conn, principal))
+    return {"admin": principal.is_admin, **view}
 
 
 class ClientPermissions:

@@ -33,6 +33,7 @@ from klapka.services.accounts.passwords import hash_password
 from klapka.services.accounts.sessions import end_access_of_disabled
 from klapka.services.directory.objects import SECRET_MASK
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import admin_only
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
 from klapka.store.repository import (
@@ -202,6 +203,7 @@ class ConfigService:
 
     # --- export ---------------------------------------------------------------------
 
+    @admin_only
     def export(self, include_secrets: bool = False) -> dict[str, Any]:
         """The whole configuration as a document, defaults left out."""
         with self.pbx.tx() as repo:
@@ -228,6 +230,7 @@ class ConfigService:
 
     # --- apply ----------------------------------------------------------------------
 
+    @admin_only
     def apply(
         self, data: Any, dry_run: bool = False, allow_delete_all: bool = False
     ) -> ApplyResult:

@@ -41,6 +41,7 @@ from klapka.services.directory.csv_tables import (
 )
 from klapka.services.directory.objects import validate
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import admin_only
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
 from klapka.store.repository import SPECS, Repository, extension_columns, now, split_secrets
@@ -201,6 +202,7 @@ class ExtensionCsv:
 
     # --- export ---------------------------------------------------------------------
 
+    @admin_only
     def export_csv(self, include_secrets: bool = False) -> str:
         """Every extension, one row each; secrets only with ``include_secrets``."""
         with self.pbx.tx() as repo:
@@ -247,6 +249,7 @@ class ExtensionCsv:
 
     # --- import ---------------------------------------------------------------------
 
+    @admin_only
     def import_csv(
         self, text: str, progress: Progress | None = None, dry_run: bool = False
     ) -> ImportResult:

@@ -12,6 +12,7 @@ from klapka.domain.problems import Conflict, InvalidInput, problems_from_validat
 from klapka.services import audit
 from klapka.services.directory.objects import SECRET_MASK, merge_patch
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import admin_only
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
 
@@ -24,15 +25,19 @@ def _system_view(system: System, secrets: dict[str, Any], include_secrets: bool)
 
 
 class SystemSettings:
+    """For admins (and the system) only: every method checks the principal."""
+
     def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
         self.principal = principal  # who the changes are made for, in the audit log
 
+    @admin_only
     def get(self, include_secrets: bool = False) -> dict[str, Any]:
         with self.pbx.tx() as repo:
             system, secrets, _hours, _v = repo.system()
         return _system_view(system, secrets, include_secrets)
 
+    @admin_only
     def replace(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise InvalidInput.one("", "must be a JSON object")
@@ -65,16 +70,19 @@ class SystemSettings:
             audit.record(repo.conn, self.principal, "update", "system", "", before, after)
         return self.get()
 
+    @admin_only
     def patch(self, patch: Any) -> dict[str, Any]:
         if not isinstance(patch, dict):
             raise InvalidInput.one("", "a merge patch must be a JSON object")
         current = self.get(include_secrets=False)
         return self.replace(merge_patch(current, patch))
 
+    @admin_only
     def get_business_hours(self) -> dict[str, Any]:
         with self.pbx.tx() as repo:
             return repo.system()[2].model_dump(mode="json")
 
+    @admin_only
     def replace_business_hours(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise InvalidInput.one("", "must be a JSON object")
@@ -97,11 +105,13 @@ class SystemSettings:
             )
         return self.get_business_hours()
 
+    @admin_only
     def patch_business_hours(self, patch: Any) -> dict[str, Any]:
         if not isinstance(patch, dict):
             raise InvalidInput.one("", "a merge patch must be a JSON object")
         return self.replace_business_hours(merge_patch(self.get_business_hours(), patch))
 
+    @admin_only
     def send_test_email(self, to: str) -> None:
         """Send a short message to ``to`` with the SMTP settings (MailNotConfigured,
         MailFailed when that does not work); in the audit log."""

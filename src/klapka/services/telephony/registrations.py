@@ -9,6 +9,8 @@ from klapka.domain.problems import KlapkaError, NotFound
 from klapka.domain.references import Kind
 from klapka.kemi.classify import classify
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import admin_only
+from klapka.services.principal import SYSTEM, Principal
 from klapka.sip.kamailio_cfg import SipPaths
 from klapka.sip.rpc import KamailioFifoRpc, KamailioRpc, RpcError
 from klapka.store.database import data_dir
@@ -19,8 +21,11 @@ class SipCoreUnavailable(KlapkaError):
 
 
 class Registrations:
-    def __init__(self, pbx: Pbx, paths: SipPaths | None = None) -> None:
+    def __init__(
+        self, pbx: Pbx, paths: SipPaths | None = None, principal: Principal = SYSTEM
+    ) -> None:
         self.pbx = pbx
+        self.principal = principal
         self.paths = paths or SipPaths(data_dir() / "sip")
 
     def _contacts(self, number: str) -> list[dict[str, Any]]:
@@ -55,6 +60,7 @@ class Registrations:
             if aor.get("AoR")
         }
 
+    @admin_only
     def of(self, number: str) -> list[dict[str, Any]]:
         """The extension's registered contacts: contact, class, user agent, source, expiry."""
         with self.pbx.tx() as repo:

@@ -25,6 +25,8 @@ from klapka.routing.model import (
 )
 from klapka.routing.simulate import Party, Simulation, simulate
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import admin_only
+from klapka.services.principal import SYSTEM, Principal
 from klapka.store.directory_view import load_directory, queue_agents
 
 _NUMBER = re.compile(r"\+?[0-9*#]{1,31}")
@@ -146,13 +148,17 @@ def _list(request: dict[str, Any], field: str, problems: list[Problem]) -> list[
 
 
 class Simulator:
-    def __init__(self, pbx: Pbx) -> None:
+    """For admins (and the system): what the configuration does with a call."""
+
+    def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
+        self.principal = principal
 
     def directory(self) -> tuple[Directory, dict[tuple[str, str], tuple[bool, bool]]]:
         with self.pbx.tx() as repo:
             return load_directory(repo.conn), queue_agents(repo.conn)
 
+    @admin_only
     def simulate(self, request: Any) -> dict[str, Any]:
         """``POST /api/v1/calls/simulate`` and ``klapka simulate --json``."""
         d, agents = self.directory()
@@ -161,6 +167,7 @@ class Simulator:
         result = simulate(call, d, runtime, answer, reject)
         return {"call": _call_json(call, d), **result.to_json()}
 
+    @admin_only
     def call_paths(self, number: str) -> dict[str, Any]:
         """Per status and call kind, where the always, busy and no-answer rules lead."""
         d, agents = self.directory()

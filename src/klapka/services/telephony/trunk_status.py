@@ -17,6 +17,8 @@ from typing import Any
 from klapka.domain.directory import Trunk, TrunkType
 from klapka.domain.problems import NotFound
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import admin_only
+from klapka.services.principal import SYSTEM, Principal
 from klapka.services.telephony.registrations import SipCoreUnavailable
 from klapka.services.telephony.sip_directory import load_trunks_checked, resolve, trunk_uuid
 from klapka.sip.kamailio_cfg import SipPaths
@@ -31,8 +33,11 @@ _AUTH_CODES = (401, 403, 407)
 
 
 class TrunkStatus:
-    def __init__(self, pbx: Pbx, paths: SipPaths | None = None) -> None:
+    def __init__(
+        self, pbx: Pbx, paths: SipPaths | None = None, principal: Principal = SYSTEM
+    ) -> None:
         self.pbx = pbx
+        self.principal = principal
         self.paths = paths or SipPaths(data_dir() / "sip")
 
     def _rpc(self, method: str, *params: Any) -> Any:
@@ -48,6 +53,7 @@ class TrunkStatus:
             raise NotFound("trunk", name)
         return trunks
 
+    @admin_only
     def all(self, name: str | None = None) -> list[dict[str, Any]]:
         checked = self._trunks(name)
         trunks = [trunk for _name, trunk, _problem in checked if trunk is not None]
