@@ -27,8 +27,20 @@ from sqlalchemy.exc import OperationalError
 import klapka
 from klapka.domain.problems import Conflict, InvalidInput, NotFound
 from klapka.domain.references import Kind
+from klapka.media.service import MediaService
+from klapka.notify.email import MailNotConfigured
+from klapka.services.accounts.tokens import Tokens
+from klapka.services.accounts.welcome import Welcome
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.extension_csv import ExtensionCsv
+from klapka.services.directory.objects import Objects
+from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
+from klapka.services.telephony.simulator import Simulator, render_text
+from klapka.sip.supervisor import SipCore
+from klapka.sip.tls import TlsFiles, ensure_certificate
+from klapka.store import tables as t
 from klapka.store.database import (
     PRIVATE_UMASK,
     data_dir,
@@ -143,6 +155,7 @@ def _schema_revisions(engine: Engine) -> set[str]:
 
 
 def _head_revisions(url: str) -> set[str]:
+    # Alembic (and klapka.store.migrate, which is built on it) only where the schema is read.
     from alembic.script import ScriptDirectory
 
     from klapka.store.migrate import alembic_config
@@ -178,7 +191,6 @@ def _extension_count(url: str) -> int:
     """Extensions already in the database; 0 when it has no schema yet."""
     if _sqlite_file_missing(url):
         return 0
-    from klapka.store import tables as t
 
     engine = make_engine(url)
     try:
@@ -191,7 +203,7 @@ def _extension_count(url: str) -> int:
 
 
 def _upgrade(url: str) -> None:
-    from klapka.store.migrate import upgrade
+    from klapka.store.migrate import upgrade  # Alembic: see _head_revisions
 
     upgrade(url)
 
@@ -282,13 +294,9 @@ def init(
         )
     protect_data_dir()
     _upgrade(url)
-    from klapka.services.accounts.tokens import Tokens
 
     with opened_pbx() as pbx:
         if demo:
-            from klapka.services.directory.config import ConfigService
-            from klapka.services.directory.yamlfmt import load_yaml
-
             text = resources.files("klapka.demo").joinpath("demo.yaml").read_text("utf-8")
             result = ConfigService(pbx, cli_principal()).apply(load_yaml(text))
             s = result.summary
@@ -308,8 +316,6 @@ def init(
 
 def _tls_certificate() -> None:
     """SIP over TLS needs a certificate: a self-signed one, made once (never replaced)."""
-    from klapka.sip.tls import TlsFiles, ensure_certificate
-
     files = TlsFiles(data_dir() / "tls")
     try:
         made = ensure_certificate(files)
@@ -383,8 +389,8 @@ def serve(
     """Run the REST API and the SIP core (Kamailio, supervised) after upgrading the database."""
     import uvicorn
 
-    from klapka.api.app import create_app
-    from klapka.store import tables as t
+    # FastAPI and NiceGUI: a second on every command; only `serve` needs them.
+    from klapka.web import create_app
 
     url = database_url()
     protect_data_dir()  # also tightens a data directory made by an older klapka
@@ -399,9 +405,6 @@ def serve(
     core = None
     media = None
     if sip:
-        from klapka.media.service import MediaService
-        from klapka.sip.supervisor import SipCore
-
         listen = sip_host or system.sip.listen_address
         udp = sip_port or system.sip.udp_port
         tcp = sip_port or system.sip.tcp_port
@@ -496,9 +499,6 @@ def config_export(
     ] = None,
 ) -> None:
     """Print the whole configuration as YAML (defaults left out)."""
-    from klapka.services.directory.config import ConfigService
-    from klapka.services.directory.yamlfmt import dump_yaml
-
     with opened_pbx() as pbx:
         document = ConfigService(pbx).export(include_secrets=include_secrets)
     write_output(dump_yaml(document), output, private=include_secrets)
@@ -521,9 +521,6 @@ def config_apply(
     ] = False,
 ) -> None:
     """Make the PBX match a configuration document, in one transaction; prints the changes."""
-    from klapka.services.directory.config import ConfigService
-    from klapka.services.directory.yamlfmt import load_yaml
-
     data = load_yaml(read_input(file))
     with opened_pbx() as pbx:
         result = ConfigService(pbx, cli_principal()).apply(
@@ -555,8 +552,6 @@ def extensions_list(
     """List extensions, a page at a time."""
     from rich.console import Console
     from rich.table import Table
-
-    from klapka.services.directory.objects import Objects
 
     with opened_pbx() as pbx:
         page = Objects(pbx).list(Kind.EXTENSION, q=search, sort=sort, limit=limit, offset=offset)
@@ -600,9 +595,6 @@ def extensions_show(
     ] = False,
 ) -> None:
     """Show every setting of one extension."""
-    from klapka.services.directory.objects import Objects
-    from klapka.services.directory.yamlfmt import dump_yaml
-
     with opened_pbx() as pbx:
         data = Objects(pbx).get(Kind.EXTENSION, number, include_secrets=include_secrets)
     if as_json:
@@ -624,8 +616,6 @@ def extensions_import(
     """Create and update extensions from a CSV file: every row, or none if any is wrong."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-
-    from klapka.services.directory.extension_csv import ExtensionCsv
 
     text = read_input(file)
     console = Console(stderr=True)
@@ -678,8 +668,6 @@ def extensions_export(
     ] = False,
 ) -> None:
     """Write every extension as CSV (columns: docs/csv.md)."""
-    from klapka.services.directory.extension_csv import ExtensionCsv
-
     with opened_pbx() as pbx:
         text = ExtensionCsv(pbx).export_csv(include_secrets=include_secrets)
     write_output(text, output, private=include_secrets)
@@ -694,9 +682,6 @@ def extensions_welcome(
     every: Annotated[bool, typer.Option("--all", help="Every extension.")] = False,
 ) -> None:
     """Send welcome emails: the portal link and a one-time app login link with its QR code."""
-    from klapka.notify.email import MailNotConfigured
-    from klapka.services.accounts.welcome import Welcome
-
     if bool(numbers) == every:
         fail("error: name extension numbers, or use --all")
     with opened_pbx() as pbx:
@@ -724,8 +709,6 @@ def token_create(
     name: Annotated[str, typer.Option(help="What the token is for.")] = "admin",
 ) -> None:
     """Create an admin API token and print it (it is shown only once)."""
-    from klapka.services.accounts.tokens import Tokens
-
     if not 1 <= len(name) <= 63:
         fail("error: name: must be 1-63 characters")
     with opened_pbx() as pbx:
@@ -779,8 +762,6 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """What happens if this call comes now? Walks the routing engine; changes nothing."""
-    from klapka.services.telephony.simulator import Simulator, render_text
-
     request: dict[str, Any] = {"from": caller, "to": dialled, "path": path}
     if at is not None:
         request["at"] = at
@@ -809,8 +790,6 @@ def extensions_call_paths(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Where direct calls to the extension go, per status and call kind."""
-    from klapka.services.telephony.simulator import Simulator
-
     with opened_pbx() as pbx:
         result = Simulator(pbx).call_paths(number)
     if as_json:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
+from klapka import web
 from klapka.api.app import create_app
 from klapka.domain.references import Kind
 from klapka.services.directory.objects import Objects
@@ -30,7 +31,7 @@ def test_the_ui_is_mounted_beside_the_api_and_needs_the_sessions_cookie(pbx: Pbx
         {"number": "101", "email": "jana@example.com", "user_password": "Zelena-Louka-2027"},
     )
     api_only = create_app(pbx)
-    app = create_app(pbx, web=True)
+    app = web.create_app(pbx)
     assert api_routes(app) == api_routes(api_only)
     assert [m.path for m in app.routes if isinstance(m, Mount)].count("/ui") == 1
 

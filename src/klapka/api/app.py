@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -40,6 +40,7 @@ from klapka.api.auth import require_admin
 from klapka.api.crud import document_bodies
 from klapka.api.errors import document_errors, document_no_nul, install_error_handlers
 from klapka.api.limits import BodySizeLimit
+from klapka.services.accounts.sign_in import dummy_hash
 from klapka.services.pbx import Pbx
 
 PREFIX = "/api/v1"
@@ -91,21 +92,18 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(pbx: Pbx | None = None, web: bool | None = None) -> FastAPI:
+def create_app(pbx: Pbx | None = None) -> FastAPI:
     """The API over ``pbx``; without one, over the database the environment names.
 
-    ``web``: also serve the web UI at ``/ui`` (``klapka.web``); by default when the app
-    opens its own database (``klapka serve``). One process serves one web UI."""
+    The web UI is an outer layer over this app: ``klapka.web.create_app`` (``klapka serve``)
+    builds this app and mounts the UI at ``/ui``."""
     owns_pbx = pbx is None
-    with_web = owns_pbx if web is None else web
     the_pbx = pbx if pbx is not None else Pbx.from_url()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The hash checked for unknown emails, made now: the first failed sign-in must not
         # take longer than any other (that would tell the email is unknown).
-        from klapka.services.accounts.sign_in import dummy_hash
-
         dummy_hash()
         yield
         if owns_pbx:
@@ -126,6 +124,7 @@ def create_app(pbx: Pbx | None = None, web: bool | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.pbx = the_pbx
+    app.state.home = f"{PREFIX}/docs"  # where / leads; the web UI, once mounted
     install_error_handlers(app)
     app.add_middleware(RefuseNulInUrl)
     app.add_middleware(BodySizeLimit)  # added last: the outermost, before anything reads
@@ -147,13 +146,9 @@ def create_app(pbx: Pbx | None = None, web: bool | None = None) -> FastAPI:
     _install_docs(app)
 
     @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/ui/" if with_web else f"{PREFIX}/docs")
+    def root(request: Request) -> RedirectResponse:
+        return RedirectResponse(request.app.state.home)
 
-    if with_web:
-        from klapka import web
-
-        web.mount(app, the_pbx)
     return app
 
 
@@ -187,7 +182,7 @@ def _install_docs(app: FastAPI) -> None:
     from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
     from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
+    from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # no stubs
 
     app.mount(f"{PREFIX}/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
 

@@ -6,8 +6,8 @@ cookie), so every permission rule holds in the UI exactly as in the API. Its rou
 in NiceGUI's own app, mounted at ``/ui``: they are not in the API's OpenAPI document.
 
 NiceGUI keeps its app, pages and connected browsers in one process-wide object, so a
-process serves one UI: ``mount`` is meant for ``klapka serve`` (``create_app`` mounts the
-UI when it opens its own database), once per process.
+process serves one UI: ``create_app`` (what ``klapka serve`` serves) builds the API's app
+and mounts the UI in it, once per process.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from klapka.api import app as api_app
 from klapka.services.pbx import Pbx
 from klapka.web.session import BrowserCookie
 
@@ -27,9 +28,18 @@ EMAIL_LINKS = {"/reset-password": f"{MOUNT}/reset-password"}
 _configured = False
 
 
+def create_app(pbx: Pbx | None = None) -> FastAPI:
+    """The REST API (``klapka.api.app.create_app``) with the web UI at ``/ui``."""
+    app = api_app.create_app(pbx)
+    mount(app, app.state.pbx)
+    return app
+
+
 def mount(app: FastAPI, pbx: Pbx) -> None:
     """Serve the web UI at ``/ui`` of ``app``, over ``pbx``."""
     global _configured
+    # NiceGUI (and the pages, which use it) is imported only when a UI is served: it is
+    # heavy, and importing it sets up process-wide state (see above).
     from nicegui import app as nicegui_app
     from nicegui import core
     from nicegui.middlewares import RedirectWithPrefixMiddleware, SetCacheControlMiddleware
@@ -67,6 +77,7 @@ def mount(app: FastAPI, pbx: Pbx) -> None:
     # (NiceGUI allows any origin by default).
     core.sio.eio.cors_allowed_origins = None
     app.mount(MOUNT, core.app)
+    app.state.home = f"{MOUNT}/"
     app.add_middleware(EmailLinks)
     api_lifespan = app.router.lifespan_context
 
