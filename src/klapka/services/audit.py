@@ -14,18 +14,16 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, or_, select
 
+from klapka.domain.changes import FieldChange, diff
 from klapka.domain.problems import InvalidInput
+from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
 from klapka.store.repository import SPECS, now
-
-if TYPE_CHECKING:
-    from klapka.services.directory.config import FieldChange
-    from klapka.services.pbx import Pbx
 
 MASK = "********"  # the same mask the API shows for a secret (services.objects.SECRET_MASK)
 
@@ -60,8 +58,6 @@ def masked(path: str, value: Any) -> Any:
 
 def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Field-level changes from ``before`` to ``after`` (None: did not exist), masked."""
-    # Imported here: the configuration service records through this module.
-    from klapka.services.directory.config import diff
 
     def leaves(fields: list[FieldChange]) -> list[FieldChange]:
         # A section that appears or goes (settings left at their defaults are not stored)

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import String, bindparam, cast, delete, insert, literal, select, update
 
+from klapka.domain.changes import FieldChange, diff
 from klapka.domain.directory import BusinessHours, Contact, System
 from klapka.domain.document import (
     SECTIONS,
@@ -44,18 +45,6 @@ from klapka.store.repository import (
     now,
     split_secrets,
 )
-
-_MISSING: Any = object()
-
-
-@dataclass
-class FieldChange:
-    path: str
-    before: Any
-    after: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "before": self.before, "after": self.after}
 
 
 @dataclass
@@ -137,22 +126,6 @@ def _show(v: Any) -> str:
         k, val = next(iter(v.items()))
         return f"{{{k}: {_show(val)}}}"
     return str(v)
-
-
-def diff(before: Any, after: Any, path: str = "") -> list[FieldChange]:
-    """Field-level differences of two JSON values; lists compare whole."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        out: list[FieldChange] = []
-        for k in list(before) + [k for k in after if k not in before]:
-            b, a = before.get(k, _MISSING), after.get(k, _MISSING)
-            if b != a:
-                out += diff(
-                    None if b is _MISSING else b,
-                    None if a is _MISSING else a,
-                    f"{path}.{k}" if path else k,
-                )
-        return out
-    return [] if before == after else [FieldChange(path, before, after)]
 
 
 def _secret_changes(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:
