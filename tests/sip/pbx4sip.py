@@ -12,7 +12,8 @@ from sipp import Sipp
 
 from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
-from klapka.sip.rpc import KamailioRpc
+from klapka.services.telephony.sip_directory import facts_stamp
+from klapka.services.telephony.sip_rpc import KamailioRpc
 from klapka.sip.supervisor import SipCore
 
 
@@ -31,11 +32,9 @@ class Pbx4Sip:
         self.wait_snapshot()
 
     def wait_snapshot(self, timeout: float = 5) -> None:
-        from klapka.services.telephony.sip_directory import directory_version
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.core.version == directory_version(self.pbx):
+            if self.core.facts == facts_stamp(self.pbx):
                 return
             time.sleep(0.05)
         raise AssertionError("the SIP snapshot was not refreshed")

@@ -97,7 +97,7 @@ def _own_transaction() -> bool:
     INVITE that arrives meanwhile (the caller repeats it after 500 ms without an answer,
     sooner than a loaded machine decides) is absorbed by it, instead of being decided
     a second time and failing to relay (it answered 500). False: nothing more to do."""
-    created = KSR.tm.t_newtran()
+    created: int = KSR.tm.t_newtran()
     if created < 0:
         KSR.sl.send_reply(500, "Server Error")
     return created > 0
@@ -520,7 +520,9 @@ class Adapter:
         if kemi_voicemail.access(call, self.media, snap.directory):
             return  # *2, *3: voicemail retrieval
         contacts = Contacts(snap.sip)
-        runtime = LiveRuntime(registered=contacts, recent_outbound=RecentOutbound())
+        runtime = LiveRuntime(
+            registered=contacts, queue_agents=snap.queue_agents, recent_outbound=RecentOutbound()
+        )
         decision = decide(call, snap.directory, runtime)
         KSR.pv.sets("$avp(kl_call)", _call_json(call))
         self._execute(decision, contacts, in_failure=False)
@@ -701,7 +703,11 @@ class Adapter:
             cursor,
             ended,
             snap.directory,
-            LiveRuntime(registered=contacts, recent_outbound=RecentOutbound()),
+            LiveRuntime(
+                registered=contacts,
+                queue_agents=snap.queue_agents,
+                recent_outbound=RecentOutbound(),
+            ),
         )
         self._execute(decision, contacts, in_failure=True)
 

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from klapka.routing.model import Directory, ExtensionView
+from klapka.routing.model import Directory, ExtensionView, QueueAgents
 from klapka.routing.snapshot import extension_from_json, from_json
 
 _SCHEMA = """
@@ -79,7 +79,11 @@ class SnapshotWriter:
                 "directory": json.dumps(snapshot["directory"]),
                 "sip": json.dumps(snapshot["sip"]),
                 "trunks": json.dumps(snapshot["trunks"]),
+                "runtime": json.dumps(snapshot["runtime"]),
                 "version": str(snapshot["version"]),
+                # Every write is a new generation (a change of runtime facts alone, such
+                # as a paused queue agent, keeps the directory version).
+                "generation": str(time.time_ns()),
             }
             conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta.items())
             conn.execute("COMMIT")
@@ -153,7 +157,7 @@ class Snapshot:
     def __init__(self, path: str) -> None:
         self.path = path
         self.conn: sqlite3.Connection | None = None
-        self.version: str | None = None
+        self.generation: str | None = None
         self.stamp: mmap.mmap | None = None
         self.seen = b""  # the stamp when SQLite was last asked
         self.checked = 0.0  # and when (monotonic)
@@ -161,6 +165,7 @@ class Snapshot:
         self.accounts: Mapping[str, dict[str, Any]] = {}
         self.sip: dict[str, Any] = {}
         self.trunks: dict[str, dict[str, Any]] = {}
+        self.queue_agents: QueueAgents = {}
 
     def _map_stamp(self) -> mmap.mmap | None:
         # Safe to keep mapped because the writer only ever rewrites it in place: truncating
@@ -190,8 +195,8 @@ class Snapshot:
         # The stamp is read before SQLite (a write after this reading moves it again) and
         # remembered once SQLite has answered (if it fails, the next request asks again).
         seen = stamp[:STAMP_BYTES] if stamp is not None else b""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        if row is None or row[0] == self.version:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        if row is None or row[0] == self.generation:
             self.seen, self.checked = seen, time.monotonic()
             return self
         meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
@@ -202,6 +207,10 @@ class Snapshot:
         self.accounts = _Accounts(self.conn)
         self.sip = json.loads(meta["sip"])
         self.trunks = json.loads(meta["trunks"])
-        self.version = meta["version"]
+        runtime = json.loads(meta.get("runtime", "{}"))
+        self.queue_agents = {
+            (q, e): (bool(li), bool(p)) for q, e, li, p in runtime.get("queue_agents", ())
+        }
+        self.generation = meta["generation"]
         self.seen, self.checked = seen, time.monotonic()
         return self

@@ -30,103 +30,100 @@ class Dest:
         return self.type.replace("_", " ")
 
 
+# The views below state no setting's default: every field is filled by the projection
+# from the validated settings (klapka.store.directory_view), where the defaults are those
+# of klapka.domain. Only a Dest's value and an empty Directory have defaults.
+
+
 @dataclass(frozen=True)
 class Rules:
     """Forwarding of one call kind in one status; None = rule off."""
 
-    always: Dest | None = None
-    no_answer: Dest | None = Dest("voicemail")
-    busy: Dest | None = Dest("voicemail")
-
-
-DND_RULES = Rules(always=Dest("voicemail"), no_answer=None, busy=None)
+    always: Dest | None
+    no_answer: Dest | None
+    busy: Dest | None
 
 
 @dataclass(frozen=True)
 class StatusPolicy:
-    internal: Rules = Rules()
-    external: Rules = Rules()
-    ring_first: tuple[str, ...] = ENDPOINT_CLASSES
-    ring_second: tuple[str, ...] = ()
-    ring_timeout: int = 30
-    ring_mobile: bool = False
-    mobile_prefix: str = ""
-    agent_auto_switch: str = "no_action"
+    """What one status means for calls (in do not disturb nothing rings: no ring stages)."""
+
+    internal: Rules
+    external: Rules
+    ring_first: tuple[str, ...]
+    ring_second: tuple[str, ...]
+    ring_timeout: int
+    ring_mobile: bool
+    mobile_prefix: str
+    agent_auto_switch: str
 
     def rules(self, kind: str) -> Rules:
         return self.internal if kind == "internal" else self.external
-
-
-DEFAULT_POLICY = StatusPolicy()
-DND_POLICY = StatusPolicy(internal=DND_RULES, external=DND_RULES, ring_first=(), ring_second=())
 
 
 @dataclass(frozen=True)
 class Schedule:
     """Time-conditional presence switching: business-hours state -> status."""
 
-    business_hours: str = "available"
-    break_hours: str = "lunch_break"
-    holidays: str = "off_work"
-    outside_business_hours: str = "off_work"
-    timezone: str | None = None
+    business_hours: str
+    break_hours: str
+    holidays: str
+    outside_business_hours: str
+    timezone: str | None
 
 
 @dataclass(frozen=True)
 class ExtensionView:
     number: str
-    enabled: bool = True
-    name: str = ""
-    mobile: str = ""  # dialable form, "" when none
-    presence: str = "available"
-    presence_changed_at: datetime | None = None
-    statuses: Mapping[str, StatusPolicy] = field(default_factory=dict)
-    all_busy: bool = False
-    all_reject: bool = False
-    schedule: Schedule | None = None
-    boss_secretary: Dest | None = None
-    boss_call_type: str = "all"
-    caller_rules: tuple[tuple[str, Dest], ...] = ()
-    voicemail_enabled: bool = True
-    outbound_calls: bool = True
-    outbound_outside_business_hours: bool = True
-    international_calls: bool = True
-    frequency_limit: tuple[int, int] | None = (5, 1)
-    trunk_caller_ids: Mapping[str, str] = field(default_factory=dict)
-    caller_id_number: str = ""
-    groups: frozenset[str] = frozenset()
+    enabled: bool
+    name: str
+    mobile: str  # dialable form, "" when none
+    presence: str
+    presence_changed_at: datetime | None
+    statuses: Mapping[str, StatusPolicy]  # every status of STATUSES
+    all_busy: bool
+    all_reject: bool
+    schedule: Schedule | None
+    boss_secretary: Dest | None
+    boss_call_type: str
+    caller_rules: tuple[tuple[str, Dest], ...]
+    voicemail_enabled: bool
+    outbound_calls: bool
+    outbound_outside_business_hours: bool
+    international_calls: bool
+    frequency_limit: tuple[int, int] | None
+    trunk_caller_ids: Mapping[str, str]
+    caller_id_number: str
+    groups: frozenset[str]
 
     def policy(self, status: str) -> StatusPolicy:
-        found = self.statuses.get(status)
-        if found is not None:
-            return found
-        return DND_POLICY if status == DND else DEFAULT_POLICY
+        return self.statuses[status]
 
 
 @dataclass(frozen=True)
 class RingGroupView:
     number: str
-    name: str = ""
-    strategy: str = "ring_all"
-    members: tuple[str, ...] = ()
-    ring_timeout: int = 30
-    failover: Dest = Dest("hangup")
+    name: str
+    strategy: str
+    members: tuple[str, ...]
+    ring_timeout: int
+    failover: Dest
 
 
 @dataclass(frozen=True)
 class QueueView:
     number: str
-    name: str = ""
-    members: tuple[str, ...] = ()
-    timeout: int = 60
-    failover: Dest = Dest("hangup")
+    name: str
+    members: tuple[str, ...]
+    timeout: int
+    failover: Dest
 
 
 @dataclass(frozen=True)
 class TrunkView:
     name: str
-    enabled: bool = True
-    caller_id: str | None = None
+    enabled: bool
+    caller_id: str | None
 
 
 @dataclass(frozen=True)
@@ -134,7 +131,7 @@ class InboundRouteView:
     name: str
     did: str
     destination: Dest
-    outside_business_hours: Dest | None = None
+    outside_business_hours: Dest | None
 
 
 @dataclass(frozen=True)
@@ -142,13 +139,13 @@ class OutboundRouteView:
     name: str
     patterns: tuple[str, ...]
     trunks: tuple[str, ...]
-    enabled: bool = True
-    strip: int = 0
-    prepend: str = ""
-    extensions: frozenset[str] = frozenset()
-    groups: frozenset[str] = frozenset()
-    business_hours_only: bool = False
-    caller_id: str | None = None
+    enabled: bool
+    strip: int
+    prepend: str
+    extensions: frozenset[str]
+    groups: frozenset[str]
+    business_hours_only: bool
+    caller_id: str | None
 
 
 Minutes = tuple[tuple[int, int], ...]  # (start, end) minutes of the day, end exclusive
@@ -156,23 +153,31 @@ Minutes = tuple[tuple[int, int], ...]  # (start, end) minutes of the day, end ex
 
 @dataclass(frozen=True)
 class BusinessHoursView:
-    timezone: str | None = None
-    weekly: Mapping[int, Minutes] = field(default_factory=dict)  # 0 = Monday
-    breaks: Mapping[int, Minutes] = field(default_factory=dict)
-    holidays: tuple[tuple[date, date, str], ...] = ()  # first day, last day, name
+    timezone: str | None
+    weekly: Mapping[int, Minutes]  # 0 = Monday
+    breaks: Mapping[int, Minutes]
+    holidays: tuple[tuple[date, date, str], ...]  # first day, last day, name
 
 
 @dataclass(frozen=True)
 class SystemView:
-    timezone: str = "UTC"
-    country_code: str = ""
-    international_prefix: str = "00"
-    emergency_numbers: frozenset[str] = frozenset({"112"})
+    timezone: str
+    country_code: str
+    international_prefix: str
+    emergency_numbers: frozenset[str]
+
+
+# Before any configuration is read (the SIP core without a snapshot yet): never open, no
+# numbering plan, no emergency numbers (there is no trunk to reach one either).
+NO_BUSINESS_HOURS = BusinessHoursView(timezone=None, weekly={}, breaks={}, holidays=())
+NO_SYSTEM = SystemView(
+    timezone="UTC", country_code="", international_prefix="", emergency_numbers=frozenset()
+)
 
 
 @dataclass(frozen=True)
 class Directory:
-    """Everything the engine reads about the configuration."""
+    """Everything the engine reads about the configuration (empty when nothing is given)."""
 
     extensions: Mapping[str, ExtensionView] = field(default_factory=dict)
     ring_groups: Mapping[str, RingGroupView] = field(default_factory=dict)
@@ -180,8 +185,8 @@ class Directory:
     trunks: Mapping[str, TrunkView] = field(default_factory=dict)
     inbound_routes: tuple[InboundRouteView, ...] = ()
     outbound_routes: tuple[OutboundRouteView, ...] = ()
-    business_hours: BusinessHoursView = BusinessHoursView()
-    system: SystemView = SystemView()
+    business_hours: BusinessHoursView = NO_BUSINESS_HOURS
+    system: SystemView = NO_SYSTEM
 
 
 @dataclass(frozen=True)
@@ -192,13 +197,24 @@ class Endpoint:
     cls: str = "desk"
 
 
+AgentState = tuple[bool, bool]  # (logged in, paused)
+QueueAgents = Mapping[tuple[str, str], AgentState]  # (queue, extension) -> state
+
+
 @dataclass(frozen=True)
 class Runtime:
-    """What is happening now: registrations, calls in progress, queue agents."""
+    """The runtime facts a decision reads besides the directory: who is registered (and
+    with which endpoints), who is in a call, the queue agents' state and the recent
+    outbound calls. One contract, two fillers: the simulator builds it from the request
+    and the database, the SIP core from Kamailio (usrloc, dialogs, htables) and the
+    snapshot ``klapka serve`` writes (queue agents, read from the same database rows).
+    Presence is a setting of the directory: the stored status, kept current at each
+    schedule transition by ``klapka serve`` and read through ``schedule.effective_presence``.
+    """
 
     registered: Mapping[str, tuple[Endpoint, ...]] = field(default_factory=dict)
     in_call: frozenset[tuple[str, str]] = frozenset()  # (extension, endpoint id)
-    queue_agents: Mapping[tuple[str, str], tuple[bool, bool]] = field(default_factory=dict)
+    queue_agents: QueueAgents = field(default_factory=dict)
     recent_outbound: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
 
     def endpoints(self, number: str) -> tuple[Endpoint, ...]:
@@ -207,7 +223,7 @@ class Runtime:
     def is_in_call(self, number: str, endpoint: Endpoint) -> bool:
         return (number, endpoint.id) in self.in_call
 
-    def agent(self, queue: str, number: str) -> tuple[bool, bool]:
+    def agent(self, queue: str, number: str) -> AgentState:
         """(logged in, paused); a member is logged in and unpaused unless changed."""
         return self.queue_agents.get((queue, number), (True, False))
 

@@ -21,17 +21,21 @@ from klapka.kemi import load
 from klapka.kemi.control import ControlServer
 from klapka.kemi.snapshot import SnapshotWriter
 from klapka.services.pbx import Pbx
+from klapka.services.principal import phone_user
 from klapka.services.telephony.feature_codes import FeatureCodes
 from klapka.services.telephony.registrations import Registrations, SipCoreUnavailable
 from klapka.services.telephony.sip_directory import (
     build_snapshot,
-    directory_version,
     extension_stamps,
+    facts_stamp,
 )
+from klapka.services.telephony.sip_paths import SipPaths
+from klapka.services.telephony.sip_rpc import KamailioFifoRpc, KamailioRpc, RpcError
 from klapka.sip import state_db, uacreg
 from klapka.sip.addresses import listen_addresses, sip_host, toward
-from klapka.sip.kamailio_cfg import SipPaths, entry_script, render
-from klapka.sip.rpc import KamailioRpc, RpcError
+from klapka.sip.blocked import POLL_SECONDS as BLOCKED_POLL_SECONDS
+from klapka.sip.blocked import BlockedSources
+from klapka.sip.kamailio_cfg import entry_script, render
 from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available, websocket_module_available
 
 log = logging.getLogger("klapka.sip")
@@ -194,6 +198,7 @@ class SipCore:
         self.snapshots = SnapshotRefresher(pbx, self.paths)
         self.snapshots.contact_addr = self._trunk_contact
         self.version = -1
+        self.facts: tuple[int, tuple[Any, ...]] | None = None  # what the snapshot holds
         self.restarts = 0
         self.quick_restarts = 0  # in a row, each soon after its start: restarted less often
         self.started_at = 0.0
@@ -210,7 +215,13 @@ class SipCore:
         self._write_cfg()
         ws_ports = tuple(p for p in (self.ws_port, self.wss_port) if p)
         self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace, ws_ports))
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Rewrite the snapshot (what changed) and remember what it holds."""
+        facts = facts_stamp(self.pbx)  # read before: a change meanwhile is seen next time
         self.version = self.snapshots.refresh()
+        self.facts = facts
 
     def _write_cfg(self) -> None:
         persist = state_db.prepare(self.paths.registrations_db, "usrloc") and state_db.prepare(
@@ -359,8 +370,6 @@ class SipCore:
 
     def wait_ready(self, timeout: float = 15.0) -> bool:
         """True once Kamailio's control socket answers (it is up and routing)."""
-        from klapka.sip.rpc import KamailioRpc, RpcError
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
@@ -393,8 +402,8 @@ class SipCore:
     def _watch_directory(self, _binary: str) -> None:
         while not self.stopping.is_set():
             try:
-                if directory_version(self.pbx) != self.version:
-                    self.version = self.snapshots.refresh()
+                if facts_stamp(self.pbx) != self.facts:
+                    self._refresh()
                     log.info("directory version %d: snapshot rewritten", self.version)
             except Exception:
                 log.exception("could not refresh the SIP directory snapshot")
@@ -402,7 +411,10 @@ class SipCore:
 
     def _control_request(self, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("op") == "feature_code":
-            result = FeatureCodes(self.pbx).dial(str(request["extension"]), str(request["dialled"]))
+            extension = str(request["extension"])  # Kamailio checked the phone's credentials
+            result = FeatureCodes(self.pbx).dial(
+                extension, str(request["dialled"]), phone_user(extension)
+            )
             log.info("feature code %s by %s: %s", request["dialled"], request["extension"],
                      result.message)  # fmt: skip
             return {"sip_code": result.sip_code, "message": result.message}
@@ -410,10 +422,6 @@ class SipCore:
 
     def _watch_blocked(self, _binary: str) -> None:
         """Sources blocked after failed authentications go to the audit log (klapka.sip.blocked)."""
-        from klapka.sip.blocked import POLL_SECONDS as BLOCKED_POLL_SECONDS
-        from klapka.sip.blocked import BlockedSources
-        from klapka.sip.rpc import KamailioFifoRpc, RpcError
-
         # Over the FIFO: the dump of many blocked sources does not fit in a datagram.
         watcher = BlockedSources(self.pbx, KamailioFifoRpc(self.paths.rpc_fifo, timeout=2))
         while not self.stopping.wait(BLOCKED_POLL_SECONDS):

@@ -24,7 +24,7 @@ from klapka.domain.problems import problems_from_validation
 from klapka.routing.snapshot import extension_to_json, to_json
 from klapka.services.pbx import Pbx
 from klapka.store import tables as t
-from klapka.store.directory_view import load_directory
+from klapka.store.directory_view import load_directory, queue_agents
 from klapka.store.repository import join_secrets
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,16 @@ def directory_version(pbx: Pbx) -> int:
     with pbx.tx() as repo:
         v = repo.conn.execute(select(t.system.c.directory_version)).scalar()
     return int(v or 0)
+
+
+def facts_stamp(pbx: Pbx) -> tuple[int, tuple[Any, ...]]:
+    """What the SIP core's snapshot must follow: the directory version and the runtime
+    facts kept in the database (the queue agents' state). A change of either means a
+    refresh (one that reads only what changed)."""
+    with pbx.tx() as repo:
+        v = repo.conn.execute(select(t.system.c.directory_version)).scalar()
+        agents = tuple(sorted(queue_agents(repo.conn).items()))
+    return int(v or 0), agents
 
 
 def extension_stamps(pbx: Pbx) -> tuple[int, dict[str, Any], tuple[Any, ...]]:
@@ -66,6 +76,7 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
     with pbx.tx() as repo:
         system, _secrets, _hours, version = repo.system()
         directory = load_directory(repo.conn, numbers)
+        agents = queue_agents(repo.conn)
         accounts: dict[str, dict[str, Any]] = {}
         broken: set[str] = set()
         query = select(
@@ -102,6 +113,8 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
         "directory": rest,
         "accounts": accounts,
         "trunks": trunks,
+        # Runtime facts (routing.model.Runtime) that live in the database.
+        "runtime": {"queue_agents": [[q, e, li, p] for (q, e), (li, p) in agents.items()]},
         "sip": {
             "domain": sip.domain,
             "mobile_app_user_agents": sip.mobile_app_user_agents,
