@@ -32,8 +32,8 @@ from sipp import SIPP, free_udp_port, register_scenario, scenario
 import klapka.sip.supervisor as supervisor
 from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
+from klapka.services.telephony.sip_rpc import KamailioFifoRpc
 from klapka.sip.kamailio_cfg import render
-from klapka.sip.rpc import KamailioFifoRpc
 from klapka.sip.supervisor import SipCore, kamailio_binary
 from klapka.store.migrate import upgrade
 

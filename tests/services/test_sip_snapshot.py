@@ -14,7 +14,7 @@ from klapka.kemi.snapshot import Snapshot
 from klapka.services.directory.config import ConfigService
 from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
-from klapka.sip.kamailio_cfg import SipPaths
+from klapka.services.telephony.sip_paths import SipPaths
 from klapka.sip.supervisor import SnapshotRefresher
 
 DOC: dict[str, Any] = {

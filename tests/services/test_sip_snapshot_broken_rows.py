@@ -18,7 +18,7 @@ from klapka.services.accounts.tokens import Tokens
 from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
 from klapka.services.telephony.sip_directory import build_snapshot
-from klapka.sip.kamailio_cfg import SipPaths
+from klapka.services.telephony.sip_paths import SipPaths
 from klapka.sip.supervisor import SnapshotRefresher
 from klapka.sip.uacreg import registrations
 from klapka.store import tables as t

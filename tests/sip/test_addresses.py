@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from klapka.services.telephony.sip_paths import SipPaths
 from klapka.sip.addresses import listen_addresses, toward
-from klapka.sip.kamailio_cfg import SipPaths, render
+from klapka.sip.kamailio_cfg import render
 
 
 def test_the_wildcard_is_every_address_of_the_machine_loopback_last() -> None:

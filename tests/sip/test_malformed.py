@@ -12,7 +12,7 @@ import pytest
 from pbx4sip import Pbx4Sip
 
 from klapka.kemi import load
-from klapka.sip.rpc import RpcError
+from klapka.services.telephony.sip_rpc import RpcError
 
 DOC = {"version": 1, "extensions": [{"number": "101", "sip_password": "Secret1234a"}]}
 

@@ -14,7 +14,7 @@ from sipp import Result
 
 from klapka.api.app import create_app
 from klapka.services.accounts.tokens import Tokens
-from klapka.sip.rpc import KamailioFifoRpc, KamailioRpc
+from klapka.services.telephony.sip_rpc import KamailioFifoRpc, KamailioRpc
 
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
 DOC = {

@@ -27,8 +27,8 @@ from klapka.api.dependencies import get_pbx
 from klapka.api.limits import GREETING_LIMIT, Id, describe
 from klapka.domain.problems import InvalidInput, NotFound, Problem
 from klapka.services.principal import Principal
+from klapka.services.telephony.mwi import notify_mailbox
 from klapka.services.telephony.voicemail import NEW, OLD, VoicemailStore
-from klapka.sip.mwi import notify_mailbox
 from klapka.store.database import data_dir
 
 router = APIRouter(tags=["voicemail"], dependencies=[Depends(current_principal)])

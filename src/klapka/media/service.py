@@ -20,8 +20,8 @@ from klapka.media.voicemail import VoicemailApp
 from klapka.notify.email import Mailer
 from klapka.notify.voicemail_email import send_due, send_missed_call
 from klapka.services.pbx import Pbx
+from klapka.services.telephony.mwi import notify_mailbox
 from klapka.services.telephony.voicemail import EMAIL_BACKOFF_SECONDS, VoicemailStore
-from klapka.sip.mwi import notify_mailbox
 
 log = logging.getLogger("klapka.media")
 

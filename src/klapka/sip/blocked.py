@@ -16,7 +16,7 @@ from typing import Any
 from klapka.services import audit
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.sip.rpc import KamailioFifoRpc, KamailioRpc, RpcError
+from klapka.services.telephony.sip_rpc import KamailioFifoRpc, KamailioRpc, RpcError
 
 log = logging.getLogger("klapka.sip")
 

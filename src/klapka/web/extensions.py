@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from klapka.domain.extension import FunctionKeyType
-from klapka.domain.problems import InvalidInput, KlapkaError, NotFound
+from klapka.domain.problems import Forbidden, InvalidInput
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
 from klapka.services import permissions
@@ -26,40 +26,23 @@ from klapka.services.accounts.welcome import Welcome
 from klapka.services.directory.extension_csv import ExtensionCsv
 from klapka.services.directory.objects import Objects
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
-from klapka.services.permissions import Action
 from klapka.services.principal import Principal
 from klapka.services.telephony.simulator import Simulator
 from klapka.web import call_views, extension_tabs
-from klapka.web.forms import Form
+from klapka.web.forms import Field, Form, not_active_note
 from klapka.web.frame import PageContext, open_page, url
+from klapka.web.live_status import registration_status
+from klapka.web.portal import voicemail_messages
 
 PAGE_SIZE = 50
 KIND = Kind.EXTENSION
 
 
-def registration_status(ctx: PageContext, numbers: list[str]) -> dict[str, str]:
-    """Live status per extension from the SIP core: ``registered``, ``unregistered`` (and,
-    where the SIP core tells, ``ringing`` or ``in_call``); ``unknown`` when it is not running."""
-    try:
-        from klapka.services.telephony.registrations import Registrations
-
-        registrations = Registrations(ctx.pbx)
-        if hasattr(registrations, "statuses"):
-            found: dict[str, str] = registrations.statuses(numbers)
-            return found
-        registered = registrations.status()  # type: ignore[attr-defined]
-        return {n: registered.get(n, "unregistered") for n in numbers}
-    except (KlapkaError, ImportError, OSError):
-        return dict.fromkeys(numbers, "unknown")
-
-
 @ui.page("/extensions")
 def extensions_page(request: Request) -> Response | None:
     ctx = open_page(request, "Extensions", admin=True)
-    if isinstance(ctx, Response):
+    if not isinstance(ctx, PageContext):
         return ctx
-    if not ctx.principal.is_admin:
-        return None
     t = ctx.t
     state: dict[str, Any] = {"q": "", "group": None, "presence": None, "offset": 0, "total": 0}
     groups = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(Kind.GROUP, limit=1000), None)
@@ -218,16 +201,10 @@ def extensions_page(request: Request) -> Response | None:
     return None
 
 
-def _admin(ctx: PageContext, p: Principal) -> None:
-    with ctx.pbx.tx() as repo:
-        permissions.check(repo.conn, p, Action.ADMINISTER)
-
-
 def bulk_welcome(ctx: PageContext, numbers: list[str]) -> None:
     """Welcome emails to the chosen extensions; each one's result."""
 
     def send(p: Principal) -> list[Any]:
-        _admin(ctx, p)
         return Welcome(ctx.pbx, p).send_many(numbers)
 
     results = ctx.attempt(send, None)
@@ -285,7 +262,6 @@ def bulk_delete(ctx: PageContext, numbers: list[str], done: Any) -> None:
 
 def export_csv(ctx: PageContext) -> None:
     def export(p: Principal) -> str:
-        _admin(ctx, p)
         return ExtensionCsv(ctx.pbx, p).export_csv()
 
     text = ctx.attempt(export, None)
@@ -310,11 +286,7 @@ def import_csv(ctx: PageContext, done: Any) -> None:
             def report(done_now: int, total: int) -> None:
                 progress.update(done=done_now, total=max(total, 1))
 
-            def work(p: Principal) -> Any:
-                _admin(ctx, p)
-                return p
-
-            principal = ctx.attempt(work, None)
+            principal = ctx.attempt(lambda p: p, None)  # the session checked again
             if principal is None:
                 return
             failure = None
@@ -322,7 +294,7 @@ def import_csv(ctx: PageContext, done: Any) -> None:
                 result = await run.io_bound(
                     ExtensionCsv(ctx.pbx, principal).import_csv, text, report
                 )
-            except InvalidInput as problem:
+            except (InvalidInput, Forbidden) as problem:
                 result, failure = None, str(problem)
             bar.value = 1
             outcome.clear()
@@ -400,18 +372,13 @@ def new_extension(ctx: PageContext) -> None:
 def _may_open(ctx: PageContext, number: str) -> bool | None:
     """True: the editor; False: the user's own extension (their portal); None: refused."""
 
-    def check(p: Principal) -> bool:
-        with ctx.pbx.tx() as repo:
-            permissions.check(repo.conn, p, Action.READ_EXTENSION, number)
-        return p.is_admin
-
-    return ctx.attempt(check, None)
+    return ctx.attempt(lambda p: permissions.opens_editor(ctx.pbx, p, number), None)
 
 
 @ui.page("/extensions/{number}")
 def extension_page(request: Request, number: str) -> Response | None:
     ctx = open_page(request, "Extensions")
-    if isinstance(ctx, Response):
+    if not isinstance(ctx, PageContext):
         return ctx
     t = ctx.t
     allowed = _may_open(ctx, number)
@@ -497,8 +464,6 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
                         if key == "clients":
                             signed_in_clients(ctx, number)
                         if key == "voicemail":
-                            from klapka.web.portal import voicemail_messages
-
                             voicemail_messages(ctx, number)
                 with ui.tab_panel(tab["phones"]):
                     yaml_list(ctx, number, ext, "phones", changed, saved)
@@ -558,18 +523,8 @@ def signed_in_clients(ctx: PageContext, number: str) -> None:
     ui.label(t("Signed-in browsers")).classes("text-base font-bold mt-3")
     sessions_box = ui.column().classes("w-full")
 
-    def extension_id(p: Principal) -> int:
-        with ctx.pbx.tx() as repo:
-            permissions.check(repo.conn, p, Action.ADMINISTER)
-            found = repo.id_of(KIND, number)
-        if found is None:
-            raise NotFound("extension", number)
-        return found
-
     def show_sessions() -> None:
-        found = ctx.attempt(
-            lambda p: Sessions(ctx.pbx, ctx.visitor.clock).list(extension_id(p)), None
-        )
+        found = ctx.attempt(lambda p: Sessions(ctx.pbx, ctx.visitor.clock).list(p, number), None)
         sessions_box.clear()
         with sessions_box:
             for s in found or []:
@@ -586,7 +541,7 @@ def signed_in_clients(ctx: PageContext, number: str) -> None:
 
     def end(session_id: int) -> None:
         ctx.attempt(
-            lambda p: Sessions(ctx.pbx, ctx.visitor.clock).revoke(extension_id(p), session_id),
+            lambda p: Sessions(ctx.pbx, ctx.visitor.clock).revoke(p, session_id, number),
             None,
         )
         show_sessions()
@@ -595,9 +550,7 @@ def signed_in_clients(ctx: PageContext, number: str) -> None:
 
 
 def _call_paths(ctx: PageContext, p: Principal, number: str) -> dict[str, Any]:
-    with ctx.pbx.tx() as repo:
-        permissions.check(repo.conn, p, Action.ADMINISTER)
-    return Simulator(ctx.pbx).call_paths(number)
+    return Simulator(ctx.pbx, p).call_paths(number)
 
 
 def _save_button(ctx: PageContext, form: Form, action: Any, saved: Any) -> None:
@@ -689,6 +642,7 @@ def yaml_list(
 ) -> None:
     t = ctx.t
     ui.label(t("Phones and function keys are edited as YAML here.")).classes("text-sm text-grey-8")
+    not_active_note(t, f"extension.{key}")
     form = Form(t, changed)
     area = (
         ui.textarea(value=dump_yaml(ext[key]) if ext[key] else "[]\n", on_change=changed)
@@ -698,8 +652,6 @@ def yaml_list(
 
     def read() -> Any:
         return load_yaml(area.value or "[]") or []
-
-    from klapka.web.forms import Field
 
     form.fields[key] = Field(read, lambda e: setattr(area, "error", e))
 
@@ -718,6 +670,7 @@ def function_keys_editor(
     types = [k.value for k in FunctionKeyType]
     needs = {"blf": "extension", "speed_dial": "number", "presence": "status"}
     rows: list[dict[str, Any]] = [dict(k) for k in ext["function_keys"]]
+    not_active_note(t, "extension.function_keys")
     holder = ui.column().classes("w-full gap-1")
     form = Form(t, changed)
 

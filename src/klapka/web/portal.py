@@ -9,6 +9,7 @@ read-only; the service refuses them anyway).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -25,10 +26,13 @@ from klapka.services.directory import contacts
 from klapka.services.directory.objects import Objects
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.principal import Principal
+from klapka.services.telephony.mwi import notify_mailbox
+from klapka.services.telephony.voicemail import NEW, OLD, VoicemailStore
 from klapka.store.database import data_dir
 from klapka.web import extension_tabs
 from klapka.web.forms import Field, Form
 from klapka.web.frame import PageContext, not_available, open_page
+from klapka.web.live_status import registration_status
 
 KIND = Kind.EXTENSION
 PAGE_SIZE = 50
@@ -43,7 +47,7 @@ def own(p: Principal) -> str:
 def portal_page(request: Request, title: str, menu: str | None) -> PageContext | Response | None:
     """The frame, or None when the user's menus hide this page (it says so)."""
     ctx = open_page(request, title)
-    if isinstance(ctx, Response):
+    if not isinstance(ctx, PageContext):
         return ctx
     if ctx.principal.extension is None or not ctx.menu_allowed(menu):
         not_available(ctx)
@@ -187,8 +191,6 @@ def voicemail_messages(ctx: PageContext, mailbox: str | None = None) -> None:
     """The messages of my mailbox (or, for an admin, of ``mailbox``), newest first: listen
     (the API's audio URL, with this browser's session cookie), mark heard or new, delete.
     The phones' message light follows."""
-    from klapka.services.telephony.voicemail import NEW, OLD, VoicemailStore
-
     t = ctx.t
     store = VoicemailStore(ctx.pbx, data_dir())
     with ui.card().classes("w-full max-w-[48rem]"):
@@ -207,12 +209,8 @@ def voicemail_messages(ctx: PageContext, mailbox: str | None = None) -> None:
     )
 
     def changed(number: str) -> None:
-        try:
-            from klapka.sip.mwi import notify_mailbox
-
+        with contextlib.suppress(OSError):  # no SIP core: nothing to tell the phones
             notify_mailbox(store.data_dir, number, *store.counts(number))
-        except (ImportError, OSError):
-            pass  # no SIP core: nothing to tell the phones
 
     def refresh() -> None:
         found = ctx.attempt(lambda p: store.messages(mine(p)), None) or []
@@ -325,8 +323,6 @@ def my_colleagues(request: Request) -> Response | None:
         )
         if page is None:
             return
-        from klapka.web.extensions import registration_status
-
         # Live, as the API's list shows it: the page's (visible) extensions only.
         live = registration_status(ctx, [e["number"] for e in page.items])
         table.rows = [
@@ -386,7 +382,7 @@ def my_contacts(request: Request) -> Response | None:
         {"name": "email", "label": t("Email"), "field": "email", "align": "left"},
         {"name": "numbers", "label": t("Phone numbers"), "field": "numbers", "align": "left"},
     ]
-    if ctx.principal.is_admin or ctx.contacts != "none":
+    if ctx.contacts != "none":
         ui.label(t("Company contacts")).classes("text-lg font-bold")
         company = ctx.attempt(lambda p: contacts.list_company(ctx.pbx, p, limit=200), None)
         ui.table(

@@ -11,8 +11,8 @@ from klapka.kemi.classify import classify
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import admin_only
 from klapka.services.principal import SYSTEM, Principal
-from klapka.sip.kamailio_cfg import SipPaths
-from klapka.sip.rpc import KamailioFifoRpc, KamailioRpc, RpcError
+from klapka.services.telephony.sip_paths import SipPaths
+from klapka.services.telephony.sip_rpc import KamailioFifoRpc, KamailioRpc, RpcError
 from klapka.store.database import data_dir
 
 

@@ -21,8 +21,8 @@ from klapka.services.permissions import admin_only
 from klapka.services.principal import SYSTEM, Principal
 from klapka.services.telephony.registrations import SipCoreUnavailable
 from klapka.services.telephony.sip_directory import load_trunks_checked, resolve, trunk_uuid
-from klapka.sip.kamailio_cfg import SipPaths
-from klapka.sip.rpc import KamailioRpc, RpcError
+from klapka.services.telephony.sip_paths import SipPaths
+from klapka.services.telephony.sip_rpc import KamailioRpc, RpcError
 from klapka.store.database import data_dir
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from klapka.sip.kamailio_cfg import SipPaths
-from klapka.sip.rpc import KamailioRpc, RpcError
+from klapka.services.telephony.sip_paths import SipPaths
+from klapka.services.telephony.sip_rpc import KamailioRpc, RpcError
 
 log = logging.getLogger("klapka.sip")
 
