@@ -266,6 +266,11 @@ def not_active(path: str) -> bool:
     return bool(found) and not any(s.active for s in found)
 
 
+def not_active_paths(root: str) -> list[str]:
+    """The settings under ``root`` (``trunk``) nothing acts on yet, relative to it."""
+    return [s.path[len(root) + 1 :] for s in under(root) if not s.active]
+
+
 def markdown() -> str:
     """The table of docs/settings.md "Where each setting takes effect"."""
     lines = ["| setting | takes effect in | note |", "|---|---|---|"]

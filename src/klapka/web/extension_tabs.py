@@ -29,6 +29,7 @@ from klapka.web.forms import SKIP, Field, Form
 STATUSES = [s.value for s in PresenceStatus]
 ENDPOINTS = [e.value for e in EndpointClass]
 DND = PresenceStatus.DO_NOT_DISTURB.value
+EXTENSION = "extension"  # the object of these paths (Form.root: "not active yet" badges)
 
 
 def status_chooser(t: Callable[[str], str], value: str) -> ui.select:
@@ -41,6 +42,7 @@ def status_chooser(t: Callable[[str], str], value: str) -> ui.select:
 
 
 def user_fields(form: Form, ext: dict[str, Any]) -> None:
+    form.root = EXTENSION
     with ui.grid().classes("grid-cols-1 sm:grid-cols-2 gap-x-4 w-full"):
         form.text("first_name", "First name", ext["first_name"])
         form.text("last_name", "Last name", ext["last_name"])
@@ -71,6 +73,7 @@ def presence_fields(
     form: Form, ext: dict[str, Any], status: str, *, ring: bool = True, forward: bool = True
 ) -> None:
     """One status: forwarding per call kind, and (not in DND) the ring strategy."""
+    form.root = EXTENSION
     base = f"presence_settings.{status}"
     settings = ext["presence_settings"][status]
     t = form.t
@@ -129,6 +132,7 @@ def presence_fields(
 
 
 def voicemail_fields(form: Form, ext: dict[str, Any], *, limits: bool = True) -> None:
+    form.root = EXTENSION
     vm = ext["voicemail"]
     with ui.grid().classes("grid-cols-1 sm:grid-cols-2 gap-x-4 w-full"):
         form.switch("voicemail.enabled", "Enabled", vm["enabled"])
@@ -172,6 +176,7 @@ def voicemail_fields(form: Form, ext: dict[str, Any], *, limits: bool = True) ->
 
 
 def notification_fields(form: Form, ext: dict[str, Any]) -> None:
+    form.root = EXTENSION
     f = ext["features"]
     form.switch(
         "features.notify_password_change",
@@ -184,6 +189,7 @@ def notification_fields(form: Form, ext: dict[str, Any]) -> None:
 
 
 def feature_fields(form: Form, ext: dict[str, Any]) -> None:
+    form.root = EXTENSION
     f = ext["features"]
     with ui.grid().classes("grid-cols-1 sm:grid-cols-2 gap-x-4 w-full"):
         notification_fields(form, ext)
@@ -279,6 +285,7 @@ def boss_fields(form: Form, boss: dict[str, Any] | None) -> None:
 
 
 def advanced_fields(form: Form, ext: dict[str, Any]) -> None:
+    form.root = EXTENSION
     a = ext["advanced"]
     with ui.grid().classes("grid-cols-1 sm:grid-cols-2 gap-x-4 w-full"):
         form.select("advanced.dtmf_mode", "DTMF mode", [d.value for d in DtmfMode], a["dtmf_mode"])
@@ -292,6 +299,7 @@ def advanced_fields(form: Form, ext: dict[str, Any]) -> None:
 
 
 def security_fields(form: Form, ext: dict[str, Any]) -> None:
+    form.root = EXTENSION
     s = ext["security"]
     with ui.grid().classes("grid-cols-1 sm:grid-cols-2 gap-x-4 w-full"):
         ips = form.text(
@@ -323,6 +331,7 @@ def security_fields(form: Form, ext: dict[str, Any]) -> None:
 
 
 def client_fields(form: Form, ext: dict[str, Any]) -> None:
+    form.root = EXTENSION
     c = ext["clients"]
     form.switch("clients.mobile_client", "Mobile app", c["mobile_client"])
     form.switch("clients.desktop_client", "Desktop app", c["desktop_client"])

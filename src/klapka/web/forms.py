@@ -14,6 +14,7 @@ from typing import Any
 
 from nicegui import ui
 
+from klapka.domain import effects
 from klapka.domain.destinations import DestinationType
 from klapka.domain.problems import InvalidInput
 from klapka.web.i18n import Translator
@@ -48,6 +49,9 @@ class Form:
         self.t = t
         self.fields: dict[str, Field] = {}
         self.on_change = on_change
+        # The object the paths are settings of ("extension"): a setting nothing acts on yet
+        # (klapka.domain.effects) gets a "not active yet" badge at its field.
+        self.root: str | None = None
         self.banner = ui.label("").classes("text-negative").props('role="alert"')
         self.banner.set_visibility(False)
 
@@ -57,6 +61,20 @@ class Form:
 
     def _testid(self, path: str, suffix: str = "") -> str:
         return f'data-testid="field-{path}{suffix}"'
+
+    def _not_active(self, path: str) -> bool:
+        return self.root is not None and effects.not_active(f"{self.root}.{path}")
+
+    def _mark(self, path: str, element: ui.element | None = None) -> None:
+        """The badge of a setting nothing acts on yet: inside ``element`` (an input or a
+        select) or where the field is being drawn."""
+        if not self._not_active(path):
+            return
+        if element is None:
+            not_active_badge(self.t, path)
+        else:
+            with element.add_slot("append"):
+                not_active_badge(self.t, path)
 
     # --- fields ----------------------------------------------------------------------
 
@@ -78,6 +96,7 @@ class Form:
         ).props(self._testid(path) + " autocomplete=off")
         if hint:
             element.props(f'hint="{self.t(hint)}"')
+        self._mark(path, element)
 
         def read() -> Any:
             text = (element.value or "").strip() if not password else element.value or ""
@@ -92,6 +111,7 @@ class Form:
         element = ui.number(
             self.t(label), value=value, min=lo, max=hi, precision=0, on_change=self._changed
         ).props(self._testid(path))
+        self._mark(path, element)
         self.fields[path] = Field(
             lambda: _number(element.value), lambda e: setattr(element, "error", e)
         )
@@ -102,6 +122,7 @@ class Form:
             element = ui.switch(self.t(label), value=bool(value), on_change=self._changed).props(
                 self._testid(path)
             )
+            self._mark(path)
             error = ui.label("").classes("text-negative text-xs")
         error.set_visibility(False)
 
@@ -131,6 +152,7 @@ class Form:
             on_change=self._changed,
         ).props(self._testid(path) + (" use-chips" if multiple else ""))
         element.classes("min-w-[14rem]")
+        self._mark(path, element)
 
         def read() -> Any:
             v = element.value
@@ -158,6 +180,7 @@ class Form:
                 self._testid(path, "-value")
             )
             number.bind_visibility_from(chooser, "value", backward=lambda k: k in _TYPED)
+            self._mark(path)
 
         def read() -> Any:
             k = chooser.value
@@ -225,6 +248,30 @@ class Form:
             text = (text + " " if text else "") + "; ".join(loose)
         self.banner.text = text
         self.banner.set_visibility(bool(text))
+
+
+def not_active_badge(t: Translator, path: str) -> None:
+    """A visible "not active yet": the setting is stored, but nothing acts on it yet."""
+    ui.badge(t("not active yet"), color="orange-9").props(
+        f'outline data-testid="not-active-{path}"'
+    ).tooltip(t("Stored, but nothing acts on this setting yet."))
+
+
+def not_active_note(t: Translator, root: str) -> None:
+    """Under a YAML editor or a whole tab: the settings of ``root`` (``trunk``,
+    ``extension.phones``) nothing acts on yet, if any."""
+    if effects.not_active(root):
+        with ui.row().classes("items-center gap-2"):
+            not_active_badge(t, root)
+            ui.label(t("Stored, but nothing acts on these settings yet.")).classes(
+                "text-sm text-grey-8"
+            )
+        return
+    paths = effects.not_active_paths(root)
+    if paths:
+        with ui.row().classes("items-center gap-2"):
+            not_active_badge(t, root)
+            ui.label(", ".join(paths)).classes("text-sm text-grey-8 font-mono")
 
 
 class _Skip:

@@ -171,6 +171,13 @@ CZECH: dict[str, str] = {
     "Concurrent registrations": "Souběžné registrace",
     "New portal password": "Nové heslo do portálu",
     "Leave empty to keep the current one.": "Ponechte prázdné pro zachování současného.",
+    "not active yet": "zatím nefunguje",
+    "Stored, but nothing acts on this setting yet.": (
+        "Nastavení se uloží, ale zatím na něj nic nereaguje."
+    ),
+    "Stored, but nothing acts on these settings yet.": (
+        "Nastavení se uloží, ale zatím na ně nic nereaguje."
+    ),
     "Where do calls go": "Kam jdou hovory",
     "Unsaved changes": "Neuložené změny",
     "Leave the page? Your changes are not saved.": "Odejít ze stránky? Změny nejsou uložené.",
