@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from mailbox_config import doc
 from test_deposit import speech_like
 
-from klapka.media import wav
 from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
+from klapka.services.telephony import wav
 from klapka.services.telephony.voicemail import VoicemailStore
 
 API = "/api/v1"

@@ -14,9 +14,10 @@ from typing import Any
 from mailbox_config import data_dir, doc
 from phone import Phone
 
-from klapka.media import g711, wav
+from klapka.media import g711
 from klapka.media.service import MediaService
 from klapka.services.directory.config import ConfigService
+from klapka.services.telephony import wav
 
 
 def speech_like(seconds: float) -> bytes:

@@ -15,13 +15,13 @@ from smtp_sink import Mailbox, use_mailbox
 from test_deposit import leave_message, speech_like
 from test_through_kamailio import apply
 
-from klapka.media import wav
 from klapka.media.service import MediaService
 from klapka.notify.email import Mailer
-from klapka.notify.voicemail_email import send_due
 from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
+from klapka.services.telephony import wav
 from klapka.services.telephony.voicemail import VoicemailStore
+from klapka.services.telephony.voicemail_email import send_due
 
 
 def mailbox_settings(pbx: Pbx, **voicemail: Any) -> None:

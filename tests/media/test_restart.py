@@ -15,10 +15,11 @@ from mailbox_config import data_dir, doc
 from phone import Phone
 from test_deposit import speech_like, wait_for_tone_end
 
-from klapka.media import g711, wav
+from klapka.media import g711
 from klapka.media.service import MediaService
 from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
+from klapka.services.telephony import wav
 
 pytestmark = pytest.mark.slow
 

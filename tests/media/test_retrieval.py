@@ -13,8 +13,9 @@ from phone import Phone
 from test_deposit import speech_like
 from test_through_kamailio import apply
 
-from klapka.media import g711, wav
+from klapka.media import g711
 from klapka.services.directory.config import ConfigService
+from klapka.services.telephony import wav
 from klapka.services.telephony.voicemail import VoicemailStore
 
 pytestmark = pytest.mark.slow

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from klapka.media import g711, sdp, wav
+from klapka.media import g711, sdp
 from klapka.media.rtp import Clock
 from klapka.media.sipmsg import SipError, parse, response
 from klapka.media.ua import Call, UserAgent
+from klapka.services.telephony import wav
 
 INVITE = (
     "INVITE sip:vm-101@127.0.0.1:5070 SIP/2.0\r\n"

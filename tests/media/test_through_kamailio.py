@@ -12,8 +12,9 @@ from mailbox_config import PASSWORDS, doc
 from phone import Phone
 from test_deposit import speech_like, wait_for_tone_end, wait_messages
 
-from klapka.media import g711, wav
+from klapka.media import g711
 from klapka.services.directory.config import ConfigService
+from klapka.services.telephony import wav
 from klapka.services.telephony.sip_directory import directory_version
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from klapka.media import wav
+from klapka.services.telephony import wav
 
 log = logging.getLogger("klapka.media")
 

@@ -18,10 +18,10 @@ from klapka.media.rtp import Clock
 from klapka.media.ua import UserAgent
 from klapka.media.voicemail import VoicemailApp
 from klapka.notify.email import Mailer
-from klapka.notify.voicemail_email import send_due, send_missed_call
 from klapka.services.pbx import Pbx
 from klapka.services.telephony.mwi import notify_mailbox
 from klapka.services.telephony.voicemail import EMAIL_BACKOFF_SECONDS, VoicemailStore
+from klapka.services.telephony.voicemail_email import send_due, send_missed_call
 
 log = logging.getLogger("klapka.media")
 

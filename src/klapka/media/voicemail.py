@@ -16,9 +16,9 @@ from array import array
 from collections.abc import Callable
 from datetime import UTC
 
-from klapka.media import wav
 from klapka.media.prompts import Prompts, silence, tone
 from klapka.media.ua import Call
+from klapka.services.telephony import wav
 from klapka.services.telephony.voicemail import NEW, OLD, Mailbox, Message, VoicemailStore
 
 log = logging.getLogger("klapka.media")

@@ -14,14 +14,23 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Protocol
 
-from klapka.services.pbx import Pbx
+from klapka.store.repository import Repository
 
 log = logging.getLogger(__name__)
+
+
+class Pbx(Protocol):
+    """Where the SMTP settings are read: ``klapka.services.pbx.Pbx`` (notify sits below the
+    services, which send through it)."""
+
+    def tx(self) -> AbstractContextManager[Repository]: ...
+
 
 # (file name or content id, bytes, MIME type like "image/png")
 Part = tuple[str, bytes, str]

@@ -25,9 +25,9 @@ from klapka.domain.extension import AfterEmailing, Extension, NewMessageEmail, V
 from klapka.domain.problems import Forbidden, InvalidInput, NotFound, Problem
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
-from klapka.media import wav
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
+from klapka.services.telephony import wav
 from klapka.store import tables as t
 
 log = logging.getLogger("klapka.voicemail")
