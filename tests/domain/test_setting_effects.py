@@ -35,6 +35,7 @@ CONSUMERS: dict[Effect, tuple[str, ...]] = {
     Effect.EMAIL: (
         "notify",
         "services/telephony/voicemail.py",
+        "services/telephony/voicemail_email.py",
         "services/accounts/welcome.py",
         "services/accounts/user_passwords.py",
     ),
@@ -105,9 +106,15 @@ def leaf_settings() -> dict[str, str]:
 
 
 def _source(where: str) -> str:
+    """The code at ``where`` (a package or a module; "" when it is not there)."""
     path = SRC / where
-    files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    files = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.exists() else []
     return "\n".join(f.read_text() for f in files)
+
+
+def test_the_consumers_exist() -> None:
+    for effect, where in CONSUMERS.items():
+        assert any((SRC / w).exists() for w in where), effect
 
 
 def test_walk_finds_the_settings() -> None:
