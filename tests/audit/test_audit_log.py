@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from klapka.domain.references import Kind
 from klapka.services import audit
-from klapka.services.audit import AuditLog, is_secret, masked
+from klapka.services.audit import is_secret, masked
+from klapka.services.audit_log import AuditLog
 from klapka.services.directory.config import ConfigService
 from klapka.services.directory.extension_csv import ExtensionCsv
 from klapka.services.directory.objects import Objects

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from klapka.domain.problems import Forbidden, InvalidInput
 from klapka.domain.references import Kind
-from klapka.services.audit import AuditLog
+from klapka.services.audit_log import AuditLog
 from klapka.services.directory.config import ConfigService
 from klapka.services.directory.contact_csv import COLUMNS, ContactCsv
 from klapka.services.directory.csv_tables import ImportResult, RowError

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from klapka.domain.problems import Forbidden, InvalidInput, NotFound
 from klapka.domain.references import Kind
-from klapka.services.audit import AuditLog
+from klapka.services.audit_log import AuditLog
 from klapka.services.directory import contacts
 from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from smtp_sink import SENDER, Mailbox, decoded, free_port, start, texts, use_mailbox
 
 from klapka.notify.email import Mailer, MailFailed, MailNotConfigured
-from klapka.services.audit import AuditLog
+from klapka.services.audit_log import AuditLog
 from klapka.services.directory.system import SystemSettings
 from klapka.services.pbx import Pbx
 

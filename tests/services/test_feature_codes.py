@@ -106,7 +106,7 @@ def test_feature_code_recognition() -> None:
 
 
 def test_changes_are_audited_as_the_user(pbx: Pbx) -> None:
-    from klapka.services.audit import AuditLog
+    from klapka.services.audit_log import AuditLog
 
     FeatureCodes(pbx).dial("101", "*78")
     entries = AuditLog(pbx).list(limit=5).items

@@ -7,7 +7,7 @@ import time
 
 from pbx4sip import Pbx4Sip
 
-from klapka.services.audit import AuditLog
+from klapka.services.audit_log import AuditLog
 
 DOC = {"version": 1, "extensions": [{"number": "101", "sip_password": "Secret1234a"}]}
 

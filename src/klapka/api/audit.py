@@ -12,7 +12,7 @@ from klapka.api.contacts import Asking, PbxDep
 from klapka.api.crud import list_problems_as_query, responses
 from klapka.api.limits import Limit, Offset
 from klapka.domain.problems import InvalidInput
-from klapka.services.audit import AuditLog
+from klapka.services.audit_log import AuditLog
 
 router = APIRouter(tags=["audit"])
 

@@ -15,17 +15,16 @@ from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import Response
 
-from klapka.domain.problems import InvalidInput, KlapkaError
+from klapka.domain.problems import InvalidInput
 from klapka.domain.references import Kind
-from klapka.services import permissions
-from klapka.services.audit import AuditLog
+from klapka.services.audit_log import AuditLog
 from klapka.services.directory import contacts
 from klapka.services.directory.objects import Objects
 from klapka.services.directory.system import SystemSettings
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
-from klapka.services.permissions import Action, ClientPermissions
+from klapka.services.permissions import ClientPermissions
 from klapka.services.principal import Principal
-from klapka.web.forms import SKIP, Field, Form
+from klapka.web.forms import SKIP, Field, Form, not_active_note
 from klapka.web.frame import PageContext, open_page
 
 # path, title, kind, columns shown besides the key: (field, label)
@@ -55,18 +54,12 @@ DIRECTORY_PAGES: tuple[tuple[str, str, Kind, tuple[tuple[str, str], ...]], ...] 
 
 
 def system_settings(ctx: PageContext, p: Principal) -> SystemSettings:
-    """The system settings service, for an admin (the service itself checks no role: the
-    API reaches it only through its admin routes)."""
-    with ctx.pbx.tx() as repo:
-        permissions.check(repo.conn, p, Action.ADMINISTER)
+    """The system settings service for ``p`` (it checks that ``p`` is an admin)."""
     return SystemSettings(ctx.pbx, p)
 
 
 def admin_page(request: Request, title: str) -> PageContext | Response | None:
-    ctx = open_page(request, title, admin=True)
-    if isinstance(ctx, Response):
-        return ctx
-    return ctx if ctx.principal.is_admin else None
+    return open_page(request, title, admin=True)
 
 
 def _cell(value: Any) -> str:
@@ -151,6 +144,7 @@ def directory_page(path: str, title: str, kind: Kind, shown: tuple[tuple[str, st
             .props(f'flat bordered dense data-testid="{kind.value}-table"')
             .classes("w-full")
         )
+        not_active_note(t, kind.value)
         table.add_slot(
             "body-cell-actions",
             '<q-td :props="props">'
@@ -215,13 +209,12 @@ def trunk_status_panel(ctx: PageContext) -> None:
     box = ui.column().props('data-testid="trunk-status"')
 
     def read(p: Principal) -> list[dict[str, Any]]:
+        from klapka.services.telephony.registrations import SipCoreUnavailable
         from klapka.services.telephony.trunk_status import TrunkStatus
 
-        with ctx.pbx.tx() as repo:
-            permissions.check(repo.conn, p, Action.ADMINISTER)
         try:
-            return TrunkStatus(ctx.pbx).all()
-        except KlapkaError as e:  # the SIP core is not running
+            return TrunkStatus(ctx.pbx, principal=p).all()
+        except SipCoreUnavailable as e:
             return [{"name": "", "status": "unknown", "problem": str(e)}]
 
     async def show() -> None:
@@ -656,9 +649,7 @@ def audit_page(request: Request) -> Response | None:
         ui.button(t("Next"), on_click=lambda: move(50)).props("flat")
 
     def read(p: Principal) -> Any:
-        with ctx.pbx.tx() as repo:
-            permissions.check(repo.conn, p, Action.ADMINISTER)
-        return AuditLog(ctx.pbx).list(
+        return AuditLog(ctx.pbx, p).list(
             actor=(actor.value or "").strip() or None,
             kind=kind.value or None,
             key=(key.value or "").strip() or None,
