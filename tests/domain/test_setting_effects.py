@@ -195,3 +195,19 @@ def test_module_imports_only_the_domain() -> None:
     module = importlib.import_module("klapka.domain.effects")
     imports = re.findall(r"^(?:from|import) (\S+)", inspect.getsource(module), re.M)
     assert all(not m.startswith("klapka") or m.startswith("klapka.domain") for m in imports)
+
+
+def test_the_demo_promises_only_what_works() -> None:
+    """Each setting of the demo that nothing acts on yet says so at its key (on its line or
+    in the comment just above)."""
+    lines = (SRC / "demo" / "demo.yaml").read_text().splitlines()
+    keys = {
+        next(p for p in reversed(s.path.split(".")) if p != "*") for s in SETTINGS if not s.active
+    }
+    unmarked = []
+    for i, line in enumerate(lines):
+        for key in keys:
+            said = any("not active yet" in x for x in lines[max(0, i - 3) : i + 1])
+            if re.match(rf"\s*(- )?{key}:", line) and not said:
+                unmarked.append(f"demo.yaml:{i + 1}: {key}")
+    assert not unmarked, f"not active yet, but the demo does not say so: {unmarked}"
