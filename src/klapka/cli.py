@@ -77,7 +77,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def cli_principal() -> Principal:
-    """Who a command acts for, in the audit log: the system, run by this OS user."""
+    """Who every command acts for: the system, run by this OS user (its name is in the audit
+    log). The services check permissions for every caller; the system may do everything, as
+    whoever can run ``klapka`` on the server can read its database anyway. Each command
+    passes this principal to the service explicitly."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -500,7 +503,7 @@ def config_export(
 ) -> None:
     """Print the whole configuration as YAML (defaults left out)."""
     with opened_pbx() as pbx:
-        document = ConfigService(pbx).export(include_secrets=include_secrets)
+        document = ConfigService(pbx, cli_principal()).export(include_secrets=include_secrets)
     write_output(dump_yaml(document), output, private=include_secrets)
 
 
@@ -554,7 +557,9 @@ def extensions_list(
     from rich.table import Table
 
     with opened_pbx() as pbx:
-        page = Objects(pbx).list(Kind.EXTENSION, q=search, sort=sort, limit=limit, offset=offset)
+        page = Objects(pbx, cli_principal()).list(
+            Kind.EXTENSION, q=search, sort=sort, limit=limit, offset=offset
+        )
     if as_json:
         print_json(
             {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}
@@ -596,7 +601,9 @@ def extensions_show(
 ) -> None:
     """Show every setting of one extension."""
     with opened_pbx() as pbx:
-        data = Objects(pbx).get(Kind.EXTENSION, number, include_secrets=include_secrets)
+        data = Objects(pbx, cli_principal()).get(
+            Kind.EXTENSION, number, include_secrets=include_secrets
+        )
     if as_json:
         print_json(data)
     else:
@@ -669,7 +676,7 @@ def extensions_export(
 ) -> None:
     """Write every extension as CSV (columns: docs/csv.md)."""
     with opened_pbx() as pbx:
-        text = ExtensionCsv(pbx).export_csv(include_secrets=include_secrets)
+        text = ExtensionCsv(pbx, cli_principal()).export_csv(include_secrets=include_secrets)
     write_output(text, output, private=include_secrets)
 
 
@@ -774,7 +781,7 @@ def simulate(
     request.update(registered=reg, in_call=in_call or [], answer=answer or [], reject=reject or [])
     with opened_pbx() as pbx:
         try:
-            result = Simulator(pbx).simulate(request)
+            result = Simulator(pbx, cli_principal()).simulate(request)
         except InvalidInput as e:
             _flag_problem(e)
     if as_json:
@@ -791,7 +798,7 @@ def extensions_call_paths(
 ) -> None:
     """Where direct calls to the extension go, per status and call kind."""
     with opened_pbx() as pbx:
-        result = Simulator(pbx).call_paths(number)
+        result = Simulator(pbx, cli_principal()).call_paths(number)
     if as_json:
         print_json(result)
         return

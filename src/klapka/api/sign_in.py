@@ -220,21 +220,6 @@ def get_session(request: Request, authenticated: SignedIn) -> Any:
     }
 
 
-def _own_extension_id(request: Request, authenticated: Any) -> int:
-    from sqlalchemy import select
-
-    from klapka.store import tables as t
-
-    p = authenticated.principal
-    if p.extension is None:
-        raise HTTPException(403, "sessions belong to an extension's user: sign in as one")
-    with get_pbx(request).tx() as repo:
-        ext_id = repo.conn.execute(
-            select(t.extensions.c.id).where(t.extensions.c.number == p.extension)
-        ).scalar_one()
-    return int(ext_id)
-
-
 @router.get(
     "/auth/sessions",
     summary="My signed-in browsers",
@@ -244,8 +229,7 @@ def _own_extension_id(request: Request, authenticated: Any) -> int:
 )
 def list_sessions(request: Request, authenticated: SignedIn, clock: Clock) -> Any:
     current = authenticated.session.id if authenticated.session else None
-    ext_id = _own_extension_id(request, authenticated)
-    return Sessions(get_pbx(request), clock).list(ext_id, current)
+    return Sessions(get_pbx(request), clock).list(authenticated.principal, current_id=current)
 
 
 @router.delete(
@@ -262,8 +246,7 @@ def delete_session(
     clock: Clock,
     session: Annotated[Id, Path(alias="id", description="The session's id.")],
 ) -> Response:
-    ext_id = _own_extension_id(request, authenticated)
-    if not Sessions(get_pbx(request), clock).revoke(ext_id, session):
+    if not Sessions(get_pbx(request), clock).revoke(authenticated.principal, session):
         raise HTTPException(404, f"session {session} does not exist")
     return Response(status_code=204)
 

@@ -232,6 +232,15 @@ def menu_for(pbx: Pbx, principal: Principal) -> dict[str, Any]:
     return {"admin": principal.is_admin, **view}
 
 
+def opens_editor(pbx: Pbx, principal: Principal, number: str) -> bool:
+    """Which page extension ``number`` opens in for ``principal``: True, the admin's
+    editor; False, the user's own portal (their own extension). Raises Forbidden (another
+    user's extension) or NotFound (one hidden from them)."""
+    with pbx.tx() as repo:
+        check(repo.conn, principal, Action.READ_EXTENSION, number)
+    return principal.is_admin
+
+
 class ClientPermissions:
     """The order of the rules, and what they mean for one user."""
 

@@ -1,7 +1,11 @@
 """Who is asking: the principal every service call acts for.
 
-The REST API builds one per request (from a session cookie or an API token); the CLI and
-Kamailio's adapter act as the system. Permission checks and the audit log read it.
+The REST API builds one per request (from a session cookie or an API token); the web UI
+from its session; the CLI acts as the system (``klapka.cli.cli_principal``), as do internal
+jobs (scheduler, SIP snapshot); the control socket acts for the phone's user
+(``phone_user``: feature codes). Every service entry point that reads or changes data on
+someone's behalf takes one and checks it (``klapka.services.permissions``); the audit log
+records it.
 """
 
 from __future__ import annotations
@@ -26,3 +30,12 @@ class Principal:
 
 
 SYSTEM = Principal(role="system", name="system")
+
+
+def phone_user(extension: str) -> Principal:
+    """The user of ``extension``, dialling from one of their phones: the SIP core checked
+    the phone's credentials; the control socket acts for this principal (feature codes),
+    under the same client permission rules as the user's web portal."""
+    return Principal(
+        role="user", extension=extension, name=f"extension {extension} (feature code)"
+    )

@@ -24,7 +24,7 @@ from klapka.services.accounts.credentials import ENROLMENT_ONLY
 from klapka.services.accounts.user_language import language_of
 from klapka.services.accounts.user_language import set_language as remember_language
 from klapka.services.pbx import Pbx
-from klapka.services.permissions import ClientPermissions
+from klapka.services.permissions import menu_for
 from klapka.services.principal import Principal
 from klapka.store.repository import now
 from klapka.web.i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, pick_language
@@ -85,6 +85,8 @@ class PageContext:
     visitor: Visitor
     principal: Principal
     t: Translator
+    # What the principal may see, as the permissions service says (``menu_for``).
+    admin: bool = False
     menus: dict[str, bool] = field(default_factory=dict)
     preferences: dict[str, bool] = field(default_factory=dict)
     contacts: str = "none"
@@ -153,11 +155,12 @@ class PageContext:
         return self.attempt(done, on_invalid)
 
     def menu_allowed(self, menu: str | None) -> bool:
-        return menu is None or self.principal.is_admin or self.menus.get(menu, True)
+        return menu is None or self.menus.get(menu, True)
 
 
-def open_page(request: Request, title: str, admin: bool = False) -> PageContext | Response:
-    """Check the session and draw the frame; a response (a redirect) when there is none."""
+def open_page(request: Request, title: str, admin: bool = False) -> PageContext | Response | None:
+    """Check the session and draw the frame; a response (a redirect) when there is none;
+    None for an ``admin`` page the principal may not open (the frame says so)."""
     t = translator_for(request)
     visitor = Visitor.of(request, the_pbx(), getattr(nicegui_app.state, "klapka_clock", now))
     found = visitor.authenticated()
@@ -172,20 +175,20 @@ def open_page(request: Request, title: str, admin: bool = False) -> PageContext 
         if chosen in LANGUAGES and chosen != t.language:
             t = Translator(chosen)
     ctx = PageContext(visitor, principal, t)
-    if principal.extension is not None:
-        mine = ClientPermissions(visitor.pbx, principal).mine()
-        ctx.menus, ctx.preferences, ctx.contacts = (
-            mine["menus"],
-            mine["preferences"],
-            mine["contacts"],
-        )
+    shown = menu_for(visitor.pbx, principal)
+    ctx.admin, ctx.menus, ctx.preferences, ctx.contacts = (
+        shown["admin"],
+        shown["menus"],
+        shown["preferences"],
+        shown["contacts"],
+    )
     ui.page_title(f"{t(title)} · klapka")
     _frame(ctx, title)
-    if admin and not principal.is_admin:
+    if admin and not ctx.admin:
         ui.label(t("Only an admin may open this page.")).classes("text-negative text-lg").props(
             'role="alert" data-testid="refused"'
         )
-        return ctx
+        return None
     return ctx
 
 
@@ -209,7 +212,7 @@ def _frame(ctx: PageContext, title: str) -> None:
         )
     drawer = ui.left_drawer(bordered=True).props("breakpoint=1000 width=230")
     with drawer, ui.column().classes("gap-0 w-full").props('role="navigation"'):
-        if ctx.principal.is_admin:
+        if ctx.admin:
             ui.label(t("Admin console")).classes("text-xs uppercase text-grey-7 px-2 pt-2")
             for path, label in ADMIN_PAGES:
                 _nav_link(t(label), path)

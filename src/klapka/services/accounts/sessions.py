@@ -24,8 +24,11 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from klapka.domain.accounts import SignInPolicy
 from klapka.domain.directory import System
+from klapka.domain.problems import Forbidden, NotFound
 from klapka.services.accounts.passwords import token_digest
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import require_admin
+from klapka.services.principal import Principal
 from klapka.store import tables as t
 from klapka.store.repository import now
 
@@ -207,10 +210,30 @@ class Sessions:
             where = where & (t.sessions.c.id != keep_id)
         return int(conn.execute(delete(t.sessions).where(where)).rowcount)
 
-    def list(self, extension_id: int, current_id: int | None = None) -> list[dict[str, Any]]:
-        """The user's signed-in browsers."""
+    @staticmethod
+    def _extension_id(conn: Connection, principal: Principal, number: str | None) -> int:
+        """The extension whose browsers ``principal`` asks about: their own (``number``
+        None), or, for an admin, any."""
+        if number is None or number == principal.extension:
+            if principal.extension is None:
+                raise Forbidden("sessions belong to an extension's user: sign in as one")
+            number = principal.extension
+        else:
+            require_admin(principal)
+        found = conn.execute(
+            select(t.extensions.c.id).where(t.extensions.c.number == number)
+        ).scalar()
+        if found is None:
+            raise NotFound("extension", number)
+        return int(found)
+
+    def list(
+        self, principal: Principal, number: str | None = None, current_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The signed-in browsers of ``principal``'s extension (an admin: of ``number``)."""
         at = self.clock()
         with self.pbx.tx() as repo:
+            extension_id = self._extension_id(repo.conn, principal, number)
             policy = policy_of(repo.conn)
             rows = repo.conn.execute(
                 select(t.sessions)
@@ -240,8 +263,10 @@ class Sessions:
             )
         return out
 
-    def revoke(self, extension_id: int, session_row_id: int) -> bool:
+    def revoke(self, principal: Principal, session_row_id: int, number: str | None = None) -> bool:
+        """Sign one browser of ``principal``'s extension (an admin: of ``number``) out."""
         with self.pbx.tx() as repo:
+            extension_id = self._extension_id(repo.conn, principal, number)
             result = repo.conn.execute(
                 delete(t.sessions).where(
                     t.sessions.c.id == session_row_id,

@@ -21,7 +21,7 @@ from klapka.domain.extension import Extension
 from klapka.domain.problems import Conflict, Forbidden, KlapkaError, NotFound
 from klapka.domain.references import Kind
 from klapka.notify.email import Mailer, MailFailed, MailNotConfigured, smtp_server
-from klapka.services import audit
+from klapka.services import audit, permissions
 from klapka.services.accounts import links
 from klapka.services.directory.objects import Objects, validate
 from klapka.services.pbx import Pbx
@@ -97,6 +97,7 @@ class Welcome:
         self.mailer = mailer or Mailer(pbx)
         self.ttl = ttl
 
+    @permissions.admin_only
     def send(self, number: str) -> WelcomeResult:
         """Send the welcome email of one extension. Raises NotFound, Conflict (no email,
         disabled), MailNotConfigured, or MailFailed."""
@@ -109,6 +110,7 @@ class Welcome:
         with self.mailer.session():
             return self._send(ext)
 
+    @permissions.admin_only
     def send_many(self, numbers: list[str] | None = None) -> list[WelcomeResult]:
         """Welcome emails for ``numbers`` (None: every extension), each with its result.
 
@@ -164,8 +166,6 @@ class Welcome:
         """A new app login link for ``number``, to show (the web UI's Clients tab) rather
         than email: the link, its QR code (PNG) and its expiry. Older links stop working.
         Admins only; in the audit log."""
-        from klapka.services import permissions
-
         with self.pbx.tx() as repo:
             permissions.check(repo.conn, self.principal, permissions.Action.ADMINISTER)
             if repo.id_of(Kind.EXTENSION, number) is None:

@@ -16,7 +16,7 @@ from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
 from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
-from klapka.services.principal import Principal
+from klapka.services.principal import Principal, phone_user
 
 DND = "do_not_disturb"
 # The presence switch: *80 + the status's digit.
@@ -64,11 +64,11 @@ class FeatureCodes:
     def __init__(self, pbx: Pbx) -> None:
         self.pbx = pbx
 
-    def dial(self, extension: str, dialled: str) -> Result:
-        """Apply ``dialled`` for ``extension``'s user; never raises for a user's mistake."""
-        principal = Principal(
-            role="user", extension=extension, name=f"extension {extension} (feature code)"
-        )
+    def dial(self, extension: str, dialled: str, principal: Principal | None = None) -> Result:
+        """Apply ``dialled`` for ``extension``'s user; never raises for a user's mistake.
+        ``principal``: who dials (the control socket passes ``phone_user(extension)``, also
+        the default); the service checks it as for any caller."""
+        principal = principal or phone_user(extension)
         objects = Objects(self.pbx, principal)
         try:
             return self._apply(objects, extension, dialled)
