@@ -34,6 +34,7 @@ from klapka.services.accounts.welcome import Welcome
 from klapka.services.directory.config import ConfigService
 from klapka.services.directory.extension_csv import ExtensionCsv
 from klapka.services.directory.objects import Objects
+from klapka.services.directory.presence_schedule import PresenceScheduler
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
@@ -407,6 +408,10 @@ def serve(
         )
     core = None
     media = None
+    # Presence schedules: what is due now (also a transition missed while klapka was
+    # down), then every transition as it comes.
+    schedules = PresenceScheduler(Pbx.from_url(url))
+    schedules.start()
     if sip:
         listen = sip_host or system.sip.listen_address
         udp = sip_port or system.sip.udp_port
@@ -439,7 +444,7 @@ def serve(
             Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls, trace=sip_trace,
             ws_port=ws, wss_port=wss, public_address=system.sip.public_address or "",
         )  # fmt: skip
-        _stop_with_klapka(core, media)
+        _stop_with_klapka(core, media, schedules)
         problem = None
         try:
             core.start()
@@ -469,6 +474,7 @@ def serve(
     try:
         uvicorn.run(create_app(), host=host, port=port)
     finally:
+        schedules.stop()
         if core is not None:
             core.stop()
         if media is not None:

@@ -9,7 +9,7 @@ from parity import assert_parity, mark
 from pbx4sip import Pbx4Sip
 from test_calls import NUMBERS, PASSWORDS, doc
 
-from klapka.domain.extension import PresenceStatus
+from klapka.domain.values import PresenceStatus
 from klapka.services.directory.objects import Objects
 from klapka.services.principal import SYSTEM
 
