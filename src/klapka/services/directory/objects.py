@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 SECRET_MASK = "********"
 
-# Parts of an extension that are their own sub-resources (see STYLE.md: small sub-resources).
+# Parts of an extension that are their own small sub-resources (what a user may edit is a path).
 EXTENSION_PARTS = (
     "presence_settings",
     "voicemail",
