@@ -1,4 +1,4 @@
-"""A new extension needs only a number and gets the defaults of SETTINGS.md."""
+"""A new extension needs only a number and gets the defaults of docs/settings.md."""
 
 from __future__ import annotations
 

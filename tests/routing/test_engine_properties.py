@@ -1,4 +1,4 @@
-"""Property-based tests of the routing engine over random configurations (CALL-ROUTING.md).
+"""Property-based tests of the routing engine over random configurations (docs/call-routing.md).
 
 Each world is built directly as the engine's input dataclasses, no database: extensions
 10..19 (a few may be missing), ring groups 60 and 61, queues 70 and 71, random per-status

@@ -1,6 +1,6 @@
 """Bad input to the call simulator: `klapka simulate` exits 2 with one line on stderr that
 names the flag; the Python API raises InvalidInput naming the field. Nothing else is bad
-input: a --from that is no extension is simply an external caller (CONFIG-FORMAT.md section 2).
+input: a --from that is no extension is simply an external caller (docs/call-routing.md §10).
 """
 
 from __future__ import annotations

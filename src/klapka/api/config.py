@@ -1,4 +1,4 @@
-"""The whole configuration as one document (CONFIG-FORMAT.md section 1), JSON or YAML.
+"""The whole configuration as one document (docs/configuration.md), JSON or YAML.
 
 GET exports it; PUT makes the PBX match it: the whole document is validated first (every
 problem reported by path), then applied in one transaction; ``dry_run`` only shows the diff.

@@ -1,4 +1,4 @@
-"""The configuration document (CONFIG-FORMAT.md section 1): the whole PBX as data.
+"""The configuration document (docs/configuration.md): the whole PBX as data.
 
 ``parse_document`` validates everything at once and reports every problem by its path;
 ``DirectoryIndex`` answers "does this target exist" both for a document and for the

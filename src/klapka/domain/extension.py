@@ -1,4 +1,4 @@
-"""An extension with every setting of SETTINGS.md, and its defaults.
+"""An extension with every setting of docs/settings.md, and its defaults.
 
 A new extension needs only a number; everything else has the default an admin of Yeastar
 P-Series or 3CX would expect. Secrets (SIP password, portal password, voicemail PIN) are

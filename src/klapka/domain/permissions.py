@@ -1,4 +1,4 @@
-"""Client permissions (SETTINGS.md): what a signed-in user may see and change, as rules.
+"""Client permissions (docs/accounts.md): what a signed-in user may see and change, as rules.
 
 A rule has a target (all / groups / extensions: who the rule is for) and answers some of
 four questions: is this portal menu shown, may the user see that extension, what may they do

@@ -1,4 +1,4 @@
-"""The routing engine: CALL-ROUTING.md as a pure function.
+"""The routing engine: docs/call-routing.md as a pure function.
 
 ``decide`` gives the first step of a call; when a ring step ends without an answer the SIP
 core (or the simulator) calls ``resume`` with the step's cursor and how it ended (``busy``

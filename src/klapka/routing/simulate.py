@@ -1,7 +1,7 @@
 """The call simulator: walk the engine's decisions for a hypothetical call.
 
 The simulated world says who answers and who declines; every ring step nobody answers
-ends by timeout. The result is the JSON of CONFIG-FORMAT.md section 2.
+ends by timeout. The result is the JSON of docs/call-routing.md §10.
 """
 
 from __future__ import annotations

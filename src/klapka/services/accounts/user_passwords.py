@@ -1,6 +1,6 @@
 """A user's portal password: changed with the old one, or reset through an emailed link.
 
-The password policy is SETTINGS.md's (``klapka.domain.values.check_user_password``);
+The password policy is docs/settings.md's (``klapka.domain.values.check_user_password``);
 breaking it is a 422 naming ``new_password``. A change signs the user out everywhere else; a
 reset signs them out everywhere. When ``features.notify_password_change`` is on (the
 default), the user gets an email saying the password changed.

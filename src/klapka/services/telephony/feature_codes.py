@@ -31,7 +31,7 @@ STATUS_DIGITS = {
 # Forwarding codes: on (+ number) and off, per rule.
 FORWARD_CODES = {"*72": "always", "*90": "busy", "*92": "no_answer"}
 FORWARD_OFF_CODES = {"*73": "always", "*91": "busy", "*93": "no_answer"}
-# What "off" restores: the defaults of SETTINGS.md.
+# What "off" restores: the defaults of docs/settings.md.
 RULE_DEFAULTS: dict[str, Any] = {
     "always": False,
     "busy": {"voicemail": True},
