@@ -21,13 +21,18 @@ from typing import Any
 
 import pytest
 from accounts_world import API, EMAILS, PASSWORDS, check, token_client
+from fastapi import Depends
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
+
+from klapka.api.auth import current_principal, require_admin
+from klapka.services.principal import Principal
 
 PERSONAS = ("anonymous", "user", "other", "admin")
 OK = "2xx"  # any success
 PASSED = "passed"  # got past the permission checks: anything but 401, 403 and 5xx
 ANY = "any"  # a public route: anything but 5xx
+REFUSED = "refused"  # 403, or 404 for what the caller may not see
 MALFORMED = b"{not json"
 
 
@@ -340,6 +345,8 @@ def matches(status: int, expected: int | str) -> bool:
         return 200 <= status < 300
     if expected == PASSED:
         return status not in (401, 403) and status < 500
+    if expected == REFUSED:
+        return status in (403, 404)
     if expected == ANY:
         return status < 500
     return status == expected
@@ -361,12 +368,16 @@ def world(app: Any, people: None, given: Callable[[str], None], sign_in: Any) ->
     return {"clients": clients, "jana": jana}
 
 
-def test_every_route_answers_each_persona_as_expected(app: Any, world: dict[str, Any]) -> None:
-    clients: dict[str, TestClient] = world["clients"]
-    jana: TestClient = world["jana"]
+def wrong_answers(
+    clients: dict[str, TestClient],
+    jana: TestClient,
+    expected: dict[tuple[str, str], Expect],
+    personas: tuple[str, ...] = PERSONAS,
+) -> list[str]:
+    """Each route called as each persona: the answers that differ from what is expected."""
     wrong: list[str] = []
-    for (method, path), expect in sorted(EXPECTED.items(), key=lambda i: (i[0][1], i[0][0])):
-        for persona in PERSONAS:
+    for (method, path), expect in sorted(expected.items(), key=lambda i: (i[0][1], i[0][0])):
+        for persona in personas:
             client = clients[persona]
             params = {"number": "101", "status": "away", "name": "nope", "extension": "101"}
             params |= expect.params
@@ -393,12 +404,76 @@ def test_every_route_answers_each_persona_as_expected(app: Any, world: dict[str,
                     kwargs = {"json": expect.body if expect.body is not None else {}}
             client.cookies.clear()  # e.g. from signing in: the persona is its token only
             response = client.request(method, url, **kwargs)
-            expected = getattr(expect, persona)
-            if not matches(response.status_code, expected):
+            want = getattr(expect, persona)
+            if not matches(response.status_code, want):
                 wrong.append(
-                    f"{method} {path} as {persona}: {response.status_code}, expected {expected}"
+                    f"{method} {path} as {persona}: {response.status_code}, expected {want}"
                     f" ({response.text[:120]})"
                 )
+    return wrong
+
+
+def test_every_route_answers_each_persona_as_expected(app: Any, world: dict[str, Any]) -> None:
+    clients: dict[str, TestClient] = world["clients"]
+    wrong = wrong_answers(clients, world["jana"], EXPECTED)
+    assert not wrong, "\n".join(wrong)
+    for client in clients.values():
+        client.close()
+
+
+VALID_BODIES: dict[str, Any] = {
+    "/api/v1/extensions/import": b"number,first_name\n100,Alena\n",
+    "/api/v1/extensions/welcome-email": {"all": True},
+    "/api/v1/client-permissions/{name}/position": {"position": 1},
+    "/api/v1/extensions/{number}/phones": [],
+    "/api/v1/extensions/{number}/function-keys": [],
+    "/api/v1/extensions/{number}/presence": {"status": "away"},
+    "/api/v1/system/smtp/test": {"to": "alena@example.com"},
+}
+
+
+SEEN_IN_THE_LIST = (
+    "/api/v1/extensions/{number}/presence",
+    "/api/v1/extensions/{number}/status",
+    "/api/v1/extensions/{number}/user",
+)
+
+
+def test_the_services_refuse_users_without_the_api_gate(app: Any, world: dict[str, Any]) -> None:
+    """Permissions are enforced once, in the services: with the API's admin gate taken off
+    (``require_admin`` answering for anyone signed in), every admin-only route still refuses
+    the users, for the service it calls checks the principal itself (the web UI, the CLI
+    and the control socket reach the same services without any gate)."""
+
+    async def anyone_signed_in(
+        principal: Principal = Depends(current_principal),
+    ) -> Principal:
+        return principal
+
+    app.dependency_overrides[require_admin] = anyone_signed_in
+    clients: dict[str, TestClient] = world["clients"]
+    # Valid bodies, and the admin's extension (which both users see, neither owns): what is
+    # refused is refused by the service, not by a parser (403; 404 for an object that does
+    # not exist: the directory services look an object up before they check).
+    refused = {
+        route: Expect(
+            401,
+            REFUSED,
+            REFUSED,
+            PASSED,
+            params=ADMIN_KEYS | {"number": "100", "extension": "100"},
+            body=VALID_BODIES.get(route[1], {}),
+            content_type="text/csv",
+        )
+        for route in ADMIN_ONLY
+    }
+    # What the list of extensions shows anyone who sees the extension (the API offers these
+    # routes to admins only; the services let a user read them of an extension they see):
+    # 101 is the user's own, and hidden from "other".
+    for path in SEEN_IN_THE_LIST:
+        refused[("GET", path)] = Expect(401, OK, 404, PASSED, params={"number": "101"})
+    wrong = wrong_answers(clients, world["jana"], refused, ("user", "other"))
+    app.dependency_overrides.clear()
     assert not wrong, "\n".join(wrong)
     for client in clients.values():
         client.close()
