@@ -26,17 +26,9 @@ done
 step "ruff check" .venv/bin/ruff check "${lint_paths[@]}"
 step "ruff format --check" .venv/bin/ruff format --check "${lint_paths[@]}"
 
-typed_paths=()
-for dir in src/klapka/domain src/klapka/routing; do
-    if [ -n "$(find "$dir" -name '*.py' -print -quit 2>/dev/null)" ]; then
-        typed_paths+=("$dir")
-    else
-        echo "(mypy: skipping $dir, no Python files yet)"
-    fi
-done
-if [ "${#typed_paths[@]}" -gt 0 ]; then
-    step "mypy" .venv/bin/mypy "${typed_paths[@]}"
-fi
+step "mypy" .venv/bin/mypy src  # strict (pyproject.toml)
+# The dependency rule: the contracts in pyproject.toml ([tool.importlinter]).
+step "import-linter" .venv/bin/lint-imports
 
 # Exit status 5 (no tests collected) is non-zero, so it counts as a failure too.
 # Two pytest workers (pytest-xdist): much of the suite waits on ring timeouts, phones and

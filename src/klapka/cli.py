@@ -394,7 +394,8 @@ def serve(
     import uvicorn
 
     # FastAPI and NiceGUI: a second on every command; only `serve` needs them.
-    from klapka.web import create_app
+    from klapka.api.app import create_app
+    from klapka.web import mount
 
     url = database_url()
     protect_data_dir()  # also tightens a data directory made by an older klapka
@@ -472,7 +473,9 @@ def serve(
         f"klapka {klapka.__version__}: API docs at http://{host}:{port}/api/v1/docs", err=True
     )
     try:
-        uvicorn.run(create_app(), host=host, port=port)
+        app = create_app()  # over its own database, closed when the server stops
+        mount(app, app.state.pbx)  # the web UI at /ui
+        uvicorn.run(app, host=host, port=port)
     finally:
         schedules.stop()
         if core is not None:

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
-from klapka import web
 from klapka.api.app import create_app
 from klapka.domain.references import Kind
 from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
+from klapka.web import mount
 from klapka.web.session import hand_off
 
 
@@ -31,7 +31,8 @@ def test_the_ui_is_mounted_beside_the_api_and_needs_the_sessions_cookie(pbx: Pbx
         {"number": "101", "email": "jana@example.com", "user_password": "Zelena-Louka-2027"},
     )
     api_only = create_app(pbx)
-    app = web.create_app(pbx)
+    app = create_app(pbx)
+    mount(app, pbx)
     assert api_routes(app) == api_routes(api_only)
     assert [m.path for m in app.routes if isinstance(m, Mount)].count("/ui") == 1
 

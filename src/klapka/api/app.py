@@ -95,8 +95,7 @@ def health() -> dict[str, str]:
 def create_app(pbx: Pbx | None = None) -> FastAPI:
     """The API over ``pbx``; without one, over the database the environment names.
 
-    The web UI is an outer layer over this app: ``klapka.web.create_app`` (``klapka serve``)
-    builds this app and mounts the UI at ``/ui``."""
+    The web UI is not part of it: ``klapka serve`` mounts it at ``/ui`` (``klapka.web.mount``)."""
     owns_pbx = pbx is None
     the_pbx = pbx if pbx is not None else Pbx.from_url()
 

@@ -18,19 +18,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from klapka.api.auth import (
-    SESSION_COOKIE,
-    Clock,
-    SignedIn,
-    clear_session_cookies,
-    current_principal,
-    set_session_cookies,
-    source_ip,
-)
+from klapka.api.auth import Clock, SignedIn, current_principal
 from klapka.api.crud import JsonBody, request_body
 from klapka.api.dependencies import get_pbx
 from klapka.api.errors import ERROR_RESPONSES, ErrorBody
 from klapka.api.limits import Id
+from klapka.http_session import (
+    SESSION_COOKIE,
+    clear_session_cookies,
+    set_session_cookies,
+    source_ip,
+)
 from klapka.services.accounts.sessions import Sessions, csrf_token_for
 from klapka.services.accounts.sign_in import SignIn, SignInResult
 from klapka.services.accounts.user_passwords import UserPasswords

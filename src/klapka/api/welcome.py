@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field, model_validator
 
-from klapka.api.auth import source_ip
 from klapka.api.contacts import Asking, PbxDep
 from klapka.api.crud import JsonBody, parse_body, request_body, responses
 from klapka.domain.values import Number
+from klapka.http_session import source_ip
 from klapka.services.accounts.welcome import Welcome, app_login
 
 router = APIRouter(tags=["extensions"])

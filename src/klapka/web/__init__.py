@@ -6,8 +6,9 @@ cookie), so every permission rule holds in the UI exactly as in the API. Its rou
 in NiceGUI's own app, mounted at ``/ui``: they are not in the API's OpenAPI document.
 
 NiceGUI keeps its app, pages and connected browsers in one process-wide object, so a
-process serves one UI: ``create_app`` (what ``klapka serve`` serves) builds the API's app
-and mounts the UI in it, once per process.
+process serves one UI: ``klapka serve`` builds the API's app and mounts the UI in it, once
+per process. The UI and the API import nothing of each other; what they share about the
+browser's session is ``klapka.http_session``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from klapka.api import app as api_app
 from klapka.services.pbx import Pbx
 from klapka.web.session import BrowserCookie
 
@@ -26,13 +26,6 @@ MOUNT = "/ui"
 # Paths of links in emails (under the portal URL) -> the UI page that opens them.
 EMAIL_LINKS = {"/reset-password": f"{MOUNT}/reset-password"}
 _configured = False
-
-
-def create_app(pbx: Pbx | None = None) -> FastAPI:
-    """The REST API (``klapka.api.app.create_app``) with the web UI at ``/ui``."""
-    app = api_app.create_app(pbx)
-    mount(app, app.state.pbx)
-    return app
 
 
 def mount(app: FastAPI, pbx: Pbx) -> None:

@@ -26,8 +26,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from klapka.api.auth import SESSION_COOKIE, source_ip
 from klapka.domain.problems import KlapkaError
+from klapka.http_session import SESSION_COOKIE, source_ip
 from klapka.services.accounts.credentials import ENROLMENT_ONLY, Authenticated, Credentials
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal

@@ -15,13 +15,14 @@ from nicegui import run, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from klapka.api.auth import clear_session_cookies, set_session_cookies
 from klapka.domain.problems import InvalidInput, KlapkaError
+from klapka.http_session import clear_session_cookies, set_session_cookies
 from klapka.services.accounts.credentials import ENROLMENT_ONLY
 from klapka.services.accounts.sessions import Sessions
 from klapka.services.accounts.sign_in import SignIn, SignInResult
 from klapka.services.accounts.two_factor import TwoFactor
 from klapka.services.accounts.user_passwords import UserPasswords
+from klapka.services.permissions import may_administer
 from klapka.store.repository import now
 from klapka.web.frame import language_menu, the_pbx, translator_for, url
 from klapka.web.session import BROWSER_COOKIE, Visitor, hand_off, take
@@ -59,9 +60,8 @@ def home(request: Request) -> Response:
         return RedirectResponse(url("/sign-in"), status_code=303)
     if ENROLMENT_ONLY in found.principal.scopes:
         return RedirectResponse(url("/two-factor"), status_code=303)
-    return RedirectResponse(
-        url("/extensions" if found.principal.is_admin else "/me"), status_code=303
-    )
+    start = "/extensions" if may_administer(found.principal) else "/me"
+    return RedirectResponse(url(start), status_code=303)
 
 
 def _finish(result: SignInResult, browser: str) -> None:
