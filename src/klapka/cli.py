@@ -30,7 +30,6 @@ from klapka.domain.references import Kind
 from klapka.media.service import MediaService
 from klapka.notify.email import MailNotConfigured
 from klapka.services.accounts.tokens import Tokens
-from klapka.services.accounts.welcome import Welcome
 from klapka.services.directory.config import ConfigService
 from klapka.services.directory.extension_csv import ExtensionCsv
 from klapka.services.directory.objects import Objects
@@ -39,6 +38,7 @@ from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.services.telephony.simulator import Simulator, render_text
+from klapka.services.welcome import Welcome
 from klapka.sip.supervisor import SipCore
 from klapka.sip.tls import TlsFiles, ensure_certificate
 from klapka.store import tables as t

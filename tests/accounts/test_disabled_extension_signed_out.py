@@ -14,10 +14,10 @@ from accounts_world import API, SignedIn, check, token_client
 from fastapi.testclient import TestClient
 
 from klapka.domain.references import Kind
-from klapka.services.accounts.welcome import LinkNotValid, Welcome, app_login
 from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
+from klapka.services.welcome import LinkNotValid, Welcome, app_login
 
 
 def disable_by_api(admin: TestClient, pbx: Pbx) -> None:

@@ -29,11 +29,11 @@ from typer.testing import CliRunner
 
 from klapka.cli import app as cli_app
 from klapka.domain.references import Kind
-from klapka.services.accounts.welcome import QR_CONTENT_ID, QR_FILENAME, Welcome, qr_png
 from klapka.services.audit_log import AuditLog
 from klapka.services.directory.objects import Objects
 from klapka.services.directory.system import SystemSettings
 from klapka.services.pbx import Pbx
+from klapka.services.welcome import QR_CONTENT_ID, QR_FILENAME, Welcome, qr_png
 
 SIP_PASSWORD = "Sip-Secret-4711x"
 PIN = "80357"

@@ -8,10 +8,10 @@ import pytest
 from klapka.domain.problems import Forbidden, InvalidInput, NotFound
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
-from klapka.services.accounts.welcome import LinkNotValid, Welcome, app_login
 from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
+from klapka.services.welcome import LinkNotValid, Welcome, app_login
 
 JANA = Principal(role="user", extension="101", name="extension 101")
 

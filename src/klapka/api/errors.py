@@ -29,6 +29,9 @@ from klapka.domain.problems import (
     Problem,
     problems_from_validation,
 )
+from klapka.notify.email import MailFailed, MailNotConfigured
+from klapka.services.accounts.sign_in import LockedOut, SignInFailed
+from klapka.services.welcome import LinkNotValid
 
 
 class ProblemView(BaseModel):
@@ -131,9 +134,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
         return JSONResponse({"error": "forbidden", "message": str(exc)}, status_code=403)
 
-    # Imported here: signing in is younger than this module.
-    from klapka.services.accounts.sign_in import LockedOut, SignInFailed
-
     @app.exception_handler(SignInFailed)
     async def _sign_in_failed(_request: Request, exc: SignInFailed) -> JSONResponse:
         return JSONResponse({"error": "unauthorized", "message": str(exc)}, status_code=401)
@@ -145,10 +145,6 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=429,
             headers={"Retry-After": str(exc.retry_after)},
         )
-
-    # Imported here: email is younger than this module.
-    from klapka.notify.email import MailFailed, MailNotConfigured
-    from klapka.services.accounts.welcome import LinkNotValid
 
     @app.exception_handler(MailNotConfigured)
     async def _mail_not_configured(_request: Request, exc: MailNotConfigured) -> JSONResponse:

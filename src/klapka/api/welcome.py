@@ -16,7 +16,7 @@ from klapka.api.contacts import Asking, PbxDep
 from klapka.api.crud import JsonBody, parse_body, request_body, responses
 from klapka.domain.values import Number
 from klapka.http_session import source_ip
-from klapka.services.accounts.welcome import Welcome, app_login
+from klapka.services.welcome import Welcome, app_login
 
 router = APIRouter(tags=["extensions"])
 public_router = APIRouter(tags=["sign-in"])

@@ -22,12 +22,12 @@ from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
 from klapka.services import permissions
 from klapka.services.accounts.sessions import Sessions
-from klapka.services.accounts.welcome import Welcome
 from klapka.services.directory.extension_csv import ExtensionCsv
 from klapka.services.directory.objects import Objects
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.principal import Principal
 from klapka.services.telephony.simulator import Simulator
+from klapka.services.welcome import Welcome
 from klapka.web import call_views, extension_tabs
 from klapka.web.forms import Field, Form, not_active_note
 from klapka.web.frame import PageContext, open_page, url
