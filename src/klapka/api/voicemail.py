@@ -25,8 +25,9 @@ from klapka.api.auth import CurrentPrincipal, current_principal
 from klapka.api.crud import JsonBody, request_body
 from klapka.api.dependencies import get_pbx
 from klapka.api.limits import GREETING_LIMIT, Id, describe
-from klapka.domain.problems import InvalidInput, NotFound, Problem
+from klapka.domain.problems import InvalidInput, Problem
 from klapka.services.principal import Principal
+from klapka.services.telephony.mailbox_access import MailboxAccess
 from klapka.services.telephony.mwi import notify_mailbox
 from klapka.services.telephony.voicemail import NEW, OLD, VoicemailStore
 from klapka.store.database import data_dir
@@ -69,57 +70,45 @@ def store_of(request: Request) -> VoicemailStore:
     return VoicemailStore(get_pbx(request), FilePath(root) if root else data_dir())
 
 
-def _mailbox(store: VoicemailStore, principal: Principal, number: str) -> str:
-    store.allowed(principal, number)
-    if store.mailbox(number) is None:
-        raise NotFound("extension", number)
-    return number
+def mailbox_of(request: Request, principal: Principal, number: str | None = None) -> MailboxAccess:
+    """The mailbox ``number`` (None: the principal's own), as the service lets them reach it."""
+    return MailboxAccess(store_of(request), principal, number)
 
 
-def _own(principal: Principal) -> str:
-    from klapka.api.me import own
-
-    return own(principal)
-
-
-def _changed(store: VoicemailStore, number: str) -> None:
-    notify_mailbox(store.data_dir, number, *store.counts(number))
+def _changed(box: MailboxAccess) -> None:
+    notify_mailbox(box.store.data_dir, box.number, *box.counts())
 
 
 # --- the operations, shared by /me and /extensions/{number} ---------------------------
 
 
-def _list(store: VoicemailStore, number: str, state: str | None) -> list[dict[str, Any]]:
-    if state not in (None, NEW, OLD):
-        raise InvalidInput([Problem("state", "new or old")])
-    return [m.as_json() for m in store.messages(number, state)]
+def _list(box: MailboxAccess, state: str | None) -> list[dict[str, Any]]:
+    return [m.as_json() for m in box.messages(state)]
 
 
-def _audio(store: VoicemailStore, number: str, message_id: int) -> FileResponse:
-    message = store.message(number, message_id)
+def _audio(box: MailboxAccess, message_id: int) -> FileResponse:
     return FileResponse(
-        store.audio_path(message),
+        box.audio(message_id),
         media_type="audio/wav",
-        filename=f"voicemail-{number}-{message_id}.wav",
+        filename=f"voicemail-{box.number}-{message_id}.wav",
     )
 
 
-def _patch(store: VoicemailStore, number: str, message_id: int, body: Any) -> dict[str, Any]:
+def _patch(box: MailboxAccess, message_id: int, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict) or set(body) != {"state"}:
         raise InvalidInput([Problem("state", 'the body is {"state": "new" | "old"}')])
-    message = store.mark(number, message_id, str(body["state"]))
-    _changed(store, number)
+    message = box.mark(message_id, str(body["state"]))
+    _changed(box)
     return message.as_json()
 
 
-def _delete(store: VoicemailStore, number: str, message_id: int) -> Response:
-    store.delete(number, message_id)
-    _changed(store, number)
+def _delete(box: MailboxAccess, message_id: int) -> Response:
+    box.delete(message_id)
+    _changed(box)
     return Response(status_code=204)
 
 
-async def _upload(request: Request, store: VoicemailStore, principal: Principal, number: str,
-                  slot: str) -> Response:  # fmt: skip
+async def _upload(request: Request, box: MailboxAccess, slot: str) -> Response:
     kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if kind not in AUDIO_TYPES:
         raise InvalidInput([Problem("greeting", f"send audio ({', '.join(AUDIO_TYPES)})")])
@@ -128,15 +117,13 @@ async def _upload(request: Request, store: VoicemailStore, principal: Principal,
         raise InvalidInput([Problem("greeting", f"audio of 1 byte to {describe(GREETING_LIMIT)}")])
     from starlette.concurrency import run_in_threadpool
 
-    await run_in_threadpool(store.save_greeting, principal, number, slot, audio)
+    await run_in_threadpool(box.save_greeting, slot, audio)
     return Response(status_code=204)
 
 
-def _greeting(store: VoicemailStore, number: str, slot: str) -> FileResponse:
-    path = store.greeting_file(number, slot)
-    if not path.exists():
-        raise NotFound("greeting", f"{number}/{slot}")
-    return FileResponse(path, media_type="audio/wav", filename=f"greeting-{number}-{slot}.wav")
+def _greeting(box: MailboxAccess, slot: str) -> FileResponse:
+    path = box.greeting(slot)
+    return FileResponse(path, media_type="audio/wav", filename=f"greeting-{box.number}-{slot}.wav")
 
 
 # --- /me ---------------------------------------------------------------------------------
@@ -152,19 +139,19 @@ StateQuery = Annotated[
 def list_mine(
     request: Request, principal: CurrentPrincipal, state: StateQuery = None
 ) -> list[dict[str, Any]]:
-    return _list(store_of(request), _own(principal), state)
+    return _list(mailbox_of(request, principal), state)
 
 
 @router.get("/me/voicemail/messages/{message_id}", summary="One of my messages",
             operation_id="get_my_voicemail_message", response_model=VoicemailMessage)  # fmt: skip
 def get_mine(request: Request, principal: CurrentPrincipal, message_id: MessageId) -> Any:
-    return store_of(request).message(_own(principal), message_id).as_json()
+    return mailbox_of(request, principal).message(message_id).as_json()
 
 
 @router.get("/me/voicemail/messages/{message_id}/audio", summary="My message's audio (WAV)",
             operation_id="get_my_voicemail_message_audio", response_class=FileResponse)  # fmt: skip
 def audio_mine(request: Request, principal: CurrentPrincipal, message_id: MessageId) -> Any:
-    return _audio(store_of(request), _own(principal), message_id)
+    return _audio(mailbox_of(request, principal), message_id)
 
 
 @router.patch("/me/voicemail/messages/{message_id}", summary="Mark my message new or old",
@@ -172,38 +159,38 @@ def audio_mine(request: Request, principal: CurrentPrincipal, message_id: Messag
               openapi_extra=request_body(MessageChange))  # fmt: skip
 def patch_mine(request: Request, principal: CurrentPrincipal, message_id: MessageId,
                body: JsonBody) -> Any:  # fmt: skip
-    return _patch(store_of(request), _own(principal), message_id, body)
+    return _patch(mailbox_of(request, principal), message_id, body)
 
 
 @router.delete("/me/voicemail/messages/{message_id}", summary="Delete my message",
                operation_id="delete_my_voicemail_message", status_code=204, response_class=Response)  # fmt: skip
 def delete_mine(request: Request, principal: CurrentPrincipal, message_id: MessageId) -> Response:
-    return _delete(store_of(request), _own(principal), message_id)
+    return _delete(mailbox_of(request, principal), message_id)
 
 
 @router.get("/me/voicemail/greetings", summary="My greetings (slots that have one)",
             operation_id="list_my_voicemail_greetings", response_model=list[str])  # fmt: skip
 def greetings_mine(request: Request, principal: CurrentPrincipal) -> Any:
-    return store_of(request).greetings(principal, _own(principal))
+    return mailbox_of(request, principal).greetings()
 
 
 @router.get("/me/voicemail/greetings/{slot}", summary="My greeting (WAV)",
             operation_id="get_my_voicemail_greeting", response_class=FileResponse)  # fmt: skip
 def greeting_mine(request: Request, principal: CurrentPrincipal, slot: Slot) -> Any:
-    return _greeting(store_of(request), _own(principal), slot)
+    return _greeting(mailbox_of(request, principal), slot)
 
 
 @router.put("/me/voicemail/greetings/{slot}", summary="Upload my greeting (WAV or MP3)",
             operation_id="put_my_voicemail_greeting", status_code=204, response_class=Response,
             openapi_extra=AUDIO_BODY)  # fmt: skip
 async def upload_mine(request: Request, principal: CurrentPrincipal, slot: Slot) -> Response:
-    return await _upload(request, store_of(request), principal, _own(principal), slot)
+    return await _upload(request, mailbox_of(request, principal), slot)
 
 
 @router.delete("/me/voicemail/greetings/{slot}", summary="Remove my greeting",
                operation_id="delete_my_voicemail_greeting", status_code=204, response_class=Response)  # fmt: skip
 def delete_greeting_mine(request: Request, principal: CurrentPrincipal, slot: Slot) -> Response:
-    store_of(request).delete_greeting(principal, _own(principal), slot)
+    mailbox_of(request, principal).delete_greeting(slot)
     return Response(status_code=204)
 
 
@@ -214,16 +201,14 @@ def delete_greeting_mine(request: Request, principal: CurrentPrincipal, slot: Sl
             operation_id="list_voicemail_messages", response_model=list[VoicemailMessage])  # fmt: skip
 def list_any(request: Request, principal: CurrentPrincipal, number: Number,
              state: StateQuery = None) -> list[dict[str, Any]]:  # fmt: skip
-    store = store_of(request)
-    return _list(store, _mailbox(store, principal, number), state)
+    return _list(mailbox_of(request, principal, number), state)
 
 
 @router.get("/extensions/{number}/voicemail/messages/{message_id}", summary="One message",
             operation_id="get_voicemail_message", response_model=VoicemailMessage)  # fmt: skip
 def get_any(request: Request, principal: CurrentPrincipal, number: Number,
             message_id: MessageId) -> Any:  # fmt: skip
-    store = store_of(request)
-    return store.message(_mailbox(store, principal, number), message_id).as_json()
+    return mailbox_of(request, principal, number).message(message_id).as_json()
 
 
 @router.get("/extensions/{number}/voicemail/messages/{message_id}/audio",
@@ -231,8 +216,7 @@ def get_any(request: Request, principal: CurrentPrincipal, number: Number,
             response_class=FileResponse)  # fmt: skip
 def audio_any(request: Request, principal: CurrentPrincipal, number: Number,
               message_id: MessageId) -> Any:  # fmt: skip
-    store = store_of(request)
-    return _audio(store, _mailbox(store, principal, number), message_id)
+    return _audio(mailbox_of(request, principal, number), message_id)
 
 
 @router.patch("/extensions/{number}/voicemail/messages/{message_id}",
@@ -240,31 +224,27 @@ def audio_any(request: Request, principal: CurrentPrincipal, number: Number,
               response_model=VoicemailMessage, openapi_extra=request_body(MessageChange))  # fmt: skip
 def patch_any(request: Request, principal: CurrentPrincipal, number: Number,
               message_id: MessageId, body: JsonBody) -> Any:  # fmt: skip
-    store = store_of(request)
-    return _patch(store, _mailbox(store, principal, number), message_id, body)
+    return _patch(mailbox_of(request, principal, number), message_id, body)
 
 
 @router.delete("/extensions/{number}/voicemail/messages/{message_id}",
                summary="Delete a message", operation_id="delete_voicemail_message", status_code=204, response_class=Response)  # fmt: skip
 def delete_any(request: Request, principal: CurrentPrincipal, number: Number,
                message_id: MessageId) -> Response:  # fmt: skip
-    store = store_of(request)
-    return _delete(store, _mailbox(store, principal, number), message_id)
+    return _delete(mailbox_of(request, principal, number), message_id)
 
 
 @router.get("/extensions/{number}/voicemail/greetings", summary="A mailbox's greetings",
             operation_id="list_voicemail_greetings", response_model=list[str])  # fmt: skip
 def greetings_any(request: Request, principal: CurrentPrincipal, number: Number) -> Any:
-    store = store_of(request)
-    return store.greetings(principal, _mailbox(store, principal, number))
+    return mailbox_of(request, principal, number).greetings()
 
 
 @router.get("/extensions/{number}/voicemail/greetings/{slot}", summary="A greeting (WAV)",
             operation_id="get_voicemail_greeting", response_class=FileResponse)  # fmt: skip
 def greeting_any(request: Request, principal: CurrentPrincipal, number: Number,
                  slot: Slot) -> Any:  # fmt: skip
-    store = store_of(request)
-    return _greeting(store, _mailbox(store, principal, number), slot)
+    return _greeting(mailbox_of(request, principal, number), slot)
 
 
 @router.put("/extensions/{number}/voicemail/greetings/{slot}",
@@ -272,14 +252,12 @@ def greeting_any(request: Request, principal: CurrentPrincipal, number: Number,
             status_code=204, response_class=Response, openapi_extra=AUDIO_BODY)  # fmt: skip
 async def upload_any(request: Request, principal: CurrentPrincipal, number: Number,
                      slot: Slot) -> Response:  # fmt: skip
-    store = store_of(request)
-    return await _upload(request, store, principal, _mailbox(store, principal, number), slot)
+    return await _upload(request, mailbox_of(request, principal, number), slot)
 
 
 @router.delete("/extensions/{number}/voicemail/greetings/{slot}", summary="Remove a greeting",
                operation_id="delete_voicemail_greeting", status_code=204, response_class=Response)  # fmt: skip
 def delete_greeting_any(request: Request, principal: CurrentPrincipal, number: Number,
                         slot: Slot) -> Response:  # fmt: skip
-    store = store_of(request)
-    store.delete_greeting(principal, _mailbox(store, principal, number), slot)
+    mailbox_of(request, principal, number).delete_greeting(slot)
     return Response(status_code=204)

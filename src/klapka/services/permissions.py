@@ -191,6 +191,11 @@ def require_admin(principal: Principal) -> None:
     raise Forbidden("only an admin may do this")
 
 
+def may_administer(principal: Principal) -> bool:
+    """Whether ``principal`` may administer: the web UI's admin console, its start page."""
+    return principal.is_admin
+
+
 class HasPrincipal(Protocol):
     principal: Principal
 
@@ -229,7 +234,7 @@ def menu_for(pbx: Pbx, principal: Principal) -> dict[str, Any]:
     else:
         with pbx.tx() as repo:
             view = permissions_view(effective_for(repo.conn, principal))
-    return {"admin": principal.is_admin, **view}
+    return {"admin": may_administer(principal), **view}
 
 
 def opens_editor(pbx: Pbx, principal: Principal, number: str) -> bool:

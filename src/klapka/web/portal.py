@@ -26,6 +26,7 @@ from klapka.services.directory import contacts
 from klapka.services.directory.objects import Objects
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.principal import Principal
+from klapka.services.telephony.mailbox_access import MailboxAccess
 from klapka.services.telephony.mwi import notify_mailbox
 from klapka.services.telephony.voicemail import NEW, OLD, VoicemailStore
 from klapka.store.database import data_dir
@@ -197,10 +198,8 @@ def voicemail_messages(ctx: PageContext, mailbox: str | None = None) -> None:
         ui.label(t("Messages")).classes("text-lg font-bold")
         box = ui.column().classes("w-full gap-2").props('data-testid="voicemail-messages"')
 
-    def mine(p: Principal) -> str:
-        number = mailbox or own(p)
-        store.allowed(p, number)
-        return number
+    def mine(p: Principal) -> MailboxAccess:
+        return MailboxAccess(store, p, mailbox)
 
     audio_base = (
         f"/api/v1/extensions/{mailbox}/voicemail/messages"
@@ -208,12 +207,12 @@ def voicemail_messages(ctx: PageContext, mailbox: str | None = None) -> None:
         else "/api/v1/me/voicemail/messages"
     )
 
-    def changed(number: str) -> None:
+    def changed(box: MailboxAccess) -> None:
         with contextlib.suppress(OSError):  # no SIP core: nothing to tell the phones
-            notify_mailbox(store.data_dir, number, *store.counts(number))
+            notify_mailbox(store.data_dir, box.number, *box.counts())
 
     def refresh() -> None:
-        found = ctx.attempt(lambda p: store.messages(mine(p)), None) or []
+        found = ctx.attempt(lambda p: mine(p).messages(), None) or []
         box.clear()
         with box:
             if not found:
@@ -237,19 +236,17 @@ def voicemail_messages(ctx: PageContext, mailbox: str | None = None) -> None:
                     other = OLD if m.state == NEW else NEW
                     ui.button(
                         t("Mark heard") if other == OLD else t("Mark new"),
-                        on_click=lambda m=m, other=other: act(
-                            lambda p: store.mark(mine(p), m.id, other)
-                        ),
+                        on_click=lambda m=m, other=other: act(lambda p: mine(p).mark(m.id, other)),
                     ).props("flat dense")
                     ui.button(
                         icon="delete",
-                        on_click=lambda m=m: act(lambda p: store.delete(mine(p), m.id)),
+                        on_click=lambda m=m: act(lambda p: mine(p).delete(m.id)),
                     ).props(f'flat dense color=negative aria-label="{t("Delete")}"')
 
     def act(action: Callable[[Principal], Any]) -> None:
         def run(p: Principal) -> bool:
             action(p)
-            changed(mailbox or own(p))
+            changed(mine(p))
             return True
 
         if ctx.attempt(run, None):
