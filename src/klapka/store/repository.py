@@ -135,6 +135,11 @@ OWNER_COLUMNS = {s.owner_column: s.kind for s in SPECS.values() if s.owner_colum
 TARGET_COLUMNS = {s.target_column: s.kind for s in SPECS.values() if s.target_column}
 
 
+# How a secret is shown where it is not revealed (API, exports, diffs, the audit log); sent
+# back in a write, it means "keep the stored secret".
+SECRET_MASK = "********"
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -231,22 +236,9 @@ class Repository:
 
     # --- writing --------------------------------------------------------------------
 
-    def _values(self, spec: KindSpec, obj: BaseModel, secrets: dict[str, Any]) -> dict[str, Any]:
-        data, _ = split_secrets(spec, stored_form(obj))
-        values: dict[str, Any] = {"data": data, "secrets": secrets, "updated_at": now()}
-        if spec.key != "id":
-            values[spec.key] = getattr(obj, spec.key)
-        for c in spec.columns:
-            values[c] = getattr(obj, c)
-        if isinstance(obj, Extension):
-            values |= extension_columns(obj)
-        if isinstance(obj, ContactCard):
-            values["search"] = contact_search_text(obj)
-        return values
-
     def insert(self, kind: Kind, obj: BaseModel, secrets: dict[str, Any], **extra: Any) -> int:
         spec = SPECS[kind]
-        values = self._values(spec, obj, secrets) | extra
+        values = values_of(kind, obj, secrets) | extra
         if spec.ordered and "position" not in values:
             top = self.conn.execute(select(func.max(spec.table.c.position))).scalar()
             values["position"] = (top or 0) + 1
@@ -268,7 +260,7 @@ class Repository:
         """Store ``obj`` as the new state of the row; with ``old`` (the state it replaces),
         the reference rows are rewritten only when the references changed."""
         spec = SPECS[kind]
-        values = self._values(spec, obj, secrets) | extra
+        values = values_of(kind, obj, secrets) | extra
         self.conn.execute(update(spec.table).where(spec.table.c.id == row_id).values(**values))
         if old is None or not same_links(old, obj):
             self.write_links(kind, row_id, obj)
@@ -407,6 +399,41 @@ class Repository:
             system, secrets, hours, _ = self.system()
             self.save_system(system, secrets, hours)
             self.conn.execute(bump)
+
+
+def stored_data(kind: Kind, obj: BaseModel) -> dict[str, Any]:
+    """What the ``data`` column keeps of ``obj``: its settings that differ from the
+    defaults, without its secrets."""
+    data, _ = split_secrets(SPECS[kind], stored_form(obj))
+    if kind is Kind.EXTENSION:
+        # A section given as {} (all defaults) is left out, as if it had not been given.
+        data = {k: v for k, v in data.items() if v != {}}
+    return data
+
+
+def values_of(
+    kind: Kind,
+    obj: BaseModel,
+    secrets: dict[str, Any],
+    stamp: datetime | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The columns of the row that stores ``obj`` (validated) with ``secrets``; ``data``:
+    its ``stored_data`` when the caller has it already."""
+    spec = SPECS[kind]
+    if data is None:
+        data = stored_data(kind, obj)
+    values: dict[str, Any] = {"data": data, "secrets": secrets, "updated_at": stamp or now()}
+    if spec.key != "id":
+        values[spec.key] = getattr(obj, spec.key)
+    for c in spec.columns:
+        v = getattr(obj, c)
+        values[c] = v.value if hasattr(v, "value") else v
+    if isinstance(obj, Extension):
+        values |= extension_columns(obj)
+    if isinstance(obj, ContactCard):
+        values["search"] = contact_search_text(obj)
+    return values
 
 
 def same_links(old: BaseModel, new: BaseModel) -> bool:

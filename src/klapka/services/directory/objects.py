@@ -1,8 +1,8 @@
 """Create, read, update and delete every directory object, by kind.
 
-One code path for every kind, so a ring group and an extension obey the same rules:
-validate the whole object, keep or generate secrets, check uniqueness and references
-against the database, save with the reference index, bump the directory version. A
+One code path for every kind, so a ring group and an extension obey the same rules: the
+permission check is made here, the rest of a write (validation, secrets, uniqueness,
+references, rows, directory version, audit log) by ``services.directory.writer``. A
 sub-resource (``presence_settings.away``, ``voicemail``) is a path into the object: it is
 read, replaced or merge-patched, and the whole object is validated again.
 """
@@ -18,31 +18,25 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, func, select, update
 
 from klapka.domain.destinations import Destination, DestinationType
-from klapka.domain.document import RESERVED_GROUP, check_refs, stored_form
+from klapka.domain.document import RESERVED_GROUP, stored_form
 from klapka.domain.extension import Extension, PresenceStatus, StatusSettings
 from klapka.domain.permissions import changed_paths
 from klapka.domain.problems import Conflict, InvalidInput, NotFound, Place, problems_from_validation
 from klapka.domain.references import Kind, without_refs
-from klapka.domain.values import random_pin, random_sip_password
 from klapka.services import audit, permissions
-from klapka.services.accounts.passwords import hash_password
-from klapka.services.accounts.sessions import end_access_of_disabled
+from klapka.services.directory.writer import (
+    DirectoryWriter,
+    Planned,
+    mask_secrets,
+    validate,
+)
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import Action
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
-from klapka.store.repository import (
-    SPECS,
-    Repository,
-    now,
-    same_links,
-    search_filter,
-    split_secrets,
-)
+from klapka.store.repository import SECRET_MASK, SPECS, Repository, now, search_filter
 
 log = logging.getLogger(__name__)
-
-SECRET_MASK = "********"
 
 # Parts of an extension that are their own small sub-resources (what a user may edit is a path).
 EXTENSION_PARTS = (
@@ -117,39 +111,9 @@ def _set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return data
 
 
-def validate(kind: Kind, data: Any, prefix: str = "") -> BaseModel:
-    if not isinstance(data, dict):
-        raise InvalidInput.one(prefix, "must be a mapping")
-    try:
-        return SPECS[kind].model.model_validate(data)
-    except ValidationError as e:
-        raise InvalidInput(problems_from_validation(e, prefix)) from None
-
-
 def public_view(kind: Kind, obj: BaseModel, include_secrets: bool) -> dict[str, Any]:
     """The object as the API shows it: every field, secrets only when asked for."""
-    data = obj.model_dump(mode="json")
-    spec = SPECS[kind]
-    for path in spec.secret_paths:
-        head, _, leaf = path.rpartition(".")
-        container = data.get(head, {}) if head else data
-        if leaf == "user_password":
-            container.pop(leaf, None)  # only a hash is stored; never shown
-        elif not include_secrets and container.get(leaf) is not None:
-            container[leaf] = SECRET_MASK
-    return data
-
-
-class DbIndex:
-    """``exists`` answered by the database, for reference checks of a single object."""
-
-    def __init__(self, repo: Repository) -> None:
-        self.repo = repo
-
-    def exists(self, kind: Kind, key: str) -> bool:
-        if kind is Kind.GROUP and key == RESERVED_GROUP:
-            return True
-        return self.repo.id_of(kind, key) is not None
+    return mask_secrets(kind, obj.model_dump(mode="json"), reveal=include_secrets)
 
 
 def sort_fields(kind: Kind) -> set[str]:
@@ -337,14 +301,12 @@ class Objects:
     def create(self, kind: Kind, data: Any) -> dict[str, Any]:
         with self.pbx.tx() as repo:
             permissions.check(repo.conn, self.principal, self._write_action(kind))
-            obj, secrets = self._prepare(repo, kind, data, None)
+            writer = DirectoryWriter(repo, self.principal)
+            obj, secrets = writer.prepare(kind, data)
             extra = {"presence_changed_at": now()} if kind is Kind.EXTENSION else {}
-            new_id = repo.insert(kind, obj, secrets, **extra)
-            repo.bump_version()
-            key = str(new_id) if SPECS[kind].key == "id" else getattr(obj, SPECS[kind].key)
-            audit.record(
-                repo.conn, self.principal, "create", kind.value, key, None, stored_form(obj)
-            )
+            change = Planned("create", kind, obj, secrets=secrets, extra=extra)
+            writer.write([change])
+            key = change.key_of()
         return self.get(kind, key)
 
     def replace(self, kind: Kind, key: str, data: Any) -> dict[str, Any]:
@@ -424,7 +386,8 @@ class Objects:
                     f"cannot be changed (create a new {kind.value.replace('_', ' ')} instead)",
                 )
             data = {spec.key: old_key, **data}
-        obj, secrets = self._prepare(repo, kind, data, row, old)
+        writer = DirectoryWriter(repo, self.principal)
+        obj, secrets = writer.prepare(kind, data, row, old)
         self._may_write(repo, kind, old, obj)
         extra: dict[str, Any] = {}
         if (
@@ -434,141 +397,21 @@ class Objects:
         ):
             extra["presence_changed_at"] = now()
             self._agent_auto_switch(repo, row.id, obj)
-        repo.update(kind, row.id, obj, secrets, old=old, **extra)
-        if isinstance(obj, Extension) and not obj.enabled:
-            end_access_of_disabled(repo.conn, [row.id])  # its users are signed out
-        repo.bump_version()
-        key = str(row.id) if spec.key == "id" else getattr(obj, spec.key)
-        audit.record(
-            repo.conn, self.principal, "update", kind.value, key, stored_form(old), stored_form(obj)
+        writer.write(
+            [
+                Planned(
+                    "update",
+                    kind,
+                    obj,
+                    row=row,
+                    secrets=secrets,
+                    old=old,
+                    extra=extra,
+                    before=stored_form(old),
+                )
+            ]
         )
         return obj
-
-    def _prepare(
-        self, repo: Repository, kind: Kind, data: Any, row: Any, old: BaseModel | None = None
-    ) -> tuple[BaseModel, dict[str, Any]]:
-        """Validate ``data`` as the new state of the object in ``row`` (None: a new one),
-        whose state is ``old``: references it already made are not looked up again (the
-        database keeps their targets from going away)."""
-        spec = SPECS[kind]
-        if not isinstance(data, dict):
-            raise InvalidInput.one("", "must be a JSON object")
-        data = dict(data)  # the caller's data stays as it was: what is changed is copied
-        old_secrets = dict(row.secrets) if row is not None else {}
-        # A secret left out, or sent back masked, keeps its stored value (or gets a random one).
-        for path in spec.secret_paths:
-            head, _, leaf = path.rpartition(".")
-            if head and head not in data:
-                data[head] = {}  # an omitted section keeps (or gets) its secrets too
-            elif head and isinstance(data[head], dict):
-                data[head] = dict(data[head])
-            container = data.get(head) if head else data
-            if head and not isinstance(container, dict):
-                continue
-            assert isinstance(container, dict)
-            if container.get(leaf) in (None, SECRET_MASK):
-                if path in old_secrets:
-                    container[leaf] = old_secrets[path]
-                elif path == "sip_password":
-                    container[leaf] = random_sip_password()
-                elif path == "voicemail.pin":
-                    container[leaf] = random_pin()
-                else:
-                    container.pop(leaf, None)
-        obj = validate(kind, data)
-        if (
-            isinstance(obj, Extension)
-            and obj.user_password
-            and not obj.user_password.startswith("$argon2")
-        ):
-            obj.user_password = hash_password(obj.user_password)
-        _, secrets = split_secrets(spec, obj.model_dump(mode="json"))
-        self._check_unique(repo, kind, obj, row)
-        same = old is not None and same_links(old, obj)
-        problems = [] if same else check_refs(obj, "", DbIndex(repo))
-        if problems:
-            raise InvalidInput(problems)
-        return obj, secrets
-
-    def _check_unique(self, repo: Repository, kind: Kind, obj: BaseModel, row: Any) -> None:
-        """Refuse a number, name, email, SIP user name or phone that another object has.
-        ``row`` is the object's stored row (None: a new one); a value it already has was
-        checked when it was set, and is not looked up again."""
-        own_id = row.id if row is not None else None
-        stored = dict(row.data) if row is not None else {}
-
-        def kept(column: str, value: Any) -> bool:
-            return row is not None and getattr(row, column, None) == value
-
-        def taken(k: Kind, column: str, value: Any) -> bool:
-            table = SPECS[k].table
-            q = select(table.c.id).where(table.c[column] == value)
-            if k is kind and own_id is not None:
-                q = q.where(table.c.id != own_id)
-            return repo.conn.execute(q).first() is not None
-
-        if kind in (Kind.EXTENSION, Kind.RING_GROUP, Kind.QUEUE):
-            number = obj.number
-            for other in (Kind.EXTENSION, Kind.RING_GROUP, Kind.QUEUE):
-                if not kept("number", number) and taken(other, "number", number):
-                    what = other.value.replace("_", " ")
-                    article = "an" if what[0] in "aeiou" else "a"
-                    raise Conflict(
-                        f"number {number} is already used by {article} {what}", path="number"
-                    )
-            if not kept("number", number) and number in repo.system()[0].emergency_numbers:
-                raise Conflict(f"number {number} is an emergency number", path="number")
-        if kind in (
-            Kind.GROUP,
-            Kind.TRUNK,
-            Kind.INBOUND_ROUTE,
-            Kind.OUTBOUND_ROUTE,
-            Kind.CLIENT_PERMISSION,
-        ):
-            name = obj.name
-            if not kept("name", name) and taken(kind, "name", name):
-                raise Conflict(f"{kind.value.replace('_', ' ')} {name} already exists", path="name")
-            if kind is Kind.GROUP and name.lower() == RESERVED_GROUP.lower():
-                raise InvalidInput.one(
-                    "name", f"'{RESERVED_GROUP}' is reserved for the group of every extension"
-                )
-        if isinstance(obj, Extension):
-            if obj.email and obj.email.lower() != str(getattr(row, "email", "") or "").lower():
-                table = t.extensions
-                q = select(table.c.number).where(func.lower(table.c.email) == obj.email.lower())
-                if own_id is not None:
-                    q = q.where(table.c.id != own_id)
-                other = repo.conn.execute(q).scalar()
-                if other is not None:
-                    raise Conflict(
-                        f"email {obj.email} is already used by extension {other}", path="email"
-                    )
-            username = obj.effective_sip_username
-            if not kept("sip_username", username) and taken(
-                Kind.EXTENSION, "sip_username", username
-            ):
-                raise Conflict(
-                    f"sip_username {obj.effective_sip_username} is already used",
-                    path="sip_username",
-                )
-            had = {p.get("mac") for p in stored.get("phones") or () if isinstance(p, dict)}
-            for i, phone in enumerate(obj.phones):
-                if phone.mac in had:
-                    continue
-                q2 = select(t.phones.c.extension_id).where(t.phones.c.mac == phone.mac)
-                if own_id is not None:
-                    q2 = q2.where(t.phones.c.extension_id != own_id)
-                if repo.conn.execute(q2).first() is not None:
-                    raise Conflict(
-                        f"phone {phone.mac} belongs to another extension", path=f"phones[{i}].mac"
-                    )
-        if kind is Kind.INBOUND_ROUTE:
-            did = obj.did
-            for r in repo.rows(Kind.INBOUND_ROUTE):
-                if r.id != own_id and r.data.get("did") == did:
-                    raise Conflict(
-                        f"DID {did} is already routed by inbound route {r.name}", path="did"
-                    )
 
     def _agent_auto_switch(self, repo: Repository, extension_id: int, ext: Extension) -> None:
         """A presence change applies the new status's agent auto switch to every queue."""
@@ -603,6 +446,7 @@ class Objects:
             by_owner: dict[tuple[Kind, int], list[str]] = {}
             for place, owner_id, owner_kind, _b in referrers:
                 by_owner.setdefault((owner_kind, owner_id), []).append(place.path)
+            changes: list[Planned] = []
             for (owner_kind, owner_id), paths in by_owner.items():
                 owner_row = repo.conn.execute(
                     select(SPECS[owner_kind].table).where(SPECS[owner_kind].table.c.id == owner_id)
@@ -610,20 +454,18 @@ class Objects:
                 before = repo.data_of(owner_row, with_secrets=True)
                 data = without_refs(owner_kind, copy.deepcopy(before), paths)
                 owner = validate(owner_kind, data)
-                repo.update(owner_kind, owner_id, owner, dict(owner_row.secrets))
-                owner_key = owner_row._mapping[SPECS[owner_kind].key]
-                audit.record(
-                    repo.conn,
-                    self.principal,
-                    "update",
-                    owner_kind.value,
-                    str(owner_key),
-                    before,
-                    stored_form(owner),
+                changes.append(
+                    Planned(
+                        "update",
+                        owner_kind,
+                        owner,
+                        row=owner_row,
+                        secrets=dict(owner_row.secrets),
+                        before=before,
+                    )
                 )
-            repo.delete(kind, row.id)
-            repo.bump_version()
-            audit.record(repo.conn, self.principal, "delete", kind.value, key, stored_form(obj))
+            changes.append(Planned("delete", kind, row=row, before=stored_form(obj), key=key))
+            DirectoryWriter(repo, self.principal).write(changes)
         return Deleted(kind.value, key, [p for p, _, _, _ in referrers])
 
     # --- presence -------------------------------------------------------------------
@@ -691,4 +533,13 @@ def status_settings_model(status: PresenceStatus) -> type[BaseModel]:
     return DndSettings if status is PresenceStatus.DO_NOT_DISTURB else StatusSettings
 
 
-__all__ = ["EXTENSION_PARTS", "Deleted", "Destination", "Objects", "Page", "merge_patch"]
+__all__ = [
+    "EXTENSION_PARTS",
+    "SECRET_MASK",
+    "Deleted",
+    "Destination",
+    "Objects",
+    "Page",
+    "merge_patch",
+    "validate",
+]
