@@ -68,7 +68,10 @@ PERMISSION_EVALUATION = "\n".join(
 # A setting acted on somewhere else than its effect's usual place.
 ALSO_READ_BY = {
     # the queue logins change with the status (read by the routing's queue step)
-    "extension.presence_settings.*.agent_auto_switch": "services/directory/objects.py",
+    "extension.presence_settings.*.agent_auto_switch": (
+        "services/directory/objects.py",
+        "services/directory/writer.py",
+    ),
 }
 
 
@@ -150,11 +153,11 @@ def test_active_settings_are_read_where_they_take_effect() -> None:
     for path, name in leaf_settings().items():
         setting = setting_of(path)
         assert setting is not None
-        extra = ALSO_READ_BY.get(setting.path)
+        extra = ALSO_READ_BY.get(setting.path, ())
         for effect in setting.effects:
             if effect is Effect.NOT_ACTIVE:
                 continue
-            text = sources[effect] + (_source(extra) if extra else "")
+            text = sources[effect] + "".join(_source(w) for w in extra)
             # ``effective_caller_id_name``: the models' property that reads the field
             if not re.search(rf"\b(effective_)?{re.escape(name)}\b", text):
                 unread.append(f"{path} ({effect.value})")
