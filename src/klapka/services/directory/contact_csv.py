@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 
 from klapka.domain.directory import DEFAULT_PHONEBOOK, Contact, ContactNumberType
-from klapka.domain.document import stored_form
 from klapka.domain.problems import Forbidden, InvalidInput
 from klapka.domain.references import Kind
 from klapka.services import audit
@@ -28,7 +27,7 @@ from klapka.services.directory.csv_tables import (
     read_table,
     write_table,
 )
-from klapka.services.directory.objects import validate
+from klapka.services.directory.writer import DirectoryWriter, Planned, validate
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
@@ -210,36 +209,21 @@ class ContactCsv:
 
     def _write(self, repo: Repository, planned: list[tuple[int, Any, Contact]], work: Work) -> None:
         stamp = now()
-        entries = []
-        for _index, stored, contact in planned:
-            if stored is None:
-                new_id = repo.insert(Kind.CONTACT, contact, {})
-                entries.append(
-                    audit.entry(
-                        self.principal,
-                        "create",
-                        "contact",
-                        str(new_id),
-                        audit.changes(None, stored_form(contact)),
-                        stamp,
-                    )
-                )
-            else:
-                repo.update(Kind.CONTACT, stored.id, contact, {})
-                fields = audit.changes(dict(stored.data), stored_form(contact))
-                if fields:
-                    entries.append(
-                        audit.entry(
-                            self.principal, "update", "contact", str(stored.id), fields, stamp
-                        )
-                    )
-            work.advance(1)
+        changes = [
+            Planned("create", Kind.CONTACT, contact, secrets={})
+            if stored is None
+            else Planned("update", Kind.CONTACT, contact, row=stored, secrets={})
+            for _index, stored, contact in planned
+        ]
         created = sum(1 for _i, stored, _c in planned if stored is None)
         summary = {"created": created, "updated": len(planned) - created, "rows": len(planned)}
-        entries.append(
-            audit.entry(
-                self.principal, "import", "contact", "", audit.changes(None, summary), stamp
-            )
+        DirectoryWriter(repo, self.principal).write(
+            changes,
+            also_log=[
+                audit.entry(
+                    self.principal, "import", "contact", "", audit.changes(None, summary), stamp
+                )
+            ],
+            progress=work.advance,
+            stamp=stamp,
         )
-        audit.record_many(repo.conn, entries)
-        repo.bump_version()
