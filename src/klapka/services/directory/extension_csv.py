@@ -9,7 +9,6 @@ written in one transaction, in bulk, so 10,000 rows take seconds, not minutes.
 
 from __future__ import annotations
 
-import copy
 import marshal
 import re
 from collections.abc import Callable, Iterable
@@ -17,16 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import func, select
 
 from klapka.domain.directory import Group
-from klapka.domain.document import RESERVED_GROUP, stored_form
+from klapka.domain.document import RESERVED_GROUP
 from klapka.domain.extension import Extension
 from klapka.domain.problems import InvalidInput
-from klapka.domain.references import Kind, refs_of
-from klapka.domain.values import PresenceStatus, random_pin, random_sip_password
+from klapka.domain.references import Kind
+from klapka.domain.values import PresenceStatus
 from klapka.services import audit
-from klapka.services.accounts.sessions import end_access_of_disabled
 from klapka.services.directory.csv_tables import (
     BOOLEAN_RULE,
     FALSE,
@@ -39,12 +37,12 @@ from klapka.services.directory.csv_tables import (
     read_table,
     write_table,
 )
-from klapka.services.directory.objects import validate
+from klapka.services.directory.writer import DirectoryWriter, Planned, validate, with_secrets
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import admin_only
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
-from klapka.store.repository import SPECS, Repository, extension_columns, now, split_secrets
+from klapka.store.repository import Repository, now
 
 # Documented order; export writes them in this order.
 COLUMNS = (
@@ -167,34 +165,6 @@ class _SectionCache:
         return self._validated[key]
 
 
-def _audit_form(values: dict[str, Any]) -> dict[str, Any]:
-    """An extension as the audit log compares it (from ``_stored_values``): stored settings
-    and secrets together."""
-    data = copy.deepcopy(values["data"])
-    for path, secret in values["secrets"].items():
-        _set_path(data, path, secret)
-    return data
-
-
-def _stored_values(ext: Extension) -> dict[str, Any]:
-    """The columns of an extension's row, as the repository writes them."""
-    spec = SPECS[Kind.EXTENSION]
-    data, _ = split_secrets(spec, stored_form(ext))
-    # A section given as {} (all defaults) is left out, as the repository leaves it out.
-    data = {k: v for k, v in data.items() if v != {}}
-    secrets = {}
-    for path in spec.secret_paths:
-        value: Any = ext
-        for part in path.split("."):
-            value = getattr(value, part)
-        if value is not None:
-            secrets[path] = value
-    out = {"data": data, "secrets": secrets, "number": ext.number}
-    out |= {c: getattr(ext, c) for c in spec.columns}
-    out |= extension_columns(ext)
-    return out
-
-
 class ExtensionCsv:
     def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
         self.pbx = pbx
@@ -308,8 +278,6 @@ class ExtensionCsv:
         if row.existing is not None:
             data = dict(row.existing.data)
             data = {**data, "voicemail": dict(data.get("voicemail", {}))}
-            for path, secret in dict(row.existing.secrets).items():
-                _set_path(data, path, secret)
         else:
             data = {"number": row.number}
         for column, path in _PATHS.items():
@@ -323,10 +291,11 @@ class ExtensionCsv:
                     continue
                 value = low in TRUE
             _set_path(data, path, value)
-        if row.existing is None:
-            # A new extension without secrets gets random ones (shown by an export with secrets).
-            data.setdefault("sip_password", random_sip_password())
-            data.setdefault("voicemail", {}).setdefault("pin", random_pin())
+        # An empty secret cell keeps the stored secret; a new extension without secrets gets
+        # random ones (shown by an export with secrets).
+        data = with_secrets(
+            Kind.EXTENSION, data, dict(row.existing.secrets) if row.existing else {}
+        )
         if cells.get("ring_timeout"):
             presence = data["presence_settings"] = dict(data.get("presence_settings", {}))
             for status in _RINGING_STATUSES:
@@ -428,121 +397,37 @@ class ExtensionCsv:
         groups: dict[str, Any],
         work: Work,
     ) -> None:
-        spec = SPECS[Kind.EXTENSION]
         stamp = now()
-
-        stored: dict[str, dict[str, Any]] = {}  # by number; the audit log reuses them
-
-        def values(ext: Extension) -> dict[str, Any]:
-            stored[ext.number] = _stored_values(ext)
-            return stored[ext.number] | {"updated_at": stamp}
-
-        new = [r.ext for r in rows if r.existing is None and r.ext is not None]
-        changed = [r for r in rows if r.existing is not None and r.ext is not None]
-        self._release_unique_values(repo, changed)
-        if changed:
-            statement = (
-                update(t.extensions)
-                .where(t.extensions.c.id == bindparam("row_id"))
-                .values(
-                    {
-                        c: bindparam(c)
-                        for c in ("data", "secrets", "updated_at", "sip_username", *spec.columns)
-                    }
-                )
-            )
-            for start in range(0, len(changed), _WRITE_CHUNK):
-                batch = changed[start : start + _WRITE_CHUNK]
-                params = []
-                for r in batch:
-                    assert r.ext is not None
-                    v = values(r.ext)
-                    del v["number"]
-                    params.append(v | {"row_id": r.existing.id})
-                repo.conn.execute(statement, params)
-                work.advance(len(batch))
-        for start in range(0, len(new), _WRITE_CHUNK):
-            chunk = new[start : start + _WRITE_CHUNK]
-            repo.conn.execute(
-                insert(t.extensions), [values(e) | {"presence_changed_at": stamp} for e in chunk]
-            )
-            work.advance(len(chunk))
-        # A new extension's settings come from CSV columns and defaults, and neither names
-        # another object: there are no references to index, except group memberships.
-        ids = repo.keys(Kind.EXTENSION)
-
-        def lookup(kind: Kind, key: str) -> int | None:
-            return ids.get(key) if kind is Kind.EXTENSION else repo.id_of(kind, key)
-
-        self._write_groups(repo, rows, groups, lookup)
-        end_access_of_disabled(repo.conn)  # a disabled extension's users are signed out
-        repo.bump_version()
-        self._record(repo, rows, stored, stamp)
-
-    def _record(
-        self, repo: Repository, rows: list[_Row], stored: dict[str, dict[str, Any]], stamp: Any
-    ) -> None:
-        """An audit entry per extension created or changed, and one for the import."""
-        entries = []
+        changes: list[Planned] = []
         for r in rows:
             if r.ext is None:
                 continue
-            after = _audit_form(stored[r.ext.number])
             if r.existing is None:
-                fields = audit.changes(None, after)
-                op = "create"
+                extra = {"presence_changed_at": stamp}
+                changes.append(Planned("create", Kind.EXTENSION, r.ext, extra=extra))
             else:
-                before = dict(r.existing.data)
-                for path, secret in dict(r.existing.secrets).items():
-                    _set_path(before, path, secret)
-                fields = audit.changes(before, after)
-                op = "update"
-            if fields or op == "create":
-                entries.append(
-                    audit.entry(self.principal, op, "extension", r.number, fields, stamp)
+                # The CSV columns name no other object: the references stay as they are.
+                changes.append(
+                    Planned("update", Kind.EXTENSION, r.ext, row=r.existing, links_changed=False)
                 )
+        changes += self._group_changes(rows, groups)
         created = sum(1 for r in rows if r.existing is None)
         summary = {"created": created, "updated": len(rows) - created, "rows": len(rows)}
-        entries.append(
-            audit.entry(
-                self.principal, "import", "extension", "", audit.changes(None, summary), stamp
-            )
+        DirectoryWriter(repo, self.principal).write(
+            changes,
+            also_log=[
+                audit.entry(
+                    self.principal, "import", "extension", "", audit.changes(None, summary), stamp
+                )
+            ],
+            progress=work.advance,
+            stamp=stamp,
         )
-        audit.record_many(repo.conn, entries)
 
     @staticmethod
-    def _release_unique_values(repo: Repository, changed: list[_Row]) -> None:
-        """Free the emails and SIP user names that change hands within the file.
-
-        The database checks uniqueness row by row, so two extensions swapping emails would
-        clash halfway; the file as a whole was already checked.
-        """
-        moving = [
-            r
-            for r in changed
-            if r.ext is not None
-            and (
-                r.ext.email != r.existing.email
-                or r.ext.effective_sip_username != r.existing.sip_username
-            )
-        ]
-        if moving:
-            repo.conn.execute(
-                update(t.extensions)
-                .where(t.extensions.c.id == bindparam("row_id"))
-                .values(email=None, sip_username=bindparam("placeholder")),
-                # '#' is not allowed in a SIP user name, so a placeholder clashes with none.
-                [{"row_id": r.existing.id, "placeholder": f"#{r.existing.id}"} for r in moving],
-            )
-
-    def _write_groups(
-        self,
-        repo: Repository,
-        rows: list[_Row],
-        groups: dict[str, Any],
-        lookup: Callable[[Kind, str], int | None],
-    ) -> None:
-        """Each row with a groups cell: member of exactly those groups afterwards."""
+    def _group_changes(rows: list[_Row], groups: dict[str, Any]) -> list[Planned]:
+        """Each row with a groups cell: member of exactly those groups afterwards (a
+        membership is the group's setting; the import's audit entries are the extensions')."""
         members = {name: list(g.data.get("members", [])) for name, g in groups.items()}
         # Sets for the membership tests: a group may hold thousands of extensions.
         inside = {name: set(m) for name, m in members.items()}
@@ -559,17 +444,11 @@ class ExtensionCsv:
                         members[name].append(row.number)
                     else:
                         inside[name].discard(row.number)
-        for name in touched:
-            members[name] = [m for m in members[name] if m in inside[name]]
+        changes = []
         for name in sorted(touched):
             g = groups[name]
-            group = Group.model_validate({**g.data, "members": members[name]})
-            repo.conn.execute(
-                update(t.ext_groups)
-                .where(t.ext_groups.c.id == g.id)
-                .values(data=group.model_dump(mode="json"), updated_at=now())
+            group = Group.model_validate(
+                {**g.data, "members": [m for m in members[name] if m in inside[name]]}
             )
-            repo.conn.execute(delete(t.refs).where(t.refs.c.owner_group_id == g.id))
-            ref_rows = repo.ref_rows(Kind.GROUP, g.id, refs_of(group), lookup)
-            if ref_rows:
-                repo.conn.execute(insert(t.refs), ref_rows)
+            changes.append(Planned("update", Kind.GROUP, group, row=g, secrets={}, audit=False))
+        return changes

@@ -194,7 +194,18 @@ class Planned:
     fields: list[Any] | None = None
     before: dict[str, Any] | None = None
     key: str | None = None  # the key the audit log names (default: the object's)
+    # Its references, phones, queue members: None: changed unless ``old`` has the same;
+    # False: the caller knows they are unchanged (an update of what names no object).
+    links_changed: bool | None = None
     new_id: int | None = None  # set by ``write`` for a create
+
+    def relinks(self) -> bool:
+        """Are the reference rows (phones, queue agents) of the new state to be written?"""
+        if self.op == "create":
+            return True
+        if self.links_changed is not None:
+            return self.links_changed
+        return self.old is None or not same_links(self.old, self.obj)  # type: ignore[arg-type]
 
     @property
     def row_id(self) -> int | None:
@@ -358,12 +369,7 @@ class DirectoryWriter:
                 if c.secrets is None:
                     c.secrets = secrets_of(c.kind, c.obj)
                 values[id(c)] = values_of(c.kind, c.obj, c.secrets, stamp, c.data) | c.extra
-        relinked = [
-            c
-            for c in changes
-            if c.op == "create"
-            or (c.op == "update" and (c.old is None or not same_links(c.old, c.obj)))  # type: ignore[arg-type]
-        ]
+        relinked = [c for c in changes if c.op != "delete" and c.relinks()]
         # 1. The reference rows, phones of the owners that change them or go.
         by_kind: dict[Kind, list[int]] = {}
         for c in changes:
