@@ -308,7 +308,7 @@ def init(
                 f"Demo company loaded: {s['created']} created, {s['updated']} updated, "
                 f"{s['deleted']} deleted."
             )
-        token = Tokens(pbx).create(name="admin")
+        token = Tokens(pbx, cli_principal()).create(name="admin")
     typer.echo(f"Database ready: {describe(url)}")
     _tls_certificate()
     protect_data_dir()
@@ -728,7 +728,7 @@ def token_create(
     if not 1 <= len(name) <= 63:
         fail("error: name: must be 1-63 characters")
     with opened_pbx() as pbx:
-        typer.echo(Tokens(pbx).create(name=name))
+        typer.echo(Tokens(pbx, cli_principal()).create(name=name))
 
 
 # --- the call simulator ---------------------------------------------------------------

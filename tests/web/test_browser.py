@@ -32,6 +32,7 @@ from klapka.store.repository import now
 # The UI calls the same services as the API, whose tests run on both backends: one pass here.
 pytestmark = [pytest.mark.slow, pytest.mark.backend_independent]
 
+JANA = Principal(role="user", extension="101", name="extension 101")
 ADMIN_PASSWORD = "Adm1n-Heslo-2027"
 USER_PASSWORD = "Zelena-Louka-2027"
 
@@ -385,7 +386,7 @@ def test_a_user_switches_presence_and_sees_only_what_the_permissions_allow(
     page.get_by_test_id("colleague-table").get_by_text("Svoboda").wait_for()
     shoot(page, "portal-colleagues-phone")
     # A language the user chose elsewhere follows them into this English browser.
-    set_user_language(pbx, "101", "cs")
+    set_user_language(pbx, JANA, "cs")
     page.goto(f"{base}/ui/me")
     page.get_by_test_id("current-status").wait_for()
     page.get_by_test_id("menu-button").click()
@@ -432,7 +433,7 @@ def test_sign_in_with_a_second_factor_in_czech_then_switch_to_english(
     page.get_by_text("English", exact=True).click()
     page.get_by_role("navigation").get_by_text("My status").wait_for()
     assert page.get_by_test_id("status-away").inner_text().lower() == "away"
-    assert language_of(pbx, "101") == "en"  # remembered for the user, not only this browser
+    assert language_of(pbx, JANA) == "en"  # remembered for the user, not only this browser
 
     # Signing out ends the session: the portal sends the browser to the sign-in page.
     page.get_by_test_id("sign-out").click()

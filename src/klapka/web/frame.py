@@ -19,8 +19,9 @@ from nicegui import run, ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from klapka.domain.problems import Conflict, Forbidden, InvalidInput, KlapkaError, NotFound
+from klapka.domain.problems import Conflict, Forbidden, InvalidInput, KlapkaError, NotFound, Problem
 from klapka.services.accounts.credentials import ENROLMENT_ONLY
+from klapka.services.accounts.sign_in import SignIn
 from klapka.services.accounts.user_language import language_of
 from klapka.services.accounts.user_language import set_language as remember_language
 from klapka.services.pbx import Pbx
@@ -119,8 +120,6 @@ class PageContext:
                 ui.notify(str(e), type="negative", multi_line=True)
         except Conflict as e:
             if on_invalid is not None and e.path:
-                from klapka.domain.problems import Problem
-
                 on_invalid(InvalidInput([Problem(e.path, e.message)]))
             else:
                 ui.notify(e.message, type="negative", multi_line=True)
@@ -169,11 +168,10 @@ def open_page(request: Request, title: str, admin: bool = False) -> PageContext 
     if ENROLMENT_ONLY in found.principal.scopes:
         return RedirectResponse(url("/two-factor"), status_code=303)
     principal = found.principal
-    if principal.extension is not None:
-        # The user's own choice follows them to every browser (the cookie is this browser's).
-        chosen = language_of(visitor.pbx, principal.extension)
-        if chosen in LANGUAGES and chosen != t.language:
-            t = Translator(chosen)
+    # The user's own choice follows them to every browser (the cookie is this browser's).
+    chosen = language_of(visitor.pbx, principal)
+    if chosen in LANGUAGES and chosen != t.language:
+        t = Translator(chosen)
     ctx = PageContext(visitor, principal, t)
     shown = menu_for(visitor.pbx, principal)
     ctx.admin, ctx.menus, ctx.preferences, ctx.contacts = (
@@ -243,8 +241,8 @@ def _pick(code: str, on_pick: Callable[[str], None] | None) -> None:
 
 
 def _remember_language(ctx: PageContext, code: str) -> None:
-    if ctx.principal.extension is not None:
-        remember_language(ctx.visitor.pbx, ctx.principal.extension, code)
+    if ctx.principal.extension is not None:  # an admin token's choice stays in the cookie
+        remember_language(ctx.visitor.pbx, ctx.principal, code)
 
 
 def set_language(code: str) -> None:
@@ -256,8 +254,6 @@ def set_language(code: str) -> None:
 
 
 def sign_out(ctx: PageContext) -> None:
-    from klapka.services.accounts.sign_in import SignIn
-
     if ctx.visitor.session_id:
         SignIn(ctx.pbx, ctx.visitor.clock).sign_out(ctx.visitor.session_id)
     ui.navigate.to("/auth/signed-out")

@@ -12,6 +12,8 @@ from sqlalchemy import insert, select, update
 
 from klapka.services.accounts.passwords import token_digest
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import admin_only
+from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
 from klapka.store.repository import now
 
@@ -26,9 +28,14 @@ class TokenInfo:
 
 
 class Tokens:
-    def __init__(self, pbx: Pbx) -> None:
-        self.pbx = pbx
+    """Creating and revoking admin tokens is for admins (the CLI: the system); ``verify``
+    is how a request proves who it is, before there is a principal."""
 
+    def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
+        self.pbx = pbx
+        self.principal = principal
+
+    @admin_only
     def create(self, name: str = "admin", role: str = "admin") -> str:
         """A new token; the plain value is returned once and never stored."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -52,6 +59,7 @@ class Tokens:
                 return None
             return TokenInfo(row.id, row.name, row.role)
 
+    @admin_only
     def revoke(self, token_id: int) -> bool:
         with self.pbx.tx() as repo:
             result = repo.conn.execute(
