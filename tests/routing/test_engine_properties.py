@@ -1,6 +1,7 @@
 """Property-based tests of the routing engine over random configurations (docs/call-routing.md).
 
-Each world is built directly as the engine's input dataclasses, no database: extensions
+Each world is built directly as the engine's input dataclasses (``routing_views``: the
+domain's defaults projected, with what a test changes), no database: extensions
 10..19 (a few may be missing), ring groups 60 and 61, queues 70 and 71, random per-status
 rules pointing anywhere (each other, groups, queues, voicemail, outside numbers, hang up),
 random presence, DND, schedules over fixed business hours, registrations, calls in progress,
@@ -21,6 +22,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from routing_views import (
+    dnd_policy,
+    extension,
+    outbound_route,
+    policy,
+    queue,
+    ring_group,
+    rules,
+    statuses,
+    system,
+    trunk,
+)
 
 from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.dialpattern import pattern_matches
@@ -43,7 +56,6 @@ from klapka.routing.model import (
     Runtime,
     Schedule,
     StatusPolicy,
-    SystemView,
     TrunkView,
 )
 from klapka.routing.schedule import effective_presence
@@ -67,7 +79,7 @@ BUSINESS_HOURS = BusinessHoursView(
     breaks={day: ((12 * 60, 12 * 60 + 30),) for day in range(5)},
     holidays=((date(2027, 12, 24), date(2027, 12, 26), "Christmas"),),
 )
-SYSTEM = SystemView(timezone="Europe/Prague", country_code="420", emergency_numbers=EMERGENCY)
+SYSTEM = system(timezone="Europe/Prague", country_code="420", emergency_numbers=EMERGENCY)
 
 # A random world takes ~40 ms to generate (the engine needs microseconds), so a handful of
 # dozens per property keeps the file fast; KLAPKA_PROPERTY_EXAMPLES=2000 explores harder.
@@ -149,7 +161,7 @@ def optional_destinations() -> st.SearchStrategy[Dest | None]:
 
 
 @cache
-def rules() -> st.SearchStrategy[Rules]:
+def any_rules() -> st.SearchStrategy[Rules]:
     """``always`` is off half the time, so that phones get a chance to ring."""
     always = st.sampled_from((None,) * len(FORWARD_DESTINATIONS) + FORWARD_DESTINATIONS)
     return st.builds(Rules, always, optional_destinations(), optional_destinations())
@@ -163,9 +175,9 @@ def classes() -> st.SearchStrategy[tuple[str, ...]]:
 @cache
 def status_policies() -> st.SearchStrategy[StatusPolicy]:
     return st.builds(
-        StatusPolicy,
-        internal=rules(),
-        external=rules(),
+        policy,
+        internal=any_rules(),
+        external=any_rules(),
         ring_first=classes(),
         ring_second=classes(),
         ring_timeout=st.sampled_from([5, 20, 30]),
@@ -178,7 +190,7 @@ def status_policies() -> st.SearchStrategy[StatusPolicy]:
 def dnd_policies() -> st.SearchStrategy[StatusPolicy]:
     """DND has only ``always`` (off: busy)."""
     always = st.builds(Rules, optional_destinations(), st.none(), st.none())
-    return st.builds(StatusPolicy, always, always, st.just(()), st.just(()))
+    return st.builds(dnd_policy, internal=always, external=always)
 
 
 def status_table(
@@ -228,7 +240,7 @@ def mostly_true() -> st.SearchStrategy[bool]:
 def extensions(number: str) -> st.SearchStrategy[ExtensionView]:
     """Any settings; ``presence_changed_at`` is set relative to the call by ``worlds``."""
     return st.builds(
-        ExtensionView,
+        extension,
         number=st.just(number),
         enabled=mostly_true(),
         mobile=st.sampled_from(["", "777000111", "00441234567"]),
@@ -262,7 +274,7 @@ def members() -> st.SearchStrategy[tuple[str, ...]]:
 @cache
 def ring_groups(number: str) -> st.SearchStrategy[RingGroupView]:
     return st.builds(
-        RingGroupView,
+        ring_group,
         number=st.just(number),
         strategy=st.sampled_from(["ring_all", "sequential"]),
         members=members(),
@@ -274,7 +286,7 @@ def ring_groups(number: str) -> st.SearchStrategy[RingGroupView]:
 @cache
 def queues(number: str) -> st.SearchStrategy[QueueView]:
     return st.builds(
-        QueueView,
+        queue,
         number=st.just(number),
         members=members(),
         timeout=st.sampled_from([30, 60]),
@@ -317,7 +329,8 @@ def trunks() -> st.SearchStrategy[dict[str, TrunkView]]:
     enabled = st.booleans() | st.just(True)
     return st.builds(
         lambda a, b, c: {
-            t.name: t for t in (TrunkView("t1", a), TrunkView("t2", b), TrunkView("t3", c))
+            t.name: t
+            for t in (trunk("t1", enabled=a), trunk("t2", enabled=b), trunk("t3", enabled=c))
         },
         enabled,
         enabled,
@@ -328,7 +341,7 @@ def trunks() -> st.SearchStrategy[dict[str, TrunkView]]:
 @cache
 def outbound_routes() -> st.SearchStrategy[OutboundRouteView]:
     return st.builds(
-        OutboundRouteView,
+        outbound_route,
         name=st.sampled_from(["local", "mobile", "world", "emergency"]),
         patterns=st.lists(
             st.sampled_from(["112", "1XX", "X.", "+X.", "00X.", "777XXXXXX", "0777XXXXXX"]),
@@ -406,7 +419,7 @@ def worlds(draw: st.DrawFn) -> World:
         inbound_routes=draw(inbound_routes()),
         outbound_routes=(
             *draw(st.lists(outbound_routes(), max_size=2)),
-            OutboundRouteView("any", ("X.", "+X."), ("t1", "t2")),
+            outbound_route("any", ("X.", "+X."), ("t1", "t2")),
         ),
         business_hours=BUSINESS_HOURS,
         system=SYSTEM,
@@ -557,22 +570,22 @@ def chain_world(hops: list[str], first: str) -> World:
     for i, number in enumerate(numbers):
         registered[number] = (Endpoint(f"{number}-0", "desk"),)
         if i == len(hops):
-            exts[number] = ExtensionView(number)
+            exts[number] = extension(number)
             break
         to = Dest("extension", numbers[i + 1])
         how = hops[i]
-        r = {"always": Rules(always=to), "no_answer": Rules(no_answer=to)}.get(how)
-        r = r or Rules(busy=to, no_answer=to if how == "unavailable" else Dest("voicemail"))
-        policy = StatusPolicy(internal=r, external=r)
-        ext = ExtensionView(number, statuses={"available": policy})
+        r = {"always": rules(always=to), "no_answer": rules(no_answer=to)}.get(how)
+        r = r or rules(busy=to, no_answer=to if how == "unavailable" else Dest("voicemail"))
+        forward = policy(internal=r, external=r)
+        ext = extension(number, statuses=statuses(available=forward))
         if how == "busy":
             reject.append(Party(number))
         if how == "unavailable":
             registered[number] = ()
         if i == 0 and first == "caller_rule":
-            ext = ExtensionView(number, caller_rules=(("601111222", to),))
+            ext = extension(number, caller_rules=(("601111222", to),))
         if i == 0 and first == "boss":
-            ext = ExtensionView(number, boss_secretary=to)
+            ext = extension(number, boss_secretary=to)
         exts[number] = ext
     directory = Directory(extensions=exts, business_hours=BUSINESS_HOURS, system=SYSTEM)
     runtime = Runtime(registered=registered)
@@ -602,12 +615,12 @@ def test_a_chain_of_five_hops_is_followed_and_the_sixth_hop_is_refused(
 
 
 def test_an_extension_met_twice_in_a_chain_is_a_forward_loop() -> None:
-    to_11 = StatusPolicy(internal=Rules(always=Dest("extension", "11")))
-    to_10 = StatusPolicy(internal=Rules(always=Dest("extension", "10")))
+    to_11 = policy(internal=rules(always=Dest("extension", "11")))
+    to_10 = policy(internal=rules(always=Dest("extension", "10")))
     directory = Directory(
         extensions={
-            "10": ExtensionView("10", statuses={"available": to_11}),
-            "11": ExtensionView("11", statuses={"available": to_10}),
+            "10": extension("10", statuses=statuses(available=to_11)),
+            "11": extension("11", statuses=statuses(available=to_10)),
         }
     )
     call = Call("12", "10", datetime(2027, 3, 1, 10, 0, tzinfo=PRAGUE), "internal")
@@ -650,7 +663,7 @@ def test_a_cursor_survives_json_and_resumes_to_the_same_decision(
 @cache
 def restricted_callers() -> st.SearchStrategy[ExtensionView]:
     return st.builds(
-        ExtensionView,
+        extension,
         number=st.just("10"),
         outbound_calls=st.booleans(),
         outbound_outside_business_hours=st.booleans(),
@@ -692,10 +705,10 @@ def test_an_emergency_number_is_never_refused_for_restrictions(
         exts = {"10": caller}
         call = Call("10", number, at, "internal")
     else:
-        forward = StatusPolicy(internal=Rules(always=Dest("external_number", number)))
+        forward = policy(internal=rules(always=Dest("external_number", number)))
         exts = {
-            "10": ExtensionView("10"),
-            "11": replace(caller, number="11", statuses={"available": forward}),
+            "10": extension("10"),
+            "11": replace(caller, number="11", statuses=statuses(available=forward)),
         }
         call = Call("10", "11", at, "internal")
     directory = Directory(

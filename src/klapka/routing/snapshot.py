@@ -1,239 +1,300 @@
 """The directory view as JSON, so a process that cannot reach the database (Kamailio's
-embedded Python) gets exactly the view the simulator uses. Standard library only."""
+embedded Python) gets exactly the view the simulator uses. Standard library only.
+
+One generic codec for every frozen dataclass of ``klapka.routing.model``: ``encode`` turns
+a value into JSON-able data and ``decode`` builds it back by the declared field types
+(``dataclasses.fields`` and ``typing.get_type_hints``), so a new field of a view needs no
+codec change. A dataclass is a JSON list of its fields in their order (compact: a
+snapshot holds 10,000 extensions, each with a policy per status); a tuple or frozenset a list (a
+frozenset sorted, so equal views give equal JSON); a mapping with string keys an object,
+any other mapping a list of ``[key, value]`` pairs; a date or datetime its ISO form.
+
+Kamailio's workers decode an extension's view for each call after a change, so the
+decoders are built once per type and are plain closures (no type inspection per value).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import marshal
+import operator
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from klapka.routing.model import (
-    BusinessHoursView,
-    Dest,
-    Directory,
-    ExtensionView,
-    InboundRouteView,
-    OutboundRouteView,
-    QueueView,
-    RingGroupView,
-    Rules,
-    Schedule,
-    StatusPolicy,
-    SystemView,
-    TrunkView,
-)
+from klapka.routing.model import Directory, ExtensionView
+
+T = TypeVar("T")
+Codec = Callable[[Any], Any]
+
+_ENCODERS: dict[Any, Codec] = {}
+_DECODERS: dict[Any, Codec] = {}
 
 
-def _dest(d: Dest | None) -> Any:
-    return None if d is None else [d.type, d.value]
+def _same(v: Any) -> Any:
+    return v
 
 
-def _undest(v: Any) -> Dest | None:
-    return None if v is None else Dest(v[0], v[1])
+def _one(name: str) -> Codec:
+    """Like ``operator.attrgetter(name)`` of several names: the value in a 1-tuple."""
+    return lambda v: (getattr(v, name),)
 
 
-def _rules(r: Rules) -> Any:
-    return [_dest(r.always), _dest(r.no_answer), _dest(r.busy)]
+def _sorted(items: Any) -> list[Any]:
+    try:
+        return sorted(items)
+    except TypeError:  # elements without an order: any order will do
+        return list(items)
 
 
-def _unrules(v: Any) -> Rules:
-    return Rules(_undest(v[0]), _undest(v[1]), _undest(v[2]))
+def _parts(tp: Any) -> tuple[Any, tuple[Any, ...]]:
+    origin = typing.get_origin(tp)
+    return origin, typing.get_args(tp)
 
 
-def _policy(p: StatusPolicy) -> dict[str, Any]:
-    return {
-        "internal": _rules(p.internal),
-        "external": _rules(p.external),
-        "ring_first": list(p.ring_first),
-        "ring_second": list(p.ring_second),
-        "ring_timeout": p.ring_timeout,
-        "ring_mobile": p.ring_mobile,
-        "mobile_prefix": p.mobile_prefix,
-        "agent_auto_switch": p.agent_auto_switch,
-    }
+def _encoder(tp: Any) -> Codec:
+    found = _ENCODERS.get(tp)
+    if found is None:
+        found = _ENCODERS[tp] = _make_encoder(tp)
+    return found
 
 
-def _unpolicy(v: dict[str, Any]) -> StatusPolicy:
-    return StatusPolicy(
-        internal=_unrules(v["internal"]),
-        external=_unrules(v["external"]),
-        ring_first=tuple(v["ring_first"]),
-        ring_second=tuple(v["ring_second"]),
-        ring_timeout=v["ring_timeout"],
-        ring_mobile=v["ring_mobile"],
-        mobile_prefix=v["mobile_prefix"],
-        agent_auto_switch=v["agent_auto_switch"],
+def _decoder(tp: Any) -> Codec:
+    found = _DECODERS.get(tp)
+    if found is None:
+        found = _DECODERS[tp] = _make_decoder(tp)
+    return found
+
+
+def _optional(tp: Any) -> Any | None:
+    """``X`` of ``X | None``; None for any other type."""
+    origin, args = _parts(tp)
+    if origin in (types.UnionType, typing.Union) and len(args) == 2 and type(None) in args:
+        return args[0] if args[1] is type(None) else args[1]
+    return None
+
+
+def _is_value(tp: Any) -> bool:
+    """Whether values of ``tp`` are hashable and immutable all the way down (a frozen
+    dataclass of such fields, a tuple or frozenset of them, a str, number, date...)."""
+    if tp in (str, int, bool, float, date, datetime, type(None)):
+        return True
+    if dataclasses.is_dataclass(tp):
+        params = getattr(tp, "__dataclass_params__", None)
+        if params is None or not (params.frozen and params.eq):
+            return False
+        hints = typing.get_type_hints(tp)
+        return all(_is_value(hints[f.name]) for f in dataclasses.fields(tp))
+    origin, args = _parts(tp)
+    if origin in (types.UnionType, typing.Union, tuple, frozenset):
+        return all(a is Ellipsis or _is_value(a) for a in args)
+    return False
+
+
+@functools.cache
+def _fields(tp: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    hints = typing.get_type_hints(tp)
+    return tuple(f.name for f in dataclasses.fields(tp)), hints
+
+
+# Value dataclasses (a status policy, its rules, a destination) recur: the policy of every
+# status left at its defaults is one object, shared by thousands of extensions. So each is
+# encoded once (by identity: the object is kept with its JSON, its id cannot be reused) and
+# each JSON form decoded once (by its marshalled bytes; a worker meets the same policies again and again).
+MEMO_LIMIT = 20_000
+
+
+def _make_encoder(tp: Any) -> Codec:
+    if tp in (str, int, bool, float, Any):
+        return _same
+    if tp in (date, datetime):
+        return lambda v: v.isoformat()
+    if dataclasses.is_dataclass(tp):
+        names, hints = _fields(tp)
+        values = operator.attrgetter(*names) if len(names) > 1 else _one(names[0])
+        encoders = [_encoder(hints[name]) for name in names]
+        if not _is_value(tp):
+            return lambda v: [e(x) for e, x in zip(encoders, values(v), strict=True)]
+        memo: dict[int, tuple[Any, Any]] = {}
+
+        def value_encoder(v: Any) -> Any:
+            found = memo.get(id(v))
+            if found is not None and found[0] is v:
+                return found[1]
+            data = [e(x) for e, x in zip(encoders, values(v), strict=True)]
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            memo[id(v)] = (v, data)
+            return data
+
+        return value_encoder
+    inner = _optional(tp)
+    if inner is not None:
+        enc = _encoder(inner)
+        return lambda v: None if v is None else enc(v)
+    origin, args = _parts(tp)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _encoder(args[0])
+            return lambda v: [item(x) for x in v]
+        each = [_encoder(a) for a in args]
+        return lambda v: [e(x) for e, x in zip(each, v, strict=True)]
+    if origin in (frozenset, set):
+        item = _encoder(args[0])
+        return lambda v: _sorted(item(x) for x in v)
+    if origin in (Mapping, dict):
+        key, value = _encoder(args[0]), _encoder(args[1])
+        if args[0] is str:
+            return lambda v: {k: value(x) for k, x in v.items()}
+        return lambda v: [[key(k), value(x)] for k, x in v.items()]
+    raise TypeError(f"no JSON encoding for {tp!r}")
+
+
+def _make_decoder(tp: Any) -> Codec:
+    if tp in (str, int, bool, float, Any):
+        return _same
+    if tp is datetime:
+        return datetime.fromisoformat
+    if tp is date:
+        return date.fromisoformat
+    if dataclasses.is_dataclass(tp):
+        build = _builder(tp)
+        names, hints = _fields(tp)
+        decoders = [_decoder(hints[name]) for name in names]
+        if all(d is _same for d in decoders):
+
+            def dataclass_decoder(v: Any) -> Any:
+                return build(zip(names, v, strict=True))
+
+        else:
+
+            def dataclass_decoder(v: Any) -> Any:
+                return build(
+                    zip(
+                        names,
+                        [x if d is _same else d(x) for d, x in zip(decoders, v, strict=True)],
+                        strict=True,
+                    )
+                )
+
+        if not _is_value(tp):
+            return dataclass_decoder
+        memo: dict[bytes, Any] = {}
+        dumps = marshal.dumps
+
+        def value_decoder(v: Any) -> Any:
+            # JSON data as bytes, quickly (no references in marshal version 2: equal data,
+            # equal bytes; and different data never gives the same bytes).
+            key = dumps(v, 2)
+            found = memo.get(key)
+            if found is None:
+                found = dataclass_decoder(v)
+                if len(memo) >= MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = found
+            return found
+
+        return value_decoder
+    inner = _optional(tp)
+    if inner is not None:
+        dec = _decoder(inner)
+        return lambda v: None if v is None else dec(v)
+    origin, args = _parts(tp)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _decoder(args[0])
+            if item is _same:
+                return tuple
+            return lambda v: tuple([item(x) for x in v])
+        each = [_decoder(a) for a in args]
+        return lambda v: tuple([d(x) for d, x in zip(each, v, strict=True)])
+    if origin in (frozenset, set):
+        item = _decoder(args[0])
+        if item is _same:
+            return frozenset
+        return lambda v: frozenset([item(x) for x in v])
+    if origin in (Mapping, dict):
+        key, value = _decoder(args[0]), _decoder(args[1])
+
+        def mapping_decoder(v: Any) -> dict[Any, Any]:
+            # An object, or a list of [key, value] pairs (keys that are not strings).
+            pairs = v.items() if isinstance(v, dict) else v
+            return {key(k): value(x) for k, x in pairs}
+
+        return mapping_decoder
+    raise TypeError(f"no JSON decoding for {tp!r}")
+
+
+def _builder(tp: Any) -> Callable[[Iterable[tuple[str, Any]]], Any]:
+    """Makes a ``tp`` of (field, value) pairs without calling its __init__ (a frozen
+    dataclass sets each field through object.__setattr__, several times slower): so only
+    for dataclasses without __post_init__, slots or fields outside __init__."""
+    cls: Any = tp
+    assert all(f.init for f in dataclasses.fields(cls)), f"{tp}: a field outside __init__"
+    assert not hasattr(cls, "__post_init__") and "__slots__" not in vars(cls), tp
+    new = object.__new__
+
+    def build(pairs: Iterable[tuple[str, Any]]) -> Any:
+        obj = new(cls)
+        obj.__dict__.update(pairs)
+        return obj
+
+    return build
+
+
+def encode(value: Any) -> Any:
+    """A routing-model dataclass as JSON-able data (a list of its fields, encoded)."""
+    return _encoder(type(value))(value)
+
+
+def decode(cls: type[T], data: Any) -> T:
+    """``data`` from ``encode`` back as a ``cls``."""
+    made: T = _decoder(cls)(data)
+    return made
+
+
+@functools.cache
+def _field_encoders(tp: Any) -> list[tuple[str, Codec]]:
+    names, hints = _fields(tp)
+    return [(name, _encoder(hints[name])) for name in names]
+
+
+@functools.cache
+def _field_decoders(tp: Any) -> tuple[list[tuple[str, Codec]], Callable[..., Any]]:
+    names, hints = _fields(tp)
+    return [(name, _decoder(hints[name])) for name in names], _builder(tp)
+
+
+def encode_fields(value: Any) -> dict[str, Any]:
+    """Like ``encode``, but an object by field name at the top (for the snapshot's
+    documents: readable, and a reader may replace one field)."""
+    return {name: enc(getattr(value, name)) for name, enc in _field_encoders(type(value))}
+
+
+def decode_fields(cls: type[T], data: Mapping[str, Any]) -> T:
+    """``data`` from ``encode_fields`` back as a ``cls``."""
+    decoders, build = _field_decoders(cls)
+    made: T = build(
+        [(name, data[name] if dec is _same else dec(data[name])) for name, dec in decoders]
     )
-
-
-def _extension(e: ExtensionView) -> dict[str, Any]:
-    s = e.schedule
-    return {
-        "number": e.number,
-        "enabled": e.enabled,
-        "name": e.name,
-        "mobile": e.mobile,
-        "presence": e.presence,
-        "presence_changed_at": e.presence_changed_at.isoformat() if e.presence_changed_at else None,
-        "statuses": {k: _policy(p) for k, p in e.statuses.items()},
-        "all_busy": e.all_busy,
-        "all_reject": e.all_reject,
-        "schedule": None
-        if s is None
-        else [s.business_hours, s.break_hours, s.holidays, s.outside_business_hours, s.timezone],
-        "boss_secretary": _dest(e.boss_secretary),
-        "boss_call_type": e.boss_call_type,
-        "caller_rules": [[p, _dest(d)] for p, d in e.caller_rules],
-        "voicemail_enabled": e.voicemail_enabled,
-        "outbound_calls": e.outbound_calls,
-        "outbound_outside_business_hours": e.outbound_outside_business_hours,
-        "international_calls": e.international_calls,
-        "frequency_limit": list(e.frequency_limit) if e.frequency_limit else None,
-        "trunk_caller_ids": dict(e.trunk_caller_ids),
-        "caller_id_number": e.caller_id_number,
-        "groups": sorted(e.groups),
-    }
-
-
-def _unextension(v: dict[str, Any]) -> ExtensionView:
-    s = v["schedule"]
-    limit = v["frequency_limit"]
-    changed = v["presence_changed_at"]
-    return ExtensionView(
-        number=v["number"],
-        enabled=v["enabled"],
-        name=v["name"],
-        mobile=v["mobile"],
-        presence=v["presence"],
-        presence_changed_at=datetime.fromisoformat(changed) if changed else None,
-        statuses={k: _unpolicy(p) for k, p in v["statuses"].items()},
-        all_busy=v["all_busy"],
-        all_reject=v["all_reject"],
-        schedule=None if s is None else Schedule(s[0], s[1], s[2], s[3], s[4]),
-        boss_secretary=_undest(v["boss_secretary"]),
-        boss_call_type=v["boss_call_type"],
-        caller_rules=tuple((p, _undest(d) or Dest("accept")) for p, d in v["caller_rules"]),
-        voicemail_enabled=v["voicemail_enabled"],
-        outbound_calls=v["outbound_calls"],
-        outbound_outside_business_hours=v["outbound_outside_business_hours"],
-        international_calls=v["international_calls"],
-        frequency_limit=(int(limit[0]), int(limit[1])) if limit else None,
-        trunk_caller_ids=v["trunk_caller_ids"],
-        caller_id_number=v["caller_id_number"],
-        groups=frozenset(v["groups"]),
-    )
-
-
-def _minutes(m: Any) -> dict[str, Any]:
-    return {str(day): [list(r) for r in ranges] for day, ranges in m.items()}
-
-
-def _unminutes(v: dict[str, Any]) -> dict[int, tuple[tuple[int, int], ...]]:
-    return {int(day): tuple((a, b) for a, b in ranges) for day, ranges in v.items()}
+    return made
 
 
 def to_json(d: Directory) -> dict[str, Any]:
-    bh = d.business_hours
-    return {
-        "extensions": [_extension(e) for e in d.extensions.values()],
-        "ring_groups": [
-            [g.number, g.name, g.strategy, list(g.members), g.ring_timeout, _dest(g.failover)]
-            for g in d.ring_groups.values()
-        ],
-        "queues": [
-            [q.number, q.name, list(q.members), q.timeout, _dest(q.failover)]
-            for q in d.queues.values()
-        ],
-        "trunks": [[t.name, t.enabled, t.caller_id] for t in d.trunks.values()],
-        "inbound_routes": [
-            [r.name, r.did, _dest(r.destination), _dest(r.outside_business_hours)]
-            for r in d.inbound_routes
-        ],
-        "outbound_routes": [
-            {
-                "name": r.name,
-                "patterns": list(r.patterns),
-                "trunks": list(r.trunks),
-                "enabled": r.enabled,
-                "strip": r.strip,
-                "prepend": r.prepend,
-                "extensions": sorted(r.extensions),
-                "groups": sorted(r.groups),
-                "business_hours_only": r.business_hours_only,
-                "caller_id": r.caller_id,
-            }
-            for r in d.outbound_routes
-        ],
-        "business_hours": {
-            "timezone": bh.timezone,
-            "weekly": _minutes(bh.weekly),
-            "breaks": _minutes(bh.breaks),
-            "holidays": [[a.isoformat(), b.isoformat(), n] for a, b, n in bh.holidays],
-        },
-        "system": {
-            "timezone": d.system.timezone,
-            "country_code": d.system.country_code,
-            "international_prefix": d.system.international_prefix,
-            "emergency_numbers": sorted(d.system.emergency_numbers),
-        },
-    }
+    return encode_fields(d)
 
 
 def from_json(v: dict[str, Any]) -> Directory:
-    bh = v["business_hours"]
-    sy = v["system"]
-    return Directory(
-        extensions={e["number"]: _unextension(e) for e in v["extensions"]},
-        ring_groups={
-            g[0]: RingGroupView(
-                g[0], g[1], g[2], tuple(g[3]), g[4], _undest(g[5]) or Dest("hangup")
-            )
-            for g in v["ring_groups"]
-        },
-        queues={
-            q[0]: QueueView(q[0], q[1], tuple(q[2]), q[3], _undest(q[4]) or Dest("hangup"))
-            for q in v["queues"]
-        },
-        trunks={t[0]: TrunkView(t[0], t[1], t[2]) for t in v["trunks"]},
-        inbound_routes=tuple(
-            InboundRouteView(r[0], r[1], _undest(r[2]) or Dest("hangup"), _undest(r[3]))
-            for r in v["inbound_routes"]
-        ),
-        outbound_routes=tuple(
-            OutboundRouteView(
-                name=r["name"],
-                patterns=tuple(r["patterns"]),
-                trunks=tuple(r["trunks"]),
-                enabled=r["enabled"],
-                strip=r["strip"],
-                prepend=r["prepend"],
-                extensions=frozenset(r["extensions"]),
-                groups=frozenset(r["groups"]),
-                business_hours_only=r["business_hours_only"],
-                caller_id=r["caller_id"],
-            )
-            for r in v["outbound_routes"]
-        ),
-        business_hours=BusinessHoursView(
-            timezone=bh["timezone"],
-            weekly=_unminutes(bh["weekly"]),
-            breaks=_unminutes(bh["breaks"]),
-            holidays=tuple(
-                (date.fromisoformat(a), date.fromisoformat(b), n) for a, b, n in bh["holidays"]
-            ),
-        ),
-        system=SystemView(
-            timezone=sy["timezone"],
-            country_code=sy["country_code"],
-            international_prefix=sy["international_prefix"],
-            emergency_numbers=frozenset(sy["emergency_numbers"]),
-        ),
-    )
+    return decode_fields(Directory, v)
 
 
 def extension_to_json(e: ExtensionView) -> dict[str, Any]:
     """One extension's view, for a snapshot that stores extensions one by one."""
-    return _extension(e)
+    return encode_fields(e)
 
 
 def extension_from_json(v: dict[str, Any]) -> ExtensionView:
-    return _unextension(v)
+    return decode_fields(ExtensionView, v)

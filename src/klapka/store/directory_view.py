@@ -1,25 +1,51 @@
-"""The routing engine's view of the directory, built straight from the stored settings.
+"""The routing engine's view of the directory: the validated settings, projected.
 
-The stored form leaves defaults out, so this reads each object's JSON and fills in the
-defaults of SETTINGS.md without running the full settings validation again: the data was
-validated when it was written, and building the view for 10,000 extensions has to be fast.
+``project_*`` turn validated domain objects (``klapka.domain``) into the engine's views
+(``klapka.routing.model``); ``load_directory`` validates the stored rows into domain objects
+and projects them. So every default a view shows is the domain model's default, stated
+once there: the stored form leaves defaults out, and validation puts them back.
+
+The projection lives here, in the store, because it is the one layer allowed to import
+both sides: ``klapka.domain`` imports nothing else of klapka and ``klapka.routing`` only the
+standard library (it runs inside Kamailio), and ``load_directory``, which needs it, is a
+store function that the services (simulator, SIP snapshot) call.
+
+Building the view for 10,000 extensions has to stay fast, and validating an extension costs
+about 80 us: an extension's view is kept (``_VIEWS``) and reused while its stored settings,
+groups and presence time are unchanged, so a refresh validates only the changed rows.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Connection, select
 
-from klapka.domain.directory import BusinessHours, System
-from klapka.domain.values import dialable_mobile
+from klapka.domain.destinations import Destination
+from klapka.domain.directory import (
+    BusinessHours,
+    Group,
+    InboundRoute,
+    OutboundRoute,
+    Queue,
+    RingGroup,
+    System,
+    Trunk,
+)
+from klapka.domain.extension import (
+    Boss,
+    BossCallType,
+    DndSettings,
+    Extension,
+    PresenceSchedule,
+    StatusSettings,
+)
+from klapka.domain.values import PresenceStatus, dialable_mobile
 from klapka.routing.model import (
-    DEFAULT_POLICY,
-    DND,
-    DND_POLICY,
     BusinessHoursView,
     Dest,
     Directory,
@@ -38,115 +64,187 @@ from klapka.store import tables as t
 
 log = logging.getLogger(__name__)
 
-_OWN_VOICEMAIL = Dest("voicemail")
+# --- the projection: validated domain objects -> the engine's views ---------------------------
 
 
-def dest(value: Any) -> Dest | None:
-    """A stored destination (``{"extension": "102"}``, ``false``) as the engine's Dest."""
-    if not value:
+def project_dest(d: Destination | bool | None) -> Dest | None:
+    """A destination (or ``false``/None: rule off) as the engine's Dest; ``true`` of an own
+    mailbox or mobile number is a Dest without value."""
+    if d is None or d is False or d is True:
         return None
-    (kind, v), *_ = value.items()
-    if kind == "voicemail" and v is True:
-        return _OWN_VOICEMAIL
-    return Dest(kind, None if v is True else str(v))
+    v = d.value
+    return Dest(d.type.value, None if v is True else str(v))
 
 
-def _rules(data: dict[str, Any] | None, dnd: bool) -> Rules:
-    base = Rules(always=_OWN_VOICEMAIL, no_answer=None, busy=None) if dnd else Rules()
-    if not data:
-        return base
-    return Rules(
-        always=dest(data["always"]) if "always" in data else base.always,
-        no_answer=dest(data["no_answer"]) if "no_answer" in data else base.no_answer,
-        busy=dest(data["busy"]) if "busy" in data else base.busy,
-    )
+def _required_dest(d: Destination) -> Dest:
+    found = project_dest(d)
+    assert found is not None
+    return found
 
 
-_POLICIES: dict[str, StatusPolicy] = {}
+# Policies of shared section instances (every status left at its default shares one), by
+# identity; the instance is kept with it, so its id cannot be reused while cached.
+_POLICIES: dict[int, tuple[BaseModel, StatusPolicy]] = {}
 
 
-def policy(status: str, data: dict[str, Any]) -> StatusPolicy:
-    """A stored per-status setting as the engine's policy (identical ones shared)."""
-    key = status + json.dumps(data, sort_keys=True)
-    found = _POLICIES.get(key)
-    if found is not None:
-        return found
-    dnd = status == DND
-    base = DND_POLICY if dnd else DEFAULT_POLICY
-    mobile = data.get("ring_mobile") or {}
-    made = StatusPolicy(
-        internal=_rules(data.get("internal"), dnd),
-        external=_rules(data.get("external"), dnd),
-        ring_first=tuple(data.get("ring_first", base.ring_first)),
-        ring_second=tuple(data.get("ring_second", base.ring_second)),
-        ring_timeout=int(data.get("ring_timeout", base.ring_timeout)),
-        ring_mobile=bool(mobile.get("enabled", False)) and not dnd,
-        mobile_prefix=str(mobile.get("prefix", "")),
-        agent_auto_switch=str(data.get("agent_auto_switch", "no_action")),
-    )
-    if len(_POLICIES) < 10_000:
-        _POLICIES[key] = made
+def project_status(settings: StatusSettings | DndSettings) -> StatusPolicy:
+    """One status's settings as the engine's policy. In do not disturb nothing rings: no
+    ring stages and no other rule than ``always``."""
+    cached = _POLICIES.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    if isinstance(settings, DndSettings):
+        made = StatusPolicy(
+            internal=Rules(project_dest(settings.internal.always), None, None),
+            external=Rules(project_dest(settings.external.always), None, None),
+            ring_first=(),
+            ring_second=(),
+            ring_timeout=0,
+            ring_mobile=False,
+            mobile_prefix="",
+            agent_auto_switch=settings.agent_auto_switch.value,
+        )
+    else:
+        made = StatusPolicy(
+            internal=Rules(
+                project_dest(settings.internal.always),
+                project_dest(settings.internal.no_answer),
+                project_dest(settings.internal.busy),
+            ),
+            external=Rules(
+                project_dest(settings.external.always),
+                project_dest(settings.external.no_answer),
+                project_dest(settings.external.busy),
+            ),
+            ring_first=tuple(c.value for c in settings.ring_first),
+            ring_second=tuple(c.value for c in settings.ring_second),
+            ring_timeout=settings.ring_timeout,
+            ring_mobile=settings.ring_mobile.enabled,
+            mobile_prefix=settings.ring_mobile.prefix,
+            agent_auto_switch=settings.agent_auto_switch.value,
+        )
+    if len(_POLICIES) < 1000:
+        _POLICIES[id(settings)] = (settings, made)
     return made
 
 
-def extension_view(row: Any, groups: frozenset[str]) -> ExtensionView:
-    data: dict[str, Any] = row.data
-    features = data.get("features") or {}
-    security = data.get("security") or {}
-    schedule_data = features.get("presence_schedule")
-    schedule = Schedule(**schedule_data) if schedule_data is not None else None
-    boss = features.get("boss")
-    limit = security.get("frequency_limit") or {}
-    statuses = {
-        status: policy(status, settings)
-        for status, settings in (data.get("presence_settings") or {}).items()
-    }
-    first, last = data.get("first_name", ""), data.get("last_name", "")
-    return ExtensionView(
-        number=data["number"],
-        enabled=data.get("enabled", True),
-        name=" ".join(p for p in (first, last) if p) or data["number"],
-        mobile=dialable_mobile(data.get("mobile", "")),
-        presence=data.get("presence", "available"),
-        presence_changed_at=row.presence_changed_at,
-        statuses=statuses,
-        all_busy=features.get("all_busy", False),
-        all_reject=features.get("all_reject", False),
-        schedule=schedule,
-        boss_secretary=dest(boss["secretary"]) if boss else None,
-        boss_call_type=boss.get("call_type", "all") if boss else "all",
-        caller_rules=tuple(
-            (r["pattern"], dest(r["action"]) or Dest("accept"))
-            for r in features.get("caller_rules", ())
-        ),
-        voicemail_enabled=(data.get("voicemail") or {}).get("enabled", True),
-        outbound_calls=security.get("outbound_calls", True),
-        outbound_outside_business_hours=security.get("outbound_outside_business_hours", True),
-        international_calls=security.get("international_calls", True),
-        frequency_limit=(
-            (int(limit.get("calls", 5)), int(limit.get("period_seconds", 1)))
-            if limit.get("enabled", True)
-            else None
-        ),
-        trunk_caller_ids=data.get("trunk_caller_ids", {}),
-        caller_id_number=data.get("caller_id_number") or data["number"],
-        groups=groups,
+def project_schedule(s: PresenceSchedule) -> Schedule:
+    return Schedule(
+        business_hours=s.business_hours.value,
+        break_hours=s.break_hours.value,
+        holidays=s.holidays.value,
+        outside_business_hours=s.outside_business_hours.value,
+        timezone=s.timezone,
     )
 
 
+_BOSS_CALL_TYPE: BossCallType = Boss.model_fields["call_type"].default
+
+
+def project_extension(
+    ext: Extension, groups: Iterable[str] = (), presence_changed_at: datetime | None = None
+) -> ExtensionView:
+    """An extension as the engine sees it: every status filled in (the defaults of each are
+    the domain's), ``groups`` its extension groups, ``presence_changed_at`` when its presence
+    was last set (kept beside the settings, not in them)."""
+    features, security = ext.features, ext.security
+    presence = ext.presence_settings
+    boss = features.boss
+    limit = security.frequency_limit
+    return ExtensionView(
+        number=ext.number,
+        enabled=ext.enabled,
+        name=ext.full_name or ext.number,
+        mobile=dialable_mobile(ext.mobile),
+        presence=ext.presence.value,
+        presence_changed_at=presence_changed_at,
+        statuses={s.value: project_status(presence.of(s)) for s in PresenceStatus},
+        all_busy=features.all_busy,
+        all_reject=features.all_reject,
+        schedule=(
+            None
+            if features.presence_schedule is None
+            else project_schedule(features.presence_schedule)
+        ),
+        boss_secretary=None if boss is None else project_dest(boss.secretary),
+        # Without a boss setting the call type is unused: the domain's default then.
+        boss_call_type=(_BOSS_CALL_TYPE if boss is None else boss.call_type).value,
+        caller_rules=tuple((r.pattern, _required_dest(r.action)) for r in features.caller_rules),
+        voicemail_enabled=ext.voicemail.enabled,
+        outbound_calls=security.outbound_calls,
+        outbound_outside_business_hours=security.outbound_outside_business_hours,
+        international_calls=security.international_calls,
+        frequency_limit=(limit.calls, limit.period_seconds) if limit.enabled else None,
+        trunk_caller_ids=dict(ext.trunk_caller_ids),
+        caller_id_number=ext.effective_caller_id_number,
+        groups=frozenset(groups),
+    )
+
+
+def project_ring_group(g: RingGroup) -> RingGroupView:
+    return RingGroupView(
+        number=g.number,
+        name=g.name,
+        strategy=g.strategy.value,
+        members=tuple(g.members),
+        ring_timeout=g.ring_timeout,
+        failover=_required_dest(g.failover),
+    )
+
+
+def project_queue(q: Queue) -> QueueView:
+    return QueueView(
+        number=q.number,
+        name=q.name,
+        members=tuple(q.members),
+        timeout=q.timeout,
+        failover=_required_dest(q.failover),
+    )
+
+
+def project_trunk(trunk: Trunk) -> TrunkView:
+    return TrunkView(name=trunk.name, enabled=trunk.enabled, caller_id=trunk.caller_id)
+
+
+def project_inbound_route(r: InboundRoute) -> InboundRouteView:
+    return InboundRouteView(
+        name=r.name,
+        did=r.did,
+        destination=_required_dest(r.destination),
+        outside_business_hours=project_dest(r.outside_business_hours),
+    )
+
+
+def project_outbound_route(r: OutboundRoute) -> OutboundRouteView:
+    return OutboundRouteView(
+        name=r.name,
+        patterns=tuple(r.patterns),
+        trunks=tuple(r.trunks),
+        enabled=r.enabled,
+        strip=r.strip,
+        prepend=r.prepend,
+        extensions=frozenset(r.extensions),
+        groups=frozenset(r.groups),
+        business_hours_only=r.business_hours_only,
+        caller_id=r.caller_id,
+    )
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 def _minutes(ranges: dict[str, list[str]]) -> dict[int, tuple[tuple[int, int], ...]]:
-    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     out: dict[int, tuple[tuple[int, int], ...]] = {}
     for day, spans in ranges.items():
         parsed = []
         for span in spans:
             a, b = span.split("-")
             parsed.append((int(a[:2]) * 60 + int(a[3:]), int(b[:2]) * 60 + int(b[3:])))
-        out[days.index(day)] = tuple(parsed)
+        out[_DAYS.index(day)] = tuple(parsed)
     return out
 
 
-def business_hours_view(hours: BusinessHours) -> BusinessHoursView:
+def project_business_hours(hours: BusinessHours) -> BusinessHoursView:
     return BusinessHoursView(
         timezone=hours.timezone,
         weekly=_minutes(hours.weekly),
@@ -157,7 +255,7 @@ def business_hours_view(hours: BusinessHours) -> BusinessHoursView:
     )
 
 
-def system_view(system: System) -> SystemView:
+def project_system(system: System) -> SystemView:
     return SystemView(
         timezone=system.timezone,
         country_code=system.country_code,
@@ -166,87 +264,137 @@ def system_view(system: System) -> SystemView:
     )
 
 
+def memberships(groups: Iterable[Group]) -> dict[str, frozenset[str]]:
+    """Extension number -> the names of its extension groups."""
+    found: dict[str, set[str]] = {}
+    for group in groups:
+        for member in group.members:
+            found.setdefault(member, set()).add(group.name)
+    return {n: frozenset(names) for n, names in found.items()}
+
+
+def project_directory(
+    *,
+    extensions: Iterable[Extension] = (),
+    groups: Iterable[Group] = (),
+    ring_groups: Iterable[RingGroup] = (),
+    queues: Iterable[Queue] = (),
+    trunks: Iterable[Trunk] = (),
+    inbound_routes: Iterable[InboundRoute] = (),
+    outbound_routes: Iterable[OutboundRoute] = (),
+    business_hours: BusinessHours,
+    system: System,
+    presence_changed_at: dict[str, datetime | None] | None = None,
+) -> Directory:
+    """The whole view of validated objects (routes in their order)."""
+    member_of = memberships(groups)
+    changed = presence_changed_at or {}
+    return Directory(
+        extensions={
+            e.number: project_extension(e, member_of.get(e.number, ()), changed.get(e.number))
+            for e in extensions
+        },
+        ring_groups={g.number: project_ring_group(g) for g in ring_groups},
+        queues={q.number: project_queue(q) for q in queues},
+        trunks={tr.name: project_trunk(tr) for tr in trunks},
+        inbound_routes=tuple(project_inbound_route(r) for r in inbound_routes),
+        outbound_routes=tuple(project_outbound_route(r) for r in outbound_routes),
+        business_hours=project_business_hours(business_hours),
+        system=project_system(system),
+    )
+
+
+# --- reading the stored rows -----------------------------------------------------------------
+
+# number -> (stored settings, groups, presence time, view): reused while all three are equal.
+_VIEWS: dict[str, tuple[Any, frozenset[str], datetime | None, ExtensionView]] = {}
+
+
+def _extension_view(
+    data: Any, groups: frozenset[str], presence_changed_at: datetime | None
+) -> ExtensionView:
+    number = data.get("number")
+    cached = _VIEWS.get(number)
+    if (
+        cached is not None
+        and cached[1] == groups
+        and cached[2] == presence_changed_at
+        and cached[0] == data
+    ):
+        return cached[3]
+    view = project_extension(Extension.model_validate(data), groups, presence_changed_at)
+    _VIEWS[number] = (data, groups, presence_changed_at, view)
+    return view
+
+
+def _valid(model: type[Any], rows: Iterable[Any], what: str) -> list[Any]:
+    """The rows' settings validated as ``model``; an unreadable one is logged and left out
+    (one object written by an older version, or by hand, must not hide all the others)."""
+    out = []
+    for (data,) in rows:
+        try:
+            out.append(model.model_validate(data))
+        except Exception as e:
+            key = data.get("number") or data.get("name") if isinstance(data, dict) else None
+            log.error("%s %s left out of the directory view: %r", what, key, e)
+    return out
+
+
 def load_directory(conn: Connection, numbers: Collection[str] | None = None) -> Directory:
     """Read the whole directory in a handful of queries (only the extensions ``numbers``
     when given: the SIP core's snapshot refreshes changed extensions one by one)."""
     from klapka.store.repository import Repository
 
     system, _secrets, hours, _version = Repository(conn).system()
-    memberships: dict[str, set[str]] = {}
-    for name, data in conn.execute(select(t.ext_groups.c.name, t.ext_groups.c.data)):
-        for member in data.get("members", ()):
-            memberships.setdefault(member, set()).add(name)
-    extensions = {}
+    groups = _valid(Group, conn.execute(select(t.ext_groups.c.data)), "extension group")
+    member_of = memberships(groups)
+    extensions: dict[str, ExtensionView] = {}
     query = select(t.extensions.c.number, t.extensions.c.data, t.extensions.c.presence_changed_at)
     if numbers is not None:
         query = query.where(t.extensions.c.number.in_(list(numbers)))
     for row in conn.execute(query):
         try:
-            extensions[row.number] = extension_view(row, frozenset(memberships.get(row.number, ())))
+            extensions[row.number] = _extension_view(
+                row.data, member_of.get(row.number, frozenset()), row.presence_changed_at
+            )
         except Exception as e:  # one unreadable extension must not hide all the others
             log.error("extension %s left out of the directory view: %r", row.number, e)
-    ring_groups = {}
-    for (data,) in conn.execute(select(t.ring_groups.c.data)):
-        ring_groups[data["number"]] = RingGroupView(
-            number=data["number"],
-            name=data.get("name", data["number"]),
-            strategy=data.get("strategy", "ring_all"),
-            members=tuple(data.get("members", ())),
-            ring_timeout=int(data.get("ring_timeout", 30)),
-            failover=dest(data.get("failover", {"hangup": True})) or Dest("hangup"),
-        )
-    queues = {}
-    for (data,) in conn.execute(select(t.queues.c.data)):
-        queues[data["number"]] = QueueView(
-            number=data["number"],
-            name=data.get("name", data["number"]),
-            members=tuple(data.get("members", ())),
-            timeout=int(data.get("timeout", 60)),
-            failover=dest(data.get("failover", {"hangup": True})) or Dest("hangup"),
-        )
-    trunks = {
-        data["name"]: TrunkView(
-            name=data["name"], enabled=data.get("enabled", True), caller_id=data.get("caller_id")
-        )
-        for (data,) in conn.execute(select(t.trunks.c.data))
-    }
-    inbound = tuple(
-        InboundRouteView(
-            name=data["name"],
-            did=data["did"],
-            destination=dest(data["destination"]) or Dest("hangup"),
-            outside_business_hours=dest(data.get("outside_business_hours")),
-        )
-        for (data,) in conn.execute(
-            select(t.inbound_routes.c.data).order_by(t.inbound_routes.c.position)
-        )
-    )
-    outbound = tuple(
-        OutboundRouteView(
-            name=data["name"],
-            patterns=tuple(data["patterns"]),
-            trunks=tuple(data.get("trunks", ())),
-            enabled=data.get("enabled", True),
-            strip=int(data.get("strip", 0)),
-            prepend=data.get("prepend", ""),
-            extensions=frozenset(data.get("extensions", ())),
-            groups=frozenset(data.get("groups", ())),
-            business_hours_only=data.get("business_hours_only", False),
-            caller_id=data.get("caller_id"),
-        )
-        for (data,) in conn.execute(
-            select(t.outbound_routes.c.data).order_by(t.outbound_routes.c.position)
-        )
-    )
+    if numbers is None:  # forget the extensions that are gone
+        for gone in _VIEWS.keys() - extensions.keys():
+            _VIEWS.pop(gone, None)
+    ordered = (t.inbound_routes.c.position, t.outbound_routes.c.position)
     return Directory(
         extensions=extensions,
-        ring_groups=ring_groups,
-        queues=queues,
-        trunks=trunks,
-        inbound_routes=inbound,
-        outbound_routes=outbound,
-        business_hours=business_hours_view(hours),
-        system=system_view(system),
+        ring_groups={
+            g.number: project_ring_group(g)
+            for g in _valid(RingGroup, conn.execute(select(t.ring_groups.c.data)), "ring group")
+        },
+        queues={
+            q.number: project_queue(q)
+            for q in _valid(Queue, conn.execute(select(t.queues.c.data)), "queue")
+        },
+        trunks={
+            tr.name: project_trunk(tr)
+            for tr in _valid(Trunk, conn.execute(select(t.trunks.c.data)), "trunk")
+        },
+        inbound_routes=tuple(
+            project_inbound_route(r)
+            for r in _valid(
+                InboundRoute,
+                conn.execute(select(t.inbound_routes.c.data).order_by(ordered[0])),
+                "inbound route",
+            )
+        ),
+        outbound_routes=tuple(
+            project_outbound_route(r)
+            for r in _valid(
+                OutboundRoute,
+                conn.execute(select(t.outbound_routes.c.data).order_by(ordered[1])),
+                "outbound route",
+            )
+        ),
+        business_hours=project_business_hours(hours),
+        system=project_system(system),
     )
 
 
