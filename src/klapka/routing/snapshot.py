@@ -5,9 +5,11 @@ One generic codec for every frozen dataclass of ``klapka.routing.model``: ``enco
 a value into JSON-able data and ``decode`` builds it back by the declared field types
 (``dataclasses.fields`` and ``typing.get_type_hints``), so a new field of a view needs no
 codec change. A dataclass is a JSON list of its fields in their order (compact: a
-snapshot holds 10,000 extensions, each with a policy per status); a tuple or frozenset a list (a
-frozenset sorted, so equal views give equal JSON); a mapping with string keys an object,
-any other mapping a list of ``[key, value]`` pairs; a date or datetime its ISO form.
+snapshot holds 10,000 extensions, each with a policy per status), except at the top of a
+snapshot document (``encode_fields``: the directory, an extension), an object by field
+name; a tuple or frozenset is a list (a frozenset sorted, so equal views give equal JSON);
+a mapping with string keys an object, any other mapping a list of ``[key, value]`` pairs;
+a date or datetime its ISO form.
 
 Kamailio's workers decode an extension's view for each call after a change, so the
 decoders are built once per type and are plain closures (no type inspection per value).
@@ -16,7 +18,6 @@ decoders are built once per type and are plain closures (no type inspection per 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import marshal
 import operator
 import types
@@ -94,16 +95,26 @@ def _is_value(tp: Any) -> bool:
     return False
 
 
-@functools.cache
+_FIELDS: dict[Any, tuple[tuple[str, ...], dict[str, Any]]] = {}
+
+
 def _fields(tp: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
-    hints = typing.get_type_hints(tp)
-    return tuple(f.name for f in dataclasses.fields(tp)), hints
+    """A dataclass's field names and their types (string annotations resolved), once."""
+    found = _FIELDS.get(tp)
+    if found is not None:
+        return found
+    found = _FIELDS[tp] = (
+        tuple(f.name for f in dataclasses.fields(tp)),
+        typing.get_type_hints(tp),
+    )
+    return found
 
 
 # Value dataclasses (a status policy, its rules, a destination) recur: the policy of every
 # status left at its defaults is one object, shared by thousands of extensions. So each is
 # encoded once (by identity: the object is kept with its JSON, its id cannot be reused) and
-# each JSON form decoded once (by its marshalled bytes; a worker meets the same policies again and again).
+# each JSON form decoded once (by its marshalled bytes: a worker meets the same policies
+# again and again).
 MEMO_LIMIT = 20_000
 
 
@@ -256,16 +267,25 @@ def decode(cls: type[T], data: Any) -> T:
     return made
 
 
-@functools.cache
+_FIELD_ENCODERS: dict[Any, list[tuple[str, Codec]]] = {}
+_FIELD_DECODERS: dict[Any, tuple[list[tuple[str, Codec]], Callable[..., Any]]] = {}
+
+
 def _field_encoders(tp: Any) -> list[tuple[str, Codec]]:
-    names, hints = _fields(tp)
-    return [(name, _encoder(hints[name])) for name in names]
+    found = _FIELD_ENCODERS.get(tp)
+    if found is None:
+        names, hints = _fields(tp)
+        found = _FIELD_ENCODERS[tp] = [(name, _encoder(hints[name])) for name in names]
+    return found
 
 
-@functools.cache
 def _field_decoders(tp: Any) -> tuple[list[tuple[str, Codec]], Callable[..., Any]]:
-    names, hints = _fields(tp)
-    return [(name, _decoder(hints[name])) for name in names], _builder(tp)
+    found = _FIELD_DECODERS.get(tp)
+    if found is None:
+        names, hints = _fields(tp)
+        decoders = [(name, _decoder(hints[name])) for name in names]
+        found = _FIELD_DECODERS[tp] = (decoders, _builder(tp))
+    return found
 
 
 def encode_fields(value: Any) -> dict[str, Any]:
