@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 
 from klapka.api.crud import JsonBody, request_body, responses
 from klapka.api.dependencies import get_pbx, get_principal
+from klapka.services.telephony.registrations import Registrations, SipCoreUnavailable
 from klapka.services.telephony.simulator import Simulator
+from klapka.services.telephony.trunk_status import TrunkStatus
 
 
 class SimulationRequest(BaseModel):
@@ -92,8 +94,6 @@ class Registration(BaseModel):
 def registrations(request: Request, number: str) -> Any:
     from fastapi.responses import JSONResponse
 
-    from klapka.services.telephony.registrations import Registrations, SipCoreUnavailable
-
     try:
         return Registrations(get_pbx(request), principal=get_principal(request)).of(number)
     except SipCoreUnavailable as e:
@@ -124,9 +124,6 @@ class TrunkStatusEntry(BaseModel):
 
 def _trunk_status(request: Request, name: str | None) -> Any:
     from fastapi.responses import JSONResponse
-
-    from klapka.services.telephony.registrations import SipCoreUnavailable
-    from klapka.services.telephony.trunk_status import TrunkStatus
 
     try:
         found = TrunkStatus(get_pbx(request), principal=get_principal(request)).all(name)

@@ -8,13 +8,15 @@ problem reported by path), then applied in one transaction; ``dry_run`` only sho
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from klapka.api.crud import IncludeSecrets, responses
 from klapka.api.dependencies import YAML_TYPES, get_pbx, get_principal, json_or_yaml_body
 from klapka.domain.document import ConfigDocument
+from klapka.services.directory.config import ConfigService
+from klapka.services.directory.yamlfmt import dump_yaml
 
 router = APIRouter(tags=["configuration"])
 
@@ -59,12 +61,6 @@ class ConfigApplyResult(BaseModel):
 
 
 def config_service(request: Request) -> Any:
-    # Imported here: the configuration service is younger than this module.
-    try:
-        from klapka.services.directory.config import ConfigService
-    except ModuleNotFoundError:
-        raise HTTPException(501, "not available in this version of klapka") from None
-
     return ConfigService(get_pbx(request), get_principal(request))
 
 
@@ -100,8 +96,6 @@ def export_config(
 ) -> Any:
     document = service.export(include_secrets=include_secrets)
     if wants_yaml(request):
-        from klapka.services.directory.yamlfmt import dump_yaml
-
         return Response(dump_yaml(document), media_type=YAML)
     return document
 

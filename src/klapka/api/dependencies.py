@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from klapka.api.limits import MAX_DEPTH
 from klapka.domain.problems import InvalidInput
 from klapka.services.directory.objects import Objects
+from klapka.services.directory.yamlfmt import load_yaml
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 
@@ -138,8 +139,6 @@ async def json_or_yaml_body(request: Request) -> Any:
 
 
 def _parse_yaml(raw: bytes) -> Any:
-    from klapka.services.directory.yamlfmt import load_yaml
-
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

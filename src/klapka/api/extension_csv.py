@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from klapka.api.crud import IncludeSecrets, responses
 from klapka.api.dependencies import get_pbx, get_principal, media_type, text_body
 from klapka.api.errors import InvalidBody
+from klapka.services.directory.extension_csv import ExtensionCsv
 
 router = APIRouter(tags=["extensions"])
 
@@ -40,11 +41,6 @@ class CsvImportRefused(InvalidBody):
 
 
 def extension_csv(request: Request) -> Any:
-    # Imported here: the CSV service is younger than this module.
-    try:
-        from klapka.services.directory.extension_csv import ExtensionCsv
-    except ModuleNotFoundError:
-        raise HTTPException(501, "not available in this version of klapka") from None
     return ExtensionCsv(get_pbx(request), get_principal(request))
 
 

@@ -28,6 +28,7 @@ from klapka.api.crud import (
     request_body,
     responses,
 )
+from klapka.api.dependencies import get_pbx
 from klapka.domain.extension import (
     Advanced,
     Clients,
@@ -46,6 +47,7 @@ from klapka.domain.problems import InvalidInput, Problem
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus, Text255
 from klapka.services.directory.objects import EXTENSION_PARTS
+from klapka.services.telephony.registrations import Registrations
 
 KIND = Kind.EXTENSION
 
@@ -71,9 +73,6 @@ class ExtensionSummary(BaseModel):
 
 def _live_status(request: Request, items: list[dict[str, Any]]) -> None:
     """The page's extensions get their live SIP status (one query of the SIP core)."""
-    from klapka.api.dependencies import get_pbx
-    from klapka.services.telephony.registrations import Registrations
-
     statuses = Registrations(get_pbx(request)).statuses(item["number"] for item in items)
     for item in items:
         item["status"] = statuses[item["number"]]
@@ -175,9 +174,6 @@ class ExtensionStatus(BaseModel):
     responses=responses(ExtensionStatus),
 )
 def get_status(request: Request, number: Number, objects: ObjectsDep) -> Any:
-    from klapka.api.dependencies import get_pbx
-    from klapka.services.telephony.registrations import Registrations
-
     objects.get(KIND, number)  # exists, and may be seen by whoever asks
     return {"status": Registrations(get_pbx(request)).statuses([number])[number]}
 

@@ -23,6 +23,7 @@ from klapka.api.crud import JsonBody, request_body
 from klapka.api.dependencies import get_pbx
 from klapka.api.errors import ERROR_RESPONSES, ErrorBody
 from klapka.api.limits import Id
+from klapka.domain.problems import InvalidInput
 from klapka.http_session import (
     SESSION_COOKIE,
     clear_session_cookies,
@@ -283,8 +284,6 @@ def request_password_reset(
 ) -> Any:
     email = body.get("email") if isinstance(body, dict) else None
     if not isinstance(email, str) or not email.strip() or len(email) > 255:
-        from klapka.domain.problems import InvalidInput
-
         raise InvalidInput.one("email", "required: the email of your account")
     # After the answer: how long the work takes must not tell whether the account exists.
     background.add_task(

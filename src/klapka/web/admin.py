@@ -24,6 +24,8 @@ from klapka.services.directory.system import SystemSettings
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.permissions import ClientPermissions
 from klapka.services.principal import Principal
+from klapka.services.telephony.registrations import SipCoreUnavailable
+from klapka.services.telephony.trunk_status import TrunkStatus
 from klapka.web.forms import SKIP, Field, Form, not_active_note
 from klapka.web.frame import PageContext, open_page
 
@@ -209,9 +211,6 @@ def trunk_status_panel(ctx: PageContext) -> None:
     box = ui.column().props('data-testid="trunk-status"')
 
     def read(p: Principal) -> list[dict[str, Any]]:
-        from klapka.services.telephony.registrations import SipCoreUnavailable
-        from klapka.services.telephony.trunk_status import TrunkStatus
-
         try:
             return TrunkStatus(ctx.pbx, principal=p).all()
         except SipCoreUnavailable as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from klapka.notify.email import Mailer, MailNotConfigured
 from klapka.services.pbx import Pbx
 
 log = logging.getLogger(__name__)
@@ -16,11 +17,6 @@ log = logging.getLogger(__name__)
 
 def send_notice(pbx: Pbx, to: str, subject: str, text: str) -> bool:
     """Send one plain-text notice; False (and a log line) when it could not be sent."""
-    try:
-        from klapka.notify.email import Mailer, MailNotConfigured
-    except ImportError:
-        log.warning("email is not available in this klapka: %r not sent", subject)
-        return False
     try:
         Mailer(pbx).send(to, subject, text)
     except MailNotConfigured:

@@ -28,6 +28,7 @@ from klapka.services.accounts import totp
 from klapka.services.accounts.passwords import token_digest, verify_password
 from klapka.services.accounts.sessions import policy_of
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import Action, check
 from klapka.services.principal import Principal
 from klapka.store import tables as t
 
@@ -254,8 +255,6 @@ class TwoFactor:
     # --- admins -------------------------------------------------------------------
 
     def status_of(self, number: str) -> dict[str, Any]:
-        from klapka.services.permissions import Action, check
-
         with self.pbx.tx() as repo:
             check(repo.conn, self.principal, Action.ADMINISTER)
             return self._status(repo.conn, self._extension(repo.conn, number))
@@ -263,8 +262,6 @@ class TwoFactor:
     def reset(self, number: str) -> dict[str, Any]:
         """An admin turns a user's two-factor off (a lost phone); required means they enrol
         again at their next sign-in."""
-        from klapka.services.permissions import Action, check
-
         with self.pbx.tx() as repo:
             conn = repo.conn
             check(conn, self.principal, Action.ADMINISTER)

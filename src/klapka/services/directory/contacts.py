@@ -36,7 +36,7 @@ from klapka.domain.problems import (
     problems_from_validation,
 )
 from klapka.domain.references import Kind
-from klapka.services import audit
+from klapka.services import audit, permissions
 from klapka.services.directory.objects import Deleted, Objects, Page, merge_patch
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
@@ -56,18 +56,11 @@ def contact_access(principal: Principal, conn: Connection | None = None) -> str:
     """What ``principal`` may do with company contacts: "none", "view" or "manage".
 
     An admin (and the system) manages them. Anyone else gets what the client permissions
-    say (``klapka.services.permissions``); without that module, nothing.
+    say (``klapka.services.permissions``), read with ``conn``; without it, nothing.
     """
     if principal.is_admin:
         return MANAGE
-    try:
-        from klapka.services import permissions
-    except ModuleNotFoundError:
-        return NONE
-    if hasattr(permissions, "contact_access"):
-        access = permissions.contact_access(principal)
-        return str(getattr(access, "value", access))
-    if conn is None or not hasattr(permissions, "allowed"):
+    if conn is None:
         return NONE
     if permissions.allowed(conn, principal, permissions.Action.MANAGE_CONTACTS):
         return MANAGE

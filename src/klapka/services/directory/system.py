@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from klapka.domain.directory import BusinessHours, System
 from klapka.domain.problems import Conflict, InvalidInput, problems_from_validation
+from klapka.notify.email import Mailer
 from klapka.services import audit
 from klapka.services.directory.objects import SECRET_MASK, merge_patch
 from klapka.services.pbx import Pbx
@@ -115,8 +116,6 @@ class SystemSettings:
     def send_test_email(self, to: str) -> None:
         """Send a short message to ``to`` with the SMTP settings (MailNotConfigured,
         MailFailed when that does not work); in the audit log."""
-        from klapka.notify.email import Mailer
-
         Mailer(self.pbx).send(
             to,
             "klapka: test email",
