@@ -61,6 +61,7 @@ from klapka.routing.model import (
     TrunkView,
 )
 from klapka.store import tables as t
+from klapka.store.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -343,8 +344,6 @@ def _valid(model: type[Any], rows: Iterable[Any], what: str) -> list[Any]:
 def load_directory(conn: Connection, numbers: Collection[str] | None = None) -> Directory:
     """Read the whole directory in a handful of queries (only the extensions ``numbers``
     when given: the SIP core's snapshot refreshes changed extensions one by one)."""
-    from klapka.store.repository import Repository
-
     system, _secrets, hours, _version = Repository(conn).system()
     groups = _valid(Group, conn.execute(select(t.ext_groups.c.data)), "extension group")
     member_of = memberships(groups)
