@@ -9,20 +9,22 @@ read, replaced or merge-patched, and the whole object is validated again.
 
 from __future__ import annotations
 
+import builtins  # the annotations of Objects, whose method list hides the builtin
 import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 
 from klapka.domain.destinations import Destination, DestinationType
 from klapka.domain.document import RESERVED_GROUP, stored_form
-from klapka.domain.extension import Extension, PresenceStatus, StatusSettings
+from klapka.domain.extension import DndSettings, Extension, StatusSettings
 from klapka.domain.permissions import changed_paths
 from klapka.domain.problems import Conflict, InvalidInput, NotFound, Place, problems_from_validation
 from klapka.domain.references import Kind, without_refs
+from klapka.domain.values import PresenceStatus
 from klapka.services import audit, permissions
 from klapka.services.directory.writer import (
     DirectoryWriter,
@@ -164,7 +166,7 @@ class Objects:
             items = [self._list_item(kind, r) for r in rows]
         return Page(items, total, limit, offset)
 
-    def _order(self, kind: Kind, sort: str | None) -> list[Any]:
+    def _order(self, kind: Kind, sort: str | None) -> builtins.list[ColumnElement[Any]]:
         spec = SPECS[kind]
         c = spec.table.c
         if not sort:
@@ -177,7 +179,7 @@ class Objects:
                 "sort", f"must be one of {', '.join(sorted(allowed))} (prefix - to reverse)"
             )
         if name == "name" and kind is Kind.EXTENSION:
-            cols = [c.sort_name]  # lower(last first), indexed
+            cols: list[ColumnElement[Any]] = [c.sort_name]  # lower(last first), indexed
         elif name == "name" and kind is Kind.CONTACT:
             cols = [func.lower(c.last_name), func.lower(c.first_name)]
         elif name == "number" and kind is Kind.EXTENSION:
@@ -479,7 +481,7 @@ class Objects:
         ext = self.patch(Kind.EXTENSION, number, patch)
         return {"presence": ext["presence"], "presence_note": ext["presence_note"]}
 
-    def queue_agents(self, queue: str) -> list[dict[str, Any]]:
+    def queue_agents(self, queue: str) -> builtins.list[dict[str, Any]]:
         with self.pbx.tx() as repo:
             permissions.check(repo.conn, self.principal, Action.ADMINISTER)
             _obj, row = self._load(repo, Kind.QUEUE, queue)
@@ -528,8 +530,6 @@ class Objects:
 
 
 def status_settings_model(status: PresenceStatus) -> type[BaseModel]:
-    from klapka.domain.extension import DndSettings
-
     return DndSettings if status is PresenceStatus.DO_NOT_DISTURB else StatusSettings
 
 
