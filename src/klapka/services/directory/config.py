@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import String, bindparam, cast, delete, insert, literal, select, update
 
 from klapka.domain.changes import FieldChange, diff
-from klapka.domain.directory import BusinessHours, Contact, System
+from klapka.domain.directory import BusinessHours, Contact, Queue, System
 from klapka.domain.document import (
     SECTIONS,
     ConfigDocument,
@@ -399,7 +399,9 @@ class ConfigService:
                 conn.execute(delete(spec.table).where(spec.table.c.id.in_(gone)))
         for _section, kind, _key in SECTIONS:
             self._upsert(repo, kind, plans[kind], stamp)
-        ids = {kind: repo.keys(kind) for kind in Kind if kind is not Kind.CONTACT}
+        ids: dict[Kind, dict[str, int]] = {
+            kind: repo.keys(kind) for kind in Kind if kind is not Kind.CONTACT
+        }
 
         def lookup(kind: Kind, key: str) -> int | None:
             return ids[kind].get(key)
@@ -418,6 +420,7 @@ class ConfigService:
         if phone_rows:
             conn.execute(insert(t.phones), phone_rows)
         for k, d in plans[Kind.QUEUE][0].items():
+            assert isinstance(d.obj, Queue)
             members = [ids[Kind.EXTENSION].get(m) for m in d.obj.members]
             repo.sync_queue_agents(ids[Kind.QUEUE][k], members)
         # Applying a document counts as a manual presence change at this moment.
