@@ -403,10 +403,13 @@ class ExtensionCsv:
             if r.ext is None:
                 continue
             if r.existing is None:
+                # The CSV columns name no other object (group memberships are the groups'
+                # settings): a new extension makes no references; a changed one keeps its own.
                 extra = {"presence_changed_at": stamp}
-                changes.append(Planned("create", Kind.EXTENSION, r.ext, extra=extra))
+                changes.append(
+                    Planned("create", Kind.EXTENSION, r.ext, extra=extra, links_changed=False)
+                )
             else:
-                # The CSV columns name no other object: the references stay as they are.
                 changes.append(
                     Planned("update", Kind.EXTENSION, r.ext, row=r.existing, links_changed=False)
                 )

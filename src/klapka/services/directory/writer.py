@@ -41,7 +41,6 @@ each done here once:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,7 +63,6 @@ from klapka.store.repository import (
     SECRET_MASK,
     SPECS,
     Repository,
-    join_secrets,
     now,
     same_links,
     values_of,
@@ -195,15 +193,17 @@ class Planned:
     before: dict[str, Any] | None = None
     key: str | None = None  # the key the audit log names (default: the object's)
     # Its references, phones, queue members: None: changed unless ``old`` has the same;
-    # False: the caller knows they are unchanged (an update of what names no object).
+    # False: the caller knows they are unchanged (an update of what names no object, or a
+    # create of an object that names none).
     links_changed: bool | None = None
     new_id: int | None = None  # set by ``write`` for a create
 
     def relinks(self) -> bool:
         """Are the reference rows (phones, queue agents) of the new state to be written?"""
+        if self.links_changed is not None:
+            return self.links_changed
         if self.op == "create":
             return True
-        if self.links_changed is not None:
             return self.links_changed
         return self.old is None or not same_links(self.old, self.obj)  # type: ignore[arg-type]
 
@@ -423,12 +423,12 @@ class DirectoryWriter:
             if c.op != "create":
                 before = c.before
                 if before is None:
-                    before = join_secrets(copy.deepcopy(dict(c.row.data)), dict(c.row.secrets))
+                    before = _joined(c.row.data, c.row.secrets)
             after = None
             if c.op != "delete":
                 v = values[id(c)]
-                after = join_secrets(copy.deepcopy(v["data"]), v["secrets"])
-            fields = audit.changes(before, after)
+                after = _joined(v["data"], v["secrets"])
+            fields = [] if before == after else audit.changes(before, after)
         if c.op == "update" and not fields:
             return None  # an update that changes nothing is no change
         return audit.entry(self.principal, c.op, c.kind.value, c.key_of(), fields, stamp)
@@ -564,6 +564,22 @@ class DirectoryWriter:
         for c in queues:
             members = [lookup(Kind.EXTENSION, m) for m in c.obj.members]  # type: ignore[union-attr]
             repo.sync_queue_agents(c.row_id, members)  # type: ignore[arg-type]
+
+
+def _joined(data: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with ``secrets`` put in at their paths (``join_secrets``), ``data`` unchanged:
+    only the sections that get a secret are copied."""
+    out = dict(data)
+    for path, value in secrets.items():
+        head, _, leaf = path.rpartition(".")
+        container = out
+        if head:
+            for part in head.split("."):
+                inner = container.get(part)
+                container[part] = inner = dict(inner) if isinstance(inner, dict) else {}
+                container = inner
+        container[leaf] = value
+    return out
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
