@@ -319,10 +319,10 @@ class DirectoryWriter:
                 q = select(table.c.number).where(func.lower(table.c.email) == obj.email.lower())
                 if own_id is not None:
                     q = q.where(table.c.id != own_id)
-                other = self.conn.execute(q).scalar()
-                if other is not None:
+                holder = self.conn.execute(q).scalar()
+                if holder is not None:
                     raise Conflict(
-                        f"email {obj.email} is already used by extension {other}", path="email"
+                        f"email {obj.email} is already used by extension {holder}", path="email"
                     )
             username = obj.effective_sip_username
             if not kept("sip_username", username) and taken(
