@@ -94,7 +94,7 @@ def parse_request(request: Any, d: Directory) -> tuple[Call, Runtime, list[Party
         if not isinstance(classes, list):
             problems.append(Problem(f"registered.{ext}", "must be a list of endpoint classes"))
             continue
-        endpoints = []
+        endpoints: list[Endpoint] = []
         for cls in classes:
             if cls not in ENDPOINT_CLASSES:
                 problems.append(
@@ -199,7 +199,9 @@ class Simulator:
                         view = dataclasses.replace(forced, all_busy=True)
                         in_call = frozenset({(number, "desk")})
                     directory = dataclasses.replace(d, extensions={**d.extensions, number: view})
-                    registered = {n: (Endpoint("desk", "desk"),) for n in d.extensions}
+                    registered: dict[str, tuple[Endpoint, ...]] = {
+                        n: (Endpoint("desk", "desk"),) for n in d.extensions
+                    }
                     registered[number] = endpoints
                     runtime = Runtime(registered=registered, in_call=in_call, queue_agents=agents)
                     caller = "+10000000000" if kind == "external" else "*internal*"
