@@ -8,15 +8,13 @@ updates and deletes, references rebuilt, secrets kept where the document leaves 
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import String, bindparam, cast, delete, insert, literal, select, update
+from sqlalchemy import update
 
 from klapka.domain.changes import FieldChange, diff
-from klapka.domain.directory import BusinessHours, Contact, Queue, System
+from klapka.domain.directory import BusinessHours, Contact, System
 from klapka.domain.document import (
     SECTIONS,
     ConfigDocument,
@@ -25,26 +23,21 @@ from klapka.domain.document import (
     prune,
     stored_form,
 )
-from klapka.domain.extension import Extension
 from klapka.domain.problems import InvalidInput, Problem
-from klapka.domain.references import Kind, refs_of
-from klapka.domain.values import random_pin, random_sip_password
+from klapka.domain.references import Kind
 from klapka.services import audit
-from klapka.services.accounts.passwords import hash_password
-from klapka.services.accounts.sessions import end_access_of_disabled
-from klapka.services.directory.objects import SECRET_MASK
+from klapka.services.directory.writer import (
+    DirectoryWriter,
+    Planned,
+    resolve_secrets,
+    secrets_of,
+    stored_secrets,
+)
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import admin_only
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
-from klapka.store.repository import (
-    SPECS,
-    Repository,
-    extension_columns,
-    join_secrets,
-    now,
-    split_secrets,
-)
+from klapka.store.repository import SECRET_MASK, SPECS, Repository, now, stored_data
 
 
 @dataclass
@@ -155,13 +148,6 @@ def _contact_key(c: dict[str, Any]) -> str:
     return f"{name} ({company})" if name and company else name or company
 
 
-@dataclass
-class _Desired:
-    obj: BaseModel
-    data: dict[str, Any]
-    secrets: dict[str, Any]
-
-
 def _deletes_every_extension(count: int) -> str:
     return (
         f"the document lists no extension: applying it would delete all {count} extensions "
@@ -236,10 +222,6 @@ class ConfigService:
         refused: list[Problem] | None = None,
     ) -> list[Change]:
         changes: list[Change] = []
-        # Created and deleted objects as the audit log shows them: change -> (before, after).
-        whole: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]] = {}
-        # The audit log names a contact by its id, not by what the diff shows.
-        contact_ids: dict[int, str] = {}
         # System settings and business hours.
         system, sys_secrets, hours, _v = repo.system()
         new_sys_secrets = dict(sys_secrets)
@@ -256,57 +238,75 @@ class ConfigService:
         if fields:
             changes.append(Change("update", "business_hours", "", fields))
 
-        plans: dict[Kind, tuple[dict[str, _Desired], dict[str, Any]]] = {}
+        # The objects: each one the document lists is created or, when it differs from the
+        # stored one (settings, secrets, place in its ordered section), updated; each one it
+        # leaves out is deleted.
+        planned: list[Planned] = []
+        stored_extensions = 0
         for section, kind, key in SECTIONS:
             spec = SPECS[kind]
             existing = {str(getattr(r, key)): r for r in repo.rows(kind)}
-            desired: dict[str, _Desired] = {}
-            moved = (
-                _moved(existing, [str(getattr(o, key)) for o in getattr(doc, section)])
-                if spec.ordered
-                else {}
-            )
-            for obj in getattr(doc, section):
+            if kind is Kind.EXTENSION:
+                stored_extensions = len(existing)
+            wanted = getattr(doc, section)
+            moved = _moved(existing, [str(getattr(o, key)) for o in wanted]) if spec.ordered else {}
+            desired: set[str] = set()
+            for position, obj in enumerate(wanted, start=1):
                 k = str(getattr(obj, key))
+                desired.add(k)
                 row = existing.get(k)
                 old_secrets = dict(row.secrets) if row is not None else {}
-                full, given = split_secrets(spec, stored_form(obj))
-                secrets = self._secrets(kind, given, old_secrets)
-                desired[k] = _Desired(obj, full, secrets)
+                data = stored_data(kind, obj)
+                secrets = stored_secrets(resolve_secrets(kind, secrets_of(kind, obj), old_secrets))
+                extra = {"position": position} if spec.ordered else {}
                 if row is None:
                     changes.append(Change("create", kind.value, k))
-                    whole[id(changes[-1])] = (None, join_secrets(copy.deepcopy(full), secrets))
-                else:
-                    fields = diff(dict(row.data), full) + _secret_changes(old_secrets, secrets)
-                    if k in moved:
-                        fields.append(FieldChange("position", *moved[k]))
-                    if fields:
-                        changes.append(Change("update", kind.value, k, fields))
+                    planned.append(
+                        Planned("create", kind, obj, secrets=secrets, data=data, extra=extra, key=k)
+                    )
+                    continue
+                fields = diff(dict(row.data), data) + _secret_changes(old_secrets, secrets)
+                if k in moved:
+                    fields.append(FieldChange("position", *moved[k]))
+                if fields:
+                    changes.append(Change("update", kind.value, k, fields))
+                if fields or (spec.ordered and row.position != position):
+                    planned.append(
+                        Planned(
+                            "update",
+                            kind,
+                            obj,
+                            row=row,
+                            secrets=secrets,
+                            data=data,
+                            extra=extra,
+                            audit=bool(fields),
+                            fields=fields,
+                            key=k,
+                        )
+                    )
             for k, row in existing.items():
                 if k not in desired:
                     changes.append(Change("delete", kind.value, k))
-                    whole[id(changes[-1])] = (repo.data_of(row, with_secrets=True), None)
-            plans[kind] = (desired, existing)
-        # Contacts have no key of their own: they are matched by their whole content.
+                    planned.append(Planned("delete", kind, row=row, key=k))
+        # Contacts have no key of their own: they are matched by their whole content. When
+        # any changed, all are written again; the audit log names only those that changed.
         contact_rows = repo.rows(Kind.CONTACT)
         old_contacts = [dict(r.data) for r in contact_rows]
         new_contacts = [stored_form(c) for c in doc.contacts]
-        contacts_changed = old_contacts != new_contacts
-        created_contacts: list[tuple[int, Change]] = []
-        if contacts_changed:
-            for i, c in enumerate(new_contacts):
-                if c not in old_contacts:
+        if old_contacts != new_contacts:
+            for contact, c in zip(doc.contacts, new_contacts, strict=True):
+                new = c not in old_contacts
+                if new:
                     changes.append(Change("create", "contact", _contact_key(c)))
-                    whole[id(changes[-1])] = (None, c)
-                    created_contacts.append((i, changes[-1]))
+                planned.append(Planned("create", Kind.CONTACT, contact, secrets={}, audit=new))
             for r, c in zip(contact_rows, old_contacts, strict=True):
-                if c not in new_contacts:
+                gone = c not in new_contacts
+                if gone:
                     changes.append(Change("delete", "contact", _contact_key(c)))
-                    whole[id(changes[-1])] = (c, None)
-                    contact_ids[id(changes[-1])] = str(r.id)
-        existing_extensions = len(plans[Kind.EXTENSION][1])
-        if existing_extensions and not doc.extensions and not allow_delete_all:
-            problem = Problem("extensions", _deletes_every_extension(existing_extensions))
+                planned.append(Planned("delete", Kind.CONTACT, row=r, audit=gone, before=c))
+        if stored_extensions and not doc.extensions and not allow_delete_all:
+            problem = Problem("extensions", _deletes_every_extension(stored_extensions))
             if not dry_run:
                 raise InvalidInput([problem])
             if refused is not None:
@@ -314,180 +314,17 @@ class ConfigService:
         if dry_run:
             return changes
 
-        self._write(repo, doc, plans, new_sys_secrets)
-        if contacts_changed:
-            repo.conn.execute(delete(t.contacts))
-            new_ids = [repo.insert(Kind.CONTACT, c, {}) for c in doc.contacts]
-            for i, change in created_contacts:
-                contact_ids[id(change)] = str(new_ids[i])
-        else:
-            self._relink_contacts(repo)
-        self._record(repo, changes, whole, contact_ids)
+        stamp = now()
+        repo.save_system(doc.system, new_sys_secrets, doc.business_hours)
+        settings = [
+            audit.entry(self.principal, c.op, c.kind, c.key, audit.masked_fields(c.fields), stamp)
+            for c in changes
+            if c.kind in ("system", "business_hours")
+        ]
+        DirectoryWriter(repo, self.principal).write(planned, also_log=settings, stamp=stamp)
+        # Applying a document counts as a manual presence change at this moment.
+        repo.conn.execute(update(t.extensions).values(presence_changed_at=stamp))
         return changes
 
-    def _relink_contacts(self, repo: Repository) -> None:
-        """Index the references of the contacts again (``_write`` rebuilt the index)."""
-        phonebooks = repo.keys(Kind.PHONEBOOK)
-        rows: list[dict[str, Any]] = []
-        for r in repo.rows(Kind.CONTACT):
-            refs = refs_of(Contact.model_validate(r.data))
-            rows += repo.ref_rows(Kind.CONTACT, r.id, refs, lambda _k, key: phonebooks.get(key))
-        if rows:
-            repo.conn.execute(insert(t.refs), rows)
 
-    def _record(
-        self,
-        repo: Repository,
-        changes: list[Change],
-        whole: dict[int, tuple[dict[str, Any] | None, dict[str, Any] | None]],
-        keys: dict[int, str],
-    ) -> None:
-        """One audit entry per applied change."""
-        stamp = now()
-        entries = []
-        for change in changes:
-            if id(change) in whole:
-                fields = audit.changes(*whole[id(change)])
-            else:
-                fields = audit.masked_fields(change.fields)
-            key = keys.get(id(change), change.key)
-            entries.append(audit.entry(self.principal, change.op, change.kind, key, fields, stamp))
-        audit.record_many(repo.conn, entries)
-
-    def _secrets(self, kind: Kind, given: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
-        secrets = {k: v for k, v in given.items() if v != SECRET_MASK}
-        for path in SPECS[kind].secret_paths:
-            if path not in secrets and path in old:
-                secrets[path] = old[path]
-        if kind is Kind.EXTENSION:
-            secrets.setdefault("sip_password", random_sip_password())
-            secrets.setdefault("voicemail.pin", random_pin())
-            pw = secrets.get("user_password")
-            if pw and not str(pw).startswith("$argon2"):
-                secrets["user_password"] = hash_password(pw)
-        return secrets
-
-    def _write(
-        self,
-        repo: Repository,
-        doc: ConfigDocument,
-        plans: dict[Kind, tuple[dict[str, _Desired], dict[str, Any]]],
-        sys_secrets: dict[str, Any],
-    ) -> None:
-        conn = repo.conn
-        stamp = now()
-        repo.save_system(doc.system, sys_secrets, doc.business_hours)
-        # References are rebuilt from the document; the old ones go first so that deleting
-        # an object the document dropped is never blocked by a reference that also goes.
-        conn.execute(delete(t.refs))
-        conn.execute(delete(t.phones))
-        for kind in (
-            Kind.CLIENT_PERMISSION,
-            Kind.INBOUND_ROUTE,
-            Kind.OUTBOUND_ROUTE,
-            Kind.QUEUE,
-            Kind.RING_GROUP,
-            Kind.GROUP,
-            Kind.EXTENSION,
-            Kind.TRUNK,
-            Kind.PHONEBOOK,
-        ):
-            desired, existing = plans[kind]
-            gone = [r.id for k, r in existing.items() if k not in desired]
-            if gone:
-                spec = SPECS[kind]
-                conn.execute(delete(spec.table).where(spec.table.c.id.in_(gone)))
-        for _section, kind, _key in SECTIONS:
-            self._upsert(repo, kind, plans[kind], stamp)
-        ids: dict[Kind, dict[str, int]] = {
-            kind: repo.keys(kind) for kind in Kind if kind is not Kind.CONTACT
-        }
-
-        def lookup(kind: Kind, key: str) -> int | None:
-            return ids[kind].get(key)
-
-        ref_rows: list[dict[str, Any]] = []
-        phone_rows: list[dict[str, Any]] = []
-        for _section, kind, _key in SECTIONS:
-            desired, _existing = plans[kind]
-            for k, d in desired.items():
-                row_id = ids[kind][k]
-                ref_rows += repo.ref_rows(kind, row_id, refs_of(d.obj), lookup)
-                if isinstance(d.obj, Extension):
-                    phone_rows += [{"mac": p.mac, "extension_id": row_id} for p in d.obj.phones]
-        if ref_rows:
-            conn.execute(insert(t.refs), ref_rows)
-        if phone_rows:
-            conn.execute(insert(t.phones), phone_rows)
-        for k, d in plans[Kind.QUEUE][0].items():
-            assert isinstance(d.obj, Queue)
-            members = [ids[Kind.EXTENSION].get(m) for m in d.obj.members]
-            repo.sync_queue_agents(ids[Kind.QUEUE][k], members)
-        # Applying a document counts as a manual presence change at this moment.
-        conn.execute(update(t.extensions).values(presence_changed_at=stamp))
-        end_access_of_disabled(conn)  # a disabled extension's users are signed out
-        repo.bump_version()
-
-    def _upsert(
-        self,
-        repo: Repository,
-        kind: Kind,
-        plan: tuple[dict[str, _Desired], dict[str, Any]],
-        stamp: Any,
-    ) -> None:
-        spec = SPECS[kind]
-        desired, existing = plan
-        inserts: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
-        for position, (k, d) in enumerate(desired.items(), start=1):
-            values: dict[str, Any] = {"data": d.data, "secrets": d.secrets, "updated_at": stamp}
-            values[spec.key] = k
-            for c in spec.columns:
-                v = getattr(d.obj, c)
-                values[c] = v.value if hasattr(v, "value") else v
-            if isinstance(d.obj, Extension):
-                values |= extension_columns(d.obj)
-            if spec.ordered:
-                values["position"] = position
-            row = existing.get(k)
-            if row is None:
-                inserts.append(values)
-            elif (
-                dict(row.data) != d.data
-                or dict(row.secrets) != d.secrets
-                or (spec.ordered and row.position != position)
-            ):
-                values["_id"] = row.id
-                updates.append(values)
-        if updates:
-            # Unique columns (email, sip_username) may swap between rows: clear them first.
-            uniques = [c for c in ("email", "sip_username") if c in spec.table.c]
-            if uniques:
-                conn = repo.conn
-                ids = [u["_id"] for u in updates]
-                conn.execute(
-                    update(spec.table)
-                    .where(spec.table.c.id.in_(ids))
-                    .values(
-                        {
-                            c: None
-                            if c == "email"
-                            else literal("~") + cast(spec.table.c.id, String)
-                            for c in uniques
-                        }
-                    )
-                )
-            cols = [c for c in updates[0] if c != "_id"]
-            stmt = (
-                update(spec.table)
-                .where(spec.table.c.id == bindparam("_id"))
-                .values({c: bindparam(f"v_{c}") for c in cols})
-            )
-            repo.conn.execute(
-                stmt, [{"_id": u["_id"], **{f"v_{c}": u[c] for c in cols}} for u in updates]
-            )
-        if inserts:
-            repo.conn.execute(insert(spec.table), inserts)
-
-
-__all__ = ["ApplyResult", "Change", "ConfigService", "FieldChange", "join_secrets", "select"]
+__all__ = ["ApplyResult", "Change", "ConfigService", "FieldChange"]

@@ -139,7 +139,7 @@ def with_secrets(kind: Kind, data: dict[str, Any], old: dict[str, Any]) -> dict[
 
 
 def secrets_of(kind: Kind, obj: BaseModel) -> dict[str, Any]:
-    """The secrets ``obj`` holds, by dotted path, as stored: a new user password hashed."""
+    """The secrets ``obj`` holds, by dotted path (as given: see ``stored_secrets``)."""
     out: dict[str, Any] = {}
     for path in SPECS[kind].secret_paths:
         value: Any = obj
@@ -147,7 +147,7 @@ def secrets_of(kind: Kind, obj: BaseModel) -> dict[str, Any]:
             value = getattr(value, part, None)
         if value is not None:
             out[path] = value
-    return stored_secrets(out)
+    return out
 
 
 def stored_secrets(secrets: dict[str, Any]) -> dict[str, Any]:
@@ -254,7 +254,7 @@ class DirectoryWriter:
             raise InvalidInput.one("", "must be a JSON object")
         old_secrets = dict(row.secrets) if row is not None else {}
         obj = validate(kind, with_secrets(kind, data, old_secrets))
-        secrets = secrets_of(kind, obj)
+        secrets = stored_secrets(secrets_of(kind, obj))
         if isinstance(obj, Extension) and "user_password" in secrets:
             obj.user_password = secrets["user_password"]
         self.check_unique(kind, obj, row)
@@ -366,8 +366,9 @@ class DirectoryWriter:
         for c in changes:
             if c.op != "delete":
                 assert c.obj is not None
-                if c.secrets is None:
-                    c.secrets = secrets_of(c.kind, c.obj)
+                c.secrets = stored_secrets(
+                    secrets_of(c.kind, c.obj) if c.secrets is None else c.secrets
+                )
                 values[id(c)] = values_of(c.kind, c.obj, c.secrets, stamp, c.data) | c.extra
         relinked = [c for c in changes if c.op != "delete" and c.relinks()]
         # 1. The reference rows, phones of the owners that change them or go.
@@ -405,8 +406,7 @@ class DirectoryWriter:
         ]
         if disabled:
             end_access_of_disabled(conn, None if len(disabled) > _CHUNK else disabled)  # type: ignore[arg-type]
-        if changes:
-            self.repo.bump_version()
+        self.repo.bump_version()
         # 6. The audit log.
         entries = [e for c in changes if c.audit and (e := self._entry(c, values, stamp))]
         entries += list(also_log)
