@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Column, Connection, select, update
 
@@ -200,15 +200,17 @@ class HasPrincipal(Protocol):
     principal: Principal
 
 
+S = TypeVar("S", bound=HasPrincipal)
+P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def admin_only(method: Callable[..., R]) -> Callable[..., R]:
+def admin_only(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
     """A service method for admins (and the system) only: ``self.principal`` is checked
     before anything is read or changed."""
 
     @functools.wraps(method)
-    def checked(self: HasPrincipal, *args: Any, **kwargs: Any) -> R:
+    def checked(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         require_admin(self.principal)
         return method(self, *args, **kwargs)
 
