@@ -139,6 +139,7 @@ def project_schedule(s: PresenceSchedule) -> Schedule:
     )
 
 
+_STATUSES = tuple(s.value for s in PresenceStatus)
 _BOSS_CALL_TYPE: BossCallType = Boss.model_fields["call_type"].default
 
 
@@ -159,7 +160,7 @@ def project_extension(
         mobile=dialable_mobile(ext.mobile),
         presence=ext.presence.value,
         presence_changed_at=presence_changed_at,
-        statuses={s.value: project_status(presence.of(s)) for s in PresenceStatus},
+        statuses={name: project_status(getattr(presence, name)) for name in _STATUSES},
         all_busy=features.all_busy,
         all_reject=features.all_reject,
         schedule=(
@@ -265,13 +266,14 @@ def project_system(system: System) -> SystemView:
     )
 
 
-def memberships(groups: Iterable[Group]) -> dict[str, frozenset[str]]:
-    """Extension number -> the names of its extension groups."""
+def memberships(groups: Iterable[Group], only: set[str] | None = None) -> dict[str, set[str]]:
+    """Extension number (of ``only`` when given) -> the names of its extension groups."""
     found: dict[str, set[str]] = {}
     for group in groups:
-        for member in group.members:
+        members = group.members if only is None else only & set(group.members)
+        for member in members:
             found.setdefault(member, set()).add(group.name)
-    return {n: frozenset(names) for n, names in found.items()}
+    return found
 
 
 def project_directory(
@@ -307,8 +309,9 @@ def project_directory(
 
 # --- reading the stored rows -----------------------------------------------------------------
 
-# number -> (stored settings, groups, presence time, view): reused while all three are equal.
-_VIEWS: dict[str, tuple[Any, frozenset[str], datetime | None, ExtensionView]] = {}
+# number -> (stored settings, validated extension, groups, presence time, view): the view
+# is reused while all are equal, the validated extension while its settings are.
+_VIEWS: dict[str, tuple[Any, Extension, frozenset[str], datetime | None, ExtensionView]] = {}
 
 
 def _extension_view(
@@ -316,28 +319,40 @@ def _extension_view(
 ) -> ExtensionView:
     number = data.get("number")
     cached = _VIEWS.get(number)
-    if (
-        cached is not None
-        and cached[1] == groups
-        and cached[2] == presence_changed_at
-        and cached[0] == data
-    ):
-        return cached[3]
-    view = project_extension(Extension.model_validate(data), groups, presence_changed_at)
-    _VIEWS[number] = (data, groups, presence_changed_at, view)
+    if cached is not None and cached[0] == data:
+        if cached[2] == groups and cached[3] == presence_changed_at:
+            return cached[4]
+        ext = cached[1]
+    else:
+        ext = Extension.model_validate(data)
+    view = project_extension(ext, groups, presence_changed_at)
+    _VIEWS[number] = (data, ext, groups, presence_changed_at, view)
     return view
 
 
-def _valid(model: type[Any], rows: Iterable[Any], what: str) -> list[Any]:
+# (model, key) -> (stored settings, validated object): validated again only when changed.
+_MODELS: dict[tuple[type[BaseModel], str], tuple[Any, BaseModel]] = {}
+
+
+def _valid(model: type[BaseModel], rows: Iterable[Any], what: str) -> list[Any]:
     """The rows' settings validated as ``model``; an unreadable one is logged and left out
     (one object written by an older version, or by hand, must not hide all the others)."""
     out = []
     for (data,) in rows:
+        key = (data.get("number") or data.get("name")) if isinstance(data, dict) else None
+        cached = _MODELS.get((model, str(key)))
+        if cached is not None and cached[0] == data:
+            out.append(cached[1])
+            continue
         try:
-            out.append(model.model_validate(data))
+            obj = model.model_validate(data)
         except Exception as e:
-            key = data.get("number") or data.get("name") if isinstance(data, dict) else None
             log.error("%s %s left out of the directory view: %r", what, key, e)
+            continue
+        if len(_MODELS) >= 10_000:
+            _MODELS.clear()
+        _MODELS[model, str(key)] = (data, obj)
+        out.append(obj)
     return out
 
 
@@ -346,7 +361,7 @@ def load_directory(conn: Connection, numbers: Collection[str] | None = None) -> 
     when given: the SIP core's snapshot refreshes changed extensions one by one)."""
     system, _secrets, hours, _version = Repository(conn).system()
     groups = _valid(Group, conn.execute(select(t.ext_groups.c.data)), "extension group")
-    member_of = memberships(groups)
+    member_of = memberships(groups, None if numbers is None else set(numbers))
     extensions: dict[str, ExtensionView] = {}
     query = select(t.extensions.c.number, t.extensions.c.data, t.extensions.c.presence_changed_at)
     if numbers is not None:
@@ -354,7 +369,7 @@ def load_directory(conn: Connection, numbers: Collection[str] | None = None) -> 
     for row in conn.execute(query):
         try:
             extensions[row.number] = _extension_view(
-                row.data, member_of.get(row.number, frozenset()), row.presence_changed_at
+                row.data, frozenset(member_of.get(row.number, ())), row.presence_changed_at
             )
         except Exception as e:  # one unreadable extension must not hide all the others
             log.error("extension %s left out of the directory view: %r", row.number, e)
