@@ -101,3 +101,52 @@ def test_an_import_kemi_may_not_have_is_found_also_inside_a_function() -> None:
     found = sorted(m for _, m in imports(probe, source) if not kemi_allows(m))
     assert found == ["klapka.store", "sqlalchemy"]
     assert not [m for _, m in imports(probe, "import pydantic\n") if routing_allows(m)]
+
+
+# Function-local imports of klapka that are there for a reason; any other would hide an edge
+# of the dependency graph from whoever reads the module's imports.
+LOCAL_IMPORTS_ALLOWED = {
+    # Alembic, imported only by the commands that read or upgrade the schema.
+    ("klapka/cli.py", "klapka.store.migrate"),
+    # FastAPI and NiceGUI take about a second to import; only `klapka serve` needs them.
+    ("klapka/cli.py", "klapka.api.app"),
+    ("klapka/cli.py", "klapka.web"),
+    # The pages (`from klapka.web import admin, ...`) register themselves with NiceGUI when
+    # imported: only when a UI is mounted.
+    ("klapka/web/__init__.py", "klapka.web"),
+}
+
+
+def local_imports(path: Path) -> Iterator[tuple[int, str]]:
+    """Imports inside a function or class of the module at ``path``."""
+    tree = ast.parse(path.read_text("utf-8"), str(path))
+    scopes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    scopes += [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    seen: set[int] = set()
+    for scope in scopes:
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in seen:
+                seen.add(id(node))
+                yield from _names(node)
+
+
+def _names(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[int, str]]:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            yield node.lineno, alias.name
+    elif node.module == "klapka":
+        for alias in node.names:
+            yield node.lineno, f"klapka.{alias.name}"
+    elif node.module and not node.level:
+        yield node.lineno, node.module
+
+
+def test_klapka_is_imported_at_module_level() -> None:
+    found = [
+        f"{path.relative_to(SRC)}:{line}: {module}"
+        for path in sorted((SRC / "klapka").rglob("*.py"))
+        for line, module in local_imports(path)
+        if inside("klapka")(module)
+        and (str(path.relative_to(SRC)), module) not in LOCAL_IMPORTS_ALLOWED
+    ]
+    assert found == []
