@@ -2,7 +2,7 @@
 
 The welcome email (an admin action, for one extension or many) carries the portal link and,
 when the extension may use the mobile or desktop app, an app login link with its QR code
-(a PNG, attached and shown inline). The link holds a one-time token (``services.links``):
+(a PNG, attached and shown inline). The link holds a one-time token (``services.accounts.links``):
 it works once and expires. The SIP password is never in the email, the link or the QR
 code: the app gets it only by exchanging the token (``app_login``), over HTTPS, once.
 """
