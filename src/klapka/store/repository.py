@@ -1,8 +1,9 @@
 """The directory repository: objects in and out of the database, with their references.
 
 Every kind of object is stored the same way: its key, the columns lists sort and search by,
-``data`` (the validated settings without secrets) and ``secrets``. Saving an object also
-rewrites its rows in ``refs`` (and the extension's phones), inside the caller's transaction.
+``data`` (the validated settings without secrets) and ``secrets``. What a row holds is made
+here (``values_of``, ``split_secrets``); the rows are written, with their reference rows,
+by the one writer (``services.directory.writer``), inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -235,56 +236,6 @@ class Repository:
         return index
 
     # --- writing --------------------------------------------------------------------
-
-    def insert(self, kind: Kind, obj: BaseModel, secrets: dict[str, Any], **extra: Any) -> int:
-        spec = SPECS[kind]
-        values = values_of(kind, obj, secrets) | extra
-        if spec.ordered and "position" not in values:
-            top = self.conn.execute(select(func.max(spec.table.c.position))).scalar()
-            values["position"] = (top or 0) + 1
-        new_id = self.conn.execute(insert(spec.table).values(**values)).inserted_primary_key
-        assert new_id is not None
-        row_id = int(new_id[0])
-        self.write_links(kind, row_id, obj)
-        return row_id
-
-    def update(
-        self,
-        kind: Kind,
-        row_id: int,
-        obj: BaseModel,
-        secrets: dict[str, Any],
-        old: BaseModel | None = None,
-        **extra: Any,
-    ) -> None:
-        """Store ``obj`` as the new state of the row; with ``old`` (the state it replaces),
-        the reference rows are rewritten only when the references changed."""
-        spec = SPECS[kind]
-        values = values_of(kind, obj, secrets) | extra
-        self.conn.execute(update(spec.table).where(spec.table.c.id == row_id).values(**values))
-        if old is None or not same_links(old, obj):
-            self.write_links(kind, row_id, obj)
-
-    def delete(self, kind: Kind, row_id: int) -> None:
-        spec = SPECS[kind]
-        self.conn.execute(delete(spec.table).where(spec.table.c.id == row_id))
-
-    def write_links(self, kind: Kind, row_id: int, obj: BaseModel) -> None:
-        """Rewrite the reference rows (and phones, queue agents) of one object."""
-        spec = SPECS[kind]
-        if spec.owner_column:
-            self.conn.execute(delete(t.refs).where(t.refs.c[spec.owner_column] == row_id))
-            rows = self.ref_rows(kind, row_id, refs_of(obj), self.id_of)
-            if rows:
-                self.conn.execute(insert(t.refs), rows)
-        if isinstance(obj, Extension):
-            self.conn.execute(delete(t.phones).where(t.phones.c.extension_id == row_id))
-            if obj.phones:
-                self.conn.execute(
-                    insert(t.phones), [{"mac": p.mac, "extension_id": row_id} for p in obj.phones]
-                )
-        if isinstance(obj, Queue):
-            self.sync_queue_agents(row_id, [self.id_of(Kind.EXTENSION, m) for m in obj.members])
 
     def sync_queue_agents(self, queue_id: int, member_ids: Iterable[int | None]) -> None:
         wanted = {m for m in member_ids if m is not None}
