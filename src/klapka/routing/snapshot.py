@@ -311,9 +311,20 @@ def from_json(v: dict[str, Any]) -> Directory:
     return decode_fields(Directory, v)
 
 
+# number -> (view, its JSON data): a full snapshot re-encodes only the views that changed
+# (the directory view reuses the view object of an unchanged extension).
+_EXTENSIONS: dict[str, tuple[ExtensionView, dict[str, Any]]] = {}
+
+
 def extension_to_json(e: ExtensionView) -> dict[str, Any]:
-    """One extension's view, for a snapshot that stores extensions one by one."""
-    return encode_fields(e)
+    """One extension's view, for a snapshot that stores extensions one by one (the same
+    data for the same view object: not to be changed by the caller)."""
+    cached = _EXTENSIONS.get(e.number)
+    if cached is not None and cached[0] is e:
+        return cached[1]
+    data = encode_fields(e)
+    _EXTENSIONS[e.number] = (e, data)
+    return data
 
 
 def extension_from_json(v: dict[str, Any]) -> ExtensionView:

@@ -11,8 +11,11 @@ standard library (it runs inside Kamailio), and ``load_directory``, which needs 
 store function that the services (simulator, SIP snapshot) call.
 
 Building the view for 10,000 extensions has to stay fast, and validating an extension costs
-about 80 us: an extension's view is kept (``_VIEWS``) and reused while its stored settings,
-groups and presence time are unchanged, so a refresh validates only the changed rows.
+about 50 us of CPU: each object validated is kept with the stored settings it came from
+(``_VIEWS``, ``_MODELS``) and validated again only when they change; an extension's view is
+reused while its groups and presence time are unchanged too. So the SIP core's snapshot
+refreshes validate only what changed; the first read of a process validates everything
+(about a second for 10,000 extensions).
 """
 
 from __future__ import annotations
@@ -315,9 +318,8 @@ _VIEWS: dict[str, tuple[Any, Extension, frozenset[str], datetime | None, Extensi
 
 
 def _extension_view(
-    data: Any, groups: frozenset[str], presence_changed_at: datetime | None
+    number: str, data: Any, groups: frozenset[str], presence_changed_at: datetime | None
 ) -> ExtensionView:
-    number = data.get("number")
     cached = _VIEWS.get(number)
     if cached is not None and cached[0] == data:
         if cached[2] == groups and cached[3] == presence_changed_at:
@@ -369,7 +371,10 @@ def load_directory(conn: Connection, numbers: Collection[str] | None = None) -> 
     for row in conn.execute(query):
         try:
             extensions[row.number] = _extension_view(
-                row.data, frozenset(member_of.get(row.number, ())), row.presence_changed_at
+                row.number,
+                row.data,
+                frozenset(member_of.get(row.number, ())),
+                row.presence_changed_at,
             )
         except Exception as e:  # one unreadable extension must not hide all the others
             log.error("extension %s left out of the directory view: %r", row.number, e)
