@@ -174,7 +174,7 @@ def mask_secrets(kind: Kind, data: dict[str, Any], reveal: bool = False) -> dict
 # --- the planned change -----------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class Planned:
     """One create, update or delete of a directory object."""
 
@@ -204,7 +204,6 @@ class Planned:
             return self.links_changed
         if self.op == "create":
             return True
-            return self.links_changed
         return self.old is None or not same_links(self.old, self.obj)  # type: ignore[arg-type]
 
     @property
@@ -374,7 +373,7 @@ class DirectoryWriter:
         # 1. The reference rows, phones of the owners that change them or go.
         by_kind: dict[Kind, list[int]] = {}
         for c in changes:
-            if c.op == "delete" or (c.op == "update" and c in relinked):
+            if c.op == "delete" or (c.op == "update" and c.relinks()):
                 by_kind.setdefault(c.kind, []).append(c.row.id)
         for kind, ids in by_kind.items():
             owner = SPECS[kind].owner_column
