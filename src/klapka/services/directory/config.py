@@ -1,9 +1,10 @@
 """Configuration as code: export the whole PBX as a document, apply a document.
 
 ``apply`` validates the whole document first (every problem reported by its path), then
-computes the difference to the database and writes it in one transaction: creates,
-updates and deletes, references rebuilt, secrets kept where the document leaves them out.
-``dry_run`` returns the same difference and changes nothing.
+computes the difference to the database (creates, updates and deletes, secrets kept where
+the document leaves them out) and hands it to the directory writer
+(``services.directory.writer``), which writes it in one transaction with its references
+and audit entries. ``dry_run`` returns the same difference and changes nothing.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The columns are documented in ``docs/csv.md``. An import is all or nothing: ever
 validated first (with the same extension model as the API and the configuration document,
 plus uniqueness inside the file and against the database); if any row breaks a rule, the
 errors are returned by row, field and rule and nothing is written. Otherwise every row is
-written in one transaction, in bulk, so 10,000 rows take seconds, not minutes.
+written in one transaction by the directory writer (``services.directory.writer``: secrets,
+rows, group memberships, audit entries), in bulk, so 10,000 rows take seconds, not minutes.
 """
 
 from __future__ import annotations

@@ -347,9 +347,7 @@ class Objects:
             old, row = self._load(repo, kind, key)
             current = old.model_dump(mode="json")
             _get_path(current, path)
-            obj = self._save(
-                repo, kind, old, row, _set_path(current, path, value), keep_secrets_at=path
-            )
+            obj = self._save(repo, kind, old, row, _set_path(current, path, value))
         if self.principal.is_admin:
             return _get_path(self._written(kind, key, obj), path)
         return self.get_part(kind, key, path)
@@ -375,7 +373,6 @@ class Objects:
         old: BaseModel,
         row: Any,
         data: Any,
-        keep_secrets_at: str | None = None,
     ) -> BaseModel:
         """Validate ``data`` as the new state of ``old`` (stored in ``row``), store it and
         log it; returns the new state."""
