@@ -33,6 +33,7 @@ from klapka.services.directory.writer import (
     resolve_secrets,
     secrets_of,
     stored_secrets,
+    system_secrets,
 )
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import admin_only
@@ -225,9 +226,7 @@ class ConfigService:
         changes: list[Change] = []
         # System settings and business hours.
         system, sys_secrets, hours, _v = repo.system()
-        new_sys_secrets = dict(sys_secrets)
-        if doc.system.smtp.password not in (None, SECRET_MASK):
-            new_sys_secrets["smtp.password"] = doc.system.smtp.password
+        new_sys_secrets = system_secrets(doc.system.smtp.password, sys_secrets)
         old_sys = system.model_dump(mode="json")
         new_sys = doc.system.model_dump(mode="json")
         old_sys["smtp"].pop("password", None)

@@ -111,6 +111,14 @@ def resolve_secrets(kind: Kind, given: dict[str, Any], old: dict[str, Any]) -> d
     return out
 
 
+def system_secrets(smtp_password: str | None, old: dict[str, Any]) -> dict[str, Any]:
+    """The system settings' secrets (``smtp.password``) by the same rule: left out, None or
+    ``SECRET_MASK`` keeps the stored one."""
+    if smtp_password is None or smtp_password == SECRET_MASK:
+        return dict(old)
+    return {**old, "smtp.password": smtp_password}
+
+
 def with_secrets(kind: Kind, data: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     """``data`` (not changed: what is changed is copied) with its secrets resolved by
     ``resolve_secrets``, ready to validate. An omitted section keeps (or gets) its secrets."""
@@ -597,6 +605,7 @@ __all__ = [
     "mask_secrets",
     "resolve_secrets",
     "secrets_of",
+    "system_secrets",
     "validate",
     "with_secrets",
 ]
