@@ -6,19 +6,22 @@ plans its change as a list of ``Planned`` creates, updates and deletes and hands
 ``DirectoryWriter.write``, inside the caller's transaction. A write goes through these steps,
 each done here once:
 
-1. Permission check: the caller's (``services.permissions``: ``Objects`` checks the
-   principal's role and preferences, the imports and ``config apply`` are reached through
-   admin-only routes, the contact import checks ``can_manage_company``). The writer trusts
-   its caller on this; it is the one step that depends on who asks and how.
+1. Permission check: the caller's, with the checks of ``services.permissions``
+   (``Objects``: ``permissions.check`` of the principal's role and preferences; the
+   extension import and ``config apply``: ``@admin_only``; the contact import:
+   ``can_manage_company``). The writer trusts its caller on this: it is the one step that
+   depends on who asks and how. Secrets (step 3) and the audit entry (step 8) name the
+   principal the writer is made for.
 2. Validation into domain models: ``validate`` (a single object: problems by field path) or
    the caller's bulk validation (the configuration document, CSV rows with their own row
    numbers); ``Planned.obj`` is always a validated model.
 3. Secrets: ``with_secrets`` (before validation, on an object's data) and
-   ``resolve_secrets`` (on secrets alone) apply the one rule: a secret left out, ``None``
-   or sent back as ``SECRET_MASK`` keeps its stored value, or gets a random one (SIP
-   password, voicemail PIN); ``stored_secrets`` hashes a new user password after the
-   password policy was checked. ``store.repository.split_secrets`` is the one function
-   separating secrets from data; ``SECRET_MASK`` the one mask.
+   ``resolve_secrets`` (on secrets alone; ``system_secrets`` for the SMTP password) apply
+   the one rule: a secret left out, ``None`` or sent back as ``SECRET_MASK`` keeps its
+   stored value, or gets a random one (SIP password, voicemail PIN); ``stored_secrets``
+   hashes a new user password after the password policy was checked; ``mask_secrets``
+   shows them. ``store.repository.split_secrets`` is the one function separating secrets
+   from data; ``store.repository.SECRET_MASK`` the one mask (the audit log's too).
 4. Uniqueness: ``check_unique`` for one object against the database (numbers across
    extensions, ring groups, queues and emergency numbers; names; emails; SIP user names;
    phones; DIDs). Bulk paths check the whole new state themselves (the document by
