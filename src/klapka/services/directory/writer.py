@@ -10,8 +10,8 @@ each done here once:
    (``Objects``: ``permissions.check`` of the principal's role and preferences; the
    extension import and ``config apply``: ``@admin_only``; the contact import:
    ``can_manage_company``). The writer trusts its caller on this: it is the one step that
-   depends on who asks and how. Secrets (step 3) and the audit entry (step 8) name the
-   principal the writer is made for.
+   depends on who asks and how; the audit entries (step 8) name the principal it is made
+   for.
 2. Validation into domain models: ``validate`` (a single object: problems by field path) or
    the caller's bulk validation (the configuration document, CSV rows with their own row
    numbers); ``Planned.obj`` is always a validated model.
