@@ -36,6 +36,4 @@ def phone_user(extension: str) -> Principal:
     """The user of ``extension``, dialling from one of their phones: the SIP core checked
     the phone's credentials; the control socket acts for this principal (feature codes),
     under the same client permission rules as the user's web portal."""
-    return Principal(
-        role="user", extension=extension, name=f"extension {extension} (feature code)"
-    )
+    return Principal(role="user", extension=extension, name=f"extension {extension} (feature code)")
