@@ -3,6 +3,7 @@ full; the reader (as Kamailio's workers use it) sees the change at its next requ
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,31 @@ def test_a_group_change_refreshes_the_members(
     snap = reader.fresh()
     assert snap.directory.extensions["101"].groups == frozenset()
     assert snap.directory.extensions["102"].groups == frozenset({"Sales"})
+
+
+def rows_written(refresher: SnapshotRefresher) -> dict[str, int]:
+    """Each extension's SQLite row id in the snapshot file (a rewritten row gets a new one)."""
+    conn = sqlite3.connect(refresher.writer.path)
+    try:
+        return dict(conn.execute("SELECT number, rowid FROM extensions").fetchall())
+    finally:
+        conn.close()
+
+
+def test_a_change_elsewhere_rewrites_only_the_extensions_it_changes(
+    world: tuple[Pbx, SnapshotRefresher, Snapshot],
+) -> None:
+    pbx, refresher, reader = world
+    before = rows_written(refresher)
+    Objects(pbx).patch(Kind.GROUP, "Sales", {"members": ["101", "102"]})  # 102's view changes
+    refresher.refresh()
+    after = rows_written(refresher)
+    assert set(after) == {"101", "102", "103"}
+    assert after["101"] == before["101"] and after["103"] == before["103"]
+    assert after["102"] != before["102"]
+    assert reader.fresh().directory.extensions["102"].groups == frozenset({"Sales"})
+    # A change of one extension, then of something else: the others stay as written.
+    Objects(pbx).patch(Kind.EXTENSION, "103", {"presence": "away"})
+    refresher.refresh()
+    assert set(rows_written(refresher)) == {"101", "102", "103"}
+    assert reader.fresh().directory.extensions["103"].presence == "away"
