@@ -31,13 +31,12 @@ CONSUMERS: dict[Effect, tuple[str, ...]] = {
         "services/telephony/trunk_status.py",
     ),
     Effect.VOICEMAIL: ("media", "kemi/voicemail.py", "services/telephony/voicemail.py"),
-    Effect.PROVISIONING: ("services/welcome.py", "services/accounts/welcome.py"),
+    Effect.PROVISIONING: ("services/welcome.py",),
     Effect.EMAIL: (
         "notify",
         "services/telephony/voicemail.py",
         "services/telephony/voicemail_email.py",
         "services/welcome.py",
-        "services/accounts/welcome.py",
         "services/accounts/user_passwords.py",
     ),
     Effect.ACCOUNTS: (
