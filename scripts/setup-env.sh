@@ -34,6 +34,7 @@ OPTIONAL_PACKAGES=(kamailio kamailio-python3-modules kamailio-sqlite-modules
     kamailio-postgres-modules kamailio-json-modules kamailio-utils-modules kamailio-tls-modules
     kamailio-websocket-modules
     sip-tester iproute2 baresip-core  # test phones: sipp, baresip; iproute2: network namespaces
+    linphone-cli  # test phone: linphonec, for the app login's Linphone remote provisioning
     espeak-ng sox libsox-fmt-mp3  # voicemail: prompts, greeting uploads (WAV, MP3)
     chromium)  # chromium: the web UI's browser tests (Playwright drives it)
 # Remembers that the optional packages could not be installed, so re-runs don't retry apt.
@@ -76,6 +77,7 @@ kamailio_present() {
     { command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ]; } &&
         command -v sipp >/dev/null 2>&1 &&
         command -v baresip >/dev/null 2>&1 &&
+        command -v linphonec >/dev/null 2>&1 &&
         compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null &&
         compgen -G '/usr/lib/*/kamailio/modules/websocket.so' >/dev/null &&
         command -v chromium >/dev/null 2>&1
