@@ -6,6 +6,10 @@ Targets (each its own Kamailio with the same number of worker processes):
   native       plain registrar lookup and relay, no authentication (the issue's baseline)
   native-auth  the same plus a digest challenge of every INVITE and REGISTER (407/401 then
                the authenticated request, like klapka): the fair baseline for klapka
+  klapka-floor (only when asked for) klapka's configuration and adapter with the routing
+               decision left out: the INVITE is authenticated, tracked as a dialog and
+               relayed to the callee's contacts (lookup), as native-auth does. klapka minus
+               klapka-floor is what the routing engine's decision and its ring step cost.
 
 Calls per second (default): sipp calls 101 -> one of --callees registered extensions (one
 sipp UAS answers them all): INVITE (407, ACK, INVITE with credentials), 180, 200, ACK, BYE,
@@ -45,6 +49,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests" / "sip"))
 from sip_udp import UA, Message, build, digest, reply, uri_of
@@ -53,7 +58,7 @@ from sipp import _ANSWER, _INVITE, _RINGING, SDP, SIPP, free_udp_port, register_
 import klapka.sip.supervisor as supervisor
 from klapka.services.directory.config import ConfigService
 from klapka.services.pbx import Pbx
-from klapka.sip.kamailio_cfg import render
+from klapka.sip.kamailio_cfg import entry_script, render
 from klapka.sip.supervisor import SipCore, kamailio_binary
 from klapka.store.migrate import upgrade
 
@@ -103,6 +108,35 @@ NATIVE_AUTH = f"""    if (!pv_auth_check("klapka", "{PASSWORD}", "0", "0")) {{
     }}
     consume_credentials();
 """
+
+# klapka-floor: the adapter's INVITE without the routing decision (authenticate, track the
+# dialog, relay to the registered contacts).
+FLOOR_ADAPTER = """
+import KSR
+from klapka.kemi import adapter as _adapter
+
+
+class FloorAdapter(Adapter):
+    def _invite(self, source):
+        account = self._authenticate(source, self.snapshot.fresh())
+        if account is None or not _adapter._own_transaction():
+            return
+        _adapter._track_call()
+        if KSR.registrar.lookup("location") < 0:
+            KSR.sl.send_reply(404, "Not Found")
+            return
+        KSR.tm.t_relay()
+
+
+Adapter = FloorAdapter  # noqa: F811
+"""
+
+
+def floor_entry_script(*args: Any, **kwargs: Any) -> str:
+    return entry_script(*args, **kwargs).replace(
+        "\ndef mod_init", FLOOR_ADAPTER + "\n\ndef mod_init"
+    )
+
 
 # Every callee registers the one contact sip:callee@<the UAS> (with its own credentials).
 REGISTER_AUTH = register_scenario(
@@ -261,6 +295,7 @@ class Bench:
         self.names = targets
         self.procs: list[subprocess.Popen[bytes]] = []
         self.core: SipCore | None = None
+        self.cores: list[SipCore] = []
         self.targets: dict[str, Target] = {}
         self.cpu: dict[str, list[float]] = {}  # Kamailio CPU ms per call, per measured run
 
@@ -285,14 +320,22 @@ class Bench:
                 ],
             }
         )
-        if "klapka" in self.names:
-            supervisor.render = functools.partial(render, children=self.children)  # type: ignore[assignment]
+        supervisor.render = functools.partial(render, children=self.children)  # type: ignore[assignment]
+        for name in ("klapka", "klapka-floor"):
+            if name not in self.names:
+                continue
+            floor = name == "klapka-floor"
+            supervisor.entry_script = floor_entry_script if floor else entry_script  # type: ignore[assignment]
             port = free_udp_port()
-            self.core = SipCore(pbx, self.work / "data", "127.0.0.1", port, port)
-            self.core.start()
-            assert self.core.wait_ready(), "klapka's kamailio did not start"
-            assert self.core.process is not None
-            self.targets["klapka"] = Target("klapka", port, self.core.process.pid, True)
+            core = SipCore(pbx, self.work / f"data-{name}", "127.0.0.1", port, port)
+            core.start()
+            assert core.wait_ready(), f"{name}'s kamailio did not start"
+            assert core.process is not None
+            self.cores.append(core)
+            if not floor:
+                self.core = core
+            self.targets[name] = Target(name, port, core.process.pid, True)
+        supervisor.entry_script = entry_script  # type: ignore[assignment]
         for name in ("native", "native-auth"):
             if name not in self.names:
                 continue
@@ -314,8 +357,8 @@ class Bench:
         for proc in self.procs:
             proc.terminate()
             proc.wait(10)
-        if self.core is not None:
-            self.core.stop()
+        for core in self.cores:
+            core.stop()
 
     def register_callees(self, target: Target, contact_port: int) -> None:
         """Every callee registers its contact at ``contact_port`` (one sipp run, credentials
@@ -445,7 +488,7 @@ def calls_per_second(bench: Bench, rates: list[int], seconds: float) -> None:
                 proc.wait()
     line = ", ".join(f"{name} {rate}" for name, rate in best.items())
     print(f"highest offered rate with 0 failed calls (calls/s): {line}")
-    for base in ("native", "native-auth"):
+    for base in ("native", "native-auth", "klapka-floor"):
         if best.get("klapka") and best.get(base):
             print(f"  klapka / {base}: {best['klapka'] / best[base]:.0%}")
     cpu = {name: statistics.median(ms) for name, ms in bench.cpu.items() if ms}
@@ -453,7 +496,7 @@ def calls_per_second(bench: Bench, rates: list[int], seconds: float) -> None:
         "Kamailio CPU per call, median of the runs:",
         ", ".join(f"{n} {ms:.2f} ms" for n, ms in cpu.items()),
     )
-    for base in ("native", "native-auth"):
+    for base in ("native", "native-auth", "klapka-floor"):
         if "klapka" in cpu and base in cpu:
             print(
                 f"  calls per CPU second, klapka / {base}: {cpu[base] / cpu['klapka']:.0%}"
