@@ -26,6 +26,7 @@ from klapka.api import (
     outbound_routes,
     personal_tokens,
     phonebooks,
+    provisioning,
     queues,
     ring_groups,
     sign_in,
@@ -51,6 +52,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     calls.router,  # before extensions: /extensions/{n}/call-paths
     extension_csv.router,  # before extensions: /extensions/import is not an extension number
     welcome.router,  # before extensions: /extensions/welcome-email is not an extension number
+    provisioning.router,  # before extensions: /extensions/{n}/phones/{mac}/reprovision
     extensions.router,
     groups.router,
     ring_groups.router,
@@ -132,6 +134,7 @@ def create_app(pbx: Pbx | None = None) -> FastAPI:
         app.include_router(router, prefix=PREFIX, dependencies=[Depends(require_admin)])
     for router in (*SERVICE_CHECKED_ROUTERS, *ACCOUNT_ROUTERS):
         app.include_router(router, prefix=PREFIX)
+    app.include_router(provisioning.phones)  # /provisioning/: phones authenticate themselves
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
