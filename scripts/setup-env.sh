@@ -32,7 +32,7 @@ REQUIRED_PACKAGES=(python3 python3-venv python3-pip)
 # For the SIP core; klapka works without them for now, so a failed install is only a warning.
 OPTIONAL_PACKAGES=(kamailio kamailio-python3-modules kamailio-sqlite-modules
     kamailio-postgres-modules kamailio-json-modules kamailio-utils-modules kamailio-tls-modules
-    kamailio-websocket-modules
+    kamailio-websocket-modules kamailio-presence-modules  # presence: BLF, presence, MWI subscriptions
     sip-tester iproute2 baresip-core  # test phones: sipp, baresip; iproute2: network namespaces
     linphone-cli  # test phone: linphonec, for the app login's Linphone remote provisioning
     espeak-ng sox libsox-fmt-mp3  # voicemail: prompts, greeting uploads (WAV, MP3)
@@ -80,6 +80,7 @@ kamailio_present() {
         command -v linphonec >/dev/null 2>&1 &&
         compgen -G '/usr/lib/*/kamailio/modules/tls.so' >/dev/null &&
         compgen -G '/usr/lib/*/kamailio/modules/websocket.so' >/dev/null &&
+        compgen -G '/usr/lib/*/kamailio/modules/presence.so' >/dev/null &&
         command -v chromium >/dev/null 2>&1
 }
 

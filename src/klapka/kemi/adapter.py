@@ -26,6 +26,7 @@ import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_pytho
 
 from klapka.kemi import control, load
 from klapka.kemi import openssl as kemi_openssl
+from klapka.kemi import subscriptions as kemi_subscriptions
 from klapka.kemi import trunks as kemi_trunks
 from klapka.kemi import voicemail as kemi_voicemail
 from klapka.kemi.classify import classify
@@ -355,6 +356,9 @@ class Adapter:
             return  # a flood from one address (loopback, where klapka's own parts talk, is exempt)
         KSR.force_rport()
         if KSR.siputils.has_totag() > 0:
+            if KSR.is_method_in("SP"):  # SUBSCRIBE, PUBLISH: the presence module's dialogs
+                kemi_subscriptions.within_dialog()
+                return
             self._within_dialog()
             return
         # A new request decides its own way: a Route it brings (a preloaded route set, RFC
@@ -379,7 +383,10 @@ class Adapter:
         if method == "REGISTER":
             self._register(source)
         elif method == "INVITE":
+            kemi_subscriptions.watch_call(self.snapshot)  # BLF: its states published?
             self._invite(source)
+        elif method == "SUBSCRIBE" or method == "PUBLISH":
+            kemi_subscriptions.request(self, source, method)
         elif method == "OPTIONS" and not KSR.pv.get("$rU"):
             KSR.sl.sl_send_reply(200, "OK")
         else:

@@ -30,7 +30,12 @@ log = logging.getLogger("klapka.sip")
 SCHEMA_DIR = Path("/usr/share/kamailio/db_sqlite")
 VERSION_SCHEMA = "standard-create.sql"  # the version table each file needs first
 # The Kamailio module (and its file under <data dir>/sip) -> its schema file.
-SCHEMA_FILES = {"usrloc": "usrloc-create.sql", "dialog": "dialog-create.sql"}
+SCHEMA_FILES = {
+    "usrloc": "usrloc-create.sql",
+    "dialog": "dialog-create.sql",
+    # presence and pua (subscriptions, published states; klapka.sip.kamailio_cfg)
+    "presence": "presence-create.sql",
+}
 # How often Kamailio writes changed registrations and calls to the file: what a kill -9 of
 # Kamailio can lose is at most this many seconds of changes.
 WRITE_BACK_SECONDS = 5

@@ -1,0 +1,160 @@
+"""The KEMI adapter's subscriptions: SUBSCRIBE and PUBLISH (RFC 6665, 3903).
+
+Kamailio's presence modules keep the subscriptions and send the NOTIFYs; this module decides
+who may subscribe to what, and lets in the states klapka publishes to itself:
+
+- ``dialog`` (BLF, RFC 4235): a phone of an extension watches another extension's calls;
+- ``presence`` (PIDF): the extension's presence status and note, as klapka has it;
+- ``message-summary`` (RFC 3842): a phone watches its own extension's mailbox.
+
+A new SUBSCRIBE is authenticated like an INVITE (digest, the extension's SIP account); the
+watched extension must exist and be visible to the watcher by the client permission rules
+(the account's ``sees`` in the snapshot; a hidden extension does not exist for it: 404).
+Every presentity is ``sip:<number>@klapka`` whatever domain the phone uses. A PUBLISH is
+accepted only from Kamailio itself (pua: the dialog module's calls, and ``klapka serve``
+through pua_rpc): phones cannot set states that klapka owns.
+
+Standard library and ``klapka.routing`` only (runs inside Kamailio).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
+
+from klapka.kemi.snapshot import Snapshot
+
+AOR_DOMAIN = "klapka"
+EVENTS = ("dialog", "presence", "message-summary")
+ALLOW_EVENTS = "Allow-Events: " + ", ".join(EVENTS) + "\r\n"
+# As klapka.sip.kamailio_cfg.PUBLISH_DIALOG_FLAG: pua_dialoginfo publishes this call.
+PUBLISH_DIALOG_FLAG = 9
+# nat_uac_test as for INVITE: the subscriber's Contact is reached where it came from.
+NAT_TESTS = 1 | 2 | 16 | 64
+
+
+class Authenticator(Protocol):
+    snapshot: Snapshot
+
+    def _authenticate(self, source: str, snap: Snapshot | None = None) -> dict[str, Any] | None:
+        """The account of the request's credentials, or None (a challenge was sent)."""
+
+
+_loaded: bool | None = None
+
+
+def available() -> bool:
+    """Whether Kamailio runs the presence modules (``klapka serve`` loads them when the
+    package is installed)."""
+    global _loaded
+    if _loaded is None:
+        _loaded = hasattr(KSR, "presence")
+    return _loaded
+
+
+def sees(account: dict[str, Any], number: str) -> bool:
+    """Whether the account's extension may see ``number`` (its own always)."""
+    if number == account["extension"]:
+        return True
+    everything, numbers = account.get("sees") or (True, ())
+    return (number not in numbers) if everything else (number in numbers)
+
+
+def _event() -> str:
+    return (KSR.pv.get("$hdr(Event)") or "").split(";", 1)[0].strip().lower()
+
+
+def request(adapter: Authenticator, source: str, method: str) -> None:
+    """A new SUBSCRIBE or PUBLISH (no To-tag)."""
+    if not available():
+        KSR.sl.sl_send_reply(501, "Not Implemented")
+        return
+    if method == "PUBLISH":
+        publish()
+        return
+    event = _event()
+    if event not in EVENTS:
+        KSR.hdr.append_to_reply(ALLOW_EVENTS)
+        KSR.sl.sl_send_reply(489, "Bad Event")
+        return
+    snap = adapter.snapshot.fresh()
+    account = adapter._authenticate(source, snap)
+    if account is None:
+        return
+    if not account["enabled"]:
+        KSR.sl.sl_send_reply(403, "Extension disabled")
+        return
+    watcher = account["extension"]
+    target = KSR.pv.get("$rU") or ""
+    if event == "message-summary":
+        target = target or watcher
+        if target != watcher:
+            KSR.sl.sl_send_reply(403, "Only the extension's own mailbox")
+            return
+    elif target not in snap.directory.extensions or not sees(account, target):
+        KSR.sl.sl_send_reply(404, "Not Found")
+        return
+    _subscribe(f"sip:{target}@{AOR_DOMAIN}", f"sip:{watcher}@{AOR_DOMAIN}")
+
+
+def within_dialog() -> None:
+    """A SUBSCRIBE within its subscription (a refresh, or Expires: 0 to end it): the
+    presence module knows the dialog (its Call-ID and tags, which only the parties know)
+    and answers 481 to anything else. A PUBLISH never comes within a dialog."""
+    if not available() or not KSR.is_method("SUBSCRIBE"):
+        KSR.sl.sl_send_reply(481, "Call/Transaction Does Not Exist")
+        return
+    if KSR.tm.t_check_trans() == 0:
+        return  # a retransmission, absorbed
+    _subscribe("", "")
+
+
+def _subscribe(presentity: str, watcher: str) -> None:
+    if KSR.tm.t_newtran() <= 0:
+        return  # a retransmission (or no memory: tm answered)
+    if KSR.nathelper.nat_uac_test(NAT_TESTS) > 0:
+        KSR.nathelper.fix_nated_contact()
+    if presentity:
+        KSR.pv.sets("$ru", presentity)
+        KSR.presence.handle_subscribe_uri(watcher)
+    else:
+        KSR.presence.handle_subscribe()
+
+
+def publish() -> None:
+    """Only Kamailio's own PUBLISHes (pua sends them from its SIP socket to itself)."""
+    own = KSR.pv.get("$si") == KSR.pv.get("$Ri") and KSR.pv.get("$sp") == KSR.pv.get("$Rp")
+    if not own:
+        KSR.sl.sl_send_reply(403, "Presence is set in klapka")
+        return
+    if KSR.tm.t_newtran() <= 0:
+        return
+    KSR.presence.handle_publish()
+
+
+def watch_call(snap: Snapshot) -> None:
+    """Before an INVITE is handled: when its caller or the extension it calls is watched
+    (BLF), the dialog module's states of the call are published to them (pua_dialoginfo).
+    A call between extensions nobody watches costs two lookups."""
+    if not available():
+        return
+    username = KSR.pv.get("$au")
+    if not username:
+        return  # the challenge comes first; a trunk's call has no extension caller
+    account = snap.fresh().accounts.get(username)
+    if account is None:
+        return
+    caller = f"sip:{account['extension']}@{AOR_DOMAIN}"
+    watched = False
+    if KSR.presence.pres_has_subscribers(caller, "dialog") > 0:
+        KSR.pv.sets("$avp(kl_blf_caller)", caller)
+        watched = True
+    dialled = KSR.pv.get("$rU") or ""
+    if dialled in snap.directory.extensions:
+        callee = f"sip:{dialled}@{AOR_DOMAIN}"
+        if KSR.presence.pres_has_subscribers(callee, "dialog") > 0:
+            KSR.pv.sets("$avp(kl_blf_callee)", callee)
+            watched = True
+    if watched:
+        KSR.setflag(PUBLISH_DIALOG_FLAG)
