@@ -91,6 +91,9 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ),
     # The app login link's one-time token is the credential (welcome email).
     ("POST", "/api/v1/auth/app-login"): everyone(ANY, {"token": "not-a-token"}),
+    ("GET", "/api/v1/auth/app-login/{token}/linphone.xml"): Expect(
+        410, 410, 410, 410, params={"token": "not-a-token"}
+    ),
     ("POST", "/api/v1/auth/logout"): signed_in(204, 204, 204),
     ("GET", "/api/v1/auth/session"): signed_in(200, 200, 200),
     ("GET", "/api/v1/auth/sessions"): signed_in(200, 200, 200),

@@ -18,6 +18,7 @@ PUBLIC = {
     "/api/v1/auth/password-reset",
     "/api/v1/auth/password-reset/confirm",
     "/api/v1/auth/app-login",  # the one-time token in the body is the credential
+    "/api/v1/auth/app-login/{token}/linphone.xml",  # ...or in the URL (Linphone's)
 }
 
 

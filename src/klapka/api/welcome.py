@@ -2,6 +2,8 @@
 
 ``POST /auth/app-login`` is public: the one-time token in the body is the credential. It
 answers what an app needs to sign in and register, the SIP password included, once.
+``GET /auth/app-login/{token}/linphone.xml`` answers the same once, as Linphone's remote
+provisioning (its configuration as XML): the URL the app login page offers to Linphone.
 """
 
 # No ``from __future__ import annotations``: see crud.py.
@@ -10,13 +12,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from klapka.api.contacts import Asking, PbxDep
 from klapka.api.crud import JsonBody, parse_body, request_body, responses
 from klapka.domain.values import Number
 from klapka.http_session import source_ip
-from klapka.services.welcome import Welcome, app_login
+from klapka.services.welcome import LinkNotValid, Welcome, app_login, linphone_provisioning
 
 router = APIRouter(tags=["extensions"])
 public_router = APIRouter(tags=["sign-in"])
@@ -119,3 +122,33 @@ def post_app_login(request: Request, response: Response, pbx: PbxDep, body: Json
     login = app_login(pbx, wanted.token, source_ip(request))
     response.headers["Cache-Control"] = "no-store"  # it holds the SIP password
     return login
+
+
+@public_router.get(
+    "/auth/app-login/{token}/linphone.xml",
+    summary="Linphone's remote provisioning for the login link of a welcome email",
+    description="The app login link's one-time token in the URL, exchanged (once, like "
+    "`POST /auth/app-login`) for Linphone's configuration as XML (`lpconfig.xsd`): the "
+    "extension's SIP account, password included, the SIP core's address, and the port and "
+    "transport of the extension (`advanced.transport`). The app login page at the link "
+    "offers this URL to Linphone (`linphone-config:` link, or pasted into its *Fetch remote "
+    "configuration*). 410 when the link is unknown, already used or expired; 403 when the "
+    "extension is disabled or may not use the apps.",
+    operation_id="app_login_linphone",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/xml": {}}, "description": "Linphone's configuration"},
+        410: {"description": "The link is unknown, already used or expired"},
+    },
+)
+def get_linphone_provisioning(token: str, request: Request, pbx: PbxDep) -> Response:
+    try:
+        xml = linphone_provisioning(pbx, token[:256], source_ip(request))
+    except LinkNotValid as e:
+        return JSONResponse(
+            {"error": "gone", "message": str(e)},
+            status_code=410,
+            headers={"Cache-Control": "no-store"},
+        )
+    # It holds the SIP password: never kept by a cache on the way.
+    return Response(xml, media_type="application/xml", headers={"Cache-Control": "no-store"})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +27,9 @@ from klapka.services.accounts import links
 from klapka.services.directory.objects import Objects, validate
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
+from klapka.services.telephony.sip_paths import SipPaths
 from klapka.store import tables as t
+from klapka.store.database import data_dir
 from klapka.store.repository import now
 
 APP_LOGIN_TTL = timedelta(days=7)
@@ -267,13 +270,35 @@ def _content(
 # --- app login ------------------------------------------------------------------------
 
 
-def app_login(pbx: Pbx, token: str, source_ip: str | None = None) -> dict[str, Any]:
+def app_login(
+    pbx: Pbx, token: str, source_ip: str | None = None, sip: SipPaths | None = None
+) -> dict[str, Any]:
     """Exchange an app login token (once) for what the app needs to sign in and register:
-    the extension, its display name and its SIP account, password included.
+    the extension, its display name and its SIP account, password included. ``sip``: the
+    SIP core's files (default: under the data directory), where its real ports are read.
 
     Raises LinkNotValid for an unknown, used or expired token, Forbidden when the extension
     is disabled or may use neither the mobile nor the desktop app.
     """
+    return _exchange(pbx, token, source_ip, sip)
+
+
+def linphone_provisioning(
+    pbx: Pbx, token: str, source_ip: str | None = None, sip: SipPaths | None = None
+) -> str:
+    """Exchange an app login token (once, like ``app_login``) for Linphone's remote
+    provisioning: its configuration as XML (``linphone_xml``). In the audit log as
+    ``app_login`` with ``{"client": "linphone"}``."""
+    return linphone_xml(_exchange(pbx, token, source_ip, sip, "linphone"))
+
+
+def _exchange(
+    pbx: Pbx,
+    token: str,
+    source_ip: str | None,
+    sip: SipPaths | None,
+    client: str | None = None,
+) -> dict[str, Any]:
     number = links.consume(pbx, links.APP_LOGIN, token)
     if number is None:
         raise LinkNotValid()
@@ -291,8 +316,17 @@ def app_login(pbx: Pbx, token: str, source_ip: str | None = None) -> dict[str, A
     )
     with pbx.tx() as repo:
         system = repo.system()[0]
-        audit.record(repo.conn, principal, "app_login", "extension", number)
-    domain, server, port = _sip_server(system, ext.advanced.transport.value)
+        audit.record(
+            repo.conn,
+            principal,
+            "app_login",
+            "extension",
+            number,
+            None,
+            {"client": client} if client else None,
+        )
+    transport = ext.advanced.transport.value
+    domain, server, port = _sip_server(system, transport, sip or SipPaths(data_dir() / "sip"))
     return {
         "extension": ext.number,
         "display_name": ext.effective_caller_id_name,
@@ -304,17 +338,105 @@ def app_login(pbx: Pbx, token: str, source_ip: str | None = None) -> dict[str, A
             "domain": domain,
             "server": server,
             "port": port,
-            "transport": ext.advanced.transport.value,
+            "transport": transport,
         },
     }
 
 
-def _sip_server(system: Any, transport: str) -> tuple[str, str, int]:
-    """(SIP domain, server host, port) for a client: the system's SIP settings, else the
-    host of the portal URL on the standard ports."""
+def _sip_server(system: Any, transport: str, sip: SipPaths) -> tuple[str, str, int]:
+    """(SIP domain, server host, port) for a client: the SIP domain setting, else the host
+    of the portal URL; the port of ``transport`` the SIP core listens on (``listening``),
+    else the system setting's."""
     host = urlsplit(system.portal_url).hostname or "127.0.0.1"
-    sip = getattr(system, "sip", None)
-    domain = getattr(sip, "domain", "") or host
-    ports = {"udp": "udp_port", "tcp": "tcp_port", "tls": "tls_port"}
-    default = 5061 if transport == "tls" else 5060
-    return domain, host, int(getattr(sip, ports.get(transport, ""), default) or default)
+    settings = system.sip
+    domain = settings.domain or host
+    configured = {"udp": settings.udp_port, "tcp": settings.tcp_port, "tls": settings.tls_port}
+    port = listening(sip).get(transport) or configured.get(transport) or 5060
+    return domain, host, int(port)
+
+
+_LISTEN = re.compile(r"^listen=(udp|tcp|tls):\S+:(\d+)(?:\s|$)", re.MULTILINE)
+
+
+def listening(sip: SipPaths) -> dict[str, int]:
+    """The SIP ports the SIP core was started with, by transport (``udp``, ``tcp``,
+    ``tls``): read from the configuration the supervisor wrote for it at its start (its
+    ``listen=`` lines), so ``klapka serve --sip-port`` and a TLS port dropped as busy
+    count. Its SIP sockets come first in it, the WebSocket ones (also TCP and TLS) after.
+    Empty when there is none (the SIP core never ran)."""
+    try:
+        text = sip.cfg.read_text()
+    except OSError:
+        return {}
+    ports: dict[str, int] = {}
+    for proto, port in _LISTEN.findall(text):
+        ports.setdefault(proto, int(port))
+    return ports
+
+
+# --- Linphone's remote provisioning ---------------------------------------------------
+
+LINPHONE_XML_PATH = "/api/v1/auth/app-login/{token}/linphone.xml"
+LINPHONE_XMLNS = "http://www.linphone.org/xsds/lpconfig.xsd"
+
+
+def linphone_provisioning_url(portal_url: str, token: str) -> str:
+    """Where Linphone fetches its configuration for the app login ``token`` (once)."""
+    return portal_url.rstrip("/") + LINPHONE_XML_PATH.format(token=token)
+
+
+def linphone_config_link(portal_url: str, token: str) -> str:
+    """The link that opens Linphone (mobile and desktop) on its remote provisioning."""
+    return "linphone-config:" + linphone_provisioning_url(portal_url, token)
+
+
+def linphone_xml(login: dict[str, Any]) -> str:
+    """Linphone's configuration (its "linphonerc XML", ``lpconfig.xsd``) for the account
+    of ``login`` (what ``app_login`` answers): one proxy (the SIP core, on the port and
+    transport of the extension) and its credentials. ``transient_provisioning``: applied
+    once; Linphone does not fetch the (spent) URL again at its next start."""
+    sip = login["sip"]
+    host = sip["server"]
+    host = f"[{host}]" if ":" in host else host
+    identity_user = login["extension"]
+    display = str(login.get("display_name") or "").replace("\\", "").replace('"', "")
+    identity = f"sip:{identity_user}@{sip['domain']}"
+    if display:
+        identity = f'"{display}" <{identity}>'
+    proxy = f"<sip:{host}:{sip['port']};transport={sip['transport']}>"
+    sections: list[tuple[str, list[tuple[str, str]]]] = [
+        ("sip", [("default_proxy", "0")]),
+        (
+            "proxy_0",
+            [
+                ("reg_proxy", proxy),
+                ("reg_identity", identity),
+                ("reg_expires", "3600"),
+                ("reg_sendregister", "1"),
+                ("publish", "0"),
+                ("dial_escape_plus", "0"),
+            ],
+        ),
+        (
+            "auth_info_0",
+            [
+                ("username", identity_user),
+                ("userid", sip["username"]),
+                ("passwd", sip["password"]),
+                ("domain", sip["domain"]),
+            ],
+        ),
+        ("misc", [("transient_provisioning", "1")]),
+    ]
+    e = html.escape
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<config xmlns="{LINPHONE_XMLNS}">',
+    ]
+    for name, entries in sections:
+        lines.append(f'  <section name="{e(name)}">')
+        for key, value in entries:
+            lines.append(f'    <entry name="{e(key)}" overwrite="true">{e(value)}</entry>')
+        lines.append("  </section>")
+    lines.append("</config>")
+    return "\n".join(lines) + "\n"

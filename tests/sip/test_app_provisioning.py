@@ -1,0 +1,179 @@
+"""The app login link provisions a standard softphone: Debian's Linphone (``linphonec``)
+fetches its configuration from the link's one-time provisioning URL and registers with the
+SIP core, on the port the SIP core really listens on; the URL works once."""
+
+from __future__ import annotations
+
+import os
+import pty
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pbx4sip import Pbx4Sip
+
+from served import served
+from sqlalchemy import select
+
+from klapka.store import tables as t
+from klapka.services.welcome import Welcome, linphone_provisioning_url
+
+LINPHONEC = shutil.which("linphonec")
+pytestmark = pytest.mark.skipif(
+    LINPHONEC is None, reason="linphone-cli is needed (scripts/setup-env.sh installs it)"
+)
+
+PASSWORD = "Linphone-Secret-2027"
+
+
+@pytest.fixture
+def api(sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The REST API of the PBX under test, served over HTTP; the portal URL points at it."""
+    # The API reads the SIP core's ports where `klapka serve` keeps its files.
+    monkeypatch.setenv("KLAPKA_DATA_DIR", str(sip.core.paths.root.parent))
+    with served(sip.pbx) as (host, port):
+        url = f"http://{host}:{port}"
+        sip.apply(
+            {
+                "version": 1,
+                "system": {"portal_url": url},
+                "extensions": [
+                    {
+                        "number": "101",
+                        "first_name": "Jana",
+                        "last_name": "Nováková",
+                        "sip_password": PASSWORD,
+                        "clients": {"mobile_client": True},
+                    },
+                    {"number": "102", "sip_password": "Other-Secret-2027"},
+                ],
+            }
+        )
+        yield url
+
+
+def linphonec(home: Path, config_uri: str) -> subprocess.Popen[bytes]:
+    """Linphone's console client, headless, with its own home and configuration: it
+    fetches its configuration from ``config_uri`` at start (remote provisioning)."""
+    # Its databases (call history, chat): without their directory, its core never starts.
+    (home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
+    rc = home / "linphonerc"
+    rc.write_text(
+        "[misc]\n"
+        f"config-uri={config_uri}\n"
+        "[sip]\n"
+        "sip_port=-1\nsip_tcp_port=-1\nsip_tls_port=0\n"
+        "[rtp]\n"
+        "audio_rtp_port=-1\n"
+        "[sound]\n"
+        "playback_dev_id=\nringer_dev_id=\ncapture_dev_id=\n"
+        "[video]\n"
+        "capture=0\ndisplay=0\n"
+    )
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "LANG": "C"}
+    assert LINPHONEC is not None
+    # A terminal for its input: on a pipe, linphonec waits for a line and does nothing
+    # meanwhile; on a terminal, its prompt runs the SIP stack between keystrokes.
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [LINPHONEC, "-c", str(rc), "-d", "6", "-l", str(home / "linphone.log")],
+        cwd=home,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    process.terminal = controller  # type: ignore[attr-defined]
+    return process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    controller: int = process.terminal  # type: ignore[attr-defined]
+    try:
+        os.write(controller, b"quit\n")
+        process.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait()
+    finally:
+        os.close(controller)
+
+
+def wait_registered(sip: Pbx4Sip, number: str, timeout: float = 20) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        contacts = sip.contacts(number)
+        if contacts:
+            return contacts
+        time.sleep(0.1)
+    return []
+
+
+def test_linphone_fetches_its_configuration_once_and_registers(
+    sip: Pbx4Sip, api: str, tmp_path: Path
+) -> None:
+    # The SIP core is not on the port of the system settings (5060): the answer must give
+    # the port it really listens on, or Linphone would not reach it.
+    assert sip.port != 5060
+    home = tmp_path / "linphone"
+    created = Welcome(sip.pbx).login_link("101")
+    token = created["link"].split("#token=")[1]
+    uri = linphone_provisioning_url(api, token)
+    phone = linphonec(home, uri)
+    try:
+        contacts = wait_registered(sip, "101")
+    finally:
+        stop(phone)
+    assert contacts, (home / "linphone.log").read_text(errors="replace")[-5000:]
+    assert contacts[0]["User-Agent"].startswith("Linphone")
+    assert ";transport=tcp" not in contacts[0]["Address"].lower()  # UDP, the default
+    # Applied once: Linphone will not fetch the spent URL again at its next start.
+    assert "config-uri" not in (home / "linphonerc").read_text()
+    # The link is spent: a second fetch is refused, and says why.
+    again = httpx.get(uri)
+    assert again.status_code == 410
+    assert "already used" in again.json()["message"]
+    assert httpx.post(f"{api}/api/v1/auth/app-login", json={"token": token}).status_code == 401
+    # In the audit log like every app login: who (the extension), from where, which client.
+    with sip.pbx.tx() as repo:
+        rows = repo.conn.execute(
+            select(t.audit_log).where(t.audit_log.c.action == "app_login")
+        ).all()
+    assert [(r.key, r.actor_extension, r.source_ip) for r in rows] == [("101", "101", "127.0.0.1")]
+    assert rows[0].changes == [{"path": "client", "before": None, "after": "linphone"}]
+
+
+def test_linphone_registers_over_the_transport_of_the_extension(
+    sip: Pbx4Sip, api: str, tmp_path: Path
+) -> None:
+    sip.apply(
+        {
+            "version": 1,
+            "system": {"portal_url": api},
+            "extensions": [
+                {
+                    "number": "101",
+                    "sip_password": PASSWORD,
+                    "advanced": {"transport": "tcp"},
+                }
+            ],
+        }
+    )
+    home = tmp_path / "linphone"
+    created = Welcome(sip.pbx).login_link("101")
+    uri = linphone_provisioning_url(api, created["link"].split("#token=")[1])
+    phone = linphonec(home, uri)
+    try:
+        contacts = wait_registered(sip, "101")
+    finally:
+        stop(phone)
+    assert contacts, (home / "linphone.log").read_text(errors="replace")[-5000:]
+    assert "transport=tcp" in contacts[0]["Address"].lower()
+    assert contacts[0]["Socket"].startswith(f"tcp:127.0.0.1:{sip.core.tcp_port}")
