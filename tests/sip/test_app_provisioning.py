@@ -16,12 +16,11 @@ from typing import Any
 import httpx
 import pytest
 from pbx4sip import Pbx4Sip
-
 from served import served
 from sqlalchemy import select
 
-from klapka.store import tables as t
 from klapka.services.welcome import Welcome, linphone_provisioning_url
+from klapka.store import tables as t
 
 LINPHONEC = shutil.which("linphonec")
 pytestmark = pytest.mark.skipif(

@@ -18,12 +18,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
+
 from klapka.domain.extension import Extension
 from klapka.domain.problems import Conflict, Forbidden, KlapkaError, NotFound
 from klapka.domain.references import Kind
 from klapka.notify.email import Mailer, MailFailed, MailNotConfigured, smtp_server
 from klapka.services import audit, permissions
 from klapka.services.accounts import links
+from klapka.services.accounts.passwords import token_digest
 from klapka.services.directory.objects import Objects, validate
 from klapka.services.pbx import Pbx
 from klapka.services.principal import SYSTEM, Principal
@@ -372,6 +375,36 @@ def listening(sip: SipPaths) -> dict[str, int]:
     for proto, port in _LISTEN.findall(text):
         ports.setdefault(proto, int(port))
     return ports
+
+
+def app_login_offer(pbx: Pbx, token: str) -> dict[str, Any] | None:
+    """What the app login page (at the link) offers before anything is exchanged: where
+    Linphone fetches its configuration (``provisioning_url``), the link that opens Linphone
+    on it (``linphone_link``), its QR code (``qr_png``) and when the link expires. None when
+    the token is not valid now (unknown, used or expired). Spends nothing, reveals no
+    secret: the token is only looked at."""
+    if not token or len(token) > 256:
+        return None
+    c = t.one_time_tokens.c
+    with pbx.tx() as repo:
+        expires = repo.conn.execute(
+            select(c.expires_at).where(
+                c.token_hash == token_digest(token),
+                c.purpose == links.APP_LOGIN,
+                c.used_at.is_(None),
+                c.expires_at > now(),
+            )
+        ).scalar_one_or_none()
+        if expires is None:
+            return None
+        portal_url = repo.system()[0].portal_url
+    url = linphone_provisioning_url(portal_url, token)
+    return {
+        "provisioning_url": url,
+        "linphone_link": linphone_config_link(portal_url, token),
+        "qr_png": qr_png(url),
+        "expires_at": expires,
+    }
 
 
 # --- Linphone's remote provisioning ---------------------------------------------------

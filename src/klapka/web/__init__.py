@@ -24,7 +24,10 @@ from klapka.web.session import BrowserCookie
 
 MOUNT = "/ui"
 # Paths of links in emails (under the portal URL) -> the UI page that opens them.
-EMAIL_LINKS = {"/reset-password": f"{MOUNT}/reset-password"}
+EMAIL_LINKS = {
+    "/reset-password": f"{MOUNT}/reset-password",
+    "/app-login": f"{MOUNT}/app-login",  # the app login link (welcome email, QR code)
+}
 _configured = False
 
 
@@ -39,7 +42,7 @@ def mount(app: FastAPI, pbx: Pbx) -> None:
     from nicegui.nicegui import _shutdown, _startup
 
     # The pages register themselves with NiceGUI when imported.
-    from klapka.web import admin, extensions, portal, sign_in, simulator  # noqa: F401
+    from klapka.web import admin, app_login, extensions, portal, sign_in, simulator  # noqa: F401
 
     if _configured:
         raise RuntimeError("the web UI is already mounted in this process")

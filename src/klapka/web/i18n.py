@@ -369,6 +369,36 @@ CZECH: dict[str, str] = {
     "Logged in": "Přihlášen",
     "Paused": "Pozastaven",
     "Weekly hours": "Týdenní hodiny",
+    # the app login page (the link of the welcome email)
+    "Set up your phone app": "Nastavení telefonní aplikace",
+    "This link signs a phone app in to your extension: Linphone (free for Android, iPhone, "
+    "Windows, macOS and Linux) or another SIP app. It works once.": (
+        "Tento odkaz přihlásí telefonní aplikaci k vaší lince: Linphone (zdarma pro Android, "
+        "iPhone, Windows, macOS a Linux) nebo jinou SIP aplikaci. Funguje jen jednou."
+    ),
+    "On the phone or computer that has Linphone:": "V telefonu nebo počítači s Linphone:",
+    "Open in Linphone": "Otevřít v Linphone",
+    "Or, in Linphone: Assistant, Fetch remote configuration; scan this QR code or paste the "
+    "address below.": (
+        "Nebo v Linphone: Průvodce, Načíst vzdálenou konfiguraci; naskenujte tento QR kód "
+        "nebo vložte adresu níže."
+    ),
+    "QR code for Linphone": "QR kód pro Linphone",
+    "Another SIP app": "Jiná SIP aplikace",
+    "Show the account details to type into it. They are shown once: the link then stops "
+    "working, also for Linphone.": (
+        "Zobrazte si údaje účtu a zadejte je do ní. Zobrazí se jen jednou: odkaz pak přestane "
+        "fungovat, i pro Linphone."
+    ),
+    "Show my account details": "Zobrazit údaje mého účtu",
+    "Server": "Server",
+    "Domain": "Doména",
+    "Keep the password to yourself; this page will not show it again.": (
+        "Heslo nikomu nesdělujte; tato stránka ho znovu nezobrazí."
+    ),
+    "This link is unknown, already used or expired: ask your administrator for a new one.": (
+        "Tento odkaz je neznámý, už použitý nebo jeho platnost vypršela: požádejte správce o nový."
+    ),
 }
 
 # Values of closed sets (statuses, destination types...) are keys too: shown in words.
