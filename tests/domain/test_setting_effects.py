@@ -31,7 +31,7 @@ CONSUMERS: dict[Effect, tuple[str, ...]] = {
         "services/telephony/trunk_status.py",
     ),
     Effect.VOICEMAIL: ("media", "kemi/voicemail.py", "services/telephony/voicemail.py"),
-    Effect.PROVISIONING: ("services/welcome.py",),
+    Effect.PROVISIONING: ("services/welcome.py", "services/provisioning"),
     Effect.EMAIL: (
         "notify",
         "services/telephony/voicemail.py",
@@ -174,8 +174,8 @@ def test_not_active_is_all_or_nothing() -> None:
 
 def test_not_active() -> None:
     assert not_active("extension.advanced.codecs")
-    assert not_active("extension.phones")  # a whole section
-    assert not_active("extension.phones[1].mac")
+    assert not_active("extension.features.door_phone")  # a whole section
+    assert not not_active("extension.phones[1].mac")  # an item of a list: provisioned
     assert not_active("extension.presence_settings.away.push_notifications")
     assert not not_active("extension.presence_settings.away.ring_timeout")
     assert not not_active("extension.advanced")  # transport is active

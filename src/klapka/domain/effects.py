@@ -136,7 +136,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.presence_settings.*.greeting", (V,), ""),
     # --- extension: voicemail -------------------------------------------------------
     ("extension.voicemail.enabled", (R, V), ""),
-    ("extension.voicemail.pin", (V,), "hot desking and phone provisioning: not active yet"),
+    ("extension.voicemail.pin", (V, P), "desk-phone provisioning: the password"),
     ("extension.voicemail.pin_authentication", (V,), ""),
     ("extension.voicemail.new_message_email", (E,), ""),
     ("extension.voicemail.email_address", (E,), ""),
@@ -181,8 +181,8 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.clients.mobile_client", (S, P), "off: the app cannot register or sign in"),
     ("extension.clients.desktop_client", (S, P), "off: the app cannot register or sign in"),
     ("extension.clients.web_client", (S,), "off: the web client cannot register"),
-    ("extension.phones.*", (X,), _NO_PROVISIONING),
-    ("extension.function_keys.*", (X,), _NO_PROVISIONING),
+    ("extension.phones.*", (P,), "desk-phone provisioning: which phone gets which file"),
+    ("extension.function_keys.*", (P,), "desk-phone provisioning: the phones' keys"),
     # --- groups, ring groups, queues ------------------------------------------------
     ("group.name", (R, PERM), ""),
     ("group.members", (R, PERM), "outbound route permissions; client permission targets"),
