@@ -31,7 +31,7 @@ from klapka.services.telephony.sip_directory import (
 )
 from klapka.services.telephony.sip_paths import SipPaths
 from klapka.services.telephony.sip_rpc import KamailioFifoRpc, KamailioRpc, RpcError
-from klapka.sip import state_db, uacreg
+from klapka.sip import presence_feed, state_db, uacreg
 from klapka.sip.addresses import listen_addresses, sip_host, toward
 from klapka.sip.blocked import POLL_SECONDS as BLOCKED_POLL_SECONDS
 from klapka.sip.blocked import BlockedSources
@@ -250,6 +250,7 @@ class SipCore:
         self.restarts = 0
         self.quick_restarts = 0  # in a row, each soon after its start: restarted less often
         self.started_at = 0.0
+        self.subscriptions: Path | None = None  # the presence modules' file, when loaded
 
     def prepare(self) -> None:
         self.paths.root.mkdir(parents=True, exist_ok=True)
@@ -275,7 +276,7 @@ class SipCore:
         persist = state_db.prepare(self.paths.registrations_db, "usrloc") and state_db.prepare(
             self.paths.calls_db, "dialog"
         )
-        subscriptions = self._prepare_subscriptions()
+        subscriptions = self.subscriptions = self._prepare_subscriptions()
         self.paths.cfg.write_text(
             render(self.paths, self.addresses, self.udp_port, self.tcp_port,
                    tls_port=self.tls_port, ws_port=self.ws_port, wss_port=self.wss_port,
@@ -283,6 +284,14 @@ class SipCore:
                    public_address=self.public_address, dialog_keepalive=self.dialog_keepalive,
                    subscriptions=subscriptions)
         )  # fmt: skip
+
+    def _watch_presence(self, _binary: str) -> None:
+        """Presence subscribers follow each extension's presence and note (PIDF)."""
+        if self.subscriptions is None:
+            return
+        feed = presence_feed.PresenceFeed(self.pbx, KamailioRpc(self.paths.rpc_socket, timeout=1))
+        process = lambda: self.process.pid if self.process is not None else -1  # noqa: E731
+        presence_feed.run(feed, self.stopping, process)
 
     def _prepare_subscriptions(self) -> Path | None:
         """The presence modules' file, or None (and a warning once): SUBSCRIBE is then 501."""
@@ -383,7 +392,7 @@ class SipCore:
         self.control.start()
         self._spawn(binary)
         watchers = (self._watch_process, self._watch_directory, self._watch_blocked,
-                    self._watch_load)  # fmt: skip
+                    self._watch_load, self._watch_presence)  # fmt: skip
         for target in watchers:
             thread = threading.Thread(target=target, args=(binary,), daemon=True)
             thread.start()

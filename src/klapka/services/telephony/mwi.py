@@ -1,7 +1,12 @@
-"""Message-waiting indication: an unsolicited NOTIFY (Event: message-summary, RFC 3842) to
-every registered contact of an extension, sent by Kamailio (``tm.t_uac_start`` over its
-control socket), so it leaves from the PBX's SIP port and reaches phones behind NAT through
-their ``received`` address. Nothing happens when the SIP core is not running."""
+"""Message-waiting indication (Event: message-summary, RFC 3842), sent by Kamailio over its
+control socket, so it leaves from the PBX's SIP port and reaches phones behind NAT through
+their ``received`` address. Nothing happens when the SIP core is not running.
+
+- Phones that subscribe to their mailbox get a NOTIFY within their subscription: the counts
+  are PUBLISHed to the SIP core's presence module (``pua.send_publish``), which notifies
+  every subscriber.
+- Every registered contact also gets an unsolicited NOTIFY (``tm.t_uac_start``), for the
+  phones that never subscribe."""
 
 from __future__ import annotations
 
@@ -24,12 +29,31 @@ def summary(number: str, new: int, old: int) -> str:
     )
 
 
+MWI_EXPIRES = 86400  # the published counts; pua refreshes them before they run out
+
+
+def publish(
+    rpc: KamailioRpc, number: str, event: str, content_type: str, body: str, expires: int
+) -> None:
+    """Publish a state of extension ``number`` (``sip:<number>@klapka``) to the SIP core's
+    presence module, which NOTIFYs its subscribers. Raises RpcError when Kamailio runs
+    without the presence modules (or refuses), OSError when it does not answer."""
+    rpc.call("pua.send_publish", f"sip:{number}@{AOR_DOMAIN}", str(expires), event,
+             content_type, ".", ".", ".", ".", body)  # fmt: skip
+
+
 def notify_mailbox(data_dir: Path, number: str, new: int, old: int) -> int:
-    """Send the mailbox's counts to its registered phones; returns how many were sent to."""
+    """Send the mailbox's counts to its subscribers and its registered phones; returns how
+    many contacts the unsolicited NOTIFY was sent to."""
     socket = SipPaths(data_dir / "sip").rpc_socket
     if not socket.exists():
         return 0
     rpc = KamailioRpc(socket, timeout=2.0)
+    try:
+        publish(rpc, number, "message-summary", "application/simple-message-summary",
+                summary(number, new, old), MWI_EXPIRES)  # fmt: skip
+    except (OSError, RpcError) as e:
+        log.debug("MWI of %s not published: %s", number, e)  # no presence modules
     try:
         found = rpc.call("ul.lookup", "location", number)
     except (OSError, RpcError):

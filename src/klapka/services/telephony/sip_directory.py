@@ -20,9 +20,11 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, func, select
 
 from klapka.domain.directory import Trunk, TrunkType
+from klapka.domain.permissions import visibility
 from klapka.domain.problems import problems_from_validation
 from klapka.routing.snapshot import extension_to_json, to_json
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import group_members, load_rules, viewer_of
 from klapka.store import tables as t
 from klapka.store.directory_view import load_directory, queue_agents
 from klapka.store.repository import join_secrets
@@ -49,7 +51,8 @@ def facts_stamp(pbx: Pbx) -> tuple[int, tuple[Any, ...]]:
 def extension_stamps(pbx: Pbx) -> tuple[int, dict[str, Any], tuple[Any, ...]]:
     """The directory version, each extension's last change, and a fingerprint of everything
     else the SIP core reads (a change there means a full refresh of the snapshot)."""
-    others = (t.ext_groups, t.ring_groups, t.queues, t.trunks, t.inbound_routes, t.outbound_routes)
+    others = (t.ext_groups, t.ring_groups, t.queues, t.trunks, t.inbound_routes, t.outbound_routes,
+              t.client_permissions)  # fmt: skip
     with pbx.tx() as repo:
         conn = repo.conn
         version = int(conn.execute(select(t.system.c.directory_version)).scalar() or 0)
@@ -95,6 +98,7 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
             except Exception as e:  # one broken extension must not stop the others
                 log.error("extension %s left out of the SIP snapshot: %r", number, e)
                 broken.add(number)
+        add_visibility(repo.conn, accounts)
         trunks = {}
         for name, trunk, problem in load_trunks_checked(repo.conn):
             try:
@@ -139,6 +143,22 @@ def sip_account(number: str, data: dict[str, Any], secrets: dict[str, Any]) -> d
             cls for cls, setting in CLIENT_SETTINGS.items() if not clients.get(setting, True)
         ],
     }
+
+
+def add_visibility(conn: Connection, accounts: dict[str, dict[str, Any]]) -> None:
+    """Each account's ``sees``: which extensions its phones may watch (SUBSCRIBE: BLF,
+    presence), by the client permission rules as for its user in the portal (a phone acts
+    as ``phone_user``, never as an admin): ``[true, [hidden...]]`` (every extension but
+    those) or ``[false, [visible...]]`` (only those); its own extension always."""
+    rules = load_rules(conn)
+    if not rules:
+        for account in accounts.values():
+            account["sees"] = [True, []]
+        return
+    members = group_members(conn)
+    for account in accounts.values():
+        seen = visibility(rules, viewer_of(account["extension"], members), members)
+        account["sees"] = [seen.everything, sorted(seen.numbers)]
 
 
 def load_trunks_checked(
