@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import ipaddress
 import json
 import os
 import time
@@ -24,8 +23,9 @@ from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
-from klapka.kemi import control, load
+from klapka.kemi import caller_name, control, load
 from klapka.kemi import openssl as kemi_openssl
+from klapka.kemi import registration_rules as rules
 from klapka.kemi import subscriptions as kemi_subscriptions
 from klapka.kemi import trunks as kemi_trunks
 from klapka.kemi import voicemail as kemi_voicemail
@@ -46,6 +46,7 @@ NAT_TESTS = 1 | 2 | 16 | 64
 # (32), or it came on a WebSocket (64).
 NAT_REPLY_TESTS = 32 | 64
 MAX_CONTACTS_PER_CLIENT = 5  # registrations of each app or web client, beside the desk phones
+WEBSOCKET_TEST = 64  # nat_uac_test: a WebSocket client, reached over its connection only
 CLIENT_NAMES = {"mobile_app": "Mobile client", "desktop_app": "Desktop client", "web": "Web client"}
 
 
@@ -181,6 +182,58 @@ def _ulc_names(i: int) -> tuple[str, str, str, str, str]:
     return tuple(f"$(ulc(c=>{f})[{i}])" for f in fields)  # type: ignore[return-value]
 
 
+def _registered(aor: str, sip: dict[str, Any]) -> list[tuple[str, str, int, str]]:
+    """The live contacts of ``aor``: (URI, ruid, when last registered, endpoint class)."""
+    if KSR.registrar.reg_fetch_contacts("location", aor, "r") < 0:
+        return []
+    get = KSR.pv.get
+    found = []
+    now = time.time()
+    for i in range(int(get("$(ulc(r=>count))") or 0)):
+        expires = int(get(f"$(ulc(r=>expires)[{i}])") or 0)
+        if 0 < expires <= now:
+            continue  # expired: the registrar does not count it either
+        uri = get(f"$(ulc(r=>addr)[{i}])") or ""
+        cls = classify(
+            uri, get(f"$(ulc(r=>user_agent)[{i}])") or "", get(f"$(ulc(r=>socket)[{i}])") or "", sip
+        )
+        ruid = get(f"$(ulc(r=>ruid)[{i}])") or ""
+        found.append((uri, ruid, int(get(f"$(ulc(r=>modified)[{i}])") or 0), cls))
+    KSR.registrar.reg_free_contacts("r")
+    return found
+
+
+def _transport_refused(account: Mapping[str, Any]) -> str:
+    """Why the request's transport is not allowed for the extension ("" when it is)."""
+    return rules.transport_refused(account.get("transport"), str(KSR.pv.get("$pr") or "udp"))
+
+
+def _nat_tests(account: Mapping[str, Any]) -> int:
+    """What makes the extension's request behind NAT: with its NAT setting off, only a
+    WebSocket (a browser is reached over its connection, whatever its Contact says)."""
+    return NAT_TESTS if account.get("nat", True) else WEBSOCKET_TEST
+
+
+def _name_the_caller() -> None:
+    """In the branch route: a branch of an internal call that rings a phone of an extension
+    carries the caller's name as its From display name and in a P-Asserted-Identity (the
+    one the calling phone may have sent is removed); a caller without a name keeps its
+    From as its phone sent it, and its number alone in the P-Asserted-Identity."""
+    caller = KSR.pv.get("$avp(kl_caller)")
+    if not caller:
+        return  # a call from outside, or none klapka routed
+    owners = json.loads(KSR.pv.get("$avp(kl_rung)") or "[{}, {}]")[0]
+    if (KSR.pv.get("$ru") or "") not in owners:
+        return  # a branch to a trunk (a mobile rung): the trunk's caller ID
+    number, name = json.loads(caller)
+    if name.strip():
+        # The display name only (no URI): nothing for the uac module to restore later.
+        KSR.uac.uac_replace_from(caller_name.quoted_display_name(name), "")
+    KSR.hdr.remove("P-Asserted-Identity")
+    identity = caller_name.asserted_identity(number, name, AOR_DOMAIN)
+    KSR.hdr.append(f"P-Asserted-Identity: {identity}\r\n")
+
+
 class RecentOutbound(Mapping[str, tuple[datetime, ...]]):
     """Each extension's recent outbound calls (for its frequency limit), in the htable
     ``outbound``: shared by all workers, forgotten after a day."""
@@ -289,6 +342,7 @@ class Adapter:
     def ksr_branch_route(self, msg: Any) -> int:
         try:
             kemi_trunks.branch(self.snapshot.trunks)
+            _name_the_caller()
         except Exception:
             KSR.err(
                 "klapka: branch route failed: " + traceback.format_exc().replace("\n", " | ") + "\n"
@@ -460,39 +514,50 @@ class Adapter:
         if not account["enabled"]:
             KSR.sl.sl_send_reply(403, "Extension disabled")
             return
-        allowed = account.get("allowed_ips") or []
-        if allowed and not any(
-            ipaddress.ip_address(source) in ipaddress.ip_network(n) for n in allowed
-        ):
+        if not rules.address_allowed(source, account.get("allowed_ips") or ()):
             KSR.sl.sl_send_reply(403, "Registration not allowed from this address")
             return
-        prefix = account.get("user_agent_prefix")
-        if prefix and not (KSR.pv.get("$ua") or "").startswith(prefix):
+        if not rules.agent_allowed(KSR.pv.get("$ua") or "", account.get("user_agent_prefix")):
             KSR.sl.sl_send_reply(403, "User agent not allowed")
+            return
+        refused = _transport_refused(account)
+        if refused:
+            KSR.sl.sl_send_reply(403, refused)
             return
         number = account["extension"]
         contact = _uri_only(KSR.pv.get("$ct") or "")
         endpoint_class = classify(
             contact, KSR.pv.get("$ua") or "", f"{KSR.pv.get('$pr') or ''}:", snap.sip
         )
-        if endpoint_class in account.get("clients_off", ()) and not _unregistering(contact):
+        unregistering = _unregistering(contact)
+        if endpoint_class in account.get("clients_off", ()) and not unregistering:
             KSR.sl.sl_send_reply(403, f"{CLIENT_NAMES[endpoint_class]} disabled for this extension")
             return
-        if KSR.nathelper.nat_uac_test(NAT_TESTS) > 0:
+        if KSR.nathelper.nat_uac_test(_nat_tests(account)) > 0:
             KSR.nathelper.fix_nated_register()
-            KSR.setbflag(6)  # behind NAT: kept open with pings
-            KSR.setbflag(7)  # the pings are SIP OPTIONS (qualify), not bare UDP packets
+            if account.get("qualify", True):
+                KSR.setbflag(6)  # behind NAT: kept open with pings
+                KSR.setbflag(7)  # the pings are SIP OPTIONS (qualify), not bare UDP packets
         # Concurrent registrations limit the desk phones; each app or web client registers in
         # addition (up to MAX_CONTACTS_PER_CLIENT of each). The registrar counts every
         # contact of the address of record, so its limit is the other classes' contacts
         # plus this class's own limit.
-        registered = Contacts(snap.sip)[number]
-        others = sum(1 for e in registered if e.cls != endpoint_class)
+        aor = f"sip:{number}@{AOR_DOMAIN}"
+        registered = _registered(aor, snap.sip)
+        others = sum(1 for c in registered if c[3] != endpoint_class)
         limit = (
             int(account["max_contacts"]) if endpoint_class == "desk" else MAX_CONTACTS_PER_CLIENT
         )
+        if endpoint_class == "desk" and not unregistering:
+            # A new desk phone at the limit replaces the one registered (or refreshed) the
+            # longest ago: a phone that rebooted onto another address is never locked out.
+            desks = sorted((c for c in registered if c[3] == "desk"), key=lambda c: c[2])
+            if all(c[0] != contact for c in desks):
+                for uri, ruid, _modified, _cls in desks[: max(0, len(desks) - limit + 1)]:
+                    if KSR.registrar.unregister_ruid("location", aor, ruid) > 0:
+                        KSR.info(f"klapka: {number}: {uri} replaced by a newer desk phone\n")
         KSR.pv.seti("$xavp(reg=>max_contacts)", others + limit)
-        if KSR.registrar.save_uri("location", 0, f"sip:{number}@{AOR_DOMAIN}") > 0:
+        if KSR.registrar.save_uri("location", 0, aor) > 0:
             kemi_voicemail.registered(self.media, number)  # the MWI lamp
 
     def _invite(self, source: str) -> None:
@@ -514,7 +579,11 @@ class Adapter:
             account = self._authenticate(source, snap)
             if account is None or not _own_transaction():
                 return
-            if KSR.nathelper.nat_uac_test(NAT_TESTS) > 0:
+            refused = _transport_refused(account)
+            if refused:
+                KSR.sl.send_reply(403, refused)
+                return
+            if KSR.nathelper.nat_uac_test(_nat_tests(account)) > 0:
                 KSR.nathelper.fix_nated_contact()
             caller = account["extension"]
             if is_feature_code(dialled):
@@ -522,6 +591,8 @@ class Adapter:
                 return
             path = _path(caller, dialled, snap)
             call = Call(caller, dialled, datetime.now(UTC), "internal", path)
+            # Its phones are rung with the caller's name (the branch route writes it).
+            KSR.pv.sets("$avp(kl_caller)", json.dumps([caller, account.get("name") or ""]))
             _track_call()
             KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")
         if kemi_voicemail.access(call, self.media, snap.directory):
@@ -620,8 +691,10 @@ class Adapter:
         KSR.tm.t_set_fr(ring.timeout * 1000, 5000)
         KSR.tm.t_on_failure("ksr_failure_route")
         KSR.tm.t_on_reply("ksr_onreply_route")
-        if any(t.extension is None for t in ring.targets):
-            KSR.tm.t_on_branch("ksr_branch_route")  # a mobile rung through a trunk
+        if numbers or (owners and KSR.pv.get("$avp(kl_caller)")):
+            # A mobile rung through a trunk (its caller ID), a phone of an internal call
+            # (the caller's name).
+            KSR.tm.t_on_branch("ksr_branch_route")
         if self.trace:
             more = len(branches) - 1
             KSR.info(f"klapka: relaying to {uri} via {received or None} (+{more} branches)\n")

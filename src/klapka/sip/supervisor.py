@@ -19,6 +19,7 @@ from typing import Any
 import klapka
 from klapka.kemi import load
 from klapka.kemi.control import ControlServer
+from klapka.kemi.registration_rules import rules_of
 from klapka.kemi.snapshot import SnapshotWriter
 from klapka.services.pbx import Pbx
 from klapka.services.principal import phone_user
@@ -75,7 +76,9 @@ class SnapshotRefresher:
         self.fingerprint: tuple[Any, ...] = ()
         # What the file holds of each extension: (its view, its accounts), as written.
         self.written: dict[str, tuple[Any, list[Any]]] = {}
-        self.clients_off: dict[str, set[str]] = {}  # extension -> endpoint classes turned off
+        # extension -> what restricts its registrations (clients off, addresses, User-Agent,
+        # transport), for those restricted
+        self.registration_rules: dict[str, tuple[Any, ...]] = {}
         # A register trunk's Contact ("address:port"), by its proxy URI; set by the SipCore.
         self.contact_addr: Callable[[str], str] = lambda _proxy: ""
 
@@ -131,28 +134,30 @@ class SnapshotRefresher:
         self.written.update((n, fresh[n]) for n in differ if n in fresh)
 
     def _unregister_clients_turned_off(self, snapshot: dict[str, Any], first: bool) -> None:
-        """An extension with a client just turned off loses that client's registrations now
-        (its next REGISTER is refused by the KEMI adapter). At the first refresh Kamailio
-        has no registrations yet."""
+        """An extension whose registration rules changed (a client turned off, the allowed
+        addresses, User-Agent prefix or transport tightened) loses the registrations they no
+        longer allow now (its next REGISTER is refused by the KEMI adapter). At the first
+        refresh Kamailio has no registrations yet."""
         registrations = Registrations(self.pbx, self.paths)
         for account in snapshot["accounts"].values():
-            number, off = account["extension"], set(account["clients_off"])
-            turned_off = off - self.clients_off.get(number, set())
-            if turned_off and not first:
+            number, rules = account["extension"], rules_of(account)
+            if rules != self.registration_rules.get(number, ()) and not first:
                 try:
-                    removed = registrations.unregister_classes(number, turned_off, snapshot["sip"])
+                    removed = registrations.unregister_not_allowed(number, account, snapshot["sip"])
                 except (SipCoreUnavailable, RpcError, OSError, ValueError) as e:
-                    # Not remembered as off: a later refresh tries again.
-                    log.warning("could not unregister the clients turned off for %s: %s", number, e)
+                    # Not remembered: a later refresh tries again.
+                    log.warning(
+                        "could not remove the registrations %s no longer allows: %s", number, e
+                    )
                     continue
                 if removed:
                     log.info(
-                        "%s: %d registration(s) of clients turned off removed", number, removed
+                        "%s: %d registration(s) its rules no longer allow removed", number, removed
                     )
-            if off:
-                self.clients_off[number] = off
+            if rules:
+                self.registration_rules[number] = rules
             else:
-                self.clients_off.pop(number, None)
+                self.registration_rules.pop(number, None)
 
 
 def _tcp_port_free(host: str, port: int) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from klapka.domain.problems import KlapkaError, NotFound
 from klapka.domain.references import Kind
+from klapka.kemi import registration_rules as rules
 from klapka.kemi.classify import classify
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import admin_only
@@ -85,13 +86,18 @@ class Registrations:
             )
         return out
 
-    def unregister_classes(self, number: str, classes: Collection[str], sip: dict[str, Any]) -> int:
-        """Remove the extension's contacts of these endpoint classes (a client turned off:
-        it stops ringing now, not when its registration expires); returns how many."""
+    def unregister_not_allowed(
+        self, number: str, account: Mapping[str, Any], sip: dict[str, Any]
+    ) -> int:
+        """Remove the extension's contacts that its SIP ``account`` (the snapshot's) no
+        longer allows: a client turned off, a source outside ``allowed_ips``, a User-Agent
+        without ``user_agent_prefix``, a transport below ``transport``. They stop ringing
+        now, not when their registration expires (their next REGISTER is refused). Returns
+        how many were removed."""
         removed = 0
         for c in self._contacts(number):
-            address = c.get("Address", "")
-            if classify(address, c.get("User-Agent", ""), c.get("Socket", ""), sip) in classes:
+            if not contact_allowed(c, account, sip):
+                address = c.get("Address", "")
                 KamailioRpc(self.paths.rpc_socket, timeout=2).call(
                     "ul.rm_contact", "location", number, address
                 )
@@ -116,6 +122,36 @@ class Registrations:
             return dict.fromkeys(numbers, "unknown")
         live = live_statuses(registered, dialogs)
         return {n: live.get(n, "unregistered") for n in numbers}
+
+
+def contact_allowed(
+    contact: Mapping[str, Any], account: Mapping[str, Any], sip: dict[str, Any]
+) -> bool:
+    """Whether a registered contact (as ``ul.lookup`` gives it) is one the account allows:
+    its class not turned off, its source (where it registered from: ``Received``, else the
+    Contact's host) in ``allowed_ips``, its User-Agent with ``user_agent_prefix``, its
+    transport allowed by ``transport``."""
+    address = contact.get("Address", "")
+    socket = contact.get("Socket", "")
+    agent = contact.get("User-Agent", "")
+    if classify(address, agent, socket, sip) in (account.get("clients_off") or ()):
+        return False
+    if not rules.agent_allowed(agent, account.get("user_agent_prefix")):
+        return False
+    if rules.transport_refused(account.get("transport"), _transport(socket, address)):
+        return False
+    received = contact.get("Received", "")
+    source = _host(received if received and received != "[not set]" else address)
+    return rules.address_allowed(source, account.get("allowed_ips") or ())
+
+
+def _host(uri: str) -> str:
+    """The host of a SIP URI (``sip:101@192.0.2.7:5060;transport=tcp`` -> ``192.0.2.7``)."""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    rest = rest.split("@", 1)[-1].split(";", 1)[0].split(">", 1)[0]
+    if rest.startswith("["):
+        return rest[1 : rest.find("]")] if "]" in rest else rest[1:]
+    return rest.split(":", 1)[0]
 
 
 def _transport(socket: str, contact: str) -> str:

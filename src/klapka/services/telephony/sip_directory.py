@@ -131,8 +131,17 @@ def sip_account(number: str, data: dict[str, Any], secrets: dict[str, Any]) -> d
     """One extension's SIP account as the SIP core reads it."""
     security = data.get("security") or {}
     clients = data.get("clients") or {}
+    advanced = data.get("advanced") or {}
+    full_name = " ".join(p for p in (data.get("first_name"), data.get("last_name")) if p)
     return {
         "extension": number,
+        # The caller's name on colleagues' phones (From display name, P-Asserted-Identity):
+        # the caller ID name, else first and last name; "" leaves the number alone.
+        "name": data.get("caller_id_name") or full_name,
+        # The least secure transport it may register and call over (udp: any).
+        "transport": advanced.get("transport", "udp"),
+        "nat": advanced.get("nat", True),  # NAT fix-ups of its registrations and calls
+        "qualify": advanced.get("qualify", True),  # OPTIONS keepalive of its NATed contacts
         "password": secrets.get("sip_password", ""),
         "enabled": data.get("enabled", True),
         "max_contacts": int(data.get("concurrent_registrations", 1)),

@@ -1,0 +1,342 @@
+"""Registration as a user expects it: a new desk phone at the limit replaces the oldest, the
+extension's transport, NAT and qualify settings act, and a tightened restriction removes the
+registrations it no longer allows at once."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pbx4sip import Pbx4Sip, running
+from sipp import free_udp_port
+from test_tls import digest
+
+from klapka.services.pbx import Pbx
+from klapka.sip.supervisor import SipCore
+
+PING_SECONDS = 2
+
+DOC: dict[str, Any] = {
+    "version": 1,
+    "extensions": [
+        {"number": "101", "sip_password": "Secret1234a"},
+        {"number": "102", "sip_password": "Secret1234b", "concurrent_registrations": 2},
+        {"number": "103", "sip_password": "Secret1234c", "advanced": {"transport": "tcp"}},
+        {"number": "104", "sip_password": "Secret1234d", "advanced": {"transport": "tls"}},
+        {"number": "105", "sip_password": "Secret1234e", "advanced": {"nat": False}},
+        {"number": "106", "sip_password": "Secret1234f", "advanced": {"qualify": False}},
+    ],
+}
+PASSWORDS = {e["number"]: e["sip_password"] for e in DOC["extensions"]}
+
+
+class RawPhone:
+    """A phone on its own UDP socket or TCP connection, writing its REGISTER by hand.
+    ``advertised``: the address it puts in its Via and Contact (a private one, as a phone
+    behind NAT does), else its real one."""
+
+    def __init__(
+        self, server_port: int, transport: str = "udp", advertised: str | None = None
+    ) -> None:
+        self.transport = transport
+        kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+        self.sock = socket.socket(socket.AF_INET, kind)
+        self.sock.settimeout(3)
+        self.server = ("127.0.0.1", server_port)
+        if transport == "udp":
+            self.sock.bind(("127.0.0.1", 0))
+        else:
+            self.sock.connect(self.server)
+        self.port = self.sock.getsockname()[1]
+        self.address = advertised or f"127.0.0.1:{self.port}"
+        self.buffer = b""
+
+    def _send(self, text: str) -> None:
+        if self.transport == "udp":
+            self.sock.sendto(text.encode(), self.server)
+        else:
+            self.sock.sendall(text.encode())
+
+    def receive(self) -> str:
+        """The next message Kamailio sends here."""
+        if self.transport == "udp":
+            return self.sock.recv(65536).decode(errors="replace")
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buffer += chunk
+        head, rest = self.buffer.split(b"\r\n\r\n", 1)
+        length = next(
+            (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+             if line.lower().startswith(b"content-length")),
+            0,
+        )  # fmt: skip
+        while len(rest) < length:
+            rest += self.sock.recv(65536)
+        self.buffer = rest[length:]
+        return (head + b"\r\n\r\n" + rest[:length]).decode(errors="replace")
+
+    def _response(self) -> str:
+        while True:
+            text = self.receive()
+            if text.startswith("SIP/2.0 "):
+                return text
+
+    def _register(self, user: str, cseq: int, agent: str, authorization: str) -> str:
+        auth = f"Authorization: {authorization}\r\n" if authorization else ""
+        params = "" if self.transport == "udp" else f";transport={self.transport}"
+        self._send(
+            f"REGISTER sip:klapka SIP/2.0\r\n"
+            f"Via: SIP/2.0/{self.transport.upper()} {self.address};branch=z9hG4bK-r{cseq};rport\r\n"
+            f"From: <sip:{user}@klapka>;tag=r1\r\nTo: <sip:{user}@klapka>\r\n"
+            f"Call-ID: rules-{self.port}@phone\r\nCSeq: {cseq} REGISTER\r\n"
+            f"Contact: <sip:{user}@{self.address}{params}>\r\n{auth}"
+            f"Max-Forwards: 70\r\nUser-Agent: {agent}\r\nExpires: 300\r\n"
+            f"Content-Length: 0\r\n\r\n"
+        )
+        return self._response()
+
+    def register(self, user: str, agent: str = "raw-phone") -> str:
+        """The status line of the answer to the authenticated REGISTER."""
+        challenge_answer = self._register(user, 1, agent, "")
+        assert challenge_answer.startswith("SIP/2.0 401"), challenge_answer
+        challenge = next(
+            line.split(":", 1)[1]
+            for line in challenge_answer.split("\r\n")
+            if line.startswith("WWW-Authenticate")
+        )
+        answer = self._register(user, 2, agent, digest(user, PASSWORDS[user], challenge))
+        return answer.split("\r\n", 1)[0]
+
+    def pings(self, seconds: float) -> list[str]:
+        """The OPTIONS Kamailio sent here within ``seconds`` (each answered 200)."""
+        seen = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                text = self.receive()
+            except (TimeoutError, ConnectionError):
+                break
+            if text.startswith("OPTIONS "):
+                seen.append(text)
+                headers = [
+                    line
+                    for line in text.split("\r\n")
+                    if line.split(":", 1)[0].lower() in ("via", "from", "to", "call-id", "cseq")
+                ]
+                self._send(
+                    "SIP/2.0 200 OK\r\n" + "\r\n".join(headers) + "\r\nContent-Length: 0\r\n\r\n"
+                )
+        return seen
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def phones(sip: Pbx4Sip) -> Iterator[Callable[..., RawPhone]]:
+    made: list[RawPhone] = []
+
+    def make(transport: str = "udp", advertised: str | None = None) -> RawPhone:
+        made.append(RawPhone(sip.port, transport, advertised))
+        return made[-1]
+
+    yield make
+    for phone in made:
+        phone.close()
+
+
+@pytest.fixture
+def fast_pings(database_url: str, tmp_path: Path) -> Iterator[Pbx4Sip]:
+    pbx = Pbx.from_url(database_url)
+    port = free_udp_port()
+    core = SipCore(pbx, tmp_path / "data", "127.0.0.1", port, port, natping_interval=PING_SECONDS)
+    with running(pbx, core, tmp_path / "sipp") as sip:
+        yield sip
+
+
+def changed(number: str, **settings: Any) -> dict[str, Any]:
+    """DOC with these settings of extension ``number`` changed."""
+    extensions = [{**e, **settings} if e["number"] == number else e for e in DOC["extensions"]]
+    return {**DOC, "extensions": extensions}
+
+
+def addresses(sip: Pbx4Sip, number: str) -> list[str]:
+    return sorted(c["Address"] for c in sip.contacts(number))
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 3) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return check()
+
+
+# --- the desk phone limit ------------------------------------------------------------
+
+
+def test_a_new_desk_phone_at_the_limit_replaces_the_old_one(sip: Pbx4Sip) -> None:
+    """Limit 1: phone B registers while A is registered; B is in, A is gone. A (rebooted,
+    say) registers again and replaces B: nobody is ever locked out."""
+    sip.apply(DOC)
+    assert sip.sipp.register("101", "Secret1234a", contact_port=5901, agent="Phone A").ok
+    second = sip.sipp.register("101", "Secret1234a", contact_port=5902, agent="Phone B")
+    assert second.ok, second.output
+    assert addresses(sip, "101") == ["sip:101@127.0.0.1:5902"]
+    again = sip.sipp.register("101", "Secret1234a", contact_port=5901, agent="Phone A")
+    assert again.ok, again.output
+    assert [c["User-Agent"] for c in sip.contacts("101")] == ["Phone A"]
+    log = sip.core.paths.log.read_text()
+    assert "101: sip:101@127.0.0.1:5901 replaced by a newer desk phone" in log
+
+
+def test_the_desk_phone_registered_longest_ago_is_replaced(sip: Pbx4Sip) -> None:
+    """Limit 2: A and B register, A refreshes its registration, C arrives: B goes (the
+    least recently registered), A and C stay. The apps keep their places."""
+    sip.apply(DOC)
+    assert sip.sipp.register("102", "Secret1234b", agent="klapka Mobile 2.1").ok
+    assert sip.sipp.register("102", "Secret1234b", contact_port=5911).ok
+    time.sleep(1.1)  # usrloc keeps the time of a registration in seconds
+    assert sip.sipp.register("102", "Secret1234b", contact_port=5912).ok
+    time.sleep(1.1)
+    assert sip.sipp.register("102", "Secret1234b", contact_port=5911).ok  # A refreshes
+    time.sleep(1.1)
+    third = sip.sipp.register("102", "Secret1234b", contact_port=5913)
+    assert third.ok, third.output
+    desks = sorted(
+        c["Address"] for c in sip.contacts("102") if c["User-Agent"] != "klapka Mobile 2.1"
+    )
+    assert desks == ["sip:102@127.0.0.1:5911", "sip:102@127.0.0.1:5913"]
+    assert len(sip.contacts("102")) == 3
+
+
+# --- transport -----------------------------------------------------------------------
+
+
+def test_a_tcp_only_extension_registers_over_tcp_not_udp(
+    sip: Pbx4Sip, phones: Callable[..., RawPhone]
+) -> None:
+    sip.apply(DOC)
+    refused = phones("udp").register("103")
+    assert refused == "SIP/2.0 403 Transport UDP not allowed for this extension (TCP)"
+    assert sip.contacts("103") == []
+    assert phones("tcp").register("103") == "SIP/2.0 200 OK"
+    contacts = sip.contacts("103")
+    assert len(contacts) == 1 and contacts[0]["Socket"].startswith("tcp:"), contacts
+
+
+def test_a_tls_only_extension_refuses_udp_and_tcp(
+    sip: Pbx4Sip, phones: Callable[..., RawPhone]
+) -> None:
+    sip.apply(DOC)
+    assert phones("udp").register("104") == (
+        "SIP/2.0 403 Transport UDP not allowed for this extension (TLS)"
+    )
+    assert phones("tcp").register("104") == (
+        "SIP/2.0 403 Transport TCP not allowed for this extension (TLS)"
+    )
+    assert sip.contacts("104") == []
+    assert phones("tcp").register("101") == "SIP/2.0 200 OK"  # udp: any transport
+
+
+def test_a_call_over_a_transport_not_allowed_is_refused(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    phone = sip.sipp.phone("101", "Secret1234a", "answer")
+    try:
+        refused = sip.sipp.call("103", "Secret1234c", "101", expect=403)
+        assert refused.ok, refused.output
+    finally:
+        phone.stop()
+
+
+# --- NAT and qualify -----------------------------------------------------------------
+
+
+def test_nat_off_stores_the_contact_as_the_phone_sent_it(
+    sip: Pbx4Sip, phones: Callable[..., RawPhone]
+) -> None:
+    """A phone announcing a private address: with NAT on (101) it is reached where its
+    REGISTER came from; with NAT off (105) its contact is kept as sent."""
+    sip.apply(DOC)
+    natted = phones("udp", advertised="10.0.0.5:5060")
+    assert natted.register("101") == "SIP/2.0 200 OK"
+    assert sip.contacts("101")[0]["Received"] == f"sip:127.0.0.1:{natted.port}"
+    assert phones("udp", advertised="10.0.0.6:5060").register("105") == "SIP/2.0 200 OK"
+    [contact] = sip.contacts("105")
+    assert contact["Address"] == "sip:105@10.0.0.6:5060"
+    assert contact["Received"] == "[not set]", contact
+
+
+def test_qualify_off_sends_no_options_to_a_phone_behind_nat(fast_pings: Pbx4Sip) -> None:
+    """Behind NAT, 101 (qualify on) is pinged with OPTIONS; 106 (qualify off) is reached
+    where it came from too, but never pinged (nor removed for not answering pings)."""
+    sip = fast_pings
+    sip.apply(DOC)
+    pinged = RawPhone(sip.port, advertised="10.0.0.5:5060")
+    quiet = RawPhone(sip.port, advertised="10.0.0.7:5060")
+    try:
+        assert pinged.register("101") == "SIP/2.0 200 OK"
+        assert quiet.register("106") == "SIP/2.0 200 OK"
+        assert sip.contacts("106")[0]["Received"] == f"sip:127.0.0.1:{quiet.port}"
+        assert len(pinged.pings(2.5 * PING_SECONDS)) >= 2
+        assert quiet.pings(PING_SECONDS) == []
+    finally:
+        pinged.close()
+        quiet.close()
+
+
+# --- tightened restrictions ----------------------------------------------------------
+
+
+def test_tightening_the_allowed_addresses_through_the_api_removes_registrations(
+    sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from klapka.api.app import create_app
+    from klapka.services.accounts.tokens import Tokens
+
+    sip.apply(DOC)
+    assert sip.sipp.register("101", "Secret1234a").ok
+    assert sip.sipp.register("102", "Secret1234b").ok
+    monkeypatch.setenv("KLAPKA_DATA_DIR", str(sip.core.paths.root.parent))
+    token = Tokens(sip.pbx).create()
+    client = TestClient(create_app(sip.pbx), headers={"Authorization": f"Bearer {token}"})
+    # 102: its phone's address is still allowed; 101: no longer.
+    answer = client.patch("/api/v1/extensions/102/security", json={"allowed_ips": ["127.0.0.0/8"]})
+    assert answer.status_code == 200, answer.text
+    answer = client.patch("/api/v1/extensions/101/security", json={"allowed_ips": ["192.0.2.0/24"]})
+    assert answer.status_code == 200, answer.text
+    assert wait_until(lambda: sip.contacts("101") == [])
+    time.sleep(0.5)  # a refresh or two later
+    assert len(sip.contacts("102")) == 1
+    assert client.get("/api/v1/extensions/101/registrations").json() == []
+
+
+def test_tightening_the_user_agent_prefix_removes_the_other_phones(sip: Pbx4Sip) -> None:
+    sip.apply(DOC)
+    assert sip.sipp.register("102", "Secret1234b", agent="Yealink SIP-T46S").ok
+    assert sip.sipp.register("102", "Secret1234b", agent="klapka Mobile 2.1").ok
+    assert len(sip.contacts("102")) == 2
+    sip.apply(changed("102", security={"user_agent_prefix": "Yealink"}))
+    assert wait_until(lambda: len(sip.contacts("102")) == 1)
+    assert [c["User-Agent"] for c in sip.contacts("102")] == ["Yealink SIP-T46S"]
+
+
+def test_tightening_the_transport_removes_the_udp_registrations(
+    sip: Pbx4Sip, phones: Callable[..., RawPhone]
+) -> None:
+    sip.apply(DOC)
+    assert phones("udp").register("101") == "SIP/2.0 200 OK"
+    sip.apply(changed("101", concurrent_registrations=2))
+    assert phones("tcp").register("101") == "SIP/2.0 200 OK"
+    assert len(sip.contacts("101")) == 2
+    sip.apply(changed("101", concurrent_registrations=2, advanced={"transport": "tcp"}))
+    assert wait_until(lambda: len(sip.contacts("101")) == 1)
+    assert sip.contacts("101")[0]["Socket"].startswith("tcp:")
