@@ -347,6 +347,44 @@ def _stop_with_klapka(*parts: Any) -> None:
     signal.signal(signal.SIGINT, stop)
 
 
+def _provisioning_https(api: Any, host: str, port: int) -> Any:
+    """Desk-phone provisioning over HTTPS on its own port (a thread beside the API), with
+    the certificate of ``<data dir>/tls/``; None, after a warning, when there is none or
+    the port is taken (klapka goes on without it)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from klapka.api.provisioning import provisioning_app
+
+    files = TlsFiles(data_dir() / "tls")
+    problem = files.unusable() if files.present() else f"no TLS certificate in {files.root}"
+    if problem is not None:
+        typer.echo(f"warning: provisioning over HTTPS is off: {problem}", err=True)
+        return None
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        typer.echo(f"warning: provisioning over HTTPS is off: port {port}: {e}", err=True)
+        return None
+    config = uvicorn.Config(
+        provisioning_app(api),
+        ssl_certfile=str(files.certificate),
+        ssl_keyfile=str(files.key),
+        log_level="info",
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="provisioning-https", daemon=True
+    ).start()
+    typer.echo(f"klapka: phone provisioning at https://{host}:{port}/provisioning/", err=True)
+    return server
+
+
 @app.command()
 @reports_errors
 def serve(
@@ -381,6 +419,15 @@ def serve(
             min=0, max=65535, help="SIP over secure WebSocket port; 0: off (default: setting)."
         ),
     ] = None,
+    provisioning_https_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="HTTPS port of desk-phone provisioning (/provisioning/); 0 turns it off. "
+            "Over HTTP it is on the API's port.",
+        ),
+    ] = 8443,
     sip_trace: Annotated[
         bool,
         typer.Option(
@@ -472,11 +519,16 @@ def serve(
     typer.echo(
         f"klapka {klapka.__version__}: API docs at http://{host}:{port}/api/v1/docs", err=True
     )
+    https = None
     try:
         app = create_app()  # over its own database, closed when the server stops
         mount(app, app.state.pbx)  # the web UI at /ui
+        if provisioning_https_port and provisioning_https_port != port:
+            https = _provisioning_https(app, host, provisioning_https_port)
         uvicorn.run(app, host=host, port=port)
     finally:
+        if https is not None:
+            https.should_exit = True
         schedules.stop()
         if core is not None:
             core.stop()
