@@ -138,7 +138,10 @@ def post_app_login(request: Request, response: Response, pbx: PbxDep, body: Json
     response_class=Response,
     responses={
         200: {"content": {"application/xml": {}}, "description": "Linphone's configuration"},
-        410: {"description": "The link is unknown, already used or expired"},
+        410: {
+            "content": {"application/json": {}},
+            "description": "The link is unknown, already used or expired",
+        },
     },
 )
 def get_linphone_provisioning(token: str, request: Request, pbx: PbxDep) -> Response:

@@ -4,7 +4,10 @@ The welcome email (an admin action, for one extension or many) carries the porta
 when the extension may use the mobile or desktop app, an app login link with its QR code
 (a PNG, attached and shown inline). The link holds a one-time token (``services.accounts.links``):
 it works once and expires. The SIP password is never in the email, the link or the QR
-code: the app gets it only by exchanging the token (``app_login``), over HTTPS, once.
+code: the app gets it only by exchanging the token, over HTTPS, once: as JSON
+(``app_login``) or as Linphone's remote provisioning XML (``linphone_provisioning``), which
+the page at the link offers (``app_login_offer``). The SIP port in the answer is the one the
+SIP core was started with (``listening``), not merely the setting's.
 """
 
 from __future__ import annotations
@@ -70,8 +73,10 @@ class WelcomeResult:
 
 def app_login_link(portal_url: str, token: str) -> str:
     """The link in the email and the QR code. The token is in the fragment, which browsers
-    never send to a server, so it stays out of access logs; the page or the app posts it
-    to ``/api/v1/auth/app-login``."""
+    never send to a server, so it stays out of access logs. It opens the app login page
+    (the web UI's), which offers Linphone its provisioning URL (``linphone_provisioning_url``)
+    or exchanges the token for the account details when asked; an app of ours may post the
+    token to ``/api/v1/auth/app-login`` itself."""
     return f"{portal_url.rstrip('/')}/app-login#token={token}"
 
 
@@ -250,16 +255,18 @@ def _content(
         until = expires.strftime("%Y-%m-%d %H:%M UTC")
         lines += [
             "",
-            "Mobile and desktop app: open this link on the device that has the app, or scan",
-            "the attached QR code with the app. It signs the app in; no password needed.",
+            "Phone app: open this link on the phone or computer that has the app, or scan",
+            "the attached QR code with the phone's camera. The page it opens sets up Linphone",
+            "in one tap, or shows what to type into another SIP app. No password needed.",
             f"  {link}",
             f"The link works once and until {until}. Ask your administrator for a new one",
             "when it has expired.",
         ]
         parts += [
-            "<p>Mobile and desktop app: open this link on the device that has the app, or "
-            "scan the QR code with the app. It signs the app in; no password needed.</p>",
-            f'<p><a href="{e(link)}">Sign in the app</a></p>',
+            "<p>Phone app: open this link on the phone or computer that has the app, or scan "
+            "the QR code with the phone's camera. The page it opens sets up Linphone in one "
+            "tap, or shows what to type into another SIP app. No password needed.</p>",
+            f'<p><a href="{e(link)}">Set up the app</a></p>',
             f'<p><img src="cid:{QR_CONTENT_ID}" alt="QR code for the app login" '
             'width="240" height="240"></p>',
             f"<p>The link works once and until {e(until)}. Ask your administrator for a new "
