@@ -110,11 +110,11 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     # --- extension: user ------------------------------------------------------------
     ("extension.number", (R, S), ""),
     ("extension.enabled", (R, S), "a disabled extension neither calls, rings nor registers"),
-    ("extension.first_name", (W, E), "the name colleagues see and emails use"),
-    ("extension.last_name", (W, E), "the name colleagues see and emails use"),
+    ("extension.first_name", (W, E, S), "the name colleagues and their phones see; emails use it"),
+    ("extension.last_name", (W, E, S), "the name colleagues and their phones see; emails use it"),
     ("extension.email", (A, E), "the portal sign-in; where emails go"),
     ("extension.mobile", (R,), "ring mobile, forwards to the mobile"),
-    ("extension.caller_id_name", (P,), "the display name the apps get; desk phones send their own"),
+    ("extension.caller_id_name", (S, P), "colleagues' phones show it; the apps' display name"),
     ("extension.caller_id_number", (R,), "the caller ID of outside calls"),
     ("extension.sip_username", (S,), ""),
     ("extension.sip_password", (S,), ""),
@@ -163,9 +163,9 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.features.hot_desking", (X,), _NO_PROVISIONING),
     # --- extension: advanced --------------------------------------------------------
     ("extension.advanced.dtmf_mode", (X,), "DTMF passes through as the phones send it"),
-    ("extension.advanced.transport", (P,), "the transport the apps get; desk phones use any"),
-    ("extension.advanced.qualify", (X,), "every phone behind NAT is kept alive with OPTIONS"),
-    ("extension.advanced.nat", (X,), "NAT is detected and handled for every phone"),
+    ("extension.advanced.transport", (S, P), "the least secure one it may use; the apps get it"),
+    ("extension.advanced.qualify", (S,), "OPTIONS pings to its phones behind NAT; off: none"),
+    ("extension.advanced.nat", (S,), "behind NAT: reached where it came from; off: as registered"),
     ("extension.advanced.srtp", (X,), "calls are relayed as the phones offer them"),
     ("extension.advanced.codecs", (X,), _NO_CODECS),
     # --- extension: security --------------------------------------------------------
