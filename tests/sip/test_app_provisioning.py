@@ -7,19 +7,25 @@ from __future__ import annotations
 import os
 import pty
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pbx4sip import Pbx4Sip
+from pbx4sip import Pbx4Sip, running
 from served import served
+from sipp import free_udp_port
 from sqlalchemy import select
 
+from klapka.services.pbx import Pbx
 from klapka.services.welcome import Welcome, linphone_provisioning_url
+from klapka.sip.supervisor import SipCore
+from klapka.sip.tls import TlsFiles, ensure_certificate, tls_module_available
 from klapka.store import tables as t
 
 LINPHONEC = shutil.which("linphonec")
@@ -30,9 +36,10 @@ pytestmark = pytest.mark.skipif(
 PASSWORD = "Linphone-Secret-2027"
 
 
-@pytest.fixture
-def api(sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The REST API of the PBX under test, served over HTTP; the portal URL points at it."""
+@contextmanager
+def api_of(sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch, transport: str = "udp") -> Iterator[str]:
+    """The REST API of the PBX under test, served over HTTP; the portal URL points at it.
+    Extension 101 may use the apps, over ``transport``."""
     # The API reads the SIP core's ports where `klapka serve` keeps its files.
     monkeypatch.setenv("KLAPKA_DATA_DIR", str(sip.core.paths.root.parent))
     with served(sip.pbx) as (host, port):
@@ -48,6 +55,7 @@ def api(sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
                         "last_name": "Nováková",
                         "sip_password": PASSWORD,
                         "clients": {"mobile_client": True},
+                        "advanced": {"transport": transport},
                     },
                     {"number": "102", "sip_password": "Other-Secret-2027"},
                 ],
@@ -56,9 +64,16 @@ def api(sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
 
 
-def linphonec(home: Path, config_uri: str) -> subprocess.Popen[bytes]:
+@pytest.fixture
+def api(sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with api_of(sip, monkeypatch) as url:
+        yield url
+
+
+def linphonec(home: Path, config_uri: str, trust: Path | None = None) -> subprocess.Popen[bytes]:
     """Linphone's console client, headless, with its own home and configuration: it
-    fetches its configuration from ``config_uri`` at start (remote provisioning)."""
+    fetches its configuration from ``config_uri`` at start (remote provisioning).
+    ``trust``: a certificate it accepts for TLS (whatever name it holds)."""
     # Its databases (call history, chat): without their directory, its core never starts.
     (home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
     rc = home / "linphonerc"
@@ -66,8 +81,9 @@ def linphonec(home: Path, config_uri: str) -> subprocess.Popen[bytes]:
         "[misc]\n"
         f"config-uri={config_uri}\n"
         "[sip]\n"
-        "sip_port=-1\nsip_tcp_port=-1\nsip_tls_port=0\n"
-        "[rtp]\n"
+        "sip_port=-1\nsip_tcp_port=-1\nsip_tls_port=-1\n"
+        + (f"root_ca={trust}\nverify_server_cn=0\n" if trust else "")
+        + "[rtp]\n"
         "audio_rtp_port=-1\n"
         "[sound]\n"
         "playback_dev_id=\nringer_dev_id=\ncapture_dev_id=\n"
@@ -150,29 +166,51 @@ def test_linphone_fetches_its_configuration_once_and_registers(
 
 
 def test_linphone_registers_over_the_transport_of_the_extension(
-    sip: Pbx4Sip, api: str, tmp_path: Path
+    sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    sip.apply(
-        {
-            "version": 1,
-            "system": {"portal_url": api},
-            "extensions": [
-                {
-                    "number": "101",
-                    "sip_password": PASSWORD,
-                    "advanced": {"transport": "tcp"},
-                }
-            ],
-        }
-    )
-    home = tmp_path / "linphone"
+    with api_of(sip, monkeypatch, "tcp") as api:
+        contacts = provision(sip, api, tmp_path / "linphone")
+    assert "transport=tcp" in contacts[0]["Address"].lower()
+    assert contacts[0]["Socket"].startswith(f"tcp:127.0.0.1:{sip.core.tcp_port}")
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_linphone_registers_over_tls_on_the_tls_port_the_sip_core_uses(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not tls_module_available():
+        pytest.skip("kamailio-tls-modules is needed (scripts/setup-env.sh installs it)")
+    data = tmp_path / "data"
+    files = TlsFiles(data / "tls")
+    ensure_certificate(files, "pbx.test")
+    pbx = Pbx.from_url(database_url)
+    port = free_udp_port()
+    core = SipCore(pbx, data, "127.0.0.1", port, port, tls_port=free_tcp_port())
+    with running(pbx, core, tmp_path / "sipp") as sip:
+        assert core.tls_port and core.tls_port != 5061  # not the setting's
+        with api_of(sip, monkeypatch, "tls") as api:
+            contacts = provision(sip, api, tmp_path / "linphone", trust=files.certificate)
+    assert "transport=tls" in contacts[0]["Address"].lower()
+    assert contacts[0]["Socket"].startswith(f"tls:127.0.0.1:{core.tls_port}")
+
+
+def provision(
+    sip: Pbx4Sip, api: str, home: Path, trust: Path | None = None
+) -> list[dict[str, Any]]:
+    """A new app login link of 101; Linphone fetches its configuration and registers. Its
+    contacts in the SIP core."""
     created = Welcome(sip.pbx).login_link("101")
     uri = linphone_provisioning_url(api, created["link"].split("#token=")[1])
-    phone = linphonec(home, uri)
+    phone = linphonec(home, uri, trust)
     try:
         contacts = wait_registered(sip, "101")
     finally:
         stop(phone)
     assert contacts, (home / "linphone.log").read_text(errors="replace")[-5000:]
-    assert "transport=tcp" in contacts[0]["Address"].lower()
-    assert contacts[0]["Socket"].startswith(f"tcp:127.0.0.1:{sip.core.tcp_port}")
+    assert contacts[0]["User-Agent"].startswith("Linphone")
+    return contacts
