@@ -15,7 +15,14 @@ from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port
 from test_tls import digest
 
+from klapka.kemi.registration_rules import (
+    address_allowed,
+    agent_allowed,
+    rules_of,
+    transport_refused,
+)
 from klapka.services.pbx import Pbx
+from klapka.services.telephony.registrations import contact_allowed
 from klapka.sip.supervisor import SipCore
 
 PING_SECONDS = 2
@@ -340,3 +347,81 @@ def test_tightening_the_transport_removes_the_udp_registrations(
     sip.apply(changed("101", concurrent_registrations=2, advanced={"transport": "tcp"}))
     assert wait_until(lambda: len(sip.contacts("101")) == 1)
     assert sip.contacts("101")[0]["Socket"].startswith("tcp:")
+
+
+# --- the rules themselves (no SIP core) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "proto", "refused"),
+    [
+        ("udp", "udp", ""),
+        ("udp", "wss", ""),
+        (None, "udp", ""),
+        ("tcp", "udp", "Transport UDP not allowed for this extension (TCP)"),
+        ("tcp", "tcp", ""),
+        ("tcp", "tls", ""),
+        ("tcp", "ws", ""),
+        ("tls", "tcp", "Transport TCP not allowed for this extension (TLS)"),
+        ("tls", "ws", "Transport WS not allowed for this extension (TLS)"),
+        ("tls", "tls", ""),
+        ("tls", "wss", ""),
+    ],
+)
+def test_the_transport_rule(rule: str | None, proto: str, refused: str) -> None:
+    assert transport_refused(rule, proto) == refused
+
+
+def test_the_address_and_user_agent_rules() -> None:
+    assert address_allowed("203.0.113.9", [])
+    assert address_allowed("192.0.2.7", ["192.0.2.0/24"])
+    assert not address_allowed("127.0.0.1", ["192.0.2.0/24"])
+    assert address_allowed("[2001:db8::1]", ["2001:db8::/32"])
+    assert not address_allowed("phone.invalid", ["192.0.2.0/24"])  # cannot be shown allowed
+    assert agent_allowed("Yealink SIP-T46S", "Yealink") and agent_allowed("x", None)
+    assert not agent_allowed("klapka Mobile 2.1", "Yealink")
+
+
+def test_only_a_restricted_account_has_rules() -> None:
+    assert rules_of({"clients_off": [], "allowed_ips": [], "transport": "udp"}) == ()
+    assert rules_of({"transport": "tcp"}) != ()
+    assert rules_of({"allowed_ips": ["192.0.2.0/24"]}) != rules_of(
+        {"allowed_ips": ["192.0.2.0/25"]}
+    )
+
+
+SIP_SETTINGS = {"mobile_app_user_agents": ["klapka Mobile"], "desktop_app_user_agents": []}
+
+
+def contact(**fields: str) -> dict[str, str]:
+    """A contact as ul.lookup gives it."""
+    base = {
+        "Address": "sip:101@192.0.2.7:5060",
+        "Received": "[not set]",
+        "Socket": "udp:192.0.2.1:5060",
+        "User-Agent": "Yealink SIP-T46S",
+    }
+    return {**base, **fields}
+
+
+def test_which_registered_contacts_an_account_allows() -> None:
+    def allowed(c: dict[str, str], **account: Any) -> bool:
+        return contact_allowed(c, account, SIP_SETTINGS)
+
+    assert allowed(contact())
+    assert allowed(contact(), allowed_ips=["192.0.2.0/24"])
+    assert not allowed(contact(), allowed_ips=["198.51.100.0/24"])
+    # Behind NAT: where it registered from counts, not the private address it announced.
+    natted = contact(Address="sip:101@10.0.0.5:5060", Received="sip:198.51.100.9:40000")
+    assert allowed(natted, allowed_ips=["198.51.100.0/24"])
+    assert not allowed(natted, allowed_ips=["10.0.0.0/8"])
+    assert allowed(contact(), user_agent_prefix="Yealink")
+    assert not allowed(contact(), user_agent_prefix="Snom")
+    assert not allowed(contact(), transport="tcp")
+    assert allowed(contact(Socket="tcp:192.0.2.1:5060"), transport="tcp")
+    assert not allowed(contact(Socket="tcp:192.0.2.1:5060"), transport="tls")
+    browser = contact(
+        Address="sip:x@df7jal23ls0d.invalid;transport=ws", Socket="tls:192.0.2.1:8089"
+    )
+    assert allowed(browser, transport="tls")  # wss
+    assert not allowed(contact(**{"User-Agent": "klapka Mobile 2.1"}), clients_off=["mobile_app"])
