@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port
-from test_tls import digest
+from test_tls import TlsPhone, digest, tls_sip  # noqa: F401  (tls_sip: a fixture)
 
 from klapka.kemi.registration_rules import (
     address_allowed,
@@ -250,6 +250,22 @@ def test_a_tls_only_extension_refuses_udp_and_tcp(
     )
     assert sip.contacts("104") == []
     assert phones("tcp").register("101") == "SIP/2.0 200 OK"  # udp: any transport
+
+
+def test_a_tls_only_extension_registers_over_tls(tls_sip: Pbx4Sip) -> None:  # noqa: F811
+    tls_sip.apply(DOC)
+    assert tls_sip.core.tls_port is not None
+    phone = TlsPhone(tls_sip.core.tls_port, tls_sip.core.tls_files.certificate)
+    try:
+        code, headers = phone.register("104", 1)
+        assert code == 401
+        code, _ = phone.register(
+            "104", 2, digest("104", "Secret1234d", headers["www-authenticate"])
+        )
+        assert code == 200
+        assert tls_sip.contacts("104")[0]["Socket"].startswith("tls:")
+    finally:
+        phone.close()
 
 
 def test_a_call_over_a_transport_not_allowed_is_refused(sip: Pbx4Sip) -> None:
