@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import socket
+import subprocess
 import time
+from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 from pbx4sip import Pbx4Sip
+from sipp import free_udp_port, scenario
 from watcher import Watcher
 
 from klapka.domain.values import PresenceStatus
@@ -105,3 +112,222 @@ def test_message_summary_follows_the_mailbox(sip: Pbx4Sip) -> None:
         watcher.wait_for(r"Messages-Waiting: no.*Voice-Message: 0/3", since=seen)
     finally:
         watcher.close()
+
+
+def _free_pair() -> int:
+    """A port free for UDP and TCP whose next port is free for TCP too (baresip's TLS)."""
+    for _ in range(50):
+        port = free_udp_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two ports free")
+
+
+@pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip-core is not installed")
+def test_baresips_mwi_and_presence_modules_subscribe(sip: Pbx4Sip, tmp_path: Path) -> None:
+    """Debian's baresip with its mwi module (its own mailbox) and presence module (a
+    contact's presence): both subscriptions are accepted and notified."""
+    sip.apply(doc())
+    Objects(sip.pbx).set_presence("102", PresenceStatus.DO_NOT_DISTURB, "In a meeting")
+    workdir = tmp_path / "baresip"
+    workdir.mkdir()
+    port = _free_pair()
+    (workdir / "config").write_text(
+        f"sip_listen 127.0.0.1:{port}\nmodule_path /usr/lib/baresip/modules\n"
+        "module g711.so\nmodule_app account.so\nmodule_app contact.so\nmodule_app menu.so\n"
+        "module_app mwi.so\nmodule_app presence.so\n"
+    )
+    (workdir / "accounts").write_text(
+        f"<sip:101@127.0.0.1:{sip.port};transport=udp>;auth_pass={PASSWORDS['101']};regint=300\n"
+    )
+    (workdir / "contacts").write_text(f'"Jana" <sip:102@127.0.0.1:{sip.port}>;presence=p2p\n')
+    with (workdir / "log").open("wb") as log:
+        phone = subprocess.Popen(["baresip", "-f", str(workdir), "-s", "-t", "6"],
+                                 stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            phone.wait(30)
+        finally:
+            if phone.poll() is None:
+                phone.kill()
+    text = (workdir / "log").read_text(errors="replace")
+    notifies = [m for m in _traced(text) if m.startswith("NOTIFY ")]
+    mwi = [m for m in notifies if "Event: message-summary" in m]
+    presence = [m for m in notifies if "Event: presence" in m]
+    assert mwi and "Subscription-State: active" in mwi[0], text
+    assert presence and "Subscription-State: active" in presence[0], text
+    assert "<rpid:busy/>" in presence[0] and "In a meeting" in presence[0], presence[0]
+    assert "501 Not Implemented" not in text
+    assert "mwi: subscribing to messages" in text
+
+
+def _traced(log: str) -> list[str]:
+    """The SIP messages in baresip's trace (``-s``): each after a line naming its path."""
+    found = []
+    for part in re.split(r"\n(?:UDP|TCP) [\d.:]+ -> [\d.:]+\n", log)[1:]:
+        found.append(part.split("\x1b[", 1)[0].strip())
+    return found
+
+
+# A sipp watcher: SUBSCRIBE (answering the challenge), one NOTIFY per expected body (each
+# must match its pattern, in that order), then SUBSCRIBE Expires: 0 and the final NOTIFY.
+_WATCH = """
+  <send retrans="500"><![CDATA[
+      SUBSCRIBE sip:{target}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]>;tag=[call_number]
+      To: <sip:{target}@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 SUBSCRIBE
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Event: {event}
+      Accept: {accept}
+      Expires: 600
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="407" auth="true"/>
+  <send retrans="500"><![CDATA[
+      SUBSCRIBE sip:{target}@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]>;tag=[call_number]
+      To: <sip:{target}@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 2 SUBSCRIBE
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      [authentication]
+      Event: {event}
+      Accept: {accept}
+      Expires: 600
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200" rrs="true"/>
+{notifies}
+  <send retrans="500"><![CDATA[
+      SUBSCRIBE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: <sip:{user}@[remote_ip]>;tag=[call_number]
+      To: <sip:{target}@[remote_ip]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 3 SUBSCRIBE
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Event: {event}
+      Accept: {accept}
+      Expires: 0
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <recv response="200"/>
+  <recv request="NOTIFY"><action>
+    <ereg regexp="terminated" search_in="hdr" header="Subscription-State:" check_it="true"
+          assign_to="x"/>
+  </action></recv>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+"""
+
+_NOTIFIED = """
+  <recv request="NOTIFY" timeout="{timeout_ms}"><action>
+    <ereg regexp="{pattern}" search_in="body" check_it="true" assign_to="b{i}"/>
+  </action></recv>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+"""
+
+
+class SippWatcher:
+    """sipp subscribed in the background; ``ready`` waits for its first NOTIFY."""
+
+    def __init__(self, sip: Pbx4Sip, user: str, target: str, event: str, accept: str,
+                 bodies: tuple[str, ...]) -> None:  # fmt: skip
+        notifies = "".join(
+            _NOTIFIED.format(pattern=escape(p, {'"': "&quot;"}), i=i, timeout_ms=15000)
+            for i, p in enumerate(bodies)
+        )
+        names = ",".join(["x", *(f"b{i}" for i in range(len(bodies)))])
+        xml = scenario(_WATCH.format(user=user, target=target, event=event, accept=accept,
+                                     notifies=notifies), f'<Reference variables="{names}"/>')  # fmt: skip
+        self.trace = sip.sipp.workdir / f"watch-{user}-{event}.log"
+        command = sip.sipp._command(xml, user, PASSWORDS[user], free_udp_port(), 40)
+        command += ["-trace_msg", "-message_file", str(self.trace)]
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=sip.sipp.workdir,
+        )  # fmt: skip
+
+    def ready(self, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.trace.exists() and "NOTIFY sip:" in self.trace.read_text(errors="replace"):
+                return
+            time.sleep(0.05)
+        raise AssertionError("sipp got no NOTIFY")
+
+    def finish(self, timeout: float = 45) -> str:
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        trace = self.trace.read_text(errors="replace") if self.trace.exists() else ""
+        assert self.proc.returncode == 0, (out or "")[-3000:] + trace[-6000:]
+        return trace
+
+
+def test_sipp_watches_a_call_ring_be_answered_and_end(sip: Pbx4Sip) -> None:
+    """BLF (RFC 4235) with sipp as the watcher: idle, ringing with the caller (for pickup),
+    in the call, idle again; then the subscription ends."""
+    sip.apply(doc())
+    watch = SippWatcher(sip, "101", "102", "dialog", "application/dialog-info+xml", (
+        "dialog-info",  # idle: no dialog
+        "<state>early</state>.*<identity>sip:103@",
+        "<state>confirmed</state>",
+        "<state>terminated</state>",
+    ))  # fmt: skip
+    watch.ready()
+    phone = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=500)
+    try:
+        call = sip.sipp.call("103", PASSWORDS["103"], "102", expect=200, talk_ms=500)
+        assert call.ok, call.output
+        assert phone.finish().ok
+    finally:
+        phone.stop()
+    watch.finish()
+
+
+def test_sipp_watches_presence_change(sip: Pbx4Sip) -> None:
+    sip.apply(doc())
+    watch = SippWatcher(sip, "103", "104", "presence", "application/pidf+xml", (
+        "<basic>open</basic>.*<note>Available</note>",
+        "<rpid:away/>.*<dm:note>Out for a while</dm:note>",
+        "<basic>closed</basic>.*Off work",
+    ))  # fmt: skip
+    watch.ready()
+    Objects(sip.pbx).set_presence("104", PresenceStatus.AWAY, "Out for a while")
+    time.sleep(0.3)
+    Objects(sip.pbx).set_presence("104", PresenceStatus.OFF_WORK, "")
+    watch.finish()
