@@ -36,10 +36,14 @@ def doc(*extensions: dict[str, object], **extra: object) -> dict[str, object]:
 
 
 def test_blf_follows_a_call(sip: Pbx4Sip) -> None:
+    """Both lamps: the callee's (ringing with the caller, in the call, idle) and the
+    caller's (in a call as the initiator)."""
     sip.apply(doc())
     watcher = Watcher(sip.port, "101", PASSWORDS["101"])
+    caller = Watcher(sip.port, "104", PASSWORDS["104"])
     try:
         assert watcher.subscribe("102", "dialog") in (200, 202)
+        assert caller.subscribe("103", "dialog") in (200, 202)
         watcher.wait_for(r"dialog-info")
         phone = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=1000)
         try:
@@ -51,8 +55,11 @@ def test_blf_follows_a_call(sip: Pbx4Sip) -> None:
         watcher.wait_for(r"<state>early</state>.*<identity>sip:103@")
         watcher.wait_for(r"<state>confirmed</state>")
         watcher.wait_for(r"<state>terminated</state>")
+        caller.wait_for(r'direction="initiator".*<state>confirmed</state>')
+        caller.wait_for(r"<state>terminated</state>")
     finally:
         watcher.close()
+        caller.close()
 
 
 def test_presence_follows_the_extensions_status_and_note(sip: Pbx4Sip) -> None:

@@ -134,22 +134,22 @@ def publish() -> None:
 
 
 def watch_call(snap: Snapshot) -> None:
-    """Before an INVITE is handled: when its caller or the extension it calls is watched
-    (BLF), the dialog module's states of the call are published to them (pua_dialoginfo).
-    A call between extensions nobody watches costs two lookups."""
+    """Before an INVITE is handled: when its caller (an extension, by its credentials) or
+    the extension it dials is watched (BLF), the dialog module's states of the call are
+    published to them (pua_dialoginfo). A call nobody watches costs two lookups in the
+    presence module's memory. Who is rung in the end (a forward, a ring group's members) is
+    decided after the call's dialog is made: the dialled extension's lamp shows the call."""
     if not available():
         return
-    username = KSR.pv.get("$au")
-    if not username:
-        return  # the challenge comes first; a trunk's call has no extension caller
-    account = snap.fresh().accounts.get(username)
-    if account is None:
-        return
-    caller = f"sip:{account['extension']}@{AOR_DOMAIN}"
+    snap = snap.fresh()
     watched = False
-    if KSR.presence.pres_has_subscribers(caller, "dialog") > 0:
-        KSR.pv.sets("$avp(kl_blf_caller)", caller)
-        watched = True
+    username = KSR.pv.get("$au")
+    account = snap.accounts.get(username) if username else None
+    if account is not None:
+        caller = f"sip:{account['extension']}@{AOR_DOMAIN}"
+        if KSR.presence.pres_has_subscribers(caller, "dialog") > 0:
+            KSR.pv.sets("$avp(kl_blf_caller)", caller)
+            watched = True
     dialled = KSR.pv.get("$rU") or ""
     if dialled in snap.directory.extensions:
         callee = f"sip:{dialled}@{AOR_DOMAIN}"
