@@ -223,6 +223,20 @@ def test_the_desk_phone_registered_longest_ago_is_replaced(sip: Pbx4Sip) -> None
     assert len(sip.contacts("102")) == 3
 
 
+def test_a_desk_phone_refreshing_after_the_limit_was_lowered_is_not_refused(
+    sip: Pbx4Sip,
+) -> None:
+    """Two desk phones of 102 (limit 2); the limit goes down to 1. The next to register
+    again keeps its place and the other goes."""
+    sip.apply(DOC)
+    assert sip.sipp.register("102", "Secret1234b", contact_port=5921).ok
+    assert sip.sipp.register("102", "Secret1234b", contact_port=5922).ok
+    sip.apply(changed("102", concurrent_registrations=1))
+    again = sip.sipp.register("102", "Secret1234b", contact_port=5921)
+    assert again.ok, again.output
+    assert addresses(sip, "102") == ["sip:102@127.0.0.1:5921"]
+
+
 # --- transport -----------------------------------------------------------------------
 
 

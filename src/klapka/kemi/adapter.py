@@ -549,13 +549,15 @@ class Adapter:
             int(account["max_contacts"]) if endpoint_class == "desk" else MAX_CONTACTS_PER_CLIENT
         )
         if endpoint_class == "desk" and not unregistering:
-            # A new desk phone at the limit replaces the one registered (or refreshed) the
-            # longest ago: a phone that rebooted onto another address is never locked out.
-            desks = sorted((c for c in registered if c[3] == "desk"), key=lambda c: c[2])
-            if all(c[0] != contact for c in desks):
-                for uri, ruid, _modified, _cls in desks[: max(0, len(desks) - limit + 1)]:
-                    if KSR.registrar.unregister_ruid("location", aor, ruid) > 0:
-                        KSR.info(f"klapka: {number}: {uri} replaced by a newer desk phone\n")
+            # A desk phone registering at the limit replaces the other one registered (or
+            # refreshed) the longest ago: a phone that rebooted onto another address is
+            # never locked out, nor one refreshing after the limit was lowered.
+            desks = sorted(
+                (c for c in registered if c[3] == "desk" and c[0] != contact), key=lambda c: c[2]
+            )
+            for uri, ruid, _modified, _cls in desks[: max(0, len(desks) + 1 - limit)]:
+                if KSR.registrar.unregister_ruid("location", aor, ruid) > 0:
+                    KSR.info(f"klapka: {number}: {uri} replaced by a newer desk phone\n")
         KSR.pv.seti("$xavp(reg=>max_contacts)", others + limit)
         if KSR.registrar.save_uri("location", 0, aor) > 0:
             kemi_voicemail.registered(self.media, number)  # the MWI lamp
