@@ -75,15 +75,22 @@ def entries(conn: Connection, principal: Principal, owner_id: int) -> list[Entry
     visible = Checker(conn, principal).visible_clause(ext.c.number)
     if visible is not None:
         q = q.where(visible)
-    for number, first, last in conn.execute(q.order_by(ext.c.sort_name, ext.c.id)):
+    for number, first, last in conn.execute(
+        q.order_by(ext.c.sort_name, ext.c.id).limit(MAX_ENTRIES)
+    ):
         name = " ".join(p for p in (first, last) if p) or number
         found.append(
             Entry(name, first, last, "", "colleagues", [{"type": "work", "number": number}])
         )
-    if can_view_company(principal, conn):
-        rows = conn.execute(select(t.contacts.c.data).order_by(t.contacts.c.id)).scalars()
-        found += [e for e in (_card(d, "company") for d in rows) if e is not None]
+    # The user's own contacts first when the phone's limit is reached.
     pc = t.personal_contacts
-    rows = conn.execute(select(pc.c.data).where(pc.c.extension_id == owner_id)).scalars()
-    found += [e for e in (_card(d, "personal") for d in rows) if e is not None]
-    return found[:MAX_ENTRIES]
+    rows = conn.execute(
+        select(pc.c.data).where(pc.c.extension_id == owner_id).order_by(pc.c.id)
+    ).scalars()
+    mine = [e for e in (_card(d, "personal") for d in rows) if e is not None]
+    if can_view_company(principal, conn):
+        q2 = select(t.contacts.c.data).order_by(t.contacts.c.id).limit(MAX_ENTRIES)
+        rows = conn.execute(q2).scalars()
+        found += [e for e in (_card(d, "company") for d in rows) if e is not None]
+    room = max(0, MAX_ENTRIES - len(mine))
+    return found[:room] + mine[:MAX_ENTRIES]
