@@ -76,7 +76,9 @@ def test_in_a_browser_it_offers_linphone_and_shows_the_account_once(
     shoot(page, "app-login")
     page.get_by_test_id("show-account").click()
     page.get_by_text(SIP_PASSWORD).wait_for()
+    shoot(page, "app-login-account")
     assert page.get_by_test_id("show-account").count() == 0
+    assert page.get_by_test_id("open-linphone").count() == 0  # spent: not offered any more
     # Spent: neither Linphone nor the page gets it again.
     assert httpx.get(provisioning).status_code == 410
     page.reload()

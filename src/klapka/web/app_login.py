@@ -53,24 +53,26 @@ async def app_login_page(request: Request) -> None:
         if offer is None:
             _not_valid(t)
             return
-        ui.label(t("On the phone or computer that has Linphone:")).classes("font-medium")
-        ui.link(t("Open in Linphone"), offer["linphone_link"]).classes(
-            "q-btn q-btn--standard bg-primary text-white rounded px-4 py-2 no-underline"
-        ).props('data-testid="open-linphone"')
-        ui.label(
-            t(
-                "Or, in Linphone: Assistant, Fetch remote configuration; scan this QR code or "
-                "paste the address below."
+        linphone = ui.column().classes("w-full")
+        with linphone:
+            ui.label(t("On the phone or computer that has Linphone:")).classes("font-medium")
+            ui.link(t("Open in Linphone"), offer["linphone_link"]).classes(
+                "q-btn q-btn--standard bg-primary text-white rounded px-4 py-2 no-underline"
+            ).props('data-testid="open-linphone"')
+            ui.label(
+                t(
+                    "Or, in Linphone: Assistant, Fetch remote configuration; scan this QR code or "
+                    "paste the address below."
+                )
+            ).classes("text-sm")
+            qr = base64.b64encode(offer["qr_png"]).decode()
+            ui.image(f"data:image/png;base64,{qr}").classes("w-48 h-48").props(
+                f'alt="{t("QR code for Linphone")}"'
             )
-        ).classes("text-sm")
-        qr = base64.b64encode(offer["qr_png"]).decode()
-        ui.image(f"data:image/png;base64,{qr}").classes("w-48 h-48").props(
-            f'alt="{t("QR code for Linphone")}"'
-        )
-        ui.label(offer["provisioning_url"]).classes("font-mono text-xs break-all").props(
-            'data-testid="provisioning-url"'
-        )
-        ui.separator()
+            ui.label(offer["provisioning_url"]).classes("font-mono text-xs break-all").props(
+                'data-testid="provisioning-url"'
+            )
+        separator = ui.separator()
         ui.label(t("Another SIP app")).classes("font-medium")
         ui.label(
             t(
@@ -89,6 +91,8 @@ async def app_login_page(request: Request) -> None:
                 problem.text = str(e)
                 return
             button.delete()
+            linphone.delete()  # spent: Linphone would be refused now
+            separator.delete()
             sip = login["sip"]
             rows = [
                 (t("Server"), sip["server"]),
