@@ -78,6 +78,8 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/docs/oauth2-redirect"): everyone(200),
     ("GET", "/api/v1/openapi.json"): everyone(200),
     ("GET", "/api/v1/health"): everyone(200),
+    # Desk phones authenticate themselves (Basic or Digest; docs/provisioning.md).
+    ("GET", "/provisioning/{file}"): everyone(404),
     # --- signing in ----------------------------------------------------------------------
     ("POST", "/api/v1/auth/login"): everyone(
         200, {"email": EMAILS["101"], "password": PASSWORDS["101"]}
@@ -256,6 +258,8 @@ ADMIN_ONLY = [
     ("POST", "/api/v1/extensions/{number}/welcome-email"),
     ("GET", "/api/v1/extensions/{number}/call-paths"),
     ("GET", "/api/v1/extensions/{number}/registrations"),
+    ("GET", "/api/v1/extensions/{number}/phones/{mac}/provisioning"),
+    ("POST", "/api/v1/extensions/{number}/phones/{mac}/reprovision"),
     ("GET", "/api/v1/extensions/{number}/status"),
     ("GET", "/api/v1/trunk-status"),
     ("GET", "/api/v1/trunks/{name}/status"),
