@@ -9,6 +9,7 @@ import pty
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,55 +71,69 @@ def api(sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield url
 
 
-def linphonec(home: Path, config_uri: str, trust: Path | None = None) -> subprocess.Popen[bytes]:
+class Linphonec:
     """Linphone's console client, headless, with its own home and configuration: it
     fetches its configuration from ``config_uri`` at start (remote provisioning).
     ``trust``: a certificate it accepts for TLS (whatever name it holds)."""
-    # Its databases (call history, chat): without their directory, its core never starts.
-    (home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
-    rc = home / "linphonerc"
-    rc.write_text(
-        "[misc]\n"
-        f"config-uri={config_uri}\n"
-        "[sip]\n"
-        "sip_port=-1\nsip_tcp_port=-1\nsip_tls_port=-1\n"
-        + (f"root_ca={trust}\nverify_server_cn=0\n" if trust else "")
-        + "[rtp]\n"
-        "audio_rtp_port=-1\n"
-        "[sound]\n"
-        "playback_dev_id=\nringer_dev_id=\ncapture_dev_id=\n"
-        "[video]\n"
-        "capture=0\ndisplay=0\n"
-    )
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "LANG": "C"}
-    assert LINPHONEC is not None
-    # A terminal for its input: on a pipe, linphonec waits for a line and does nothing
-    # meanwhile; on a terminal, its prompt runs the SIP stack between keystrokes.
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [LINPHONEC, "-c", str(rc), "-d", "6", "-l", str(home / "linphone.log")],
-        cwd=home,
-        env=env,
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        start_new_session=True,
-    )
-    os.close(terminal)
-    process.terminal = controller  # type: ignore[attr-defined]
-    return process
 
+    def __init__(self, home: Path, config_uri: str, trust: Path | None = None) -> None:
+        assert LINPHONEC is not None
+        self.home = home
+        # Its databases (call history, chat): without their directory, its core never starts.
+        (home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
+        rc = home / "linphonerc"
+        rc.write_text(
+            "[misc]\n"
+            f"config-uri={config_uri}\n"
+            "[sip]\n"
+            "sip_port=-1\nsip_tcp_port=-1\nsip_tls_port=-1\n"
+            + (f"root_ca={trust}\nverify_server_cn=0\n" if trust else "")
+            + "[rtp]\n"
+            "audio_rtp_port=-1\n"
+            "[video]\n"
+            "capture=0\ndisplay=0\n"
+        )
+        env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "LANG": "C"}
+        # A terminal for its input: on a pipe, linphonec waits for a line and does nothing
+        # meanwhile; on a terminal, its prompt runs the SIP stack between keystrokes.
+        self.terminal, other_end = pty.openpty()
+        self.process = subprocess.Popen(
+            [LINPHONEC, "-c", str(rc), "-d", "6", "-l", str(home / "linphone.log")],
+            cwd=home,
+            env=env,
+            stdin=other_end,
+            stdout=other_end,
+            stderr=other_end,
+            start_new_session=True,
+        )
+        os.close(other_end)
+        self.output = bytearray()  # what it prints, read as it comes (a full terminal blocks it)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    controller: int = process.terminal  # type: ignore[attr-defined]
-    try:
-        os.write(controller, b"quit\n")
-        process.wait(timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        process.kill()
-        process.wait()
-    finally:
-        os.close(controller)
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.terminal, 4096)
+            except OSError:  # EIO: it has exited
+                return
+            if not data:
+                return
+            self.output += data
+
+    def stop(self) -> None:
+        try:
+            os.write(self.terminal, b"quit\n")
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        self.reader.join(timeout=5)
+        os.close(self.terminal)
+
+    def log(self) -> str:
+        text = (self.home / "linphone.log").read_text(errors="replace")
+        return self.output.decode(errors="replace") + text[-5000:]
 
 
 def wait_registered(sip: Pbx4Sip, number: str, timeout: float = 20) -> list[dict[str, Any]]:
@@ -141,12 +156,12 @@ def test_linphone_fetches_its_configuration_once_and_registers(
     created = Welcome(sip.pbx).login_link("101")
     token = created["link"].split("#token=")[1]
     uri = linphone_provisioning_url(api, token)
-    phone = linphonec(home, uri)
+    phone = Linphonec(home, uri)
     try:
         contacts = wait_registered(sip, "101")
     finally:
-        stop(phone)
-    assert contacts, (home / "linphone.log").read_text(errors="replace")[-5000:]
+        phone.stop()
+    assert contacts, phone.log()
     assert contacts[0]["User-Agent"].startswith("Linphone")
     assert ";transport=tcp" not in contacts[0]["Address"].lower()  # UDP, the default
     # Applied once: Linphone will not fetch the spent URL again at its next start.
@@ -206,11 +221,11 @@ def provision(
     contacts in the SIP core."""
     created = Welcome(sip.pbx).login_link("101")
     uri = linphone_provisioning_url(api, created["link"].split("#token=")[1])
-    phone = linphonec(home, uri, trust)
+    phone = Linphonec(home, uri, trust)
     try:
         contacts = wait_registered(sip, "101")
     finally:
-        stop(phone)
-    assert contacts, (home / "linphone.log").read_text(errors="replace")[-5000:]
+        phone.stop()
+    assert contacts, phone.log()
     assert contacts[0]["User-Agent"].startswith("Linphone")
     return contacts
