@@ -177,3 +177,19 @@ def test_a_file_over_https_names_https_urls(client: TestClient, anonymous: TestC
     assert c["remote_phonebook.data.1.url"] == (
         f"https://pbx.example.com:8443/provisioning/phonebook/{YEALINK_MAC}.xml"
     )
+
+
+def test_a_broken_template_is_a_500_and_a_line_in_the_log(
+    phones: TestClient, client: TestClient, data: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    own = data / "provisioning" / "templates"
+    own.mkdir(parents=True)
+    (own / "yealink.cfg.j2").write_text("#!version:1.0.0.1\nx = {{ no_such_variable }}\n")
+    creds = credentials(client, YEALINK_MAC)
+    url = f"/provisioning/{YEALINK_MAC}.cfg"
+    response = phones.get(url, auth=(creds["username"], creds["password"]))
+    assert response.status_code == 500
+    assert "no_such_variable" in caplog.text
+    (own / "yealink.cfg.j2").write_text("{% for %}")
+    assert phones.get(url, auth=(creds["username"], creds["password"])).status_code == 500
+    assert "yealink.cfg.j2, line 1" in caplog.text

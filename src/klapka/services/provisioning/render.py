@@ -54,6 +54,10 @@ _PRESENCE_DIGIT = {
 }
 
 
+# What a broken template raises (syntax, an undefined variable): the request gets a 500.
+TemplateError = jinja2.TemplateError
+
+
 class Templates:
     """The Jinja2 environment over an admin's directory and the shipped templates."""
 

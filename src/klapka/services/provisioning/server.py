@@ -31,7 +31,12 @@ from klapka.services.provisioning.credentials import (
     check_password,
     parse_authorization,
 )
-from klapka.services.provisioning.render import Templates, common_context, context
+from klapka.services.provisioning.render import (
+    TemplateError,
+    Templates,
+    common_context,
+    context,
+)
 from klapka.services.provisioning.vendors import (
     CONFIG_TEMPLATE,
     MEDIA_TYPE,
@@ -117,6 +122,15 @@ class ProvisioningServer:
     # --- the request ------------------------------------------------------------------
 
     def fetch(self, asked: Asked) -> Reply:
+        try:
+            return self._fetch(asked)
+        except TemplateError as e:
+            name, line = getattr(e, "name", None), getattr(e, "lineno", None)
+            where = f"{name}, line {line}: " if line else ""
+            log.error("provisioning: template error: %s%s", where, e.message)
+            return Reply(500, "template error (see the log)\n")
+
+    def _fetch(self, asked: Asked) -> Reply:
         wanted = parse(asked.path)
         if wanted is None:
             return Reply(404, "not found\n")
