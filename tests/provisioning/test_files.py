@@ -193,3 +193,16 @@ def test_a_broken_template_is_a_500_and_a_line_in_the_log(
     (own / "yealink.cfg.j2").write_text("{% for %}")
     assert phones.get(url, auth=(creds["username"], creds["password"])).status_code == 500
     assert "yealink.cfg.j2, line 1" in caplog.text
+
+
+def test_the_port_is_the_one_the_sip_core_listens_on(
+    phones: TestClient, client: TestClient, data: Path
+) -> None:
+    # klapka serve --sip-port 5070: the configuration the SIP core was started with says so.
+    (data / "sip").mkdir()
+    (data / "sip" / "kamailio.cfg").write_text("listen=udp:0.0.0.0:5070\nlisten=tcp:0.0.0.0:5070\n")
+    ok(client.patch("/api/v1/system", json={"sip": {"domain": "pbx.example.com"}}))
+    c = cfg(fetch(phones, client, f"{YEALINK_MAC}.cfg", "yealink", YEALINK_MAC))
+    assert c["account.1.sip_server.1.port"] == "5070"
+    # The phone reaches the SIP core where it reached the provisioning server.
+    assert c["account.1.sip_server.1.address"] == "testserver"

@@ -154,15 +154,21 @@ def context(
     language: str | None,
     names: dict[str, str],
     admin_password: str,
+    listening: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """Every variable of a configuration file's template (docs/provisioning.md)."""
+    """Every variable of a configuration file's template (docs/provisioning.md).
+
+    ``host``: the host name the phone reached the provisioning server by (it reaches the
+    SIP core there too); ``listening``: the ports the SIP core was started with, by
+    transport (they win over the system settings, as for the apps)."""
     sip = system.sip
+    configured = {"udp": sip.udp_port, "tcp": sip.tcp_port, "tls": sip.tls_port or 0}
+    ports = {k: (listening or {}).get(k) or v for k, v in configured.items()}
     transport = ext.advanced.transport
-    ports = {"udp": sip.udp_port, "tcp": sip.tcp_port, "tls": sip.tls_port or 0}
-    port = ports[transport.value] or sip.udp_port
-    if transport is Transport.TLS and not sip.tls_port:
+    if transport is Transport.TLS and not ports["tls"]:
         transport = Transport.UDP  # TLS is off: the phone would not reach the PBX
-    server_host = sip.domain or host
+    port = ports[transport.value]
+    server_host = host
     display = ext.effective_caller_id_name
     account = {
         "index": 1,
@@ -173,6 +179,7 @@ def context(
         "auth_user": ext.effective_sip_username,
         "password": ext.sip_password or "",
         "server": server_host,
+        "domain": sip.domain or server_host,
         "port": port,
         "transport": transport.value,
         "mailbox": VOICEMAIL_CODE,
@@ -194,7 +201,13 @@ def context(
         },
         "accounts": [account],
         "account": account,
-        "server": {"host": server_host, "port": port, "transport": transport.value, **ports},
+        "server": {
+            "host": server_host,
+            "domain": sip.domain or server_host,
+            "port": port,
+            "transport": transport.value,
+            **ports,
+        },
         "keys": [key_view(k, names) for k in sorted(ext.function_keys, key=lambda k: k.key)],
         "voicemail": {"enabled": ext.voicemail.enabled, "number": VOICEMAIL_CODE},
         "dnd_on": DND_ON,

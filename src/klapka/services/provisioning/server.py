@@ -48,6 +48,8 @@ from klapka.services.provisioning.vendors import (
     parse,
     vendor_of,
 )
+from klapka.services.telephony.sip_paths import SipPaths
+from klapka.services.welcome import listening
 from klapka.store import tables as t
 from klapka.store.repository import join_secrets
 
@@ -114,6 +116,7 @@ def find_phone(conn: Connection, mac: str) -> Found | None:
 class ProvisioningServer:
     def __init__(self, pbx: Pbx, data_dir: Path, throttle: FailureThrottle | None = None) -> None:
         self.pbx = pbx
+        self.sip_paths = SipPaths(data_dir / "sip")
         override, key_file = paths_of(data_dir)
         self.templates = Templates(override)
         self.key = DeviceKey(key_file)
@@ -176,6 +179,7 @@ class ProvisioningServer:
                     language=found.language,
                     names=names,
                     admin_password=self.key.admin_password(found.phone.mac),
+                    listening=listening(self.sip_paths),
                 )
                 variables["vendor"] = vendor.value
                 template = self._template(found.phone, vendor)
