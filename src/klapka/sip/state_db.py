@@ -36,6 +36,8 @@ SCHEMA_FILES = {
     # presence and pua (subscriptions, published states; klapka.sip.kamailio_cfg)
     "presence": "presence-create.sql",
 }
+# What each file keeps, for the warnings.
+KEPT = {"usrloc": "registrations", "dialog": "calls", "presence": "subscriptions"}
 # How often Kamailio writes changed registrations and calls to the file: what a kill -9 of
 # Kamailio can lose is at most this many seconds of changes.
 WRITE_BACK_SECONDS = 5
@@ -181,8 +183,9 @@ def prepare(path: Path, module: str) -> bool:
     state in memory only."""
     if not available():
         log.warning(
-            "registrations and calls will not survive a restart of the SIP core: "
+            "%s will not survive a restart of the SIP core: "
             "%s is missing (package kamailio-sqlite-modules)",
+            KEPT.get(module, module),
             SCHEMA_DIR,
         )
         return False
@@ -201,8 +204,8 @@ def prepare(path: Path, module: str) -> bool:
         return True
     except (sqlite3.Error, OSError) as e:
         log.warning(
-            "registrations and calls will not survive a restart of the SIP core: "
-            "could not use or make %s (%s)",
+            "%s will not survive a restart of the SIP core: could not use or make %s (%s)",
+            KEPT.get(module, module),
             path,
             e,
         )
