@@ -55,9 +55,10 @@ def test_a_form_of_another_object_has_no_badges() -> None:
 def test_yaml_editors_and_whole_tabs_name_what_is_not_active_yet() -> None:
     with Client(page("/test-badges-notes"), request=None) as client:
         not_active_note(Translator("en"), "trunk")
-        not_active_note(Translator("en"), "extension.phones")
+        not_active_note(Translator("en"), "extension.features.door_phone")
+        not_active_note(Translator("en"), "extension.phones")  # provisioned: no badge
         not_active_note(Translator("en"), "queue")
         labels = [str(getattr(e, "text", "")) for e in client.elements.values()]
         badges = _badges(client)
-    assert set(badges) == {"trunk", "extension.phones"}
+    assert set(badges) == {"trunk", "extension.features.door_phone"}
     assert "codecs, dtmf_mode, dids" in labels
