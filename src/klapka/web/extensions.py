@@ -26,8 +26,10 @@ from klapka.services.directory.extension_csv import ExtensionCsv
 from klapka.services.directory.objects import Objects
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.principal import Principal
+from klapka.services.provisioning.reprovision import PhoneProvisioning
 from klapka.services.telephony.simulator import Simulator
 from klapka.services.welcome import Welcome
+from klapka.store.database import data_dir
 from klapka.web import call_views, extension_tabs
 from klapka.web.forms import Field, Form, not_active_note
 from klapka.web.frame import PageContext, open_page, url
@@ -467,6 +469,7 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
                             voicemail_messages(ctx, number)
                 with ui.tab_panel(tab["phones"]):
                     yaml_list(ctx, number, ext, "phones", changed, saved)
+                    reprovision_buttons(ctx, number, ext)
                 with ui.tab_panel(tab["function_keys"]):
                     function_keys_editor(ctx, number, ext, changed, saved)
         with ui.card().classes("flex-grow min-w-[18rem]"):
@@ -659,6 +662,30 @@ def yaml_list(
         return Objects(ctx.pbx, p).put_part(KIND, number, key, read())
 
     _save_button(ctx, form, put, saved)
+
+
+def reprovision_buttons(ctx: PageContext, number: str, ext: dict[str, Any]) -> None:
+    """Per stored phone: re-provision it (a SIP NOTIFY check-sync; docs/provisioning.md)."""
+    t = ctx.t
+    if not ext["phones"]:
+        return
+    ui.separator().classes("my-3")
+
+    def reprovision(mac: str) -> None:
+        done = ctx.attempt(
+            lambda p: PhoneProvisioning(ctx.pbx, p, data_dir()).reprovision(number, mac), None
+        )
+        if done is not None:
+            ui.notify(t("Sent to {count} registered desk phones.", count=done["sent"]))
+
+    for phone in ext["phones"]:
+        mac = phone["mac"]
+        with ui.row().classes("items-center gap-2"):
+            name = " ".join(p for p in (phone.get("vendor"), phone.get("model"), mac) if p)
+            ui.label(name).classes("font-mono text-sm")
+            ui.button(
+                t("Re-provision"), icon="sync", on_click=lambda mac=mac: reprovision(mac)
+            ).props(f'flat dense data-testid="reprovision-{mac}"')
 
 
 def function_keys_editor(

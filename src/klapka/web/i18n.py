@@ -238,6 +238,8 @@ CZECH: dict[str, str] = {
     "Phones and function keys are edited as YAML here.": (
         "Telefony a funkční klávesy se zde upravují jako YAML."
     ),
+    "Re-provision": "Znovu načíst konfiguraci",
+    "Sent to {count} registered desk phones.": "Odesláno {count} registrovaným stolním telefonům.",
     "Fix the marked fields.": "Opravte označená pole.",
     "Only an admin may open another user's settings.": (
         "Nastavení jiného uživatele může otevřít jen administrátor."

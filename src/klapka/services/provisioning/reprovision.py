@@ -32,12 +32,16 @@ class PhoneProvisioning:
     """An admin's actions on the phones of an extension."""
 
     def __init__(
-        self, pbx: Pbx, principal: Principal, data_dir: Path, server: ProvisioningServer
+        self,
+        pbx: Pbx,
+        principal: Principal,
+        data_dir: Path,
+        server: ProvisioningServer | None = None,
     ) -> None:
         self.pbx = pbx
         self.principal = principal
         self.data_dir = data_dir
-        self.server = server
+        self.server = server or ProvisioningServer(pbx, data_dir)
 
     def _phone(self, number: str, mac: str) -> str:
         require_admin(self.principal)
