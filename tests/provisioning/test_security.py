@@ -141,3 +141,29 @@ def test_unknown_file_names_are_404_and_not_counted(phones: TestClient, client: 
     for name in ("boot.cfg", f"{YEALINK_MAC}-local.cfg", "../klapka.db", "cfg.xml"):
         assert phones.get(f"/provisioning/{name}").status_code == 404
     assert audit(client, "provisioning_failed") == []
+
+
+def test_an_unknown_phone_that_retries_counts_once_a_scan_of_macs_blocks(
+    phones: TestClient, client: TestClient
+) -> None:
+    # A phone not yet in the directory retries: one failure, one audit entry per window,
+    # and the phones behind the same address are not blocked.
+    for _ in range(MAX_FAILURES + 5):
+        assert phones.get(f"/provisioning/{UNKNOWN_MAC}.cfg").status_code == 404
+    assert len(audit(client, "provisioning_failed")) == 1
+    assert phones.get(URL, auth=("101", "4711")).status_code == 200
+    # Many different MACs from one address: a scan, blocked.
+    for i in range(MAX_FAILURES):
+        phones.get(f"/provisioning/0011223344{i:02x}.cfg")
+    assert phones.get(URL, auth=("101", "4711")).status_code == 429
+
+
+def test_a_digest_answer_for_one_file_does_not_open_another(
+    phones: TestClient, client: TestClient
+) -> None:
+    creds = credentials(client, YEALINK_MAC)
+    challenge = phones.get(URL).headers.get_list("www-authenticate")[0]
+    auth = digest(creds["username"], creds["password"], challenge, URL)
+    assert phones.get(URL, headers={"Authorization": auth}).status_code == 200
+    book = f"/provisioning/phonebook/{YEALINK_MAC}.xml"
+    assert phones.get(book, headers={"Authorization": auth}).status_code == 401

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REALM = "klapka provisioning"
 NONCE_SECONDS = 300  # a Digest nonce is accepted this long after it was made
@@ -136,14 +137,19 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()  # RFC 7616 Digest: what phones speak
 
 
-def check_password(presented: Presented, password: str, method: str, key: DeviceKey) -> bool:
+def check_password(
+    presented: Presented, password: str, method: str, path: str, key: DeviceKey
+) -> bool:
     """Does ``presented`` prove knowledge of ``password``? (Digest: a fresh nonce of ours,
-    qop auth or none; the URI is the client's, as it hashed it.)"""
+    qop auth or none, for the ``path`` asked for: a response seen for one file does not
+    open another.)"""
     if presented.scheme == "basic":
         return hmac.compare_digest(presented.password.encode(), password.encode())
     p = presented.params or {}
     nonce = p.get("nonce", "")
     if p.get("realm") != REALM or not key.nonce_fresh(nonce):
+        return False
+    if not urlsplit(p.get("uri", "")).path.endswith(path):
         return False
     if p.get("algorithm", "MD5").upper() != "MD5":
         return False
@@ -168,7 +174,11 @@ def challenges(key: DeviceKey) -> list[str]:
 
 
 class FailureThrottle:
-    """Failed attempts per source address, in memory (per process; a restart forgets)."""
+    """Failed attempts per source address, in memory (per process; a restart forgets).
+
+    A failure given a ``once`` key (an unknown MAC) counts once per window: a phone not
+    yet in the directory that retries does not block the other phones behind the same
+    address; a scan of many MACs still does."""
 
     def __init__(
         self,
@@ -179,14 +189,14 @@ class FailureThrottle:
         self.max_failures = max_failures
         self.window = window
         self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, deque[tuple[float, str | None]]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, ip: str, now: float) -> deque[float]:
+    def _recent(self, ip: str, now: float) -> deque[tuple[float, str | None]]:
         times = self._failures.get(ip)
         if times is None:
             return deque()
-        while times and now - times[0] >= self.window:
+        while times and now - times[0][0] >= self.window:
             times.popleft()
         if not times:
             del self._failures[ip]
@@ -199,15 +209,17 @@ class FailureThrottle:
             times = self._recent(ip, now)
             if len(times) < self.max_failures:
                 return 0
-            return max(1, int(times[0] + self.window - now + 0.999))
+            return max(1, int(times[0][0] + self.window - now + 0.999))
 
-    def failed(self, ip: str) -> bool:
-        """Count a failure; True when it is the one that blocks the address."""
+    def failed(self, ip: str, once: str | None = None) -> tuple[bool, bool]:
+        """Count a failure: (whether it counted, whether it is the one that blocks)."""
         with self._lock:
             now = self.clock()
             times = self._recent(ip, now)
-            times.append(now)
+            if once is not None and any(key == once for _, key in times):
+                return False, False
+            times.append((now, once))
             self._failures[ip] = times
             if len(self._failures) > 100_000:  # a flood of addresses: forget the oldest
                 self._failures.pop(next(iter(self._failures)))
-            return len(times) == self.max_failures
+            return True, len(times) == self.max_failures

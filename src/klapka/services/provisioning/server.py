@@ -149,12 +149,12 @@ class ProvisioningServer:
         with self.pbx.tx() as repo:
             found = find_phone(repo.conn, wanted.mac)
             if found is None:
-                self._failed(repo.conn, asked, wanted.mac, "unknown MAC address", None)
+                self._failed(repo.conn, asked, wanted.mac, "unknown MAC address", None, once=True)
                 return Reply(404, "not found\n")
             presented = parse_authorization(asked.authorization)
             if presented is None:
                 return Reply(401, "authentication required\n", challenges=challenges(self.key))
-            if not self._authentic(presented, found, asked.method):
+            if not self._authentic(presented, found, asked):
                 self._failed(repo.conn, asked, wanted.mac, "wrong credentials", presented.user)
                 return Reply(401, "authentication required\n", challenges=challenges(self.key))
             system = repo.system()[0]
@@ -200,21 +200,32 @@ class ProvisioningServer:
             )  # fmt: skip
         return CONFIG_TEMPLATE[vendor]
 
-    def _authentic(self, presented: Presented, found: Found, method: str) -> bool:
+    def _authentic(self, presented: Presented, found: Found, asked: Asked) -> bool:
         user = presented.user.strip().lower().replace(":", "").replace("-", "")
+        path = "/provisioning/" + asked.path
         if user == found.phone.mac:
             password = self.key.device_password(found.phone.mac)
-            return check_password(presented, password, method, self.key)
+            return check_password(presented, password, asked.method, path, self.key)
         ext = found.extension
         if presented.user == ext.number and ext.voicemail.pin:
-            return check_password(presented, ext.voicemail.pin, method, self.key)
+            return check_password(presented, ext.voicemail.pin, asked.method, path, self.key)
         return False
 
     def _failed(
-        self, conn: Connection, asked: Asked, mac: str, reason: str, user: str | None
+        self,
+        conn: Connection,
+        asked: Asked,
+        mac: str,
+        reason: str,
+        user: str | None,
+        once: bool = False,
     ) -> None:
+        """Count the failure (an unknown MAC once per window and address) and, when it
+        counted, write it to the audit log."""
         ip = asked.source_ip or "unknown"
-        blocks = self.throttle.failed(ip)
+        counted, blocks = self.throttle.failed(ip, once=f"mac:{mac}" if once else None)
+        if not counted:
+            return
         who = Principal(role="anonymous", name="provisioning", source_ip=asked.source_ip)
         details = {"reason": reason, "file": asked.path[:100], "user": (user or "")[:63] or None}
         audit.record(conn, who, "provisioning_failed", KIND, mac, None, details)
