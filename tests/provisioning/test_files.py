@@ -21,6 +21,11 @@ from helpers import (
     ok,
     xml,
 )
+from sqlalchemy import update
+
+from klapka.domain.references import Kind
+from klapka.services.pbx import Pbx
+from klapka.store import tables as t
 
 
 @pytest.fixture
@@ -206,3 +211,18 @@ def test_the_port_is_the_one_the_sip_core_listens_on(
     assert c["account.1.sip_server.1.port"] == "5070"
     # The phone reaches the SIP core where it reached the provisioning server.
     assert c["account.1.sip_server.1.address"] == "testserver"
+
+
+def test_an_extension_row_broken_in_the_database_is_a_500_not_a_crash(
+    phones: TestClient, client: TestClient, pbx: Pbx, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pbx.tx() as repo:
+        row = repo.row(Kind.EXTENSION, "101")
+        repo.conn.execute(
+            update(t.extensions)
+            .where(t.extensions.c.id == row.id)
+            .values(data={**row.data, "concurrent_registrations": 99})
+        )
+    response = phones.get(f"/provisioning/{YEALINK_MAC}.cfg", auth=("101", "4711"))
+    assert response.status_code == 500
+    assert "extension 101" in caplog.text

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, select
 
 from klapka.domain.extension import Extension, FunctionKeyType, Phone
@@ -97,6 +98,10 @@ def paths_of(data_dir: Path) -> tuple[Path, Path]:
     return root / "templates", root / "device.key"
 
 
+class BrokenRow(Exception):
+    """The stored settings of the phone's extension are not valid (edited in the database)."""
+
+
 def find_phone(conn: Connection, mac: str) -> Found | None:
     ext = t.extensions
     row = conn.execute(
@@ -106,7 +111,10 @@ def find_phone(conn: Connection, mac: str) -> Found | None:
     ).first()
     if row is None:
         return None
-    extension = Extension.model_validate(join_secrets(dict(row.data), dict(row.secrets)))
+    try:
+        extension = Extension.model_validate(join_secrets(dict(row.data), dict(row.secrets)))
+    except ValidationError as e:  # a row changed behind klapka's back
+        raise BrokenRow(f"extension {row.data.get('number')}: {e.error_count()} problems") from None
     phone = next((p for p in extension.phones if p.mac == mac), None)
     if phone is None:
         return None
@@ -127,6 +135,9 @@ class ProvisioningServer:
     def fetch(self, asked: Asked) -> Reply:
         try:
             return self._fetch(asked)
+        except BrokenRow as e:
+            log.error("provisioning: %s cannot be read", e)
+            return Reply(500, "the phone's settings cannot be read (see the log)\n")
         except TemplateError as e:
             name, line = getattr(e, "name", None), getattr(e, "lineno", None)
             where = f"{name}, line {line}: " if line else ""
