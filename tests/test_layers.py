@@ -111,6 +111,7 @@ LOCAL_IMPORTS_ALLOWED = {
     ("klapka/cli.py", "klapka.store.migrate"),
     # FastAPI and NiceGUI take about a second to import; only `klapka serve` needs them.
     ("klapka/cli.py", "klapka.api.app"),
+    ("klapka/cli.py", "klapka.api.provisioning"),  # the HTTPS listener for phones
     ("klapka/cli.py", "klapka.web"),
     # The pages (`from klapka.web import admin, ...`) register themselves with NiceGUI when
     # imported: only when a UI is mounted.
