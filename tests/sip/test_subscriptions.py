@@ -13,6 +13,7 @@ from xml.sax.saxutils import escape
 import pytest
 from pbx4sip import Pbx4Sip
 from sipp import free_udp_port, scenario
+from test_supervision import answering, gone, kill_main, rows, wait_for
 from watcher import Watcher
 
 from klapka.domain.values import PresenceStatus
@@ -338,3 +339,24 @@ def test_sipp_watches_presence_change(sip: Pbx4Sip) -> None:
     time.sleep(0.3)
     Objects(sip.pbx).set_presence("104", PresenceStatus.OFF_WORK, "")
     watch.finish()
+
+
+def test_subscriptions_outlive_a_restart_of_kamailio(sip: Pbx4Sip) -> None:
+    """Written back to presence.sqlite, a subscription is loaded again after kill -9 of
+    Kamailio, and everything is published again: the watcher is notified within its
+    subscription as before."""
+    sip.apply(doc())
+    watcher = Watcher(sip.port, "101", PASSWORDS["101"])
+    try:
+        assert watcher.subscribe("102", "presence") in (200, 202)
+        watcher.wait_for(r"<note>Available</note>")
+        db = sip.core.paths.root / "presence.sqlite"
+        wait_for("the subscription written", lambda: rows(db, "active_watchers"))
+        workers = kill_main(sip)
+        wait_for("SIP answering again", lambda: gone(workers) and answering(sip))
+        seen = len(watcher.notifies)
+        Objects(sip.pbx).set_presence("102", PresenceStatus.AWAY, "After the restart")
+        notify = watcher.wait_for(r"<dm:note>After the restart</dm:note>", timeout=10, since=seen)
+        assert notify.headers["call-id"] == watcher.call_id
+    finally:
+        watcher.close()

@@ -143,6 +143,8 @@ def run(feed: PresenceFeed, stopping: Event, life: Callable[[], int]) -> None:
             else:
                 feed.update(life(), changed)
             version, stamps = current, fresh
+            if feed.life != life():
+                stopping.wait(1)  # Kamailio (re)starting or refusing: not every 0.05 s
         except Exception:
             log.exception("could not publish the extensions' presence")
             stopping.wait(1)
