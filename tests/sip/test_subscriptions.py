@@ -111,10 +111,14 @@ def test_message_summary_follows_the_mailbox(sip: Pbx4Sip) -> None:
     watcher = Watcher(sip.port, "102", PASSWORDS["102"])
     try:
         assert watcher.subscribe("102", "message-summary") in (200, 202)
+        by_code = Watcher(sip.port, "102", PASSWORDS["102"])  # a phone naming its voicemail code
+        assert by_code.subscribe("*97", "message-summary") in (200, 202)
         seen = len(watcher.notifies)
         notify_mailbox(sip.core.paths.root.parent, "102", 2, 1)
         notify = watcher.wait_for(r"Messages-Waiting: yes.*Voice-Message: 2/1", since=seen)
         assert "active" in notify.state
+        by_code.wait_for(r"Messages-Waiting: yes.*Voice-Message: 2/1")
+        by_code.close()
         seen = len(watcher.notifies)
         notify_mailbox(sip.core.paths.root.parent, "102", 0, 3)
         watcher.wait_for(r"Messages-Waiting: no.*Voice-Message: 0/3", since=seen)

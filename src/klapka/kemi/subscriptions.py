@@ -5,7 +5,8 @@ who may subscribe to what, and lets in the states klapka publishes to itself:
 
 - ``dialog`` (BLF, RFC 4235): a phone of an extension watches another extension's calls;
 - ``presence`` (PIDF): the extension's presence status and note, as klapka has it;
-- ``message-summary`` (RFC 3842): a phone watches its own extension's mailbox.
+- ``message-summary`` (RFC 3842): a phone watches its own extension's mailbox (whatever
+  the request URI names, unless it is another extension).
 
 A new SUBSCRIBE is authenticated like an INVITE (digest, the extension's SIP account); the
 watched extension must exist and be visible to the watcher by the client permission rules
@@ -88,10 +89,12 @@ def request(adapter: Authenticator, source: str, method: str) -> None:
     watcher = account["extension"]
     target = KSR.pv.get("$rU") or ""
     if event == "message-summary":
-        target = target or watcher
-        if target != watcher:
+        # The phone's own mailbox, whatever it names (its number, its SIP username, a
+        # voicemail access code): only another extension's mailbox is refused.
+        if target != watcher and target in snap.directory.extensions:
             KSR.sl.sl_send_reply(403, "Only the extension's own mailbox")
             return
+        target = watcher
     elif target not in snap.directory.extensions or not sees(account, target):
         KSR.sl.sl_send_reply(404, "Not Found")
         return
