@@ -11,15 +11,17 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
-from pbx4sip import Pbx4Sip
+from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port, scenario
 from test_supervision import answering, gone, kill_main, rows, wait_for
 from watcher import Watcher
 
 from klapka.domain.values import PresenceStatus
 from klapka.services.directory.objects import Objects
+from klapka.services.pbx import Pbx
 from klapka.services.telephony.mwi import notify_mailbox
 from klapka.sip.kamailio_cfg import presence_available
+from klapka.sip.supervisor import SipCore
 
 pytestmark = pytest.mark.skipif(
     not presence_available(), reason="kamailio-presence-modules is not installed"
@@ -362,5 +364,28 @@ def test_subscriptions_outlive_a_restart_of_kamailio(sip: Pbx4Sip) -> None:
         Objects(sip.pbx).set_presence("102", PresenceStatus.AWAY, "After the restart")
         notify = watcher.wait_for(r"<dm:note>After the restart</dm:note>", timeout=10, since=seen)
         assert notify.headers["call-id"] == watcher.call_id
+    finally:
+        watcher.close()
+
+
+def test_after_klapka_restarts_its_watchers_get_the_current_state(
+    database_url: str, tmp_path: Path
+) -> None:
+    """klapka stopped (Kamailio writes the subscriptions back) and started again: every
+    extension's presence is published anew and the restored subscription is notified."""
+    port, data = free_udp_port(), tmp_path / "data"
+    first = SipCore(Pbx.from_url(database_url), data, "127.0.0.1", port, port)
+    watcher = Watcher(port, "101", PASSWORDS["101"])
+    try:
+        with running(first.pbx, first, tmp_path / "sipp") as sip:
+            sip.apply(doc())
+            Objects(sip.pbx).set_presence("102", PresenceStatus.LUNCH_BREAK, "Back at 1")
+            assert watcher.subscribe("102", "presence") in (200, 202)
+            watcher.wait_for(r"<dm:note>Back at 1</dm:note>")
+        seen = len(watcher.notifies)
+        second = SipCore(Pbx.from_url(database_url), data, "127.0.0.1", port, port)
+        with running(second.pbx, second, tmp_path / "sipp-again"):
+            notify = watcher.wait_for(r"<dm:note>Back at 1</dm:note>", timeout=10, since=seen)
+            assert notify.headers["call-id"] == watcher.call_id
     finally:
         watcher.close()

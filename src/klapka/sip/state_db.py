@@ -175,6 +175,19 @@ def _has_tables(path: Path) -> bool:
         return True  # unreadable: kept aside, someone may want to look at it
 
 
+# Tables emptied before each start: what Kamailio keeps only in memory elsewhere. pua's
+# publications name states the presence module held in memory (publ_cache 2), gone after a
+# restart: a refresh of one would be refused (412) and the state not published again.
+FORGOTTEN = {"presence": ("pua",)}
+
+
+def _forget(path: Path, tables: tuple[str, ...]) -> None:
+    if tables:
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            for table in tables:
+                db.execute(f"DELETE FROM {table}")
+
+
 def prepare(path: Path, module: str) -> bool:
     """Make sure the file of ``module`` (usrloc, dialog) is one Kamailio can use: made if
     missing; moved aside (with a warning) and made again if it is corrupt, half made or of
@@ -194,6 +207,7 @@ def prepare(path: Path, module: str) -> bool:
         if path.exists():
             wrong = problem(path, sql)
             if wrong is None:
+                _forget(path, FORGOTTEN.get(module, ()))
                 return True
             if _has_tables(path):
                 aside = set_aside(path)
