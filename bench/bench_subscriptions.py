@@ -370,8 +370,14 @@ def main() -> None:
                 cps(work, target, core, callees, [int(r) for r in args.rates.split(",")],
                     args.cps_seconds)  # fmt: skip
             log = core.paths.log.read_text(errors="replace")
-            errors = [line for line in log.splitlines() if "ERROR" in line]
-            print(f"klapka's Kamailio logged {len(errors)} errors", *errors[:5], sep="\n  ")
+            kinds: dict[str, int] = {}
+            for line in log.splitlines():
+                if "ERROR:" in line:  # without the process, Call-ID and numbers
+                    kind = re.sub(r"\d+", "N", line.split("ERROR:", 1)[1].split("}", 1)[-1])
+                    kinds[kind.strip()[:160]] = kinds.get(kind.strip()[:160], 0) + 1
+            print(f"klapka's Kamailio logged {sum(kinds.values())} errors")
+            for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1])[:5]:
+                print(f"  {n:>7}x {kind}")
         finally:
             core.stop()
 
