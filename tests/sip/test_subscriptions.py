@@ -142,9 +142,13 @@ def _free_pair() -> int:
 
 
 @pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip-core is not installed")
-def test_baresips_mwi_and_presence_modules_subscribe(sip: Pbx4Sip, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_baresips_mwi_and_presence_modules_subscribe(
+    sip: Pbx4Sip, tmp_path: Path, transport: str
+) -> None:
     """Debian's baresip with its mwi module (its own mailbox) and presence module (a
-    contact's presence): both subscriptions are accepted and notified."""
+    contact's presence): both subscriptions are accepted and notified, over UDP and over
+    TCP (the NOTIFYs on the phone's connection)."""
     sip.apply(doc())
     Objects(sip.pbx).set_presence("102", PresenceStatus.DO_NOT_DISTURB, "In a meeting")
     workdir = tmp_path / "baresip"
@@ -156,9 +160,12 @@ def test_baresips_mwi_and_presence_modules_subscribe(sip: Pbx4Sip, tmp_path: Pat
         "module_app mwi.so\nmodule_app presence.so\n"
     )
     (workdir / "accounts").write_text(
-        f"<sip:101@127.0.0.1:{sip.port};transport=udp>;auth_pass={PASSWORDS['101']};regint=300\n"
+        f"<sip:101@127.0.0.1:{sip.port};transport={transport}>;auth_pass={PASSWORDS['101']};"
+        "regint=300\n"
     )
-    (workdir / "contacts").write_text(f'"Jana" <sip:102@127.0.0.1:{sip.port}>;presence=p2p\n')
+    (workdir / "contacts").write_text(
+        f'"Jana" <sip:102@127.0.0.1:{sip.port};transport={transport}>;presence=p2p\n'
+    )
     with (workdir / "log").open("wb") as log:
         phone = subprocess.Popen(["baresip", "-f", str(workdir), "-s", "-t", "6"],
                                  stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
