@@ -37,6 +37,7 @@ from klapka.services.directory.presence_schedule import PresenceScheduler
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
+from klapka.services.telephony.hot_desk import HotDeskLogout
 from klapka.services.telephony.simulator import Simulator, render_text
 from klapka.services.welcome import Welcome
 from klapka.sip.supervisor import SipCore
@@ -460,6 +461,9 @@ def serve(
     # down), then every transition as it comes.
     schedules = PresenceScheduler(Pbx.from_url(url))
     schedules.start()
+    # Hot desking: logins past system.hot_desking_logout end (also those due while down).
+    hot_desk_logout = HotDeskLogout(Pbx.from_url(url))
+    hot_desk_logout.start()
     if sip:
         listen = sip_host or system.sip.listen_address
         udp = sip_port or system.sip.udp_port
@@ -492,7 +496,7 @@ def serve(
             Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls, trace=sip_trace,
             ws_port=ws, wss_port=wss, public_address=system.sip.public_address or "",
         )  # fmt: skip
-        _stop_with_klapka(core, media, schedules)
+        _stop_with_klapka(core, media, schedules, hot_desk_logout)
         problem = None
         try:
             core.start()
@@ -530,6 +534,7 @@ def serve(
         if https is not None:
             https.should_exit = True
         schedules.stop()
+        hot_desk_logout.stop()
         if core is not None:
             core.stop()
         if media is not None:

@@ -71,6 +71,8 @@ ALSO_READ_BY = {
         "services/directory/objects.py",
         "services/directory/writer.py",
     ),
+    # the login's end is set when a user logs in at a hot desk (a feature code)
+    "system.hot_desking_logout": ("services/telephony/hot_desk.py",),
 }
 
 

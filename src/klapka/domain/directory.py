@@ -359,6 +359,11 @@ class System(Model):
         default_factory=lambda: ["112"]
     )
     portal_url: Annotated[str, Field(max_length=255)] = "http://127.0.0.1:8080"
+    # Hot desking: users logged in at a hot-desk phone are logged out at this local time
+    # (``timezone``) every day; "" never.
+    hot_desking_logout: Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9])?$")] = (
+        "00:00"
+    )
     smtp: Smtp = Field(default_factory=Smtp)
     sip: SipSettings = Field(default_factory=SipSettings)
     sign_in: SignInPolicy = Field(default_factory=SignInPolicy)

@@ -81,7 +81,6 @@ R, S, V, P, E, A, W, C, X = (
 PERM = Effect.PERMISSIONS
 
 _NO_CODECS = "calls carry whatever codecs the two ends agree on; klapka does not filter them"
-_NO_PROVISIONING = "klapka does not provision desk phones yet"
 
 _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     # --- system ---------------------------------------------------------------------
@@ -89,6 +88,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("system.country_code", (R,), "which outside calls are international"),
     ("system.international_prefix", (R,), "which outside calls are international"),
     ("system.emergency_numbers", (R,), "always dialled out, past every restriction"),
+    ("system.hot_desking_logout", (P,), "desk-phone provisioning: hot-desk logins end then"),
     ("system.portal_url", (E, P), "links in emails; the apps' server when sip.domain is empty"),
     ("system.smtp.*", (E,), ""),
     ("system.sip.listen_address", (S,), ""),
@@ -160,7 +160,11 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.features.caller_rules.*", (R,), ""),
     ("extension.features.url_popup.*", (X,), "no client opens the URL yet"),
     ("extension.features.door_phone.*", (X,), "no intercom handling yet"),
-    ("extension.features.hot_desking", (X,), _NO_PROVISIONING),
+    (
+        "extension.features.hot_desking",
+        (R, P),
+        "a hot-desk phone's guest: internal and emergency calls only; users log in (*62)",
+    ),
     # --- extension: advanced --------------------------------------------------------
     ("extension.advanced.dtmf_mode", (X,), "DTMF passes through as the phones send it"),
     ("extension.advanced.transport", (S, P), "the least secure one it may use; the apps get it"),

@@ -8,10 +8,14 @@ from __future__ import annotations
 SIMPLE = frozenset({"*78", "*79", "*73", "*91", "*93"})  # DND on/off, forwards off
 WITH_NUMBER = frozenset({"*72", "*90", "*92"})  # forward always / busy / no answer + number
 PRESENCE = "*80"  # + one digit
+HOT_DESK_LOGIN = "*62"  # + extension + "*" + PIN (a malformed one is answered too)
+HOT_DESK_LOGOUT = "*63"
 
 
 def is_feature_code(dialled: str) -> bool:
-    if dialled in SIMPLE:
+    if dialled in SIMPLE or dialled == HOT_DESK_LOGOUT:
+        return True
+    if dialled.startswith(HOT_DESK_LOGIN):
         return True
     if dialled.startswith(PRESENCE):
         return len(dialled) == len(PRESENCE) + 1

@@ -95,6 +95,8 @@ class ExtensionView:
     trunk_caller_ids: Mapping[str, str]
     caller_id_number: str
     groups: frozenset[str]
+    # A hot-desk phone's guest account (features.hot_desking): internal and emergency only.
+    hot_desk_guest: bool = False
 
     def policy(self, status: str) -> StatusPolicy:
         return self.statuses[status]

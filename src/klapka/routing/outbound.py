@@ -104,6 +104,12 @@ def _restriction(
     d: Directory, rt: Runtime, ext: ExtensionView, number: str, at: datetime
 ) -> Refused | None:
     n = ext.number
+    if ext.hot_desk_guest:
+        return Refused(
+            "restricted",
+            f"{n} is a hot-desk phone's guest: internal and emergency numbers only (log in: *62)",
+            403,
+        )
     if not ext.outbound_calls:
         return Refused("restricted", f"outbound calls are disabled for {n}", 403)
     if not ext.outbound_outside_business_hours and not is_open(d, at):

@@ -183,6 +183,7 @@ def project_extension(
         trunk_caller_ids=dict(ext.trunk_caller_ids),
         caller_id_number=ext.effective_caller_id_number,
         groups=frozenset(groups),
+        hot_desk_guest=features.hot_desking,
     )
 
 

@@ -459,3 +459,18 @@ voicemail_messages = Table(
     Index("ix_voicemail_messages_mailbox", "mailbox", "state"),
     Index("ix_voicemail_messages_email", "email_state", "email_next_at"),
 )
+
+
+# --- Hot desking (migration 0008_hot_desk) ----------------------------------------------
+
+# Who is logged in at a hot-desk phone (runtime state, not configuration): the phone's MAC,
+# the extension of the user logged in, since when, and when they are logged out
+# automatically (``system.hot_desking_logout``). No row: the phone has its guest account.
+hot_desk_logins = Table(
+    "hot_desk_logins",
+    metadata,
+    Column("mac", String(12), primary_key=True),
+    Column("extension", String(8), nullable=False, unique=True),
+    Column("since", UtcDateTime, nullable=False),
+    Column("logout_at", UtcDateTime, nullable=True),
+)

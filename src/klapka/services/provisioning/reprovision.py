@@ -14,16 +14,12 @@ from typing import Any
 
 from klapka.domain.problems import NotFound
 from klapka.domain.references import Kind
-from klapka.kemi.classify import classify
 from klapka.services import audit
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import require_admin
 from klapka.services.principal import Principal
 from klapka.services.provisioning.server import KIND, ProvisioningServer
-from klapka.services.telephony.mwi import AOR_DOMAIN
-from klapka.services.telephony.registrations import SipCoreUnavailable
-from klapka.services.telephony.sip_paths import SipPaths
-from klapka.services.telephony.sip_rpc import KamailioRpc, RpcError
+from klapka.services.telephony.check_sync import send_check_sync
 
 log = logging.getLogger("klapka.sip")
 
@@ -68,50 +64,10 @@ class PhoneProvisioning:
         wanted = self._phone(number, mac)
         with self.pbx.tx() as repo:
             sip = repo.system()[0].sip.model_dump()
-        socket = SipPaths(self.data_dir / "sip").rpc_socket
-        rpc = KamailioRpc(socket, timeout=2.0)
-        try:
-            found = rpc.call("ul.lookup", "location", number)
-        except RpcError as e:
-            if "not found" not in str(e).lower() and "no contacts" not in str(e).lower():
-                raise SipCoreUnavailable(f"the SIP core is not running ({e})") from None
-            found = None
-        except (OSError, ValueError) as e:
-            raise SipCoreUnavailable(f"the SIP core is not running ({e})") from None
-        desks = []
-        for item in (found or {}).get("Contacts") or []:
-            c = item.get("Contact", {})
-            uri, agent = c.get("Address") or "", c.get("User-Agent") or ""
-            if (
-                uri
-                and c.get("Expires") != "expired"
-                and classify(uri, agent, c.get("Socket") or "", sip) == "desk"
-            ):
-                desks.append(c)
-        own = [c for c in desks if _names_mac(c, wanted)]
-        targets = own or desks
-        headers = (
-            f"From: <sip:provisioning@{AOR_DOMAIN}>\r\nTo: <sip:{number}@{AOR_DOMAIN}>\r\n"
-            "Event: check-sync;reboot=false\r\nSubscription-State: terminated\r\n"
-        )
-        sent = 0
-        for c in targets:
-            received = c.get("Received") or ""
-            hop = received if received.startswith("sip:") else "."
-            try:
-                rpc.call("tm.t_uac_start", "NOTIFY", c["Address"], hop, c.get("Socket") or ".",
-                         headers, "")  # fmt: skip
-                sent += 1
-            except (OSError, RpcError) as e:
-                log.warning("check-sync to %s failed: %s", c["Address"], e)
+        sent = send_check_sync(self.data_dir, sip, number, wanted)
         with self.pbx.tx() as repo:
             audit.record(
                 repo.conn, self.principal, "reprovision", KIND, wanted, None,
                 {"extension": number, "sent": sent},
             )  # fmt: skip
         return {"extension": number, "mac": wanted, "sent": sent}
-
-
-def _names_mac(contact: dict[str, Any], mac: str) -> bool:
-    text = f"{contact.get('User-Agent', '')} {contact.get('Address', '')}".lower()
-    return mac in text.replace(":", "").replace("-", "")

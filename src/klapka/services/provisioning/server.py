@@ -49,6 +49,7 @@ from klapka.services.provisioning.vendors import (
     parse,
     vendor_of,
 )
+from klapka.services.telephony.hot_desk import login_of
 from klapka.services.telephony.sip_paths import SipPaths
 from klapka.services.welcome import listening
 from klapka.store import tables as t
@@ -121,6 +122,30 @@ def find_phone(conn: Connection, mac: str) -> Found | None:
     return Found(extension, phone, row.id, row.role, row.language)
 
 
+def _logged_in(conn: Connection, found: Found) -> Found:
+    """A hot-desk phone (its extension has ``features.hot_desking``) with a user logged in
+    gets that user's account, keys and phonebook; otherwise its own extension's (the
+    guest's). A login whose user is gone leaves the guest."""
+    if not found.extension.features.hot_desking:
+        return found
+    login = login_of(conn, found.phone.mac)
+    if login is None:
+        return found
+    ext = t.extensions
+    row = conn.execute(
+        select(ext.c.id, ext.c.role, ext.c.language, ext.c.data, ext.c.secrets).where(
+            ext.c.number == login.extension
+        )
+    ).first()
+    if row is None:
+        return found
+    try:
+        user = Extension.model_validate(join_secrets(dict(row.data), dict(row.secrets)))
+    except ValidationError as e:
+        raise BrokenRow(f"extension {login.extension}: {e.error_count()} problems") from None
+    return Found(user, found.phone, row.id, row.role, row.language)
+
+
 class ProvisioningServer:
     def __init__(self, pbx: Pbx, data_dir: Path, throttle: FailureThrottle | None = None) -> None:
         self.pbx = pbx
@@ -168,6 +193,7 @@ class ProvisioningServer:
             if not self._authentic(presented, found, asked):
                 self._failed(repo.conn, asked, wanted.mac, "wrong credentials", presented.user)
                 return Reply(401, "authentication required\n", challenges=challenges(self.key))
+            found = _logged_in(repo.conn, found)
             system = repo.system()[0]
             vendor = vendor_of(wanted, found.phone.vendor, asked.user_agent)
             if wanted.kind is FileKind.PHONEBOOK:

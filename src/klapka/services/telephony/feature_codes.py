@@ -17,6 +17,7 @@ from klapka.domain.values import PresenceStatus
 from klapka.services.directory.objects import Objects
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal, phone_user
+from klapka.services.telephony.hot_desk import LOGIN_CODE, LOGOUT_CODE, HotDesk
 
 DND = "do_not_disturb"
 # The presence switch: *80 + the status's digit.
@@ -49,6 +50,8 @@ CODES = {
     "*91": "forward on busy off (back to voicemail)",
     "*92NUMBER": "forward on no answer to NUMBER",
     "*93": "forward on no answer off (back to voicemail)",
+    "*62EXT*PIN": "hot desking: log in at this hot-desk phone as EXT with its voicemail PIN",
+    "*63": "hot desking: log out (the phone goes back to its guest account)",
 }
 
 
@@ -61,14 +64,17 @@ class Result:
 
 
 class FeatureCodes:
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, hot_desk: HotDesk | None = None) -> None:
         self.pbx = pbx
+        self.hot_desk = hot_desk
 
     def dial(self, extension: str, dialled: str, principal: Principal | None = None) -> Result:
         """Apply ``dialled`` for ``extension``'s user; never raises for a user's mistake.
         ``principal``: who dials (the control socket passes ``phone_user(extension)``, also
         the default); the service checks it as for any caller."""
         principal = principal or phone_user(extension)
+        if dialled.startswith((LOGIN_CODE, LOGOUT_CODE)):
+            return self._hot_desk(extension, dialled)
         objects = Objects(self.pbx, principal)
         try:
             return self._apply(objects, extension, dialled)
@@ -80,6 +86,19 @@ class FeatureCodes:
             return Result(400, str(e)[:100])
         except KlapkaError as e:
             return Result(500, str(e)[:100])
+
+    def _hot_desk(self, extension: str, dialled: str) -> Result:
+        """Log in (``*62EXT*PIN``) or out (``*63``) at a hot-desk phone: the phone's own
+        account dials, so no permission rule of the user applies; the PIN proves who."""
+        desk = self.hot_desk or HotDesk(self.pbx)
+        if dialled == LOGOUT_CODE:
+            answer = desk.logout(extension)
+        else:
+            number, star, pin = dialled[len(LOGIN_CODE) :].partition("*")
+            if not (star and number.isdigit() and pin.isdigit()):
+                return Result(484, "Dial *62, your extension, * and your PIN")
+            answer = desk.login(extension, number, pin)
+        return Result(answer.sip_code, answer.message)
 
     def _apply(self, objects: Objects, extension: str, dialled: str) -> Result:
         if dialled == "*78":
