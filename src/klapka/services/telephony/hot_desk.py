@@ -162,8 +162,8 @@ class HotDesk:
         self, pbx: Pbx, check_sync: CheckSync | None = None, wrong_pins: WrongPins | None = None
     ) -> None:
         self.pbx = pbx
-        self.check_sync = check_sync or default_check_sync(pbx)
-        self.wrong_pins = wrong_pins or WRONG_PINS
+        self.check_sync = default_check_sync(pbx) if check_sync is None else check_sync
+        self.wrong_pins = WRONG_PINS if wrong_pins is None else wrong_pins
 
     # --- the phone: which one dials ---------------------------------------------------
 
