@@ -222,3 +222,17 @@ def test_malformed_messages_never_crash_or_stall_the_server(sip: Pbx4Sip, transp
     log = sip.core.paths.log.read_text(errors="replace")
     assert "route failed" not in log, [line for line in log.splitlines() if "route failed" in line]
     assert sip.core.restarts == 0
+
+
+def test_a_header_that_is_not_utf8_gets_400_and_names_it(sip: Pbx4Sip) -> None:
+    """SIP text is UTF-8: a header the adapter reads that is not (here a SUBSCRIBE's Event,
+    a Windows-1252 quote in it) is the sender's mistake, answered 400 with the reason, not
+    a server error."""
+    sip.apply(DOC)
+    data = request("SUBSCRIBE", "sip:101@klapka", extra="Event: di\x93alog").replace(
+        "di\x93alog".encode(), b"di\x93alog"
+    )
+    got = answer(data, "udp", sip.port)
+    assert got.startswith(b"SIP/2.0 400 Bad Request (not UTF-8)"), got[:80]
+    log = sip.core.paths.log.read_text(errors="replace")
+    assert "route failed" not in log

@@ -318,6 +318,11 @@ class Adapter:
     def ksr_request_route(self, msg: Any) -> int:
         try:
             self._request()
+        except UnicodeDecodeError:
+            # A header the adapter reads is not UTF-8 (SIP text is, RFC 3261 25.1): the
+            # sender's mistake, not klapka's.
+            KSR.info("klapka: a request with a header that is not UTF-8 refused\n")
+            KSR.sl.send_reply(400, "Bad Request (not UTF-8)")
         except Exception:
             KSR.err(
                 "klapka: request route failed: "
