@@ -7,12 +7,14 @@ import shutil
 import socket
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
 from pbx4sip import Pbx4Sip, running
 from sipp import free_udp_port, scenario
+from sqlalchemy import insert
 from test_supervision import answering, gone, kill_main, rows, wait_for
 from watcher import Watcher
 
@@ -22,6 +24,7 @@ from klapka.services.pbx import Pbx
 from klapka.services.telephony.mwi import notify_mailbox
 from klapka.sip.kamailio_cfg import presence_available
 from klapka.sip.supervisor import SipCore
+from klapka.store import tables as t
 
 pytestmark = pytest.mark.skipif(
     not presence_available(), reason="kamailio-presence-modules is not installed"
@@ -397,5 +400,26 @@ def test_after_klapka_restarts_its_watchers_get_the_current_state(
         with running(second.pbx, second, tmp_path / "sipp-again"):
             notify = watcher.wait_for(r"<dm:note>Back at 1</dm:note>", timeout=10, since=seen)
             assert notify.headers["call-id"] == watcher.call_id
+    finally:
+        watcher.close()
+
+
+def test_a_mailbox_with_messages_is_published_when_kamailio_starts(sip: Pbx4Sip) -> None:
+    """Messages left before this life of Kamailio (nothing changed or registered since):
+    a phone that subscribes to its mailbox sees the lamp on at once."""
+    sip.apply(doc())
+    with sip.pbx.tx() as repo:
+        for state in ("new", "new", "old"):
+            repo.conn.execute(
+                insert(t.voicemail_messages).values(
+                    mailbox="103", state=state, received_at=datetime.now(UTC), path="x.wav"
+                )
+            )
+    workers = kill_main(sip)
+    wait_for("SIP answering again", lambda: gone(workers) and answering(sip))
+    watcher = Watcher(sip.port, "103", PASSWORDS["103"])
+    try:
+        assert watcher.subscribe("103", "message-summary") in (200, 202)
+        watcher.wait_for(r"Messages-Waiting: yes.*Voice-Message: 2/1", timeout=10)
     finally:
         watcher.close()

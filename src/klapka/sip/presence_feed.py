@@ -4,7 +4,9 @@
 it, time-conditional switching included) and note with what it last published, and
 PUBLISHes the difference through Kamailio's ``pua.send_publish`` RPC (pua sends the PUBLISH
 to Kamailio itself, where the presence module NOTIFYs the watchers). After every (re)start
-of Kamailio everything is published again (the published states live in its memory only).
+of Kamailio everything is published again (the published states live in its memory only),
+and so are the counts of every mailbox that holds messages (message-summary: a phone that
+subscribes before its mailbox next changes sees its lamp right).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from datetime import UTC, datetime
 from threading import Event
 from xml.sax.saxutils import escape
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from klapka.routing.schedule import effective_presence
 from klapka.services.pbx import Pbx
-from klapka.services.telephony.mwi import AOR_DOMAIN, publish
+from klapka.services.telephony.mwi import AOR_DOMAIN, MWI_EXPIRES, publish, summary
 from klapka.services.telephony.sip_rpc import KamailioRpc, RpcError
+from klapka.services.telephony.voicemail import NEW, OLD
 from klapka.store import tables as t
 from klapka.store.directory_view import load_directory
 
@@ -77,6 +80,21 @@ def presence_states(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[st
     }
 
 
+def mailbox_counts(pbx: Pbx) -> dict[str, tuple[int, int]]:
+    """(new, old) of every mailbox that holds messages (recordings under way left out)."""
+    c = t.voicemail_messages.c
+    counts: dict[str, list[int]] = {}
+    with pbx.tx() as repo:
+        rows = repo.conn.execute(
+            select(c.mailbox, c.state, func.count())
+            .where(c.state.in_((NEW, OLD)))
+            .group_by(c.mailbox, c.state)
+        ).all()
+    for mailbox, state, n in rows:
+        counts.setdefault(str(mailbox), [0, 0])[0 if state == NEW else 1] += int(n)
+    return {m: (new, old) for m, (new, old) in counts.items()}
+
+
 class PresenceFeed:
     """What was published per extension, in this life of Kamailio."""
 
@@ -92,6 +110,13 @@ class PresenceFeed:
         if life != self.life:
             self.published.clear()
             numbers = None
+            try:
+                for number, (new, old) in mailbox_counts(self.pbx).items():
+                    publish(self.rpc, number, "message-summary", "application/simple-message-summary",
+                            summary(number, new, old), MWI_EXPIRES)  # fmt: skip
+            except (OSError, RpcError) as e:
+                log.debug("mailbox counts not published: %s", e)
+                return 0  # Kamailio (re)starting: the next update tries again
         states = presence_states(self.pbx, numbers)
         sent = 0
         for number, state in states.items():
