@@ -6,6 +6,7 @@ the API's port and over HTTPS on their own port (``provisioning_app``)."""
 
 # No ``from __future__ import annotations``: see crud.py.
 
+from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from klapka.api.crud import responses
 from klapka.api.dependencies import get_pbx, get_principal
 from klapka.http_session import source_ip
 from klapka.services.pbx import Pbx
+from klapka.services.provisioning.fetches import PhoneOverview
 from klapka.services.provisioning.reprovision import PhoneProvisioning
 from klapka.services.provisioning.server import Asked, ProvisioningServer
 from klapka.services.telephony.registrations import SipCoreUnavailable
@@ -101,12 +103,24 @@ Number = Annotated[str, Path(description="The extension's number.", max_length=8
 Mac = Annotated[str, Path(description="The phone's MAC address.", max_length=17)]
 
 
+class LastFetch(BaseModel):
+    """When the phone last fetched its configuration file (kept across restarts)."""
+
+    at: datetime  # UTC
+    at_local: str  # the same in the PBX's time zone (system.timezone), ISO 8601
+    timezone: str
+    source_ip: str | None
+    user_agent: str
+    file: str  # the path below /provisioning/ it asked for
+
+
 class PhoneCredentials(BaseModel):
     extension: str
     mac: str
     username: str
     password: str
     admin_password: str
+    last_fetch: LastFetch | None = None  # None: never fetched
 
 
 class Reprovisioned(BaseModel):
@@ -125,12 +139,16 @@ def _admin(request: Request) -> PhoneProvisioning:
     summary="How a phone signs in to the provisioning server",
     description="The phone's user name (its MAC) and password for `/provisioning/`, and the "
     "admin password klapka puts on the phone's own web UI. The extension's number and "
-    "voicemail PIN work as well.",
+    "voicemail PIN work as well. `last_fetch`: when the phone last fetched its configuration "
+    "file, from which address and User-Agent (null: never).",
     operation_id="get_phone_provisioning_credentials",
     responses=responses(PhoneCredentials),
 )
 def phone_credentials(request: Request, number: Number, mac: Mac) -> Any:
-    return _admin(request).credentials(number, mac)
+    found = _admin(request).credentials(number, mac)
+    overview = PhoneOverview(get_pbx(request), get_principal(request), _data_dir(request))
+    fetched = overview.last_fetches(number)
+    return {**found, "last_fetch": fetched.get(found["mac"])}
 
 
 @router.post(

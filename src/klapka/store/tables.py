@@ -474,3 +474,19 @@ hot_desk_logins = Table(
     Column("since", UtcDateTime, nullable=False),
     Column("logout_at", UtcDateTime, nullable=True),
 )
+
+
+# --- Provisioning: the last fetch of each phone (migration 0009_phone_fetches) ----------
+
+# When the provisioning server last served a phone its configuration file, from which
+# address and User-Agent (runtime state, not configuration; one row per MAC, overwritten by
+# each fetch). Keyed by MAC and not tied to the phones table: a moved phone keeps its row.
+phone_fetches = Table(
+    "phone_fetches",
+    metadata,
+    Column("mac", String(12), primary_key=True),
+    Column("fetched_at", UtcDateTime, nullable=False),
+    Column("source_ip", String(45), nullable=True),
+    Column("user_agent", String(255), nullable=False, server_default=""),
+    Column("file", String(100), nullable=False, server_default=""),
+)

@@ -23,7 +23,7 @@ from klapka.domain.extension import Extension, FunctionKeyType, Phone
 from klapka.services import audit
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.services.provisioning import phonebook
+from klapka.services.provisioning import fetches, phonebook
 from klapka.services.provisioning.credentials import (
     DeviceKey,
     FailureThrottle,
@@ -221,6 +221,11 @@ class ProvisioningServer:
                 variables["vendor"] = vendor.value
                 template = self._template(found.phone, vendor)
         body = self.templates.render(template, variables)
+        if wanted.kind is FileKind.CONFIG:  # the last fetch the admin's Phones tab shows
+            fetches.remember(
+                self.pbx, found.phone.mac, source_ip=asked.source_ip,
+                user_agent=asked.user_agent, file=asked.path,
+            )  # fmt: skip
         log.info(
             "provisioning: %s (%s) sent to %s for extension %s",
             asked.path, vendor.value, ip, found.extension.number,

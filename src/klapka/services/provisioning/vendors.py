@@ -20,6 +20,29 @@ class Vendor(StrEnum):
     FANVIL = "fanvil"
 
 
+# How each vendor writes its name (what the admin console's vendor picker shows).
+VENDOR_NAME = {
+    Vendor.YEALINK: "Yealink",
+    Vendor.GRANDSTREAM: "Grandstream",
+    Vendor.SNOM: "snom",
+    Vendor.FANVIL: "Fanvil",
+}
+
+# Current desk-phone models of each vendor that the shipped templates are written for: what
+# the admin console's model picker offers (a phone's ``model`` may name any other).
+MODELS: dict[Vendor, tuple[str, ...]] = {
+    Vendor.YEALINK: (
+        "T31P", "T31G", "T33G", "T34W", "T43U", "T44W", "T46U", "T48U", "T53W", "T54W",
+        "T57W", "T58W",
+    ),
+    Vendor.GRANDSTREAM: (
+        "GRP2601", "GRP2602", "GRP2603", "GRP2604", "GRP2612", "GRP2613", "GRP2614",
+        "GRP2615", "GRP2616", "GXP2135", "GXP2160", "GXP2170",
+    ),
+    Vendor.SNOM: ("D713", "D717", "D735", "D785", "D812", "D815", "D862", "D865"),
+    Vendor.FANVIL: ("X1U", "X3U", "X4U", "X5U", "X6U", "X7", "X7C", "X210"),
+}  # fmt: skip
+
 # The template each vendor's configuration file and phonebook are made from.
 CONFIG_TEMPLATE = {
     Vendor.YEALINK: "yealink.cfg",
