@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nicegui import run, ui
 from starlette.requests import Request
@@ -24,9 +25,10 @@ from klapka.services import permissions
 from klapka.services.accounts.sessions import Sessions
 from klapka.services.directory.extension_csv import ExtensionCsv
 from klapka.services.directory.objects import Objects
-from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.principal import Principal
+from klapka.services.provisioning.fetches import PhoneOverview
 from klapka.services.provisioning.reprovision import PhoneProvisioning
+from klapka.services.provisioning.vendors import MODELS, VENDOR_NAME, Vendor, vendor_named
 from klapka.services.telephony.simulator import Simulator
 from klapka.services.welcome import Welcome
 from klapka.store.database import data_dir
@@ -468,8 +470,7 @@ def extension_editor(ctx: PageContext, number: str, ext: dict[str, Any]) -> None
                         if key == "voicemail":
                             voicemail_messages(ctx, number)
                 with ui.tab_panel(tab["phones"]):
-                    yaml_list(ctx, number, ext, "phones", changed, saved)
-                    reprovision_buttons(ctx, number, ext)
+                    phones_editor(ctx, number, ext, changed, saved)
                 with ui.tab_panel(tab["function_keys"]):
                     function_keys_editor(ctx, number, ext, changed, saved)
         with ui.card().classes("flex-grow min-w-[18rem]"):
@@ -640,36 +641,149 @@ def presence_tab(
     draw()
 
 
-def yaml_list(
-    ctx: PageContext, number: str, ext: dict[str, Any], key: str, changed: Any, saved: Any
+def phones_editor(
+    ctx: PageContext, number: str, ext: dict[str, Any], changed: Any, saved: Any
 ) -> None:
+    """One card per phone: vendor and model, MAC address, template; when it last fetched
+    its file; Re-provision. Saved as the whole list through ``Objects``, as the API's
+    ``PUT .../phones``: a refused value (a bad MAC) is shown at its field."""
     t = ctx.t
-    ui.label(t("Phones and function keys are edited as YAML here.")).classes("text-sm text-grey-8")
-    not_active_note(t, f"extension.{key}")
+    rows: list[dict[str, Any]] = [dict(p) for p in ext["phones"]]
+    stored: set[str] = {p["mac"] for p in ext["phones"]}
+
+    def overview(p: Principal) -> PhoneOverview:
+        return PhoneOverview(ctx.pbx, p, data_dir())
+
+    templates = ctx.attempt(lambda p: overview(p).template_names(), None) or []
+    fetched: dict[str, dict[str, Any]] = {}
+    not_active_note(t, "extension.phones")
     form = Form(t, changed)
-    area = (
-        ui.textarea(value=dump_yaml(ext[key]) if ext[key] else "[]\n", on_change=changed)
-        .props(f'outlined autogrow data-testid="field-{key}" spellcheck=false')
-        .classes("w-full font-mono")
-    )
+    holder = ui.column().classes("w-full gap-3")
 
-    def read() -> Any:
-        return load_yaml(area.value or "[]") or []
+    def load_fetches() -> None:
+        fetched.clear()
+        fetched.update(ctx.attempt(lambda p: overview(p).last_fetches(number), None) or {})
 
-    form.fields[key] = Field(read, lambda e: setattr(area, "error", e))
+    def draw() -> None:
+        holder.clear()
+        form.fields.clear()
+        with holder:
+            if not rows:
+                ui.label(t("No phones yet.")).classes("text-grey-7")
+            for i, row in enumerate(rows):
+                phone_card(form, i, row)
 
-    def put(p: Principal) -> Any:
-        return Objects(ctx.pbx, p).put_part(KIND, number, key, read())
+    def model_options(vendor: Any, current: str) -> list[str]:
+        """The vendor's current models (vendors.MODELS), and the phone's own if another."""
+        chosen = vendor_named(str(vendor or ""))
+        options = list(MODELS[chosen]) if chosen else []
+        return options + ([current] if current and current not in options else [])
 
-    _save_button(ctx, form, put, saved)
+    def phone_card(form: Form, i: int, row: dict[str, Any]) -> None:
+        path = f"phones[{i}]"
+        original_vendor = str(row.get("vendor") or "")
+        named = vendor_named(original_vendor)
+        vendors = {v.value: VENDOR_NAME[v] for v in Vendor}
+        if original_vendor and named is None:
+            vendors[original_vendor] = original_vendor  # kept as it is, not provisioned
+        with ui.card().classes("w-full").props(f'flat bordered data-testid="phone-{i}"'):
+            with ui.grid().classes("grid-cols-1 sm:grid-cols-2 gap-x-4 w-full"):
+                vendor = (
+                    ui.select(
+                        vendors,
+                        label=t("Vendor"),
+                        value=named.value if named else (original_vendor or None),
+                        on_change=lambda _e: models_for_vendor(),
+                    )
+                    .props(f'data-testid="field-{path}.vendor"')
+                    .classes("min-w-[12rem]")
+                )
+                model = (
+                    ui.select(
+                        model_options(vendor.value, row.get("model") or ""),
+                        label=t("Model"),
+                        value=row.get("model") or None,
+                        new_value_mode="add-unique",
+                        clearable=True,
+                        on_change=changed,
+                    )
+                    .props(f'data-testid="field-{path}.model"')
+                    .classes("min-w-[12rem]")
+                )
+                mac = ui.input(t("MAC address"), value=row.get("mac") or "", on_change=changed)
+                mac.props(f'data-testid="field-{path}.mac" autocomplete=off spellcheck=false')
+                mac.props(f'hint="{t("12 hexadecimal digits, e.g. 80:5E:C0:12:34:01")}"')
+                template_options = {"": t("The vendor's own")}
+                template_options.update({n: n for n in templates})
+                if row.get("template") and row["template"] not in template_options:
+                    template_options[row["template"]] = row["template"]
+                template = (
+                    ui.select(
+                        template_options,
+                        label=t("Template"),
+                        value=row.get("template") or "",
+                        on_change=changed,
+                    )
+                    .props(f'data-testid="field-{path}.template"')
+                    .classes("min-w-[12rem]")
+                )
 
+            def models_for_vendor() -> None:
+                current = model.value or ""
+                model.set_options(model_options(vendor.value, current), value=current or None)
+                changed()
 
-def reprovision_buttons(ctx: PageContext, number: str, ext: dict[str, Any]) -> None:
-    """Per stored phone: re-provision it (a SIP NOTIFY check-sync; docs/provisioning.md)."""
-    t = ctx.t
-    if not ext["phones"]:
-        return
-    ui.separator().classes("my-3")
+            def read_vendor() -> Any:
+                chosen = str(vendor.value or "")
+                picked = vendor_named(chosen)
+                if picked is not None and picked is named:
+                    return original_vendor  # unchanged: kept as it was written
+                return VENDOR_NAME[picked] if picked is not None else chosen
+
+            form.fields[f"{path}.vendor"] = Field(
+                read_vendor, lambda e: setattr(vendor, "error", e)
+            )
+            form.fields[f"{path}.model"] = Field(
+                lambda: str(model.value or "").strip(), lambda e: setattr(model, "error", e)
+            )
+            form.fields[f"{path}.mac"] = Field(
+                lambda: (mac.value or "").strip(), lambda e: setattr(mac, "error", e)
+            )
+            form.fields[f"{path}.template"] = Field(
+                lambda: template.value or None, lambda e: setattr(template, "error", e)
+            )
+            saved_mac = row.get("mac") if row.get("mac") in stored else None
+            with ui.row().classes("items-center gap-2 w-full"):
+                last = ui.column().classes("gap-0 flex-grow min-w-0")
+                with last:
+                    fetch_lines(saved_mac)
+                if saved_mac:
+                    ui.button(
+                        t("Re-provision"),
+                        icon="sync",
+                        on_click=lambda m=saved_mac: reprovision(m),
+                    ).props(f'flat dense data-testid="reprovision-{saved_mac}"')
+                ui.button(icon="delete", on_click=lambda i=i: remove(i)).props(
+                    f'flat dense color=negative aria-label="{t("Remove phone")}" '
+                    f'data-testid="remove-phone-{i}"'
+                )
+
+    def fetch_lines(mac: str | None) -> None:
+        found = fetched.get(mac or "")
+        testid = f'data-testid="last-fetch-{mac or "new"}"'
+        if mac is None:
+            ui.label(t("Not saved yet.")).classes("text-sm text-grey-7").props(testid)
+            return
+        if found is None:
+            ui.label(t("Never fetched its file yet.")).classes("text-sm text-grey-7").props(testid)
+            return
+        local = found["at"].astimezone(ZoneInfo(found["timezone"]))
+        when = f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} ({found['timezone']})"
+        ui.label(
+            t("Last fetch: {when} from {address}", when=when, address=found["source_ip"] or "?")
+        ).classes("text-sm").props(testid)
+        if found["user_agent"]:
+            ui.label(found["user_agent"][:120]).classes("text-xs text-grey-7 break-all")
 
     def reprovision(mac: str) -> None:
         done = ctx.attempt(
@@ -678,14 +792,47 @@ def reprovision_buttons(ctx: PageContext, number: str, ext: dict[str, Any]) -> N
         if done is not None:
             ui.notify(t("Sent to {count} registered desk phones.", count=done["sent"]))
 
-    for phone in ext["phones"]:
-        mac = phone["mac"]
-        with ui.row().classes("items-center gap-2"):
-            name = " ".join(p for p in (phone.get("vendor"), phone.get("model"), mac) if p)
-            ui.label(name).classes("font-mono text-sm")
-            ui.button(
-                t("Re-provision"), icon="sync", on_click=lambda mac=mac: reprovision(mac)
-            ).props(f'flat dense data-testid="reprovision-{mac}"')
+    def collect() -> list[dict[str, Any]]:
+        found = form.values()
+        phones: list[dict[str, Any]] = []
+        for i in range(len(rows)):
+            values = found.get(f"phones[{i}]", {})
+            phones.append(
+                {
+                    "vendor": values.get("vendor") or "",
+                    "model": values.get("model") or "",
+                    "mac": values.get("mac") or "",
+                    "template": values.get("template"),
+                }
+            )
+        return phones
+
+    def remove(index: int) -> None:
+        rows[:] = collect()
+        rows.pop(index)
+        changed()
+        draw()
+
+    def add() -> None:
+        rows[:] = collect()
+        rows.append({"vendor": "", "model": "", "mac": "", "template": None})
+        changed()
+        draw()
+
+    load_fetches()
+    draw()
+    ui.button(t("Add phone"), icon="add", on_click=add).props('flat data-testid="add-phone"')
+
+    def put(p: Principal) -> Any:
+        result = Objects(ctx.pbx, p).put_part(KIND, number, "phones", collect())
+        rows[:] = [dict(x) for x in result]
+        stored.clear()
+        stored.update(x["mac"] for x in result)
+        load_fetches()
+        draw()
+        return result
+
+    _save_button(ctx, form, put, saved)
 
 
 def function_keys_editor(

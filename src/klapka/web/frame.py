@@ -222,7 +222,8 @@ def _frame(ctx: PageContext, title: str) -> None:
 
 
 def _nav_link(label: str, path: str) -> None:
-    ui.link(label, url(path)).classes(
+    # NiceGUI's link puts the mount point (/ui) before a path itself: not url(path).
+    ui.link(label, path).classes(
         "w-full px-3 py-2 rounded no-underline text-black hover:bg-blue-50"
     ).props(f'data-testid="nav{path.replace("/", "-")}"')
 

@@ -235,9 +235,21 @@ CZECH: dict[str, str] = {
     "Mobile app": "Mobilní aplikace",
     "Desktop app": "Desktopová aplikace",
     "Web client": "Webový klient",
-    "Phones and function keys are edited as YAML here.": (
-        "Telefony a funkční klávesy se zde upravují jako YAML."
+    # the Phones tab
+    "No phones yet.": "Zatím žádné telefony.",
+    "Vendor": "Výrobce",
+    "Model": "Model",
+    "MAC address": "MAC adresa",
+    "12 hexadecimal digits, e.g. 80:5E:C0:12:34:01": (
+        "12 šestnáctkových číslic, např. 80:5E:C0:12:34:01"
     ),
+    "Template": "Šablona",
+    "The vendor's own": "Výchozí šablona výrobce",
+    "Remove phone": "Odebrat telefon",
+    "Add phone": "Přidat telefon",
+    "Not saved yet.": "Zatím neuloženo.",
+    "Never fetched its file yet.": "Telefon si konfiguraci zatím nikdy nestáhl.",
+    "Last fetch: {when} from {address}": "Naposledy staženo: {when} z adresy {address}",
     "Re-provision": "Znovu načíst konfiguraci",
     "Sent to {count} registered desk phones.": "Odesláno {count} registrovaným stolním telefonům.",
     "Fix the marked fields.": "Opravte označená pole.",
