@@ -120,3 +120,50 @@ def test_an_admin_adds_a_phone_and_sees_its_last_fetch(
     save_tab(page)
     expect(page.get_by_text("No phones yet.")).to_be_visible()
     assert api.get("/extensions/101").json()["phones"] == []
+
+
+def test_function_keys_are_a_form_with_the_field_each_type_needs(
+    serve: Callable[[str], str], browser: Any, pbx: Pbx
+) -> None:
+    from playwright.sync_api import expect
+
+    base = serve(OFFICE)
+    api = httpx.Client(
+        base_url=f"{base}/api/v1",
+        headers={"Authorization": f"Bearer {Tokens(pbx).create(name='test')}"},
+    )
+    page = new_context(browser, PHONE).new_page()
+    sign_in(page, base, "ada@example.com", ADMIN_PASSWORD)
+    page.goto(f"{base}/ui/extensions/101")
+    page.get_by_role("tab", name="Function keys").click()
+
+    # A BLF key without its extension: refused at the field with the API's rule.
+    page.get_by_test_id("add-function-key").click()
+    save_tab(page)
+    expect(page.get_by_text("required for a blf key")).to_be_visible()
+    # The extension picker offers the extensions by number and name.
+    choose(page, "field-function_keys[0].value", "100 · Ada")
+
+    # A speed dial needs a number, a presence key a status.
+    page.get_by_test_id("add-function-key").click()
+    choose(page, "field-function_keys[1].type", "Speed dial")
+    page.get_by_test_id("field-function_keys[1].value").fill("+420601111222")
+    page.get_by_test_id("field-function_keys[1].label").fill("Mobile")
+    page.get_by_test_id("add-function-key").click()
+    choose(page, "field-function_keys[2].type", "Presence")
+    choose(page, "field-function_keys[2].value", "Away")
+    page.get_by_test_id("add-function-key").click()
+    choose(page, "field-function_keys[3].type", "Do not disturb")
+    expect(page.get_by_test_id("field-function_keys[3].value")).to_have_count(0)
+    save_tab(page)
+    expect(page.get_by_text("Saved", exact=True).first).to_be_visible()
+    keys = api.get("/extensions/101").json()["function_keys"]
+    assert [(k["key"], k["type"]) for k in keys] == [
+        (1, "blf"), (2, "speed_dial"), (3, "presence"), (4, "dnd"),
+    ]  # fmt: skip
+    assert keys[0]["extension"] == "100"
+    assert keys[1]["number"] == "+420601111222" and keys[1]["label"] == "Mobile"
+    assert keys[2]["status"] == "away"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+    shoot(page, "admin-function-keys-phone")

@@ -10,6 +10,7 @@ and the "where do calls go" panel from the call-paths service.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -838,8 +839,9 @@ def phones_editor(
 def function_keys_editor(
     ctx: PageContext, number: str, ext: dict[str, Any], changed: Any, saved: Any
 ) -> None:
-    """One row per key: position, type, label and what the type needs (an extension for a
-    BLF, a number for a speed dial, a status for a presence key); saved as the whole list."""
+    """One row per key: position, type, label and the field its type needs (an extension
+    picker for a BLF, a number for a speed dial, a status for a presence key; nothing for
+    the others); saved as the whole list, validated by the service as the API's PUT."""
     t = ctx.t
     types = [k.value for k in FunctionKeyType]
     needs = {"blf": "extension", "speed_dial": "number", "presence": "status"}
@@ -848,8 +850,90 @@ def function_keys_editor(
     holder = ui.column().classes("w-full gap-1")
     form = Form(t, changed)
 
-    def value_of(row: dict[str, Any]) -> Any:
-        return row.get("extension") or row.get("number") or row.get("status") or ""
+    def extensions_like(text: str, current: str | None) -> dict[str, str]:
+        """Extensions matching ``text`` (number, name, email; 20 at most), as options."""
+        page = ctx.attempt(lambda p: Objects(ctx.pbx, p).list(KIND, q=text or None, limit=20), None)
+        options = {current: current} if current else {}
+        for e in page.items if page is not None else []:
+            name = " ".join(x for x in (e["first_name"], e["last_name"]) if x)
+            options[e["number"]] = f"{e['number']} · {name}" if name else e["number"]
+        return options
+
+    first_extensions = extensions_like("", None)
+
+    def value_field(slot: ui.element, path: str, kind: str, row: dict[str, Any]) -> None:
+        """The field the key's type needs, in ``slot`` (drawn again when the type changes)."""
+        slot.clear()
+        for name in needs.values():
+            form.fields.pop(f"{path}.{name}", None)
+        needed = needs.get(kind)
+        if needed is None:
+            return
+        current = row.get(needed) if row.get("type") == kind else None
+        testid = f'data-testid="field-{path}.value"'
+        with slot:
+            if needed == "extension":
+                options = {**first_extensions}
+                if current and current not in options:
+                    options[current] = current
+                element: Any = (
+                    ui.select(
+                        options,
+                        label=t("Extension"),
+                        value=current or None,
+                        with_input=True,
+                        on_change=changed,
+                    )
+                    .props(testid)
+                    .classes("min-w-[12rem]")
+                )
+                typed = {"text": ""}
+
+                def searched(e: Any, element: Any = element, typed: dict[str, str] = typed) -> None:
+                    text = str(e.args or "").strip()
+                    if not text:
+                        return  # leaving the field empties its text: what was typed stays
+                    typed["text"] = text
+                    if text != element.value:
+                        element.set_options(
+                            extensions_like(text, element.value), value=element.value
+                        )
+
+                element.on("input-value", searched)
+
+                def read_extension(element: Any = element, typed: dict[str, str] = typed) -> Any:
+                    return element.value or typed["text"] or None  # a number typed, not picked
+
+                read: Callable[[], Any] = read_extension
+
+            elif needed == "number":
+                element = ui.input(t("Number"), value=current or "", on_change=changed).props(
+                    testid + " autocomplete=off"
+                )
+
+                def read_number(element: Any = element) -> Any:
+                    return (element.value or "").strip() or None
+
+                read = read_number
+
+            else:
+                element = (
+                    ui.select(
+                        {s: t(s) for s in extension_tabs.STATUSES},
+                        label=t("Status"),
+                        value=current or None,
+                        on_change=changed,
+                    )
+                    .props(testid)
+                    .classes("min-w-[12rem]")
+                )
+
+                def read_status(element: Any = element) -> Any:
+                    return element.value or None
+
+                read = read_status
+
+        form.fields[f"{path}.{needed}"] = Field(read, lambda e: setattr(element, "error", e))
 
     def draw() -> None:
         holder.clear()
@@ -861,14 +945,21 @@ def function_keys_editor(
                 path = f"function_keys[{i}]"
                 with (
                     ui.row()
-                    .classes("items-start gap-2 no-wrap w-full")
+                    .classes("items-start gap-2 w-full border-b border-gray-200 pb-2")
                     .props('data-testid="function-key"')
                 ):
                     position = form.number(f"{path}.key", "Position", row.get("key"), lo=1, hi=200)
                     position.classes("w-20")
-                    form.select(f"{path}.type", "Type", types, row.get("type", "blf"))
+                    kind = form.select(f"{path}.type", "Type", types, row.get("type", "blf"))
+                    kind.classes(remove="min-w-[14rem]").classes("min-w-[10rem]")
                     form.text(f"{path}.label", "Label", row.get("label"), empty=None)
-                    form.text(f"{path}.value", "Value", value_of(row), empty=None)
+                    slot = ui.element("div")
+                    value_field(slot, path, kind.value, row)
+                    kind.on_value_change(
+                        lambda e, slot=slot, path=path, row=row: value_field(
+                            slot, path, str(e.value), row
+                        )
+                    )
                     ui.button(icon="delete", on_click=lambda i=i: remove(i)).props(
                         f'flat dense color=negative aria-label="{t("Delete")}"'
                     )
@@ -888,8 +979,8 @@ def function_keys_editor(
             if values.get("label"):
                 key["label"] = values["label"]
             needed = needs.get(str(values.get("type")))
-            if needed and values.get("value"):
-                key[needed] = values["value"]
+            if needed and values.get(needed) is not None:
+                key[needed] = values[needed]
             keys.append(key)
         return keys
 
