@@ -6,6 +6,7 @@ logout code sends it back to the guest. Registrations before and after from ``ul
 from __future__ import annotations
 
 import base64
+import logging
 import subprocess
 from pathlib import Path
 
@@ -92,8 +93,9 @@ def agents(sip: Pbx4Sip, number: str) -> list[str]:
 
 
 def test_login_and_logout_by_code_reprovision_and_reregister_the_phone(
-    sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch
+    sip: Pbx4Sip, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="klapka.sip")
     data = Path(sip.core.paths.root).parent
     monkeypatch.setenv("KLAPKA_DATA_DIR", str(data))  # where check-sync finds the SIP core
     sip.apply(DOC)
@@ -108,6 +110,9 @@ def test_login_and_logout_by_code_reprovision_and_reregister_the_phone(
     dial(sip, "900", GUEST_PW, "*62102*4711", "Logged in as 102 until 00:00")
     result = phone.finish(timeout=15)  # the check-sync NOTIFY, answered 200
     assert result.ok, result.output
+    # The login is logged, its PIN is not.
+    assert "feature code *62102***** by 900" in caplog.text
+    assert "4711" not in caplog.text
 
     # The phone fetches its new file, leaves the guest account and registers as the user.
     user, password = account(server)

@@ -23,7 +23,7 @@ from klapka.kemi.registration_rules import rules_of
 from klapka.kemi.snapshot import SnapshotWriter
 from klapka.services.pbx import Pbx
 from klapka.services.principal import phone_user
-from klapka.services.telephony.feature_codes import FeatureCodes
+from klapka.services.telephony.feature_codes import FeatureCodes, loggable
 from klapka.services.telephony.registrations import Registrations, SipCoreUnavailable
 from klapka.services.telephony.sip_directory import (
     build_snapshot,
@@ -491,8 +491,8 @@ class SipCore:
             result = FeatureCodes(self.pbx).dial(
                 extension, str(request["dialled"]), phone_user(extension)
             )
-            log.info("feature code %s by %s: %s", request["dialled"], request["extension"],
-                     result.message)  # fmt: skip
+            log.info("feature code %s by %s: %s", loggable(str(request["dialled"])),
+                     request["extension"], result.message)  # fmt: skip
             return {"sip_code": result.sip_code, "message": result.message}
         return {"sip_code": 400, "message": "Unknown request"}
 

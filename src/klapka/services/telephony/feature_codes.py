@@ -63,6 +63,14 @@ class Result:
     message: str
 
 
+def loggable(dialled: str) -> str:
+    """``dialled`` as it may be logged: a hot-desk login's PIN (``*62EXT*PIN``) masked."""
+    if dialled.startswith(LOGIN_CODE) and "*" in dialled[len(LOGIN_CODE) :]:
+        head, _star, pin = dialled.rpartition("*")
+        return f"{head}*{'*' * len(pin)}"
+    return dialled
+
+
 class FeatureCodes:
     def __init__(self, pbx: Pbx, hot_desk: HotDesk | None = None) -> None:
         self.pbx = pbx
