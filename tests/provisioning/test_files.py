@@ -3,6 +3,7 @@ finds its account, keys and message-waiting settings in it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from sqlalchemy import update
 
 from klapka.domain.references import Kind
 from klapka.services.pbx import Pbx
+from klapka.services.provisioning.render import offset_text, utc_offset
 from klapka.store import tables as t
 
 
@@ -226,3 +228,16 @@ def test_an_extension_row_broken_in_the_database_is_a_500_not_a_crash(
     response = phones.get(f"/provisioning/{YEALINK_MAC}.cfg", auth=("101", "4711"))
     assert response.status_code == 500
     assert "extension 101" in caplog.text
+
+
+def test_time_zones_are_standard_offsets_and_the_phone_applies_daylight_saving() -> None:
+    """The shipped templates switch the phones' automatic DST on: the offset they get is
+    the zone's standard one, in July too (else Prague's phones show 2 hours ahead), and
+    Yealink's half hours are written as it reads them."""
+    july, january = datetime(2026, 7, 15, 12, tzinfo=UTC), datetime(2026, 1, 15, 12, tzinfo=UTC)
+    assert utc_offset("Europe/Prague", july) == utc_offset("Europe/Prague", january) == 60
+    assert utc_offset("America/New_York", july) == -300
+    assert utc_offset("Asia/Kolkata", july) == 330
+    assert [offset_text(m) for m in (60, 0, -300, 330, 345, -210)] == [
+        "+1", "+0", "-5", "+5:30", "+5:45", "-3:30",
+    ]  # fmt: skip

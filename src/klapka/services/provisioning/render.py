@@ -11,7 +11,7 @@ XML templates are autoescaped; settings that reach a ``.cfg`` file hold no line 
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,15 +101,19 @@ def posix_tz(name: str) -> str:
 
 
 def utc_offset(name: str, at: datetime | None = None) -> int:
-    """The zone's offset from UTC now, in minutes."""
-    offset = (at or datetime.now(UTC)).astimezone(ZoneInfo(name)).utcoffset()
-    return int(offset.total_seconds() // 60) if offset else 0
+    """The zone's standard offset from UTC, in minutes: daylight saving time left out (the
+    phones are told to apply it themselves; Prague is +60 in July too)."""
+    local = (at or datetime.now(UTC)).astimezone(ZoneInfo(name))
+    offset, dst = local.utcoffset(), local.dst()
+    standard = (offset or timedelta()) - (dst or timedelta())
+    return int(standard.total_seconds() // 60)
 
 
-def _hours(minutes: int) -> str:
+def offset_text(minutes: int) -> str:
+    """``+1``, ``-3:30``, ``+5:45``: the form of Yealink's ``local_time.time_zone``."""
     sign = "-" if minutes < 0 else "+"
     h, m = divmod(abs(minutes), 60)
-    return f"{sign}{h}" if not m else f"{sign}{h}.{m * 100 // 60}"
+    return f"{sign}{h}" if not m else f"{sign}{h}:{m:02d}"
 
 
 def key_view(key: FunctionKey, names: dict[str, str]) -> dict[str, Any]:
@@ -215,7 +219,7 @@ def context(
         "timezone": system.timezone,
         "posix_tz": posix_tz(system.timezone),
         "utc_offset_minutes": minutes,
-        "utc_offset_hours": _hours(minutes),
+        "utc_offset_hours": offset_text(minutes),
         "language": code,
         "language_name": LANGUAGE_NAMES.get(code, "English"),
         "ntp_server": NTP_SERVER,
@@ -232,6 +236,6 @@ def common_context(system: System) -> dict[str, Any]:
         "timezone": system.timezone,
         "posix_tz": posix_tz(system.timezone),
         "utc_offset_minutes": minutes,
-        "utc_offset_hours": _hours(minutes),
+        "utc_offset_hours": offset_text(minutes),
         "ntp_server": NTP_SERVER,
     }
