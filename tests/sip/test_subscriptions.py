@@ -68,6 +68,61 @@ def test_blf_follows_a_call(sip: Pbx4Sip) -> None:
         caller.close()
 
 
+def _watch_102_answer(sip: Pbx4Sip, dialled: str, *also_rung: str) -> Watcher:
+    """101 calls ``dialled``; 102's phone answers (``also_rung`` phones ring meanwhile):
+    a watcher of 102 (on 104's phone), subscribed before the call, is returned."""
+    watcher = Watcher(sip.port, "104", PASSWORDS["104"])
+    assert watcher.subscribe("102", "dialog") in (200, 202)
+    watcher.wait_for(r"dialog-info")
+    others = [sip.sipp.phone(n, PASSWORDS[n], "ring") for n in also_rung]
+    phone = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=1000)
+    try:
+        call = sip.sipp.call("101", PASSWORDS["101"], dialled, expect=200, talk_ms=1000)
+        assert call.ok, call.output
+        assert phone.finish().ok
+        for other in others:
+            assert other.finish().ok  # cancelled when 102 answered
+    finally:
+        phone.stop()
+        for other in others:
+            other.stop()
+    return watcher
+
+
+def test_blf_of_a_ring_group_member_follows_the_call(sip: Pbx4Sip) -> None:
+    """The lamp of an extension whose phone rings because of a ring group: ringing with
+    the caller, in the call when it answers, idle after."""
+    sip.apply(doc(ring_groups=[{"number": "6300", "members": ["102", "103"]}]))
+    watcher = _watch_102_answer(sip, "6300", "103")
+    try:
+        watcher.wait_for(r"<state>early</state>.*<identity>sip:101@")
+        watcher.wait_for(r"<state>confirmed</state>")
+        watcher.wait_for(r"<state>terminated</state>")
+    finally:
+        watcher.close()
+
+
+def test_blf_of_a_forwards_target_follows_the_call(sip: Pbx4Sip) -> None:
+    """101 calls 103, forwarded always to 102: 102's lamp follows the call (103's too)."""
+    always = {"available": {"internal": {"always": {"extension": "102"}}}}
+    sip.apply(doc({"number": "103", "presence_settings": always}))
+    dialled = Watcher(sip.port, "104", PASSWORDS["104"])
+    try:
+        assert dialled.subscribe("103", "dialog") in (200, 202)
+        dialled.wait_for(r"dialog-info")
+        watcher = _watch_102_answer(sip, "103")
+        try:
+            watcher.wait_for(r"<state>early</state>.*<identity>sip:101@")
+            watcher.wait_for(r"<state>confirmed</state>")
+            watcher.wait_for(r"<state>terminated</state>")
+        finally:
+            watcher.close()
+        dialled.wait_for(r"<state>confirmed</state>")
+        dialled.wait_for(r"<state>terminated</state>")
+    finally:
+        dialled.close()
+
+
 def test_presence_follows_the_extensions_status_and_note(sip: Pbx4Sip) -> None:
     sip.apply(doc())
     watcher = Watcher(sip.port, "101", PASSWORDS["101"])

@@ -105,16 +105,20 @@ def _own_transaction() -> bool:
     return created > 0
 
 
-def _track_call() -> None:
+def _track_call(calling: tuple[str, str] | None) -> None:
     """A new call klapka relays: its requests within the dialog come back through klapka
     (Record-Route), the dialog module follows it (busy, status, in-dialog checks), and both
     parties are asked now and then whether it still goes on (an in-dialog OPTIONS; 481 or
-    408 ends it: a call restored after a crash that had in fact ended does not linger)."""
+    408 ends it: a call restored after a crash that had in fact ended does not linger).
+    ``calling``: the calling extension and its phone's contact (an internal call), in a
+    call from now on (the dialog profile ``incall``)."""
     KSR.rr.record_route()
     KSR.dialog.dlg_manage()
     KSR.dialog.dlg_set_property("ka-src")
     KSR.dialog.dlg_set_property("ka-dst")
     KSR.htable.sht_sets("calls", KSR.pv.get("$ci") or "", KSR.pv.get("$ft") or "")
+    if calling is not None:
+        KSR.dialog.set_dlg_profile("incall", f"{calling[0]}|{calling[1]}")
 
 
 def _party_of_a_call() -> bool:
@@ -270,6 +274,8 @@ class LiveRuntime(Runtime):
     """Runtime state from Kamailio: usrloc contacts and the dialog profile ``incall``."""
 
     def is_in_call(self, number: str, endpoint: Endpoint) -> bool:
+        if (number, endpoint.id) in self.in_call:
+            return True  # the calling phone: its own call's dialog is made after the decision
         if KSR.dialog.get_profile_size("incall", f"{number}|{endpoint.id}", "$var(n)") < 0:
             return False
         return int(KSR.pv.get("$var(n)") or 0) > 0
@@ -581,7 +587,7 @@ class Adapter:
             caller = KSR.pv.get("$fU") or ""
             KSR.info(f"klapka: a call from {caller} on trunk {trunk} for DID {did}\n")
             call = Call(caller, did, datetime.now(UTC), "external")
-            _track_call()
+            calling: tuple[str, str] | None = None
         else:
             account = self._authenticate(source, snap)
             if account is None or not _own_transaction():
@@ -600,15 +606,27 @@ class Adapter:
             call = Call(caller, dialled, datetime.now(UTC), "internal", path)
             # Its phones are rung with the caller's name (the branch route writes it).
             KSR.pv.sets("$avp(kl_caller)", json.dumps([caller, account.get("name") or ""]))
-            _track_call()
-            KSR.dialog.set_dlg_profile("incall", f"{caller}|{_uri_only(KSR.pv.get('$ct') or '')}")
-        if kemi_voicemail.access(call, self.media, snap.directory):
-            return  # *2, *3: voicemail retrieval
+            calling = (caller, _uri_only(KSR.pv.get("$ct") or ""))
+        retrieval = call.kind == "internal" and call.dialled.startswith(("*2", "*3"))
+        if retrieval:
+            _track_call(calling)
+            if kemi_voicemail.access(call, self.media, snap.directory):
+                return  # *2, *3: voicemail retrieval
         contacts = Contacts(snap.sip)
         runtime = LiveRuntime(
-            registered=contacts, queue_agents=snap.queue_agents, recent_outbound=RecentOutbound()
+            registered=contacts,
+            in_call=frozenset((calling,)) if calling else frozenset(),
+            queue_agents=snap.queue_agents,
+            recent_outbound=RecentOutbound(),
         )
         decision = decide(call, snap.directory, runtime)
+        if not retrieval:
+            # The call's dialog is made after the decision, so that the lamps (BLF) of the
+            # extensions its first ring step rings follow it too (pua_dialoginfo reads
+            # whom to publish to when the dialog is made); nothing before needs it.
+            if isinstance(decision, Ring):
+                kemi_subscriptions.watch_rung(t.extension for t in decision.targets)
+            _track_call(calling)
         KSR.pv.sets("$avp(kl_call)", _call_json(call))
         self._execute(decision, contacts, in_failure=False)
 

@@ -20,6 +20,7 @@ Standard library and ``klapka.routing`` only (runs inside Kamailio).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
@@ -140,8 +141,8 @@ def watch_call(snap: Snapshot) -> None:
     """Before an INVITE is handled: when its caller (an extension, by its credentials) or
     the extension it dials is watched (BLF), the dialog module's states of the call are
     published to them (pua_dialoginfo). A call nobody watches costs two lookups in the
-    presence module's memory. Who is rung in the end (a forward, a ring group's members) is
-    decided after the call's dialog is made: the dialled extension's lamp shows the call."""
+    presence module's memory. The extensions the call rings besides (a forward, a ring
+    group's or queue's members) are added by ``watch_rung``."""
     if not available():
         return
     snap = snap.fresh()
@@ -156,6 +157,28 @@ def watch_call(snap: Snapshot) -> None:
     dialled = KSR.pv.get("$rU") or ""
     if dialled in snap.directory.extensions:
         callee = f"sip:{dialled}@{AOR_DOMAIN}"
+        if KSR.presence.pres_has_subscribers(callee, "dialog") > 0:
+            KSR.pv.sets("$avp(kl_blf_callee)", callee)
+            watched = True
+    if watched:
+        KSR.setflag(PUBLISH_DIALOG_FLAG)
+
+
+def watch_rung(extensions: Iterable[str | None]) -> None:
+    """After the routing decision, before the call's dialog is made: the extensions whose
+    phones the call's first ring step rings (a forward's target, a ring group's or queue's
+    members) and that are watched get the call's states too (pua_dialoginfo publishes to
+    each value of ``kl_blf_callee``, read when the dialog is made). One lookup per rung
+    extension other than the dialled one (``watch_call`` looked at it): a plain call to
+    an extension costs nothing more."""
+    if not available():
+        return
+    dialled = KSR.pv.get("$rU") or ""
+    watched = False
+    for number in dict.fromkeys(extensions):
+        if not number or number == dialled:
+            continue
+        callee = f"sip:{number}@{AOR_DOMAIN}"
         if KSR.presence.pres_has_subscribers(callee, "dialog") > 0:
             KSR.pv.sets("$avp(kl_blf_callee)", callee)
             watched = True
