@@ -260,6 +260,8 @@ ADMIN_ONLY = [
     ("GET", "/api/v1/extensions/{number}/registrations"),
     ("GET", "/api/v1/extensions/{number}/phones/{mac}/provisioning"),
     ("POST", "/api/v1/extensions/{number}/phones/{mac}/reprovision"),
+    ("GET", "/api/v1/hot-desk/logins"),
+    ("DELETE", "/api/v1/hot-desk/logins/{mac}"),
     ("GET", "/api/v1/extensions/{number}/status"),
     ("GET", "/api/v1/trunk-status"),
     ("GET", "/api/v1/trunks/{name}/status"),

@@ -127,6 +127,8 @@ def test_the_openapi_schema_describes_every_resource_and_sub_resource(
         "/api/v1/system",
         "/api/v1/business-hours",
         "/api/v1/config",
+        "/api/v1/hot-desk/logins",
+        "/api/v1/hot-desk/logins/{mac}",
     ):
         assert path in paths, path
     # Bodies are documented by the domain models, down to a field's rule.

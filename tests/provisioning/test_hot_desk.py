@@ -5,17 +5,24 @@ wrong-PIN limit, the audit log and the check-sync after each change."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from helpers import cfg, credentials, ok, xml
+from sqlalchemy import Engine
 
 from klapka.domain.directory import System
+from klapka.domain.problems import Forbidden
 from klapka.routing.featurecodes import is_feature_code
+from klapka.services import hot_desk_logins
+from klapka.services.hot_desk_logins import Login
 from klapka.services.pbx import Pbx
+from klapka.services.principal import Principal
 from klapka.services.telephony.feature_codes import FeatureCodes
-from klapka.services.telephony.hot_desk import HotDesk, WrongPins, next_logout
+from klapka.services.telephony.hot_desk import HotDesk, HotDeskLogins, WrongPins, next_logout
 
 MAC = "805ec0900001"
 OTHER_MAC = "805ec0900002"
@@ -187,3 +194,122 @@ def test_the_automatic_logout_time() -> None:
     assert next_logout(System(hot_desking_logout=""), at) is None
     with pytest.raises(ValueError):
         System(hot_desking_logout="24:00")
+
+
+# --- an admin: who is logged in where, ending a login ------------------------------------
+
+
+def test_an_admin_lists_the_logins_and_ends_one(
+    desks: TestClient, anonymous: TestClient, desk: HotDesk
+) -> None:
+    assert ok(desks.get("/api/v1/hot-desk/logins")).json() == []
+    at = datetime(2027, 3, 1, 8, 12, tzinfo=UTC)  # 09:12 in Prague
+    assert desk.login("900", "102", "4711", at=at).sip_code == 200
+    assert desk.login("901", "103", "1234", at=at).sip_code == 200
+    first, second = ok(desks.get("/api/v1/hot-desk/logins")).json()
+    assert first == {
+        "mac": MAC, "guest": "900", "extension": "102", "name": "Anna Nová",
+        "since": "2027-03-01T08:12:00Z", "since_local": "2027-03-01T09:12:00+01:00",
+        "logout_at": "2027-03-01T23:00:00Z", "logout_at_local": "2027-03-02T00:00:00+01:00",
+        "timezone": "Europe/Prague",
+    }  # fmt: skip
+    assert (second["mac"], second["guest"], second["extension"]) == (OTHER_MAC, "901", "103")
+
+    # Any separators and case; the phone gets its guest's file again.
+    gone = ok(desks.delete("/api/v1/hot-desk/logins/80:5E:C0:90:00:01")).json()
+    assert gone == {"mac": MAC, "extension": "102"}
+    assert phone_file(anonymous, desks)["account.1.user_name"] == "900"
+    assert phone_file(anonymous, desks, OTHER_MAC)["account.1.user_name"] == "103"
+    assert [e["mac"] for e in ok(desks.get("/api/v1/hot-desk/logins")).json()] == [OTHER_MAC]
+    [entry] = audit(desks, "hot_desk_logout")
+    assert (entry["key"], entry["actor"]) == (MAC, "token admin")
+
+    assert desks.delete(f"/api/v1/hot-desk/logins/{MAC}").status_code == 404  # nobody there
+    assert desks.delete("/api/v1/hot-desk/logins/not-a-mac").status_code == 404
+
+
+def test_the_admins_logout_sends_check_sync(
+    desks: TestClient, pbx: Pbx, desk: HotDesk, synced: Synced
+) -> None:
+    desk.login("900", "102", "4711")
+    admin = Principal(role="admin", name="token admin")
+    logins = HotDeskLogins(pbx, admin, check_sync=synced)
+    assert [v["extension"] for v in logins.logins(guest="900")] == ["102"]
+    assert logins.logins(guest="901") == [] and logins.logins(user="103") == []
+    assert logins.logout(MAC) == {"mac": MAC, "extension": "102"}
+    assert synced[-1] == ("102", MAC)  # the phone, registered as 102 still
+    user = HotDeskLogins(pbx, Principal(role="user", extension="102"), check_sync=synced)
+    with pytest.raises(Forbidden):
+        user.logins()
+    with pytest.raises(Forbidden):
+        user.logout(MAC)
+
+
+@pytest.fixture
+def ended() -> Iterator[list[tuple[str, str]]]:
+    """The logins a directory change ended, as the hot-desk service is told after the
+    commit: (the user, the MAC)."""
+    seen: list[tuple[str, str]] = []
+
+    def listener(engine: Engine, logins: list[Login]) -> None:
+        seen.extend((login.extension, login.mac) for login in logins)
+
+    hot_desk_logins.when_ended(listener)
+    yield seen
+    hot_desk_logins.forget(listener)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda c: c.patch("/api/v1/extensions/102", json={"enabled": False}),
+            "extension disabled",
+        ),
+        (lambda c: c.delete("/api/v1/extensions/102"), "extension deleted"),
+        (
+            lambda c: c.patch("/api/v1/extensions/102", json={"voicemail": {"pin": "8888"}}),
+            "PIN changed",
+        ),
+    ],
+    ids=["disabled", "deleted", "pin"],
+)
+def test_a_user_disabled_deleted_or_with_another_pin_is_logged_out(
+    desks: TestClient,
+    anonymous: TestClient,
+    desk: HotDesk,
+    ended: list[tuple[str, str]],
+    change: Callable[[TestClient], Any],
+    reason: str,
+) -> None:
+    assert desk.login("900", "102", "4711").sip_code == 200
+    assert desk.login("901", "103", "1234").sip_code == 200
+    # Another change of the user's extension does not log them out.
+    ok(desks.patch("/api/v1/extensions/102", json={"last_name": "Nováková"}))
+    ok(desks.patch("/api/v1/extensions/102", json={"voicemail": {"pin": "4711"}}))
+    assert phone_file(anonymous, desks)["account.1.user_name"] == "102"
+    assert ended == []
+
+    assert change(desks).status_code in (200, 204)
+    assert phone_file(anonymous, desks)["account.1.user_name"] == "900"  # the guest again
+    assert phone_file(anonymous, desks, OTHER_MAC)["account.1.user_name"] == "103"
+    assert ended == [("102", MAC)]  # told after the commit: check-sync
+    [entry] = audit(desks, "hot_desk_logout")
+    assert (entry["key"], entry["actor"]) == (MAC, "token admin")
+    assert reason in str(entry)
+
+
+def test_config_apply_logs_out_and_a_dry_run_does_not(
+    desks: TestClient, anonymous: TestClient, desk: HotDesk, ended: list[tuple[str, str]]
+) -> None:
+    assert desk.login("900", "102", "4711").sip_code == 200
+    doc = ok(desks.get("/api/v1/config")).json()
+    for ext in doc["extensions"]:
+        if ext["number"] == "102":
+            ext["enabled"] = False
+    assert ok(desks.put("/api/v1/config", params={"dry_run": "true"}, json=doc))
+    assert phone_file(anonymous, desks)["account.1.user_name"] == "102"
+    assert ended == []
+    ok(desks.put("/api/v1/config", json=doc))
+    assert phone_file(anonymous, desks)["account.1.user_name"] == "900"
+    assert ended == [("102", MAC)]

@@ -20,6 +20,7 @@ from klapka.api import (
     extension_csv,
     extensions,
     groups,
+    hot_desk,
     inbound_routes,
     me,
     me_contacts,
@@ -53,6 +54,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     extension_csv.router,  # before extensions: /extensions/import is not an extension number
     welcome.router,  # before extensions: /extensions/welcome-email is not an extension number
     provisioning.router,  # before extensions: /extensions/{n}/phones/{mac}/reprovision
+    hot_desk.router,
     extensions.router,
     groups.router,
     ring_groups.router,

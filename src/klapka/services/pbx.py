@@ -24,7 +24,9 @@ class Pbx:
     @contextmanager
     def tx(self) -> Iterator[Repository]:
         with self.engine.begin() as conn:
-            yield Repository(conn)
+            repo = Repository(conn)
+            yield repo
+        repo.committed()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,7 @@ by the one writer (``services.directory.writer``), inside the caller's transacti
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -173,6 +173,18 @@ class Repository:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the transaction has committed (``committed``; nothing when
+        it rolls back): what tells the world outside the database, e.g. a phone."""
+        self._after_commit.append(action)
+
+    def committed(self) -> None:
+        """The transaction has committed: run the actions of ``after_commit``."""
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
 
     # --- reading --------------------------------------------------------------------
 

@@ -213,6 +213,8 @@ class ConfigService:
             except BaseException:
                 trans.rollback()
                 raise
+        if not dry_run:
+            repo.committed()
         return ApplyResult(dry_run, changes, refused[0] if refused else None)
 
     def _apply(

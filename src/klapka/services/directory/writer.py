@@ -39,7 +39,10 @@ each done here once:
 9. Change notification: the SIP core polls ``system.directory_version`` and each row's
    ``updated_at`` (``services.telephony.sip_directory.extension_stamps``): both are set by
    ``write``. Users of an extension written as disabled are signed out
-   (``end_access_of_disabled``).
+   (``end_access_of_disabled``). A user whose extension is disabled, deleted, renumbered
+   or gets another voicemail PIN is logged out of their hot desk
+   (``hot_desk_logins.ended_by``); the phone is told after the commit
+   (``Repository.after_commit``).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from klapka.domain.extension import Extension
 from klapka.domain.problems import Conflict, InvalidInput, problems_from_validation
 from klapka.domain.references import Kind, refs_of
 from klapka.domain.values import random_pin, random_sip_password
-from klapka.services import audit
+from klapka.services import audit, hot_desk_logins
 from klapka.services.accounts.passwords import hash_password
 from klapka.services.accounts.sessions import end_access_of_disabled
 from klapka.services.principal import Principal
@@ -416,12 +419,31 @@ class DirectoryWriter:
         ]
         if disabled:
             end_access_of_disabled(conn, None if len(disabled) > _CHUNK else disabled)  # type: ignore[arg-type]
+        self._end_hot_desk_logins(changes)
         self.repo.bump_version()
         # 6. The audit log.
         entries = [e for c in changes if c.audit and (e := self._entry(c, values, stamp))]
         entries += list(also_log)
         audit.record_many(conn, entries)
         return entries
+
+    def _end_hot_desk_logins(self, changes: Sequence[Planned]) -> None:
+        """The users whose extension is disabled, deleted, renumbered or gets another PIN
+        are logged out of their hot desk (``hot_desk_logins.ended_by``); their phones get
+        check-sync after the commit."""
+        users: dict[str, str] = {}
+        for c in changes:
+            if c.kind is not Kind.EXTENSION or c.op == "create":
+                continue
+            old_pin = dict(c.row.secrets).get("voicemail.pin")
+            new_pin = (c.secrets or {}).get("voicemail.pin")
+            why = hot_desk_logins.ended_by(c.op, c.row, c.obj, old_pin, new_pin)
+            if why is not None:
+                users[c.row.number] = why
+        ended = hot_desk_logins.end_logins_of(self.conn, self.principal, users)
+        if ended:
+            engine = self.conn.engine
+            self.repo.after_commit(lambda: hot_desk_logins.announce(engine, ended))
 
     def _entry(
         self, c: Planned, values: dict[int, dict[str, Any]], stamp: datetime

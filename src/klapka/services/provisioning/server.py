@@ -21,6 +21,7 @@ from sqlalchemy import Connection, select
 
 from klapka.domain.extension import Extension, FunctionKeyType, Phone
 from klapka.services import audit
+from klapka.services.hot_desk_logins import login_of
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.services.provisioning import fetches, phonebook
@@ -49,7 +50,6 @@ from klapka.services.provisioning.vendors import (
     parse,
     vendor_of,
 )
-from klapka.services.telephony.hot_desk import login_of
 from klapka.services.telephony.sip_paths import SipPaths
 from klapka.services.welcome import listening
 from klapka.store import tables as t
@@ -187,6 +187,11 @@ class ProvisioningServer:
             if found is None:
                 self._failed(repo.conn, asked, wanted.mac, "unknown MAC address", None, once=True)
                 return Reply(404, "not found\n")
+            # Guesses at one phone's credentials (its extension's PIN) are limited per phone
+            # too, whatever the addresses they come from.
+            wait = self.throttle.blocked(f"mac:{wanted.mac}")
+            if wait:
+                return Reply(429, "too many failed attempts\n", headers={"Retry-After": str(wait)})
             presented = parse_authorization(asked.authorization)
             if presented is None:
                 return Reply(401, "authentication required\n", challenges=challenges(self.key))
@@ -266,6 +271,16 @@ class ProvisioningServer:
         counted, write it to the audit log."""
         ip = asked.source_ip or "unknown"
         counted, blocks = self.throttle.failed(ip, once=f"mac:{mac}" if once else None)
+        if not once:  # wrong credentials for a known phone: counted for the phone as well
+            _counted, phone_blocks = self.throttle.failed(f"mac:{mac}")
+            if phone_blocks:
+                who = Principal(role="anonymous", name="provisioning", source_ip=asked.source_ip)
+                audit.record(
+                    conn, who, "provisioning_blocked", KIND, mac, None,
+                    {"failures": self.throttle.max_failures,
+                     "blocked_seconds": self.throttle.blocked(f"mac:{mac}")},
+                )  # fmt: skip
+                log.warning("provisioning: phone %s blocked after repeated failures", mac)
         if not counted:
             return
         who = Principal(role="anonymous", name="provisioning", source_ip=asked.source_ip)

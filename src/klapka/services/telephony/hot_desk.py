@@ -16,19 +16,32 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from klapka.domain.directory import System
 from klapka.domain.extension import Extension
+from klapka.domain.problems import NotFound
 from klapka.services import audit
+from klapka.services.hot_desk_logins import (
+    KIND,
+    Login,
+    all_logins,
+    end,
+    login_by_user,
+    login_of,
+    when_ended,
+)
 from klapka.services.pbx import Pbx
+from klapka.services.permissions import require_admin
 from klapka.services.principal import Principal
 from klapka.services.telephony.check_sync import send_check_sync
 from klapka.services.telephony.registrations import SipCoreUnavailable
@@ -40,7 +53,6 @@ log = logging.getLogger("klapka.provisioning")
 
 LOGIN_CODE = "*62"  # + extension + "*" + PIN
 LOGOUT_CODE = "*63"
-KIND = "phone"  # the audit log's kind for a phone (key: its MAC), as provisioning's
 MAX_WRONG_PINS = 5  # per phone within WRONG_PIN_WINDOW: then refused until it has passed
 WRONG_PIN_WINDOW = 300.0  # seconds
 CHECK_SYNC_DELAY = 0.3  # seconds: the phone first gets the answer to its call, then NOTIFY
@@ -53,14 +65,6 @@ class Answer:
 
     sip_code: int
     message: str
-
-
-@dataclass(frozen=True)
-class Login:
-    mac: str
-    extension: str  # the user's extension logged in at the phone
-    since: datetime
-    logout_at: datetime | None
 
 
 # (number registered, MAC): ask that phone to fetch its file again.
@@ -113,19 +117,6 @@ def next_logout(system: System, since: datetime) -> datetime | None:
     return None
 
 
-def login_of(conn: Connection, mac: str) -> Login | None:
-    """Who is logged in at the phone ``mac`` (None: its guest account)."""
-    h = t.hot_desk_logins
-    row = conn.execute(select(h).where(h.c.mac == mac)).first()
-    return None if row is None else Login(row.mac, row.extension, row.since, row.logout_at)
-
-
-def _login_by_user(conn: Connection, number: str) -> Login | None:
-    h = t.hot_desk_logins
-    row = conn.execute(select(h).where(h.c.extension == number)).first()
-    return None if row is None else Login(row.mac, row.extension, row.since, row.logout_at)
-
-
 def _extension(conn: Connection, number: str) -> Extension | None:
     e = t.extensions
     row = conn.execute(select(e.c.data, e.c.secrets).where(e.c.number == number)).first()
@@ -170,7 +161,7 @@ class HotDesk:
     def _phone_of(self, conn: Connection, dialling: str) -> tuple[str, str | None] | Answer:
         """The hot-desk phone ``dialling`` dials from: (MAC, the user logged in there) or
         the refusal. ``dialling`` is the guest extension, or the user logged in at it."""
-        current = _login_by_user(conn, dialling)
+        current = login_by_user(conn, dialling)
         if current is not None:
             return current.mac, current.extension
         ext = _extension(conn, dialling)
@@ -213,7 +204,7 @@ class HotDesk:
                 return self._refused(conn, who, mac, number, 403, "Wrong PIN")
             self.wrong_pins.clear(mac)
             h = t.hot_desk_logins
-            elsewhere = _login_by_user(conn, number)
+            elsewhere = login_by_user(conn, number)
             if elsewhere is not None and elsewhere.mac != mac:
                 # One hot desk per user: the other phone goes back to its guest.
                 conn.execute(delete(h).where(h.c.mac == elsewhere.mac))
@@ -243,11 +234,11 @@ class HotDesk:
     def logout(self, dialling: str) -> Answer:
         """``dialling`` (the user logged in at a hot desk, from any of their phones) logs out."""
         with self.pbx.tx() as repo:
-            login = _login_by_user(repo.conn, dialling)
+            login = login_by_user(repo.conn, dialling)
             if login is None:
                 return Answer(404, "Not logged in at a hot desk")
             who = Principal(role="user", extension=dialling, name=f"hot desk {login.mac}")
-            self._end(repo.conn, who, login, "logout code")
+            end(repo.conn, who, login, "logout code")
         self.check_sync(login.extension, login.mac)
         return Answer(200, f"Logged out {dialling}")
 
@@ -262,17 +253,11 @@ class HotDesk:
             ).all()
             due = [Login(r.mac, r.extension, r.since, r.logout_at) for r in rows]
             for login in due:
-                self._end(repo.conn, who, login, "automatic logout")
+                end(repo.conn, who, login, "automatic logout")
         for login in due:
             log.info("hot desk %s: %s logged out automatically", login.mac, login.extension)
             self.check_sync(login.extension, login.mac)
         return due
-
-    def _end(self, conn: Connection, who: Principal, login: Login, reason: str) -> None:
-        h = t.hot_desk_logins
-        conn.execute(delete(h).where(h.c.mac == login.mac))
-        audit.record(conn, who, "hot_desk_logout", KIND, login.mac,
-                     {"extension": login.extension}, {"reason": reason})  # fmt: skip
 
     def _refused(
         self, conn: Connection, who: Principal, mac: str, number: str, code: int, why: str
@@ -281,6 +266,97 @@ class HotDesk:
                      {"extension": number[:8], "reason": why})  # fmt: skip
         log.warning("hot desk %s: login of %s refused: %s", mac, number[:8], why)
         return Answer(code, why)
+
+
+# --- what an admin sees and does ----------------------------------------------------------
+
+
+def _local(at: datetime | None, zone: ZoneInfo) -> str | None:
+    return None if at is None else at.astimezone(zone).isoformat(timespec="seconds")
+
+
+class HotDeskLogins:
+    """An admin's view of the hot-desk logins (who is logged in at which phone) and
+    ending one."""
+
+    def __init__(self, pbx: Pbx, principal: Principal, check_sync: CheckSync | None = None) -> None:
+        self.pbx = pbx
+        self.principal = principal
+        self.check_sync = default_check_sync(pbx) if check_sync is None else check_sync
+
+    def logins(self, guest: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
+        """Every login (or those at the phone of the guest extension ``guest``, of the user
+        ``user``): ``mac``, ``guest`` (the extension the phone belongs to), ``extension``
+        and ``name`` of the user, ``since`` and ``logout_at`` (UTC) with ``since_local``,
+        ``logout_at_local`` in the PBX's time zone, ``timezone``."""
+        require_admin(self.principal)
+        e, p = t.extensions, t.phones
+        with self.pbx.tx() as repo:
+            zone_name = repo.system()[0].timezone
+            zone = ZoneInfo(zone_name)
+            found = all_logins(repo.conn)
+            macs = [login.mac for login in found]
+            guests = {
+                r.mac: r.number
+                for r in repo.conn.execute(
+                    select(p.c.mac, e.c.number).join(e, e.c.id == p.c.extension_id)
+                    .where(p.c.mac.in_(macs))
+                )
+            } if macs else {}  # fmt: skip
+            numbers = [login.extension for login in found]
+            names = {
+                r.number: " ".join(n for n in (r.first_name, r.last_name) if n)
+                for r in repo.conn.execute(
+                    select(e.c.number, e.c.first_name, e.c.last_name).where(e.c.number.in_(numbers))
+                )
+            } if numbers else {}  # fmt: skip
+        out = []
+        for login in found:
+            if guest is not None and guests.get(login.mac) != guest:
+                continue
+            if user is not None and login.extension != user:
+                continue
+            out.append({
+                "mac": login.mac,
+                "guest": guests.get(login.mac),
+                "extension": login.extension,
+                "name": names.get(login.extension, ""),
+                "since": login.since,
+                "since_local": _local(login.since, zone),
+                "logout_at": login.logout_at,
+                "logout_at_local": _local(login.logout_at, zone),
+                "timezone": zone_name,
+            })  # fmt: skip
+        return out
+
+    def logout(self, mac: str) -> dict[str, Any]:
+        """End the login at the phone ``mac`` (any separators): the phone gets its guest
+        account and a check-sync; audited with the admin as the actor. NotFound when nobody
+        is logged in there."""
+        require_admin(self.principal)
+        wanted = re.sub(r"[:\-. ]", "", mac).lower()
+        if not re.fullmatch(r"[0-9a-f]{12}", wanted):
+            raise NotFound("hot-desk login", mac)
+        with self.pbx.tx() as repo:
+            login = login_of(repo.conn, wanted)
+            if login is None:
+                raise NotFound("hot-desk login", wanted)
+            end(repo.conn, self.principal, login, "logged out by an admin")
+        log.info("hot desk %s: %s logged out by %s", wanted, login.extension, self.principal.name)
+        self.check_sync(login.extension, login.mac)
+        return {"mac": wanted, "extension": login.extension}
+
+
+def _check_sync_ended(engine: Engine, logins: list[Login]) -> None:
+    """A directory change ended these logins (``hot_desk_logins.when_ended``): each phone,
+    registered as the user still, fetches its file again (the guest's)."""
+    send = default_check_sync(Pbx(engine))
+    for login in logins:
+        log.info("hot desk %s: %s logged out by a directory change", login.mac, login.extension)
+        send(login.extension, login.mac)
+
+
+when_ended(_check_sync_ended)
 
 
 class HotDeskLogout:
