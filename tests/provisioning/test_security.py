@@ -94,13 +94,23 @@ def test_failed_attempts_are_rate_limited_per_address_and_audited(
     failed = audit(client, "provisioning_failed")
     assert len(failed) == MAX_FAILURES
     assert {"path": "user", "before": None, "after": "101"} in failed[0]["changes"]  # type: ignore[operator]
-    [block] = audit(client, "provisioning_blocked")
-    assert block["key"] == "testclient"
-    # Another address is not blocked (KLAPKA_TRUST_PROXY: the X-Forwarded-For hop).
+    blocks = audit(client, "provisioning_blocked")
+    assert sorted((b["kind"], b["key"]) for b in blocks) == [
+        ("phone", YEALINK_MAC), ("provisioning_source", "testclient"),
+    ]  # fmt: skip
+    # Another address is not blocked for another phone (KLAPKA_TRUST_PROXY: the
+    # X-Forwarded-For hop) ...
     with pytest.MonkeyPatch.context() as m:
         m.setenv("KLAPKA_TRUST_PROXY", "1")
-        other = phones.get(URL, auth=("101", "4711"), headers={"X-Forwarded-For": "192.0.2.7"})
+        hop = {"X-Forwarded-For": "192.0.2.7"}
+        snom = credentials(client, SNOM_MAC)
+        other = phones.get(
+            f"/provisioning/{SNOM_MAC}.xml", auth=(snom["username"], snom["password"]), headers=hop
+        )
         assert other.status_code == 200
+        # ... but the phone whose PIN was being guessed is, from every address: guesses
+        # spread over many addresses get no further than from one.
+        assert phones.get(URL, auth=("101", "4711"), headers=hop).status_code == 429
 
 
 def test_no_secret_reaches_the_log_or_the_audit_log(
