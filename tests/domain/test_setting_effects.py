@@ -31,7 +31,8 @@ CONSUMERS: dict[Effect, tuple[str, ...]] = {
         "services/telephony/trunk_status.py",
     ),
     Effect.VOICEMAIL: ("media", "kemi/voicemail.py", "services/telephony/voicemail.py"),
-    Effect.PROVISIONING: ("services/welcome.py", "services/provisioning"),
+    Effect.PROVISIONING: ("services/welcome.py",),
+    Effect.PHONES: ("services/provisioning", "services/telephony/hot_desk.py"),
     Effect.EMAIL: (
         "notify",
         "services/telephony/voicemail.py",

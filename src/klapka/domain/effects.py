@@ -27,6 +27,7 @@ class Effect(StrEnum):
     SIP_CORE = "sip_core"  # registration, trunks, listening: Kamailio and its KEMI code
     VOICEMAIL = "voicemail"  # what the voicemail plays and records (klapka.media)
     PROVISIONING = "provisioning"  # what the apps get when they sign in with a login link
+    PHONES = "phones"  # what desk phones get: their provisioning files, hot desking
     EMAIL = "email"  # the emails klapka sends
     ACCOUNTS = "accounts"  # signing in to the portal and the API
     PERMISSIONS = "permissions"  # what a portal user sees and may change
@@ -40,6 +41,7 @@ WORDING: dict[Effect, str] = {
     Effect.SIP_CORE: "SIP core",
     Effect.VOICEMAIL: "voicemail",
     Effect.PROVISIONING: "app sign-in",
+    Effect.PHONES: "desk phones",
     Effect.EMAIL: "email",
     Effect.ACCOUNTS: "sign-in",
     Effect.PERMISSIONS: "portal permissions",
@@ -79,16 +81,17 @@ R, S, V, P, E, A, W, C, X = (
     Effect.NOT_ACTIVE,
 )
 PERM = Effect.PERMISSIONS
+PH = Effect.PHONES
 
 _NO_CODECS = "calls carry whatever codecs the two ends agree on; klapka does not filter them"
 
 _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     # --- system ---------------------------------------------------------------------
-    ("system.timezone", (R,), "business hours and presence schedules without their own"),
+    ("system.timezone", (R, PH), "business hours and presence schedules without their own"),
     ("system.country_code", (R,), "which outside calls are international"),
     ("system.international_prefix", (R,), "which outside calls are international"),
     ("system.emergency_numbers", (R,), "always dialled out, past every restriction"),
-    ("system.hot_desking_logout", (P,), "desk-phone provisioning: hot-desk logins end then"),
+    ("system.hot_desking_logout", (PH,), "hot-desk logins end then"),
     ("system.portal_url", (E, P), "links in emails; the apps' server when sip.domain is empty"),
     ("system.smtp.*", (E,), ""),
     ("system.sip.listen_address", (S,), ""),
@@ -98,7 +101,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("system.sip.tls_port", (S, P), ""),
     ("system.sip.ws_port", (S,), ""),
     ("system.sip.wss_port", (S,), ""),
-    ("system.sip.domain", (P,), "the SIP domain the apps register to"),
+    ("system.sip.domain", (P, PH), "the SIP domain the apps and phones register to"),
     ("system.sip.mobile_app_user_agents", (S,), "which registrations are the mobile app"),
     ("system.sip.desktop_app_user_agents", (S,), "which registrations are the desktop app"),
     ("system.sign_in.*", (A,), ""),
@@ -136,7 +139,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.presence_settings.*.greeting", (V,), ""),
     # --- extension: voicemail -------------------------------------------------------
     ("extension.voicemail.enabled", (R, V), ""),
-    ("extension.voicemail.pin", (V, P), "desk-phone provisioning: the password"),
+    ("extension.voicemail.pin", (V, PH), "also a phone's provisioning and hot-desk password"),
     ("extension.voicemail.pin_authentication", (V,), ""),
     ("extension.voicemail.new_message_email", (E,), ""),
     ("extension.voicemail.email_address", (E,), ""),
@@ -162,12 +165,12 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.features.door_phone.*", (X,), "no intercom handling yet"),
     (
         "extension.features.hot_desking",
-        (R, P),
+        (R, PH),
         "a hot-desk phone's guest: internal and emergency calls only; users log in (*62)",
     ),
     # --- extension: advanced --------------------------------------------------------
     ("extension.advanced.dtmf_mode", (X,), "DTMF passes through as the phones send it"),
-    ("extension.advanced.transport", (S, P), "the least secure one it may use; the apps get it"),
+    ("extension.advanced.transport", (S, P, PH), "the least secure one it may use; phones get it"),
     ("extension.advanced.qualify", (S,), "OPTIONS pings to its phones behind NAT; off: none"),
     ("extension.advanced.nat", (S,), "behind NAT: reached where it came from; off: as registered"),
     ("extension.advanced.srtp", (X,), "calls are relayed as the phones offer them"),
@@ -185,8 +188,8 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.clients.mobile_client", (S, P), "off: the app cannot register or sign in"),
     ("extension.clients.desktop_client", (S, P), "off: the app cannot register or sign in"),
     ("extension.clients.web_client", (S,), "off: the web client cannot register"),
-    ("extension.phones.*", (P,), "desk-phone provisioning: which phone gets which file"),
-    ("extension.function_keys.*", (P,), "desk-phone provisioning: the phones' keys"),
+    ("extension.phones.*", (PH,), "which phone gets which file"),
+    ("extension.function_keys.*", (PH,), "the phones' keys"),
     # --- groups, ring groups, queues ------------------------------------------------
     ("group.name", (R, PERM), ""),
     ("group.members", (R, PERM), "outbound route permissions; client permission targets"),
