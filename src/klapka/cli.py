@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -37,7 +38,7 @@ from klapka.services.directory.presence_schedule import PresenceScheduler
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
-from klapka.services.telephony.hot_desk import HotDeskLogout
+from klapka.services.telephony.hot_desk import HotDeskLogins, HotDeskLogout
 from klapka.services.telephony.simulator import Simulator, render_text
 from klapka.services.welcome import Welcome
 from klapka.sip.supervisor import SipCore
@@ -67,10 +68,14 @@ extensions_app = typer.Typer(
     help="Extensions: list, show, CSV import and export.", no_args_is_help=True
 )
 token_app = typer.Typer(help="Admin API tokens.", no_args_is_help=True)
+hotdesk_app = typer.Typer(
+    help="Hot desking: who is logged in at which hot-desk phone; log out.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(extensions_app, name="extensions")
 app.add_typer(token_app, name="token")
+app.add_typer(hotdesk_app, name="hotdesk")
 
 USAGE_ERROR = 2
 ENVIRONMENT_ERROR = 1
@@ -786,6 +791,61 @@ def token_create(
         fail("error: name: must be 1-63 characters")
     with opened_pbx() as pbx:
         typer.echo(Tokens(pbx, cli_principal()).create(name=name))
+
+
+# --- klapka hotdesk ---------------------------------------------------------------------
+
+
+def _utc(at: datetime | None) -> str | None:
+    return None if at is None else at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _hhmm(local: str | None) -> str:
+    return "" if local is None else local[:16].replace("T", " ")
+
+
+@hotdesk_app.command("list")
+@reports_errors
+def hotdesk_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Who is logged in at which hot-desk phone (times in the PBX's time zone)."""
+    with opened_pbx() as pbx:
+        logins = HotDeskLogins(pbx, cli_principal()).logins()
+    if as_json:
+        print_json([
+            {**i, "since": _utc(i["since"]), "logout_at": _utc(i["logout_at"])} for i in logins
+        ])  # fmt: skip
+        return
+    if not logins:
+        typer.echo("Nobody is logged in at a hot desk.")
+        return
+    rows = [("MAC", "Guest", "User", "Since", "Until")]
+    rows += [
+        (
+            i["mac"],
+            i["guest"] or "",
+            f"{i['extension']} ({i['name']})" if i["name"] else i["extension"],
+            _hhmm(i["since_local"]),
+            _hhmm(i["logout_at_local"]) or "-",
+        )
+        for i in logins
+    ]
+    widths = [max(len(r[c]) for r in rows) for c in range(5)]
+    for r in rows:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    typer.echo(f"({logins[0]['timezone']})")
+
+
+@hotdesk_app.command("logout")
+@reports_errors
+def hotdesk_logout(
+    mac: Annotated[str, typer.Argument(help="The hot-desk phone's MAC address.")],
+) -> None:
+    """Log the user out of a hot-desk phone: it goes back to its guest account."""
+    with opened_pbx() as pbx:
+        ended = HotDeskLogins(pbx, cli_principal()).logout(mac)
+    typer.echo(f"Logged out {ended['extension']} at {ended['mac']}.")
 
 
 # --- the call simulator ---------------------------------------------------------------

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -125,6 +126,19 @@ def _extension(conn: Connection, number: str) -> Extension | None:
     return Extension.model_validate(join_secrets(dict(row.data), dict(row.secrets)))
 
 
+def _send_check_sync(pbx: Pbx, root: Path, number: str, mac: str) -> None:
+    """Send check-sync to ``number``'s phone ``mac`` now; a SIP core not running is logged."""
+    try:
+        with pbx.tx() as repo:
+            sip = repo.system()[0].sip.model_dump()
+        sent = send_check_sync(root, sip, number, mac)
+        log.info("hot desk %s: check-sync sent to %d contacts of %s", mac, sent, number)
+    except SipCoreUnavailable as e:
+        log.warning("hot desk %s: no check-sync: %s", mac, e)
+    except Exception:
+        log.exception("hot desk %s: check-sync to %s failed", mac, number)
+
+
 def default_check_sync(pbx: Pbx) -> CheckSync:
     """Send check-sync through the SIP core of this data directory, a moment later (in a
     thread: the phone first gets the answer to the code it dialled)."""
@@ -133,19 +147,18 @@ def default_check_sync(pbx: Pbx) -> CheckSync:
     def send(number: str, mac: str) -> None:
         def later() -> None:
             time.sleep(CHECK_SYNC_DELAY)
-            try:
-                with pbx.tx() as repo:
-                    sip = repo.system()[0].sip.model_dump()
-                sent = send_check_sync(root, sip, number, mac)
-                log.info("hot desk %s: check-sync sent to %d contacts of %s", mac, sent, number)
-            except SipCoreUnavailable as e:
-                log.warning("hot desk %s: no check-sync: %s", mac, e)
-            except Exception:
-                log.exception("hot desk %s: check-sync to %s failed", mac, number)
+            _send_check_sync(pbx, root, number, mac)
 
         threading.Thread(target=later, name="hot-desk-check-sync", daemon=True).start()
 
     return send
+
+
+def check_sync_now(pbx: Pbx) -> CheckSync:
+    """Send check-sync at once (an admin's logout, a directory change: no call to answer
+    first; the command line exits right after)."""
+    root = data_dir()
+    return lambda number, mac: _send_check_sync(pbx, root, number, mac)
 
 
 class HotDesk:
@@ -282,7 +295,7 @@ class HotDeskLogins:
     def __init__(self, pbx: Pbx, principal: Principal, check_sync: CheckSync | None = None) -> None:
         self.pbx = pbx
         self.principal = principal
-        self.check_sync = default_check_sync(pbx) if check_sync is None else check_sync
+        self.check_sync = check_sync_now(pbx) if check_sync is None else check_sync
 
     def logins(self, guest: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
         """Every login (or those at the phone of the guest extension ``guest``, of the user
@@ -350,7 +363,7 @@ class HotDeskLogins:
 def _check_sync_ended(engine: Engine, logins: list[Login]) -> None:
     """A directory change ended these logins (``hot_desk_logins.when_ended``): each phone,
     registered as the user still, fetches its file again (the guest's)."""
-    send = default_check_sync(Pbx(engine))
+    send = check_sync_now(Pbx(engine))
     for login in logins:
         log.info("hot desk %s: %s logged out by a directory change", login.mac, login.extension)
         send(login.extension, login.mac)
