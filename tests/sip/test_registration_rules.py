@@ -455,3 +455,94 @@ def test_which_registered_contacts_an_account_allows() -> None:
     )
     assert allowed(browser, transport="tls")  # wss
     assert not allowed(contact(**{"User-Agent": "klapka Mobile 2.1"}), clients_off=["mobile_app"])
+
+
+def _headers_of(message: str, *names: str) -> list[str]:
+    return [line for line in message.split("\r\n")[1:] if line.split(":", 1)[0].lower() in names]
+
+
+def _header(message: str, name: str) -> str:
+    return _headers_of(message, name.lower())[0].split(":", 1)[1].strip()
+
+
+def _call_answered_then_reinvited(
+    sip: Pbx4Sip, phones: Callable[..., RawPhone], caller: str, callee: str
+) -> tuple[str, str, str]:
+    """``caller`` calls ``callee``, whose phone answers, then sends a re-INVITE (hold); both
+    announce ``PRIVATE`` in their Contact. The Contact of the 200 and of the re-INVITE as
+    the calling phone gets them, and the call's dialog variable ``kl_nat_off`` meanwhile."""
+    phone = phones("udp")
+    assert phone.register(callee) == "SIP/2.0 200 OK"
+    calling = phones("udp")
+    uri = f"sip:{callee}@klapka"
+
+    def invite(cseq: int, auth: str) -> None:
+        calling._send(
+            f"INVITE {uri} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {calling.address};branch=z9hG4bK-i{cseq};rport\r\n"
+            f"From: <sip:{caller}@klapka>;tag=c1\r\nTo: <{uri}>\r\n"
+            f"Call-ID: nat-{calling.port}@phone\r\nCSeq: {cseq} INVITE\r\n"
+            f"Contact: <sip:{caller}@{calling.address}>\r\n{auth}"
+            f"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+
+    invite(1, "")
+    challenge = calling._response()
+    assert challenge.startswith("SIP/2.0 407"), challenge
+    proxy_auth = _header(challenge, "Proxy-Authenticate")
+    invite(
+        2,
+        f"Proxy-Authorization: {digest(caller, PASSWORDS[caller], proxy_auth, uri, 'INVITE')}\r\n",
+    )
+    request = phone.receive()
+    assert request.startswith("INVITE "), request
+    copied = _headers_of(request, "via", "record-route", "from", "call-id", "cseq")
+    to = _header(request, "to") + ";tag=a1"
+    phone._send(
+        "SIP/2.0 200 OK\r\n" + "\r\n".join(copied) + f"\r\nTo: {to}\r\n"
+        f"Contact: <sip:{callee}@{PRIVATE}>\r\nContent-Length: 0\r\n\r\n"
+    )
+    ok = calling._response()
+    while ok.startswith("SIP/2.0 1"):
+        ok = calling._response()
+    assert ok.startswith("SIP/2.0 200"), ok
+    [dialog] = [
+        d for d in sip.rpc.call("dlg.list") if d.get("call-id") == _header(request, "call-id")
+    ]
+    variables = {k: v for var in dialog.get("variables") or [] for k, v in var.items()}
+    # The re-INVITE from the answering phone, along the call's route (its Record-Route).
+    routes = [line.split(":", 1)[1].strip() for line in _headers_of(request, "record-route")]
+    phone._send(
+        f"INVITE sip:{caller}@{calling.address} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {phone.address};branch=z9hG4bK-h1;rport\r\n"
+        + "".join(f"Route: {r}\r\n" for r in routes)
+        + f"From: {to}\r\nTo: {_header(request, 'from')}\r\n"
+        f"Call-ID: {_header(request, 'call-id')}\r\nCSeq: 1 INVITE\r\n"
+        f"Contact: <sip:{callee}@{PRIVATE}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+    reinvite = calling.receive()
+    while not reinvite.startswith("INVITE "):
+        reinvite = calling.receive()
+    return _header(ok, "contact"), _header(reinvite, "contact"), variables.get("kl_nat_off", "")
+
+
+PRIVATE = "10.0.0.6:5060"
+
+
+def test_nat_off_is_remembered_for_the_call_of_its_phones(
+    sip: Pbx4Sip, phones: Callable[..., RawPhone]
+) -> None:
+    """A call records which of its parties has NAT off (the caller by its account, the
+    answering phone by its extension): their answer and re-INVITEs get no NAT fix-up, a
+    WebSocket excepted. (The fix-up of a reply or a request within a dialog is for a source
+    in a private network, nat_uac_test 32, which the loopback is not: here every Contact
+    arrives as sent, and the call still goes on along its route.)"""
+    sip.apply(DOC)
+    since = sip.core.paths.log.stat().st_size
+    expected = f"<sip:102@{PRIVATE}>", f"<sip:102@{PRIVATE}>"
+    assert _call_answered_then_reinvited(sip, phones, "101", "102") == (*expected, "")
+    answer = f"<sip:105@{PRIVATE}>"
+    assert _call_answered_then_reinvited(sip, phones, "101", "105") == (answer, answer, "callee")
+    assert _call_answered_then_reinvited(sip, phones, "105", "102") == (*expected, "caller")
+    log = sip.core.paths.log.read_bytes()[since:].decode(errors="replace")
+    assert "route failed" not in log, log[-3000:]

@@ -42,8 +42,8 @@ AUTH_FAILURES_BEFORE_BLOCK = 10
 # nat_uac_test: private Contact address (1), Via address (2) or port (16) not where the
 # request came from, or a WebSocket client (64): the contact is reached where it came from.
 NAT_TESTS = 1 | 2 | 16 | 64
-# In a reply (or a request within a dialog): its Contact's address is not where it came from
-# (32), or it came on a WebSocket (64).
+# In a reply (or a request within a dialog): it came from a private (RFC 1918) address (32),
+# or on a WebSocket (64).
 NAT_REPLY_TESTS = 32 | 64
 MAX_CONTACTS_PER_CLIENT = 5  # registrations of each app or web client, beside the desk phones
 WEBSOCKET_TEST = 64  # nat_uac_test: a WebSocket client, reached over its connection only
@@ -105,13 +105,14 @@ def _own_transaction() -> bool:
     return created > 0
 
 
-def _track_call(calling: tuple[str, str] | None) -> None:
+def _track_call(calling: tuple[str, str] | None = None, nat_off: bool = False) -> None:
     """A new call klapka relays: its requests within the dialog come back through klapka
     (Record-Route), the dialog module follows it (busy, status, in-dialog checks), and both
     parties are asked now and then whether it still goes on (an in-dialog OPTIONS; 481 or
     408 ends it: a call restored after a crash that had in fact ended does not linger).
     ``calling``: the calling extension and its phone's contact (an internal call), in a
-    call from now on (the dialog profile ``incall``)."""
+    call from now on (the dialog profile ``incall``); ``nat_off``: its NAT setting is off
+    (the dialog variable ``kl_nat_off``: its requests within the dialog are not fixed up)."""
     KSR.rr.record_route()
     KSR.dialog.dlg_manage()
     KSR.dialog.dlg_set_property("ka-src")
@@ -119,6 +120,8 @@ def _track_call(calling: tuple[str, str] | None) -> None:
     KSR.htable.sht_sets("calls", KSR.pv.get("$ci") or "", KSR.pv.get("$ft") or "")
     if calling is not None:
         KSR.dialog.set_dlg_profile("incall", f"{calling[0]}|{calling[1]}")
+    if nat_off:
+        KSR.pv.sets("$dlg_var(kl_nat_off)", "caller")
 
 
 def _party_of_a_call() -> bool:
@@ -218,6 +221,40 @@ def _nat_tests(account: Mapping[str, Any]) -> int:
     return NAT_TESTS if account.get("nat", True) else WEBSOCKET_TEST
 
 
+def _owner(owners: Mapping[str, Any], contact: str) -> tuple[str, str] | None:
+    """The (extension, endpoint class) rung at ``contact`` (``$avp(kl_rung)``'s owners),
+    by the contact's URI, else by the URI without its parameters."""
+    rung = owners.get(contact)
+    if rung is None:
+        bare = contact.split(";")[0]
+        rung = next((o for u, o in owners.items() if u.split(";")[0] == bare), None)
+    return None if rung is None else (rung[0], rung[1])
+
+
+def _answerer(owners: Mapping[str, Any]) -> str | None:
+    """The extension of the phone a reply to the call's INVITE comes from: by the branch's
+    URI (the contact rung), else by the reply's Contact."""
+    owner = _owner(owners, KSR.pv.get("$T_branch(uri)") or "")
+    if owner is None:
+        owner = _owner(owners, _uri_only(KSR.pv.get("$ct") or ""))
+    return None if owner is None else owner[0]
+
+
+def _nat_within_dialog() -> int:
+    """nat_uac_test's tests for a re-INVITE or UPDATE: a party of the call whose NAT setting
+    is off (the dialog variable ``kl_nat_off``: ``caller``, ``callee``) is fixed up only on
+    a WebSocket; and its reply is not fixed up either (``$avp(kl_nat_off)``). The caller's
+    requests carry the dialog's From tag."""
+    off = KSR.pv.get("$dlg_var(kl_nat_off)")
+    if not off:
+        return NAT_REPLY_TESTS
+    by_caller = KSR.pv.get("$ft") == KSR.pv.get("$dlg(from_tag)")
+    sender, receiver = ("caller", "callee") if by_caller else ("callee", "caller")
+    if receiver in off.split(","):
+        KSR.pv.seti("$avp(kl_nat_off)", 1)
+    return WEBSOCKET_TEST if sender in off.split(",") else NAT_REPLY_TESTS
+
+
 def _name_the_caller() -> None:
     """In the branch route: a branch of an internal call that rings a phone of an extension
     carries the caller's name as its From display name and in a P-Asserted-Identity (the
@@ -306,6 +343,9 @@ class Adapter:
         }  # where browsers open SIP over WebSocket  # log the engine's reasons (each step and outcome are logged anyway)
         self.snapshot = Snapshot(snapshot_path)
         self.media = kemi_voicemail.MediaAddress(snapshot_path)
+        # Each extension's NAT setting is off, for the snapshot's generation (_nat_off).
+        self.nat_generation: str | None = None
+        self.nat_off: dict[str, bool] = {}
 
     def child_init(self, rank: int) -> int:
         try:
@@ -485,7 +525,7 @@ class Adapter:
             elif KSR.is_method("REFER"):
                 _remember_transfer()
             elif KSR.is_method_in("IU"):  # a re-INVITE or UPDATE (hold, session timer)
-                if KSR.nathelper.nat_uac_test(NAT_REPLY_TESTS) > 0:
+                if KSR.nathelper.nat_uac_test(_nat_within_dialog()) > 0:
                     KSR.nathelper.fix_nated_contact()  # a browser's Contact is .invalid
                 KSR.tm.t_on_reply("ksr_onreply_route")  # ...and so is its answer's
             KSR.tm.t_relay()
@@ -588,6 +628,7 @@ class Adapter:
             KSR.info(f"klapka: a call from {caller} on trunk {trunk} for DID {did}\n")
             call = Call(caller, did, datetime.now(UTC), "external")
             calling: tuple[str, str] | None = None
+            nat_off = False
         else:
             account = self._authenticate(source, snap)
             if account is None or not _own_transaction():
@@ -607,9 +648,10 @@ class Adapter:
             # Its phones are rung with the caller's name (the branch route writes it).
             KSR.pv.sets("$avp(kl_caller)", json.dumps([caller, account.get("name") or ""]))
             calling = (caller, _uri_only(KSR.pv.get("$ct") or ""))
+            nat_off = not account.get("nat", True)
         retrieval = call.kind == "internal" and call.dialled.startswith(("*2", "*3"))
         if retrieval:
-            _track_call(calling)
+            _track_call(calling, nat_off)
             if kemi_voicemail.access(call, self.media, snap.directory):
                 return  # *2, *3: voicemail retrieval
         contacts = Contacts(snap.sip)
@@ -626,7 +668,7 @@ class Adapter:
             # whom to publish to when the dialog is made); nothing before needs it.
             if isinstance(decision, Ring):
                 kemi_subscriptions.watch_rung(t.extension for t in decision.targets)
-            _track_call(calling)
+            _track_call(calling, nat_off)
         KSR.pv.sets("$avp(kl_call)", _call_json(call))
         self._execute(decision, contacts, in_failure=False)
 
@@ -761,7 +803,7 @@ class Adapter:
 
     def _reply(self) -> None:
         code = int(KSR.pv.get("$rs") or 0)
-        if code < 300 and KSR.nathelper.nat_uac_test(NAT_REPLY_TESTS) > 0:
+        if code < 300 and KSR.nathelper.nat_uac_test(NAT_REPLY_TESTS) > 0 and self._fix_reply():
             # An answering browser (its Contact names a made-up .invalid host) or a phone
             # whose Contact is a private address: the dialog's requests go where it answered.
             KSR.nathelper.fix_nated_contact()
@@ -771,10 +813,7 @@ class Adapter:
         if code == 200 and KSR.is_method("INVITE"):
             owners, numbers = json.loads(KSR.pv.get("$avp(kl_rung)") or "[{}, {}]")
             contact = _uri_only(KSR.pv.get("$ct") or "")
-            rung = owners.get(contact)
-            if rung is None:
-                bare = contact.split(";")[0]
-                rung = next((o for u, o in owners.items() if u.split(";")[0] == bare), None)
+            rung = _owner(owners, contact)
             answered: dict[str, str] | None = None
             if rung is not None:
                 owner, cls = rung
@@ -786,6 +825,42 @@ class Adapter:
                     answered = {"result": "answered", "number": number}
             if answered is not None:
                 KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
+            extension = rung[0] if rung is not None else _answerer(owners) if owners else None
+            if extension is not None and self._nat_off(extension):
+                # Its requests within the dialog get no NAT fix-up (_nat_within_dialog).
+                off = KSR.pv.get("$dlg_var(kl_nat_off)") or ""
+                if "callee" not in off.split(","):
+                    KSR.pv.sets("$dlg_var(kl_nat_off)", f"{off},callee" if off else "callee")
+
+    def _fix_reply(self) -> bool:
+        """A reply whose Contact looks behind NAT (or on a WebSocket): fixed up unless the
+        phone answering belongs to an extension whose NAT setting is off (and it is no
+        browser): one of the phones the call rang, or the party a re-INVITE or UPDATE went
+        to (``_within_dialog`` noted it)."""
+        if KSR.nathelper.nat_uac_test(WEBSOCKET_TEST) > 0:
+            return True
+        rung = KSR.pv.get("$avp(kl_rung)")
+        if rung:  # the call's INVITE
+            owner = _answerer(json.loads(rung)[0])
+            return owner is None or not self._nat_off(owner)
+        return bool(KSR.pv.get("$avp(kl_nat_off)") != 1)
+
+    def _nat_off(self, extension: str) -> bool:
+        """Whether the extension's NAT setting (``nat`` of its SIP account) is off: asked
+        when its phone answers, kept per snapshot generation (one query per extension)."""
+        snap = self.snapshot.fresh()
+        if snap.generation != self.nat_generation:
+            self.nat_generation, self.nat_off = snap.generation, {}
+        off = self.nat_off.get(extension)
+        if off is None:
+            row = None
+            if snap.conn is not None:
+                row = snap.conn.execute(
+                    "SELECT data FROM accounts WHERE extension = ?", (extension,)
+                ).fetchone()
+            off = row is not None and json.loads(row[0]).get("nat", True) is False
+            self.nat_off[extension] = off
+        return off
 
     def _failure(self) -> None:
         if KSR.tm.t_is_canceled() > 0:
