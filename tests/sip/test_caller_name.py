@@ -153,8 +153,9 @@ def test_the_asserted_identity_has_the_number_alone_without_a_name() -> None:
 
 
 def test_the_sip_account_names_the_caller() -> None:
-    named = {"first_name": "Jana", "last_name": "Nováková"}
+    # As stored: the extension's settings with its number.
+    named = {"number": "101", "first_name": "Jana", "last_name": "Nováková"}
     assert sip_account("101", named, {})["name"] == "Jana Nováková"
     assert sip_account("101", {**named, "caller_id_name": "Recepce"}, {})["name"] == "Recepce"
-    assert sip_account("101", {"last_name": "Nováková"}, {})["name"] == "Nováková"
-    assert sip_account("101", {}, {})["name"] == ""
+    assert sip_account("101", {"number": "101", "last_name": "Nováková"}, {})["name"] == "Nováková"
+    assert sip_account("101", {"number": "101"}, {})["name"] == ""

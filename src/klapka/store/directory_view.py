@@ -318,6 +318,15 @@ def project_directory(
 _VIEWS: dict[str, tuple[Any, Extension, frozenset[str], datetime | None, ExtensionView]] = {}
 
 
+def extension_model(number: str, data: Any) -> Extension:
+    """The stored settings of extension ``number`` validated (the one its routing view was
+    projected from while they are unchanged)."""
+    cached = _VIEWS.get(number)
+    if cached is not None and cached[0] == data:
+        return cached[1]
+    return Extension.model_validate(data)
+
+
 def _extension_view(
     number: str, data: Any, groups: frozenset[str], presence_changed_at: datetime | None
 ) -> ExtensionView:

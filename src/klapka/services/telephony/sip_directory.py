@@ -26,7 +26,7 @@ from klapka.routing.snapshot import extension_to_json, to_json
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import group_members, load_rules, viewer_of
 from klapka.store import tables as t
-from klapka.store.directory_view import load_directory, queue_agents
+from klapka.store.directory_view import extension_model, load_directory, queue_agents
 from klapka.store.repository import join_secrets
 
 log = logging.getLogger(__name__)
@@ -128,28 +128,30 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
 
 
 def sip_account(number: str, data: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
-    """One extension's SIP account as the SIP core reads it."""
-    security = data.get("security") or {}
-    clients = data.get("clients") or {}
-    advanced = data.get("advanced") or {}
-    full_name = " ".join(p for p in (data.get("first_name"), data.get("last_name")) if p)
+    """One extension's SIP account as the SIP core reads it (from its validated settings:
+    every default is the domain's)."""
+    ext = extension_model(number, data)
+    clients = ext.clients
+    # An extension given no name is named by its number (the domain's default): "" then,
+    # and its phone's own From display name is left as the phone sent it.
+    name = ext.effective_caller_id_name
     return {
         "extension": number,
         # The caller's name on colleagues' phones (From display name, P-Asserted-Identity):
         # the caller ID name, else first and last name; "" leaves the number alone.
-        "name": data.get("caller_id_name") or full_name,
+        "name": "" if name == number else name,
         # The least secure transport it may register and call over (udp: any).
-        "transport": advanced.get("transport", "udp"),
-        "nat": advanced.get("nat", True),  # NAT fix-ups of its registrations and calls
-        "qualify": advanced.get("qualify", True),  # OPTIONS keepalive of its NATed contacts
+        "transport": ext.advanced.transport.value,
+        "nat": ext.advanced.nat,  # NAT fix-ups of its registrations and calls
+        "qualify": ext.advanced.qualify,  # OPTIONS keepalive of its NATed contacts
         "password": secrets.get("sip_password", ""),
-        "enabled": data.get("enabled", True),
-        "max_contacts": int(data.get("concurrent_registrations", 1)),
-        "allowed_ips": security.get("allowed_ips", []),
-        "user_agent_prefix": security.get("user_agent_prefix"),
+        "enabled": ext.enabled,
+        "max_contacts": ext.concurrent_registrations,
+        "allowed_ips": [str(n) for n in ext.security.allowed_ips],
+        "user_agent_prefix": ext.security.user_agent_prefix,
         # The klapka clients turned off for this extension (refused at REGISTER).
         "clients_off": [
-            cls for cls, setting in CLIENT_SETTINGS.items() if not clients.get(setting, True)
+            cls for cls, setting in CLIENT_SETTINGS.items() if not getattr(clients, setting)
         ],
     }
 
