@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from klapka.services.principal import Principal
 from klapka.services.provisioning.fetches import PhoneOverview
 from klapka.services.provisioning.reprovision import PhoneProvisioning
 from klapka.services.provisioning.vendors import MODELS, VENDOR_NAME, Vendor, vendor_named
+from klapka.services.telephony.hot_desk import HotDeskLogins
 from klapka.services.telephony.simulator import Simulator
 from klapka.services.welcome import Welcome
 from klapka.store.database import data_dir
@@ -658,6 +660,7 @@ def phones_editor(
     templates = ctx.attempt(lambda p: overview(p).template_names(), None) or []
     fetched: dict[str, dict[str, Any]] = {}
     not_active_note(t, "extension.phones")
+    hot_desk_panel(ctx, number, ext)
     form = Form(t, changed)
     holder = ui.column().classes("w-full gap-3")
 
@@ -834,6 +837,72 @@ def phones_editor(
         return result
 
     _save_button(ctx, form, put, saved)
+
+
+def hot_desk_panel(ctx: PageContext, number: str, ext: dict[str, Any]) -> None:
+    """Hot desking on the Phones tab: at a guest extension (``features.hot_desking``) who is
+    logged in at its phone, and a warning when it has not exactly one phone (a login is
+    refused then; zero while being set up is normal, so saving is not refused); at a
+    user's extension, the hot desk they are logged in at. Each with Log out."""
+    t = ctx.t
+    guest = bool((ext.get("features") or {}).get("hot_desking"))
+    holder = ui.column().classes("w-full gap-1")
+
+    def logins(p: Principal) -> list[dict[str, Any]]:
+        desks = HotDeskLogins(ctx.pbx, p)
+        return desks.logins(guest=number) if guest else desks.logins(user=number)
+
+    def draw() -> None:
+        holder.clear()
+        found = ctx.attempt(logins, None) or []
+        with holder:
+            if guest and len(ext.get("phones") or []) != 1:
+                warning = t(
+                    "A hot-desk phone's guest extension needs exactly one phone: "
+                    "logging in at it is refused until then."
+                )
+                ui.label(warning).classes("text-sm text-warning").props(
+                    'data-testid="hot-desk-phones-warning"'
+                )
+            if guest and not found:
+                ui.label(t("Nobody is logged in at this hot desk.")).classes(
+                    "text-sm text-grey-7"
+                ).props('data-testid="hot-desk-login"')
+            for login in found:
+                with ui.row().classes("items-center gap-2 w-full"):
+                    ui.label(login_line(login)).classes("text-sm").props(
+                        'data-testid="hot-desk-login"'
+                    )
+                    ui.button(
+                        t("Log out"), icon="logout", on_click=lambda m=login["mac"]: logout(m)
+                    ).props(f'flat dense data-testid="hot-desk-logout-{login["mac"]}"')
+
+    def login_line(login: dict[str, Any]) -> str:
+        zone = ZoneInfo(login["timezone"])
+        since = login["since"].astimezone(zone)
+        user = f"{login['extension']} ({login['name']})" if login["name"] else login["extension"]
+        where = login["guest"] or login["mac"]
+        when = f"{since:%H:%M} {since.tzname()}"
+        if since.date() != datetime.now(zone).date():
+            when = f"{since:%Y-%m-%d} {when}"
+        if login["logout_at"] is None:
+            if guest:
+                return t("Logged in: {user} since {since}", user=user, since=when)
+            return t("Logged in at hot desk {desk} since {since}", desk=where, since=when)
+        until = f"{login['logout_at'].astimezone(zone):%H:%M}"
+        if guest:
+            return t("Logged in: {user} since {since}, until {until}",
+                     user=user, since=when, until=until)  # fmt: skip
+        return t("Logged in at hot desk {desk} since {since}, until {until}",
+                 desk=where, since=when, until=until)  # fmt: skip
+
+    def logout(mac: str) -> None:
+        done = ctx.attempt(lambda p: HotDeskLogins(ctx.pbx, p).logout(mac), None)
+        if done is not None:
+            ui.notify(t("Logged out {user}.", user=done["extension"]))
+        draw()
+
+    draw()
 
 
 def function_keys_editor(

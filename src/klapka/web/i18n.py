@@ -252,6 +252,20 @@ CZECH: dict[str, str] = {
     "Last fetch: {when} from {address}": "Naposledy staženo: {when} z adresy {address}",
     "Re-provision": "Znovu načíst konfiguraci",
     "Sent to {count} registered desk phones.": "Odesláno {count} registrovaným stolním telefonům.",
+    "A hot-desk phone's guest extension needs exactly one phone: logging in at it is refused "
+    "until then.": (
+        "Hostovská linka sdíleného telefonu (hot desk) potřebuje právě jeden telefon: do té doby "
+        "se na něm nelze přihlásit."
+    ),
+    "Nobody is logged in at this hot desk.": "Na tomto sdíleném telefonu není nikdo přihlášen.",
+    "Logged in: {user} since {since}": "Přihlášen(a): {user} od {since}",
+    "Logged in: {user} since {since}, until {until}": "Přihlášen(a): {user} od {since}, do {until}",
+    "Logged in at hot desk {desk} since {since}": "Přihlášen(a) na sdíleném telefonu {desk} od {since}",
+    "Logged in at hot desk {desk} since {since}, until {until}": (
+        "Přihlášen(a) na sdíleném telefonu {desk} od {since}, do {until}"
+    ),
+    "Log out": "Odhlásit",
+    "Logged out {user}.": "{user} odhlášen(a).",
     "Fix the marked fields.": "Opravte označená pole.",
     "Only an admin may open another user's settings.": (
         "Nastavení jiného uživatele může otevřít jen administrátor."
