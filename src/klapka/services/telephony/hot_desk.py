@@ -8,8 +8,12 @@ the provisioning server then gives that MAC the user's account, name, keys and p
 and the phone is told to fetch its file again (SIP NOTIFY check-sync), so it registers as
 the user. ``*63`` (from the phone, now registered as the user) logs out; every login ends
 at ``system.hot_desking_logout`` (local time) at the latest (``HotDeskLogout``, run by
-``klapka serve``). Each login, logout and refusal is in the audit log (kind ``phone``, key
-the MAC). docs/provisioning.md, "Hot desking".
+``klapka serve``). An admin lists the logins and ends one (``HotDeskLogins``: the API, the
+CLI, the admin console's Phones tab); a directory change that disables, deletes or gives
+another PIN to a logged-in user's extension ends the login in the directory writer
+(``services.hot_desk_logins``), and the phone gets check-sync after the commit
+(``_check_sync_ended``). Each login, logout and refusal is in the audit log (kind
+``phone``, key the MAC). docs/provisioning.md, "Hot desking".
 """
 
 from __future__ import annotations
