@@ -4,8 +4,12 @@ registrations it no longer allows at once."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -466,12 +470,20 @@ def _header(message: str, name: str) -> str:
 
 
 def _call_answered_then_reinvited(
-    sip: Pbx4Sip, phones: Callable[..., RawPhone], caller: str, callee: str
+    sip: Pbx4Sip, phones: Callable[..., RawPhone], caller: str, callee: str, source: str = ""
 ) -> tuple[str, str, str]:
-    """``caller`` calls ``callee``, whose phone answers, then sends a re-INVITE (hold); both
-    announce ``PRIVATE`` in their Contact. The Contact of the 200 and of the re-INVITE as
-    the calling phone gets them, and the call's dialog variable ``kl_nat_off`` meanwhile."""
+    """``caller`` calls ``callee``, whose phone (on ``source``, else the loopback) answers,
+    then sends a re-INVITE (hold); both announce ``PRIVATE`` in their Contact. The Contact
+    of the 200 and of the re-INVITE as the calling phone gets them, and the call's dialog
+    variable ``kl_nat_off`` meanwhile."""
     phone = phones("udp")
+    if source:  # the phone's own address, as it registers (reachable there)
+        phone.sock.close()
+        phone.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        phone.sock.settimeout(3)
+        phone.sock.bind((source, 0))
+        phone.port = phone.sock.getsockname()[1]
+        phone.address = f"{source}:{phone.port}"
     assert phone.register(callee) == "SIP/2.0 200 OK"
     calling = phones("udp")
     uri = f"sip:{callee}@klapka"
@@ -546,3 +558,42 @@ def test_nat_off_is_remembered_for_the_call_of_its_phones(
     assert _call_answered_then_reinvited(sip, phones, "105", "102") == (*expected, "caller")
     log = sip.core.paths.log.read_bytes()[since:].decode(errors="replace")
     assert "route failed" not in log, log[-3000:]
+
+
+@pytest.fixture
+def private_source() -> Iterator[str]:
+    """An address of a private network (RFC 1918) on this machine (one side of a veth pair,
+    as tests/sip/test_netns.py makes them), for a phone whose packets come from it."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("a private address needs root and the ip command (iproute2)")
+    name = f"kln{uuid.uuid4().hex[:6]}"
+    address = f"10.213.{int(name[3:5], 16)}.1"
+    try:
+        for args in (
+            ("link", "add", f"{name}a", "type", "veth", "peer", "name", f"{name}b"),
+            ("addr", "add", f"{address}/32", "dev", f"{name}a"),
+            ("link", "set", f"{name}a", "up"),
+            ("link", "set", f"{name}b", "up"),
+        ):
+            subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+    except (subprocess.CalledProcessError, OSError) as e:
+        subprocess.run(["ip", "link", "del", f"{name}a"], capture_output=True, timeout=10)
+        pytest.skip(f"cannot add a private address here: {e}")
+    yield address
+    subprocess.run(["ip", "link", "del", f"{name}a"], capture_output=True, timeout=10)
+
+
+def test_nat_off_leaves_the_answering_phones_contact_as_sent(
+    sip: Pbx4Sip, phones: Callable[..., RawPhone], private_source: str
+) -> None:
+    """A phone in a private network (nat_uac_test 32) answering, then sending a re-INVITE,
+    with another address in its Contact: with NAT on (102) its Contact is rewritten to
+    where it came from; with NAT off (105) it goes on as the phone sent it."""
+    sip.apply(DOC)
+    answer, reinvite, _ = _call_answered_then_reinvited(sip, phones, "101", "102", private_source)
+    assert answer.startswith(f"<sip:102@{private_source}:"), answer
+    assert reinvite.startswith(f"<sip:102@{private_source}:"), reinvite
+    expected = f"<sip:105@{PRIVATE}>"
+    assert _call_answered_then_reinvited(sip, phones, "101", "105", private_source) == (
+        expected, expected, "callee"
+    )  # fmt: skip
