@@ -313,3 +313,17 @@ def test_config_apply_logs_out_and_a_dry_run_does_not(
     ok(desks.put("/api/v1/config", json=doc))
     assert phone_file(anonymous, desks)["account.1.user_name"] == "900"
     assert ended == [("102", MAC)]
+
+
+def test_the_phone_is_told_only_after_a_commit(pbx: Pbx) -> None:
+    """``Repository.after_commit``, how the writer tells the hot-desk service: nothing when
+    the transaction rolls back."""
+    ran: list[int] = []
+    with pbx.tx() as repo:
+        repo.after_commit(lambda: ran.append(1))
+        assert ran == []
+    assert ran == [1]
+    with pytest.raises(RuntimeError), pbx.tx() as repo:
+        repo.after_commit(lambda: ran.append(2))
+        raise RuntimeError("rolled back")
+    assert ran == [1]
