@@ -42,9 +42,10 @@ AUTH_FAILURES_BEFORE_BLOCK = 10
 # nat_uac_test: private Contact address (1), Via address (2) or port (16) not where the
 # request came from, or a WebSocket client (64): the contact is reached where it came from.
 NAT_TESTS = 1 | 2 | 16 | 64
-# In a reply (or a request within a dialog): it came from a private (RFC 1918) address (32),
-# or on a WebSocket (64).
-NAT_REPLY_TESTS = 32 | 64
+# In a reply (or a request within a dialog): its Contact names a private (RFC 1918) address
+# (1: a phone behind NAT answering from a public address), it came from a private address
+# (32), or on a WebSocket (64).
+NAT_REPLY_TESTS = 1 | 32 | 64
 MAX_CONTACTS_PER_CLIENT = 5  # registrations of each app or web client, beside the desk phones
 WEBSOCKET_TEST = 64  # nat_uac_test: a WebSocket client, reached over its connection only
 CLIENT_NAMES = {"mobile_app": "Mobile client", "desktop_app": "Desktop client", "web": "Web client"}
