@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -26,8 +27,10 @@ from klapka.sip.kamailio_cfg import presence_available
 from klapka.sip.supervisor import SipCore
 from klapka.store import tables as t
 
+# Skipped on a machine without the package; in CI (which installs it) they must run.
 pytestmark = pytest.mark.skipif(
-    not presence_available(), reason="kamailio-presence-modules is not installed"
+    not presence_available() and not os.environ.get("CI"),
+    reason="kamailio-presence-modules is not installed",
 )
 
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103", "104")}
