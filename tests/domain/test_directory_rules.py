@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pydantic import ValidationError
+
+from klapka.domain.destinations import Destination
 
 from .documents import parse, problems
 
@@ -269,3 +272,11 @@ def test_emergency_numbers_are_2_to_8_digits_listed_once() -> None:
 def test_system_prefixes_keep_their_zeros() -> None:
     doc = parse("system: {country_code: 420, international_prefix: 00}")
     assert (doc.system.country_code, doc.system.international_prefix) == ("420", "00")
+
+
+@pytest.mark.parametrize("key", ["extension", "voicemail", "ring_group", "hangup"])
+def test_a_destination_with_a_null_value_is_refused(key: str) -> None:
+    """{"extension": null} names no destination: refused at validation (found by
+    schemathesis: an inbound route stored so made every call-path and call decision fail)."""
+    with pytest.raises(ValidationError, match=f"{key}: needs a value"):
+        Destination.model_validate({key: None})

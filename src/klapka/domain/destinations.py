@@ -60,6 +60,8 @@ class Destination(BaseModel):
             if len(data) != 1 or len(known) != 1:
                 allowed = _KEYS + (", accept" if cls is not Destination else "")
                 raise ValueError(f"a destination has exactly one key, one of: {allowed}")
+            if data[known[0]] is None:
+                raise ValueError(f"{known[0]}: needs a value (null names no destination)")
         return data
 
     @model_serializer(mode="plain")
