@@ -96,7 +96,7 @@ class ExtensionView:
     caller_id_number: str
     groups: frozenset[str]
     # A hot-desk phone's guest account (features.hot_desking): internal and emergency only.
-    hot_desk_guest: bool = False
+    hot_desk_guest: bool
 
     def policy(self, status: str) -> StatusPolicy:
         return self.statuses[status]
