@@ -105,6 +105,20 @@ _RINGING = """
   ]]></send>
 """
 
+# The 200 OK to the request just received (a BYE, a CANCEL, a NOTIFY within a dialog).
+OK_TO_LAST = """
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+"""
+
 _ANSWER = (
     """
   <pause milliseconds="{ring_ms}"/>
@@ -126,17 +140,8 @@ _ANSWER = (
   ]]></send>
   <recv request="ACK"/>
   <recv request="BYE" timeout="30000"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
 """
+    + OK_TO_LAST
 )
 
 _DECLINE = """
@@ -154,19 +159,12 @@ _DECLINE = """
   <recv request="ACK"/>
 """
 
-_LET_RING = """
+_LET_RING = (
+    """
   <recv request="CANCEL" timeout="{wait_ms}"/>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
-  <send><![CDATA[
+"""
+    + OK_TO_LAST
+    + """  <send><![CDATA[
       SIP/2.0 487 Request Terminated
       [last_Via:]
       [last_From:]
@@ -178,6 +176,7 @@ _LET_RING = """
   ]]></send>
   <recv request="ACK"/>
 """
+)
 
 _INVITE = (
     """

@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 from pbx4sip import Pbx4Sip, running
-from sipp import free_udp_port, scenario
+from sipp import OK_TO_LAST, free_udp_port, scenario
 from sqlalchemy import insert
 from test_supervision import answering, gone, kill_main, rows, wait_for
 from watcher import Watcher
@@ -259,7 +259,8 @@ def _traced(log: str) -> list[str]:
 
 # A sipp watcher: SUBSCRIBE (answering the challenge), one NOTIFY per expected body (each
 # must match its pattern, in that order), then SUBSCRIBE Expires: 0 and the final NOTIFY.
-_WATCH = """
+_WATCH = (
+    """
   <send retrans="500"><![CDATA[
       SUBSCRIBE sip:{target}@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -315,33 +316,18 @@ _WATCH = """
     <ereg regexp="terminated" search_in="hdr" header="Subscription-State:" check_it="true"
           assign_to="x"/>
   </action></recv>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
 """
+    + OK_TO_LAST
+)
 
-_NOTIFIED = """
+_NOTIFIED = (
+    """
   <recv request="NOTIFY" timeout="{timeout_ms}"><action>
     <ereg regexp="{pattern}" search_in="body" check_it="true" assign_to="b{i}"/>
   </action></recv>
-  <send><![CDATA[
-      SIP/2.0 200 OK
-      [last_Via:]
-      [last_From:]
-      [last_To:]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Content-Length: 0
-
-  ]]></send>
 """
+    + OK_TO_LAST
+)
 
 
 class SippWatcher:
