@@ -10,6 +10,7 @@ import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import pytest
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.skipif(
     reason="kamailio-presence-modules is not installed",
 )
 
+DI = {"di": "urn:ietf:params:xml:ns:dialog-info"}
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103", "104")}
 
 
@@ -45,9 +47,9 @@ def doc(*extensions: dict[str, object], **extra: object) -> dict[str, object]:
 
 
 def test_blf_follows_a_call(sip: Pbx4Sip) -> None:
-    """Both lamps: the callee's (ringing with the caller, in the call, idle) and the
-    caller's (in a call as the initiator)."""
-    sip.apply(doc())
+    """Both lamps: the callee's (ringing with the caller's number and name, for pickup; in
+    the call; idle) and the caller's (in a call as the initiator)."""
+    sip.apply(doc({"number": "103", "first_name": "Jana", "last_name": 'Nováková & "Co"'}))
     watcher = Watcher(sip.port, "101", PASSWORDS["101"])
     caller = Watcher(sip.port, "104", PASSWORDS["104"])
     try:
@@ -61,69 +63,114 @@ def test_blf_follows_a_call(sip: Pbx4Sip) -> None:
             assert phone.finish().ok
         finally:
             phone.stop()
-        watcher.wait_for(r"<state>early</state>.*<identity>sip:103@")
+        ringing = watcher.wait_for(r"<state>early</state>.*<identity[^>]*>sip:103@")
+        remote = ElementTree.fromstring(ringing.body).find(".//di:remote/di:identity", DI)
+        assert remote is not None and remote.get("display") == 'Jana Nováková & "Co"'
         watcher.wait_for(r"<state>confirmed</state>")
-        watcher.wait_for(r"<state>terminated</state>")
+        watcher.wait_for(r"<state>terminated</state>", since=watcher.notifies.index(ringing))
         caller.wait_for(r'direction="initiator".*<state>confirmed</state>')
-        caller.wait_for(r"<state>terminated</state>")
+        caller.wait_for(r"<state>terminated</state>", since=1)
     finally:
         watcher.close()
         caller.close()
 
 
-def _watch_102_answer(sip: Pbx4Sip, dialled: str, *also_rung: str) -> Watcher:
-    """101 calls ``dialled``; 102's phone answers (``also_rung`` phones ring meanwhile):
-    a watcher of 102 (on 104's phone), subscribed before the call, is returned."""
-    watcher = Watcher(sip.port, "104", PASSWORDS["104"])
-    assert watcher.subscribe("102", "dialog") in (200, 202)
-    watcher.wait_for(r"dialog-info")
+def _states(watcher: Watcher) -> list[str]:
+    """The lamp states a watcher was told, in order (idle: no dialog or terminated)."""
+    found = []
+    for n in watcher.notifies:
+        states = re.findall(r"<state>(\w+)</state>", n.body)
+        live = [s for s in states if s != "terminated"]
+        found.append("confirmed" if "confirmed" in live else live[0] if live else "idle")
+    return found
+
+
+def _lamps(sip: Pbx4Sip, *numbers: str) -> dict[str, Watcher]:
+    """A watcher (on 104's phone) of each extension's lamp, idle to begin with."""
+    watchers = {}
+    for number in numbers:
+        watchers[number] = Watcher(sip.port, "104", PASSWORDS["104"])
+        assert watchers[number].subscribe(number, "dialog") in (200, 202)
+        watchers[number].wait_for(r"dialog-info")
+    return watchers
+
+
+def _call_answered_by_102(sip: Pbx4Sip, dialled: str, *also_rung: str, ring_ms: int = 1000) -> None:
+    """101 calls ``dialled``; 102's phone answers after ``ring_ms`` (``also_rung`` phones
+    ring meanwhile, cancelled when 102 answers) and the call lasts a second."""
     others = [sip.sipp.phone(n, PASSWORDS[n], "ring") for n in also_rung]
-    phone = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=1000)
+    phone = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=ring_ms)
     try:
-        call = sip.sipp.call("101", PASSWORDS["101"], dialled, expect=200, talk_ms=1000)
+        call = sip.sipp.call("101", PASSWORDS["101"], dialled, expect=200, talk_ms=1500)
         assert call.ok, call.output
         assert phone.finish().ok
         for other in others:
-            assert other.finish().ok  # cancelled when 102 answered
+            assert other.finish().ok
     finally:
         phone.stop()
         for other in others:
             other.stop()
-    return watcher
 
 
-def test_blf_of_a_ring_group_member_follows_the_call(sip: Pbx4Sip) -> None:
-    """The lamp of an extension whose phone rings because of a ring group: ringing with
-    the caller, in the call when it answers, idle after."""
+def test_blf_of_ring_group_members_follow_who_answers(sip: Pbx4Sip) -> None:
+    """A ring group call blinks both members' lamps with the caller; when 102 answers,
+    102's lamp shows the call and 103's goes out at once (its phone rings no more), not
+    when the call ends."""
     sip.apply(doc(ring_groups=[{"number": "6300", "members": ["102", "103"]}]))
-    watcher = _watch_102_answer(sip, "6300", "103")
+    lamps = _lamps(sip, "102", "103")
     try:
-        watcher.wait_for(r"<state>early</state>.*<identity>sip:101@")
-        watcher.wait_for(r"<state>confirmed</state>")
-        watcher.wait_for(r"<state>terminated</state>")
+        _call_answered_by_102(sip, "6300", "103")
+        lamps["102"].wait_for(r"<state>early</state>.*<identity[^>]*>sip:101@")
+        answered = lamps["102"].wait_for(r"<state>confirmed</state>")
+        ended = lamps["102"].wait_for(r"<state>terminated</state>", since=2)
+        lamps["103"].wait_for(r"<state>early</state>.*<identity[^>]*>sip:101@")
+        out = lamps["103"].wait_for(r"<state>terminated</state>", since=2)
+        assert answered.at - 0.2 <= out.at < ended.at - 1.0  # out when 102 answered
+        assert _states(lamps["102"]) == ["idle", "early", "confirmed", "idle"]
+        assert "confirmed" not in _states(lamps["103"])
     finally:
-        watcher.close()
+        for watcher in lamps.values():
+            watcher.close()
 
 
-def test_blf_of_a_forwards_target_follows_the_call(sip: Pbx4Sip) -> None:
-    """101 calls 103, forwarded always to 102: 102's lamp follows the call (103's too)."""
+def test_blf_follows_a_forward_after_no_answer(sip: Pbx4Sip) -> None:
+    """101 calls 103, which forwards to 102 after 5 s unanswered: 103's lamp blinks, then
+    goes out when the second ring step rings 102, whose lamp blinks, shows the call and
+    goes out at its end."""
+    forward = {"available": {"ring_timeout": 5, "internal": {"no_answer": {"extension": "102"}}}}
+    sip.apply(doc({"number": "103", "presence_settings": forward}))
+    lamps = _lamps(sip, "102", "103")
+    try:
+        _call_answered_by_102(sip, "103", "103", ring_ms=500)
+        first = lamps["103"].wait_for(r"<state>early</state>")
+        out = lamps["103"].wait_for(r"<state>terminated</state>", since=2)
+        second = lamps["102"].wait_for(r"<state>early</state>.*<identity[^>]*>sip:101@")
+        lamps["102"].wait_for(r"<state>confirmed</state>")
+        lamps["102"].wait_for(r"<state>terminated</state>", since=2)
+        assert out.at - first.at > 4.5  # the first step rang its 5 s
+        assert abs(second.at - out.at) < 0.5  # one step gives way to the next
+        assert _states(lamps["103"]) == ["idle", "early", "idle"]
+        assert _states(lamps["102"]) == ["idle", "early", "confirmed", "idle"]
+    finally:
+        for watcher in lamps.values():
+            watcher.close()
+
+
+def test_blf_of_an_extension_forwarded_always_stays_idle(sip: Pbx4Sip) -> None:
+    """101 calls 103, forwarded always to 102: 102's lamp follows the call; 103's phones
+    never ring, so its lamp stays idle."""
     always = {"available": {"internal": {"always": {"extension": "102"}}}}
     sip.apply(doc({"number": "103", "presence_settings": always}))
-    dialled = Watcher(sip.port, "104", PASSWORDS["104"])
+    lamps = _lamps(sip, "102", "103")
     try:
-        assert dialled.subscribe("103", "dialog") in (200, 202)
-        dialled.wait_for(r"dialog-info")
-        watcher = _watch_102_answer(sip, "103")
-        try:
-            watcher.wait_for(r"<state>early</state>.*<identity>sip:101@")
-            watcher.wait_for(r"<state>confirmed</state>")
-            watcher.wait_for(r"<state>terminated</state>")
-        finally:
-            watcher.close()
-        dialled.wait_for(r"<state>confirmed</state>")
-        dialled.wait_for(r"<state>terminated</state>")
+        _call_answered_by_102(sip, "103")
+        lamps["102"].wait_for(r"<state>early</state>.*<identity[^>]*>sip:101@")
+        lamps["102"].wait_for(r"<state>confirmed</state>")
+        lamps["102"].wait_for(r"<state>terminated</state>", since=2)
+        assert _states(lamps["103"]) == ["idle"]
     finally:
-        dialled.close()
+        for watcher in lamps.values():
+            watcher.close()
 
 
 def test_presence_follows_the_extensions_status_and_note(sip: Pbx4Sip) -> None:
@@ -169,6 +216,37 @@ def test_only_visible_extensions_may_be_watched(sip: Pbx4Sip) -> None:
         assert intruder.subscribe("101", "dialog") == 407
     finally:
         for w in (watcher, other, intruder):
+            w.close()
+
+
+def test_subscriptions_end_when_the_directory_no_longer_allows_them(sip: Pbx4Sip) -> None:
+    """Subscriptions made before a change end at their phone's next refresh (at most
+    SUBSCRIPTION_MAX_SECONDS away) when the change takes them away: 104 hidden from 101 by
+    a client permission rule, 103 disabled (its own mailbox too), 102's password changed
+    (its phone still has the old one). Each refresh is answered 481 (the subscription is
+    over) or challenged in vain; subscribing anew is refused; a subscription the change
+    leaves allowed is refreshed."""
+    sip.apply(doc())
+    hidden = Watcher(sip.port, "101", PASSWORDS["101"])
+    kept = Watcher(sip.port, "101", PASSWORDS["101"])
+    rekeyed = Watcher(sip.port, "102", PASSWORDS["102"])
+    disabled = Watcher(sip.port, "103", PASSWORDS["103"])
+    watchers = (hidden, kept, rekeyed, disabled)
+    try:
+        assert hidden.subscribe("104", "dialog") in (200, 202)
+        assert kept.subscribe("102", "presence") in (200, 202)
+        assert rekeyed.subscribe("101", "dialog") in (200, 202)
+        assert disabled.subscribe("103", "message-summary") in (200, 202)
+        password = {"number": "102", "sip_password": "Changed102xy"}
+        sip.apply(doc(password, {"number": "103", "enabled": False}, **HIDDEN))
+        assert hidden.subscribe("104", "dialog") == 481  # refreshes
+        assert disabled.subscribe("103", "message-summary") == 481
+        assert rekeyed.subscribe("101", "dialog") == 407
+        assert kept.subscribe("102", "presence") in (200, 202)
+        assert Watcher(sip.port, "101", PASSWORDS["101"]).subscribe("104", "dialog") == 404
+        assert Watcher(sip.port, "102", "Changed102xy").subscribe("101", "dialog") in (200, 202)
+    finally:
+        for w in watchers:
             w.close()
 
 
@@ -375,7 +453,7 @@ def test_sipp_watches_a_call_ring_be_answered_and_end(sip: Pbx4Sip) -> None:
     sip.apply(doc())
     watch = SippWatcher(sip, "101", "102", "dialog", "application/dialog-info+xml", (
         "dialog-info",  # idle: no dialog
-        "<state>early</state>.*<identity>sip:103@",
+        "<state>early</state>.*<identity[^>]*>sip:103@",
         "<state>confirmed</state>",
         "<state>terminated</state>",
     ))  # fmt: skip

@@ -23,7 +23,7 @@ from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
-from klapka.kemi import caller_name, control, load
+from klapka.kemi import blf, caller_name, control, load
 from klapka.kemi import openssl as kemi_openssl
 from klapka.kemi import registration_rules as rules
 from klapka.kemi import subscriptions as kemi_subscriptions
@@ -425,6 +425,17 @@ class Adapter:
             KSR.xhttp.xhttp_reply(500, "Server Error", "text/plain", "")
         return 1
 
+    def ksr_dialog_event(self, msg: Any, evname: str = "") -> int:
+        """A call's dialog changed state: when it ended (or failed), its lamps go out."""
+        try:
+            if evname in ("dialog:end", "dialog:failed"):
+                blf.ended()
+        except Exception:
+            KSR.err(
+                "klapka: dialog event failed: " + traceback.format_exc().replace("\n", " | ") + "\n"
+            )
+        return 1
+
     def ksr_failure_route(self, msg: Any) -> int:
         try:
             self._failure()
@@ -463,7 +474,7 @@ class Adapter:
         KSR.force_rport()
         if KSR.siputils.has_totag() > 0:
             if KSR.is_method_in("SP"):  # SUBSCRIBE, PUBLISH: the presence module's dialogs
-                kemi_subscriptions.within_dialog()
+                kemi_subscriptions.within_dialog(self, source)
                 return
             self._within_dialog()
             return
@@ -489,7 +500,6 @@ class Adapter:
         if method == "REGISTER":
             self._register(source)
         elif method == "INVITE":
-            kemi_subscriptions.watch_call(self.snapshot)  # BLF: its states published?
             self._invite(source)
         elif method == "SUBSCRIBE" or method == "PUBLISH":
             kemi_subscriptions.request(self, source, method)
@@ -630,6 +640,7 @@ class Adapter:
             call = Call(caller, did, datetime.now(UTC), "external")
             calling: tuple[str, str] | None = None
             nat_off = False
+            party = (caller, (KSR.pv.get("$fn") or "").strip('" '), None)
         else:
             account = self._authenticate(source, snap)
             if account is None or not _own_transaction():
@@ -650,9 +661,13 @@ class Adapter:
             KSR.pv.sets("$avp(kl_caller)", json.dumps([caller, account.get("name") or ""]))
             calling = (caller, _uri_only(KSR.pv.get("$ct") or ""))
             nat_off = not account.get("nat", True)
+            party = (caller, account.get("name") or "", caller)
+        lamps = kemi_subscriptions.available()
         retrieval = call.kind == "internal" and call.dialled.startswith(("*2", "*3"))
         if retrieval:
             _track_call(calling, nat_off)
+            if lamps:
+                blf.begin(*party, dialled)
             if kemi_voicemail.access(call, self.media, snap.directory):
                 return  # *2, *3: voicemail retrieval
         contacts = Contacts(snap.sip)
@@ -664,12 +679,9 @@ class Adapter:
         )
         decision = decide(call, snap.directory, runtime)
         if not retrieval:
-            # The call's dialog is made after the decision, so that the lamps (BLF) of the
-            # extensions its first ring step rings follow it too (pua_dialoginfo reads
-            # whom to publish to when the dialog is made); nothing before needs it.
-            if isinstance(decision, Ring):
-                kemi_subscriptions.watch_rung(t.extension for t in decision.targets)
             _track_call(calling, nat_off)
+            if lamps:
+                blf.begin(*party, dialled)
         KSR.pv.sets("$avp(kl_call)", _call_json(call))
         self._execute(decision, contacts, in_failure=False)
 
@@ -754,7 +766,10 @@ class Adapter:
         step = {"ring": [t.to_json() for t in ring.targets], "timeout": ring.timeout}
         KSR.info(f"klapka: step {json.dumps({**step, 'for': ring.owner})}\n")
         # Who this step rings, for the extension list's status (read with dlg.list).
-        KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted({o for o, _ in owners.values()})))
+        rung = {o for o, _ in owners.values()}
+        KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted(rung)))
+        if kemi_subscriptions.available():
+            blf.ringing(rung)  # their lamps blink, those of an earlier step go out
         KSR.pv.seti("$avp(kl_all_reject)", 1 if ring.all_reject else 0)
         KSR.tm.t_set_fr(ring.timeout * 1000, 5000)
         KSR.tm.t_on_failure("ksr_failure_route")
@@ -772,6 +787,8 @@ class Adapter:
     def _finish(self, outcome: Outcome, in_failure: bool) -> None:
         KSR.info(f"klapka: outcome {json.dumps(outcome.to_json())}\n")
         KSR.pv.unset("$fs")  # a phone's socket from an earlier ring step: not for what follows
+        if in_failure and kemi_subscriptions.available():
+            blf.ringing(())  # the phones rung so far ring no more
         if outcome.result == "hangup" and in_failure:
             kemi_voicemail.missed(self.media, self.snapshot.directory, outcome.cause or "")
         if outcome.result in ("voicemail", "greeting"):
@@ -827,6 +844,8 @@ class Adapter:
             if answered is not None:
                 KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
             extension = rung[0] if rung is not None else _answerer(owners) if owners else None
+            if (owners or numbers) and kemi_subscriptions.available():  # not a re-INVITE's
+                blf.answered(extension if rung is not None or not numbers else None)
             if extension is not None and self._nat_off(extension):
                 # Its requests within the dialog get no NAT fix-up (_nat_within_dialog).
                 off = KSR.pv.get("$dlg_var(kl_nat_off)") or ""

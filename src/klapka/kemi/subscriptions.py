@@ -12,15 +12,15 @@ A new SUBSCRIBE is authenticated like an INVITE (digest, the extension's SIP acc
 watched extension must exist and be visible to the watcher by the client permission rules
 (the account's ``sees`` in the snapshot; a hidden extension does not exist for it: 404).
 Every presentity is ``sip:<number>@klapka`` whatever domain the phone uses. A PUBLISH is
-accepted only from Kamailio itself (pua: the dialog module's calls, and ``klapka serve``
-through pua_rpc): phones cannot set states that klapka owns.
+accepted only from Kamailio itself (pua: ``klapka serve`` through pua_rpc; the states of
+calls are written straight into the presence module by ``klapka.kemi.blf``): phones cannot
+set states that klapka owns.
 
 Standard library and ``klapka.routing`` only (runs inside Kamailio).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, Protocol
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
@@ -30,8 +30,6 @@ from klapka.kemi.snapshot import Snapshot
 AOR_DOMAIN = "klapka"
 EVENTS = ("dialog", "presence", "message-summary")
 ALLOW_EVENTS = "Allow-Events: " + ", ".join(EVENTS) + "\r\n"
-# As klapka.sip.kamailio_cfg.PUBLISH_DIALOG_FLAG: pua_dialoginfo publishes this call.
-PUBLISH_DIALOG_FLAG = 9
 # nat_uac_test as for INVITE: the subscriber's Contact is reached where it came from.
 NAT_TESTS = 1 | 2 | 16 | 64
 
@@ -102,16 +100,38 @@ def request(adapter: Authenticator, source: str, method: str) -> None:
     _subscribe(f"sip:{target}@{AOR_DOMAIN}", f"sip:{watcher}@{AOR_DOMAIN}")
 
 
-def within_dialog() -> None:
+def within_dialog(adapter: Authenticator, source: str) -> None:
     """A SUBSCRIBE within its subscription (a refresh, or Expires: 0 to end it): the
     presence module knows the dialog (its Call-ID and tags, which only the parties know)
-    and answers 481 to anything else. A PUBLISH never comes within a dialog."""
+    and answers 481 to anything else. A PUBLISH never comes within a dialog. A refresh is
+    authenticated as a new SUBSCRIBE is, and answered 481 when the directory no longer
+    allows the subscription (the watcher disabled, the watched extension gone or hidden
+    from it): the phone's subscription ends, and subscribing anew is refused as usual. A
+    changed SIP password so ends the subscriptions of a phone that still has the old one."""
     if not available() or not KSR.is_method("SUBSCRIBE"):
         KSR.sl.sl_send_reply(481, "Call/Transaction Does Not Exist")
         return
     if KSR.tm.t_check_trans() == 0:
         return  # a retransmission, absorbed
+    if (KSR.pv.get("$hdr(Expires)") or "").strip() != "0":
+        snap = adapter.snapshot.fresh()
+        account = adapter._authenticate(source, snap)
+        if account is None:
+            return  # challenged
+        if not _still_allowed(account, snap):
+            KSR.sl.sl_send_reply(481, "Subscription no longer allowed")
+            return
     _subscribe("", "")
+
+
+def _still_allowed(account: dict[str, Any], snap: Snapshot) -> bool:
+    """Whether the refreshing phone's account may still watch the refresh's To user."""
+    if not account["enabled"]:
+        return False
+    if _event() == "message-summary":
+        return True  # the own mailbox, whatever the phone names
+    target = KSR.pv.get("$tU") or ""
+    return target in snap.directory.extensions and sees(account, target)
 
 
 def _subscribe(presentity: str, watcher: str) -> None:
@@ -135,52 +155,3 @@ def publish() -> None:
     if KSR.tm.t_newtran() <= 0:
         return
     KSR.presence.handle_publish()
-
-
-def watch_call(snap: Snapshot) -> None:
-    """Before an INVITE is handled: when its caller (an extension, by its credentials) or
-    the extension it dials is watched (BLF), the dialog module's states of the call are
-    published to them (pua_dialoginfo). A call nobody watches costs two lookups in the
-    presence module's memory. The extensions the call rings besides (a forward, a ring
-    group's or queue's members) are added by ``watch_rung``."""
-    if not available():
-        return
-    snap = snap.fresh()
-    watched = False
-    username = KSR.pv.get("$au")
-    account = snap.accounts.get(username) if username else None
-    if account is not None:
-        caller = f"sip:{account['extension']}@{AOR_DOMAIN}"
-        if KSR.presence.pres_has_subscribers(caller, "dialog") > 0:
-            KSR.pv.sets("$avp(kl_blf_caller)", caller)
-            watched = True
-    dialled = KSR.pv.get("$rU") or ""
-    if dialled in snap.directory.extensions:
-        callee = f"sip:{dialled}@{AOR_DOMAIN}"
-        if KSR.presence.pres_has_subscribers(callee, "dialog") > 0:
-            KSR.pv.sets("$avp(kl_blf_callee)", callee)
-            watched = True
-    if watched:
-        KSR.setflag(PUBLISH_DIALOG_FLAG)
-
-
-def watch_rung(extensions: Iterable[str | None]) -> None:
-    """After the routing decision, before the call's dialog is made: the extensions whose
-    phones the call's first ring step rings (a forward's target, a ring group's or queue's
-    members) and that are watched get the call's states too (pua_dialoginfo publishes to
-    each value of ``kl_blf_callee``, read when the dialog is made). One lookup per rung
-    extension other than the dialled one (``watch_call`` looked at it): a plain call to
-    an extension costs nothing more."""
-    if not available():
-        return
-    dialled = KSR.pv.get("$rU") or ""
-    watched = False
-    for number in dict.fromkeys(extensions):
-        if not number or number == dialled:
-            continue
-        callee = f"sip:{number}@{AOR_DOMAIN}"
-        if KSR.presence.pres_has_subscribers(callee, "dialog") > 0:
-            KSR.pv.sets("$avp(kl_blf_callee)", callee)
-            watched = True
-    if watched:
-        KSR.setflag(PUBLISH_DIALOG_FLAG)

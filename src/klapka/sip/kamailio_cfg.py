@@ -187,17 +187,19 @@ cfgengine "python"
 
 
 AOR_DOMAIN = "klapka"  # as klapka.kemi.adapter: every extension is sip:<number>@klapka
-# The flag the KEMI adapter sets on an INVITE whose caller or callee is watched (BLF):
-# only such calls are published (pua_dialoginfo), plain calls cost nothing more.
-PUBLISH_DIALOG_FLAG = 9
+# A subscription lasts at most this long before the phone refreshes it; each refresh is
+# checked against the directory (klapka.kemi.subscriptions.within_dialog), so a
+# subscription a change no longer allows ends within this time.
+SUBSCRIPTION_MAX_SECONDS = 600
 PRESENCE_MODULES = (
-    "presence", "presence_xml", "presence_dialoginfo", "presence_mwi", "pua", "pua_dialoginfo",
-    "pua_rpc",
+    "presence", "presence_xml", "presence_dialoginfo", "presence_mwi", "pua", "pua_rpc",
+    "json", "pua_json",
 )  # fmt: skip
 
 
 def presence_available() -> bool:
-    """Whether Debian's kamailio-presence-modules is installed."""
+    """Whether Debian's kamailio-presence-modules (and kamailio-json-modules, for pua_json)
+    are installed."""
     dirs = ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/kamailio/modules")
     return any(all(Path(d, f"{m}.so").exists() for m in PRESENCE_MODULES) for d in dirs)
 
@@ -206,8 +208,8 @@ def _presence_modules(db: Path, addresses: tuple[str, ...], udp_port: int) -> st
     """SUBSCRIBE/NOTIFY (RFC 6665) for BLF (dialog, RFC 4235), presence (PIDF) and message
     waiting (RFC 3842): the presence modules keep the subscriptions (in memory, written back
     to ``db`` every few seconds) and the published states (in memory). States are PUBLISHed
-    to klapka itself: calls by pua_dialoginfo from the dialog module, presence and mailboxes
-    by ``klapka serve`` through pua_rpc."""
+    to klapka itself: presence and mailboxes by ``klapka serve`` through pua_rpc; the states
+    of calls are written by the KEMI adapter (pua_json)."""
     loopback = next((a for a in addresses if ipaddress.ip_address(a).is_loopback), addresses[0])
     proxy = f"sip:{sip_host(loopback)}:{udp_port}"
     url = db_url(db)
@@ -216,7 +218,7 @@ def _presence_modules(db: Path, addresses: tuple[str, ...], udp_port: int) -> st
 modparam("presence", "subs_db_mode", 2)  # subscriptions in memory, written back
 modparam("presence", "db_update_period", {WRITE_BACK_SECONDS})
 modparam("presence", "publ_cache", 2)  # published states in memory only
-modparam("presence", "max_expires", 3600)
+modparam("presence", "max_expires", {SUBSCRIPTION_MAX_SECONDS})
 modparam("presence", "min_expires", 60)
 modparam("presence", "min_expires_action", 2)
 modparam("presence", "clean_period", 10)
@@ -230,18 +232,9 @@ modparam("pua", "db_url", "{url}")
 modparam("pua", "db_mode", 0)
 modparam("pua", "update_period", 60)
 modparam("pua", "outbound_proxy", "{proxy}")
-modparam("pua", "dlginfo_increase_version", 1)
-modparam("pua_dialoginfo", "send_publish_flag", {PUBLISH_DIALOG_FLAG})
-modparam("pua_dialoginfo", "use_pubruri_avps", 1)
-modparam("pua_dialoginfo", "pubruri_caller_avp", "$avp(kl_blf_caller)")
-modparam("pua_dialoginfo", "pubruri_callee_avp", "$avp(kl_blf_callee)")
-modparam("pua_dialoginfo", "pubruri_caller_dlg_var", "kl_blf_caller")
-modparam("pua_dialoginfo", "pubruri_callee_dlg_var", "kl_blf_callee")
-modparam("pua_dialoginfo", "include_callid", 1)
-modparam("pua_dialoginfo", "include_tags", 1)
-modparam("pua_dialoginfo", "include_localremote", 1)
-modparam("pua_dialoginfo", "caller_confirmed", 1)
-modparam("pua_dialoginfo", "override_lifetime", 7200)
+# The lamps of calls (BLF): the KEMI adapter writes each call's states into the presence
+# module's table (pua_json, klapka.kemi.blf) and switches them off when the dialog ends.
+modparam("dialog", "event_callback", "ksr_dialog_event")
 """
 
 
