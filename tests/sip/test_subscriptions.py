@@ -219,6 +219,53 @@ def test_only_visible_extensions_may_be_watched(sip: Pbx4Sip) -> None:
             w.close()
 
 
+def _subscribe_anew(sip: Pbx4Sip, user: str, password: str, target: str, event: str) -> int:
+    """A new subscription from another phone of ``user``: the final answer's code."""
+    phone = Watcher(sip.port, user, password)
+    try:
+        return phone.subscribe(target, event)
+    finally:
+        phone.close()
+
+
+def test_a_change_ends_the_subscriptions_it_no_longer_allows_at_once(sip: Pbx4Sip) -> None:
+    """104 hidden from 101 by a client permission rule, 103 disabled (its own mailbox too),
+    102's password changed: their phones get a NOTIFY "terminated" within the
+    subscription (rejected: do not subscribe again; deactivated for the new password:
+    subscribe again, with it), within the presence module's write-back (5 s) and the check
+    after it; a subscription the change leaves allowed goes on."""
+    sip.apply(doc())
+    hidden = Watcher(sip.port, "101", PASSWORDS["101"])
+    kept = Watcher(sip.port, "101", PASSWORDS["101"])
+    rekeyed = Watcher(sip.port, "102", PASSWORDS["102"])
+    disabled = Watcher(sip.port, "103", PASSWORDS["103"])
+    watchers = (hidden, kept, rekeyed, disabled)
+    try:
+        assert hidden.subscribe("104", "dialog") in (200, 202)
+        assert kept.subscribe("102", "presence") in (200, 202)
+        assert rekeyed.subscribe("101", "dialog") in (200, 202)
+        assert disabled.subscribe("103", "message-summary") in (200, 202)
+        for w in watchers:
+            w.wait_for(r"")
+        password = {"number": "102", "sip_password": "Changed102xy"}
+        sip.apply(doc(password, {"number": "103", "enabled": False}, **HIDDEN))
+        for w, reason in ((hidden, "rejected"), (disabled, "rejected"), (rekeyed, "deactivated")):
+            deadline = time.monotonic() + 15
+            while not any(n.state.startswith("terminated") for n in w.notifies):
+                assert time.monotonic() < deadline, [n.state for n in w.notifies]
+                time.sleep(0.1)
+            ended = next(n for n in w.notifies if n.state.startswith("terminated"))
+            assert ended.state == f"terminated;reason={reason}"
+            assert ended.headers["call-id"] == w.call_id
+            assert ended.headers["to"].endswith(f"tag={w.tag}")
+            assert ended.headers["from"].count("tag=") == 1  # the subscription's own dialog
+        assert not any(n.state.startswith("terminated") for n in kept.notifies)
+        assert kept.subscribe("102", "presence") in (200, 202)  # its refresh is taken
+    finally:
+        for w in watchers:
+            w.close()
+
+
 def test_subscriptions_end_when_the_directory_no_longer_allows_them(sip: Pbx4Sip) -> None:
     """Subscriptions made before a change end at their phone's next refresh (at most
     SUBSCRIPTION_MAX_SECONDS away) when the change takes them away: 104 hidden from 101 by
@@ -243,8 +290,8 @@ def test_subscriptions_end_when_the_directory_no_longer_allows_them(sip: Pbx4Sip
         assert disabled.subscribe("103", "message-summary") == 481
         assert rekeyed.subscribe("101", "dialog") == 407
         assert kept.subscribe("102", "presence") in (200, 202)
-        assert Watcher(sip.port, "101", PASSWORDS["101"]).subscribe("104", "dialog") == 404
-        assert Watcher(sip.port, "102", "Changed102xy").subscribe("101", "dialog") in (200, 202)
+        assert _subscribe_anew(sip, "101", PASSWORDS["101"], "104", "dialog") == 404
+        assert _subscribe_anew(sip, "102", "Changed102xy", "101", "dialog") in (200, 202)
     finally:
         for w in watchers:
             w.close()

@@ -31,6 +31,7 @@ from klapka.kemi import trunks as kemi_trunks
 from klapka.kemi import voicemail as kemi_voicemail
 from klapka.kemi.classify import classify
 from klapka.kemi.snapshot import Snapshot
+from klapka.kemi.subscription_rules import CONTROL_USER
 from klapka.routing.decision import Cursor, Decision, Outcome, Ring
 from klapka.routing.engine import decide, resume
 from klapka.routing.featurecodes import is_feature_code
@@ -503,6 +504,8 @@ class Adapter:
             self._invite(source)
         elif method == "SUBSCRIBE" or method == "PUBLISH":
             kemi_subscriptions.request(self, source, method)
+        elif method == "MESSAGE" and KSR.pv.get("$rU") == CONTROL_USER:
+            kemi_subscriptions.control()  # klapka serve ends subscriptions
         elif method == "OPTIONS" and not KSR.pv.get("$rU"):
             KSR.sl.sl_send_reply(200, "OK")
         else:

@@ -21,11 +21,13 @@ Standard library and ``klapka.routing`` only (runs inside Kamailio).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
 from klapka.kemi.snapshot import Snapshot
+from klapka.kemi.subscription_rules import sees
 
 AOR_DOMAIN = "klapka"
 EVENTS = ("dialog", "presence", "message-summary")
@@ -51,14 +53,6 @@ def available() -> bool:
     if _loaded is None:
         _loaded = hasattr(KSR, "presence")
     return _loaded
-
-
-def sees(account: dict[str, Any], number: str) -> bool:
-    """Whether the account's extension may see ``number`` (its own always)."""
-    if number == account["extension"]:
-        return True
-    everything, numbers = account.get("sees") or (True, ())
-    return (number not in numbers) if everything else (number in numbers)
 
 
 def _event() -> str:
@@ -146,10 +140,31 @@ def _subscribe(presentity: str, watcher: str) -> None:
         KSR.presence.handle_subscribe()
 
 
+def _from_kamailio() -> bool:
+    """A request from Kamailio's own socket (pua, or tm at klapka serve's request)."""
+    return bool(KSR.pv.get("$si") == KSR.pv.get("$Ri") and KSR.pv.get("$sp") == KSR.pv.get("$Rp"))
+
+
+def control() -> None:
+    """The MESSAGE by which ``klapka serve`` ends subscriptions a change no longer allows
+    (``klapka.sip.subscription_rights``): Kamailio sends it to itself, with the NOTIFYs to
+    send within the subscriptions' dialogs (``tm.t_uac_send`` keeps their From tags)."""
+    if not _from_kamailio():
+        KSR.sl.sl_send_reply(403, "Forbidden")
+        return
+    try:
+        notifies = json.loads(KSR.pv.get("$rb") or "{}").get("notify", [])
+    except ValueError:
+        KSR.sl.sl_send_reply(400, "Bad Request")
+        return
+    for n in notifies:
+        KSR.tm.t_uac_send("NOTIFY", n["uri"], "", n.get("socket") or "", n["headers"], "")
+    KSR.sl.sl_send_reply(200, "OK")
+
+
 def publish() -> None:
     """Only Kamailio's own PUBLISHes (pua sends them from its SIP socket to itself)."""
-    own = KSR.pv.get("$si") == KSR.pv.get("$Ri") and KSR.pv.get("$sp") == KSR.pv.get("$Rp")
-    if not own:
+    if not _from_kamailio():
         KSR.sl.sl_send_reply(403, "Presence is set in klapka")
         return
     if KSR.tm.t_newtran() <= 0:

@@ -4,6 +4,7 @@ fresh (rewritten within a fraction of a second of any change, from any process).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import shutil
@@ -37,6 +38,7 @@ from klapka.sip.addresses import listen_addresses, sip_host, toward
 from klapka.sip.blocked import POLL_SECONDS as BLOCKED_POLL_SECONDS
 from klapka.sip.blocked import BlockedSources
 from klapka.sip.kamailio_cfg import entry_script, presence_available, render
+from klapka.sip.subscription_rights import SubscriptionGuard
 from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available, websocket_module_available
 
 log = logging.getLogger("klapka.sip")
@@ -81,6 +83,8 @@ class SnapshotRefresher:
         self.registration_rules: dict[str, tuple[Any, ...]] = {}
         # A register trunk's Contact ("address:port"), by its proxy URI; set by the SipCore.
         self.contact_addr: Callable[[str], str] = lambda _proxy: ""
+        # Ends the subscriptions a change no longer allows (the SipCore sets where).
+        self.subscription_guard = SubscriptionGuard(paths.rpc_socket)
 
     def refresh(self) -> int:
         """Bring the snapshot up to date; returns the directory version it holds."""
@@ -89,6 +93,7 @@ class SnapshotRefresher:
             snapshot = build_snapshot(self.pbx)
             self.writer.write({**snapshot, "version": version}, full=True)
             self.written = _by_extension(snapshot)
+            self.subscription_guard.update(snapshot["accounts"].values())
         else:
             if fingerprint != self.fingerprint:
                 snapshot = build_snapshot(self.pbx)
@@ -108,6 +113,10 @@ class SnapshotRefresher:
                 self.written = fresh
             else:
                 self._write_part(snapshot, version, differ, removed, fresh)
+            every = fingerprint != self.fingerprint  # the snapshot holds every extension
+            self.subscription_guard.update(
+                snapshot["accounts"].values(), None if every else changed, removed
+            )
         self._unregister_clients_turned_off(snapshot, first=self.stamps is None)
         self.stamps, self.fingerprint = stamps, fingerprint
         if uacreg.write(self.paths.uacreg, snapshot["trunks"], self.contact_addr):
@@ -250,6 +259,8 @@ class SipCore:
         self.control: ControlServer | None = None
         self.snapshots = SnapshotRefresher(pbx, self.paths)
         self.snapshots.contact_addr = self._trunk_contact
+        self.snapshots.subscription_guard.db = lambda: self.subscriptions
+        self.snapshots.subscription_guard.own_socket = self._own_socket
         self.version = -1
         self.facts: tuple[int, tuple[Any, ...]] | None = None  # what the snapshot holds
         self.restarts = 0
@@ -289,6 +300,13 @@ class SipCore:
                    public_address=self.public_address, dialog_keepalive=self.dialog_keepalive,
                    subscriptions=subscriptions)
         )  # fmt: skip
+
+    def _own_socket(self) -> str:
+        """Kamailio's UDP socket on loopback (where klapka's own parts talk to it; else its
+        first address), as tm names a socket; "" before the addresses are known."""
+        loopback = [a for a in self.addresses if ipaddress.ip_address(a).is_loopback]
+        address = (loopback or list(self.addresses) or [""])[0]
+        return f"udp:{sip_host(address)}:{self.udp_port}" if address else ""
 
     def _watch_presence(self, _binary: str) -> None:
         """Presence subscribers follow each extension's presence and note (PIDF)."""
@@ -481,6 +499,7 @@ class SipCore:
                 if facts_stamp(self.pbx) != self.facts:
                     self._refresh()
                     log.info("directory version %d: snapshot rewritten", self.version)
+                self.snapshots.subscription_guard.run_due()
             except Exception:
                 log.exception("could not refresh the SIP directory snapshot")
             self.stopping.wait(POLL_SECONDS)
