@@ -299,6 +299,49 @@ def test_a_user_disabled_deleted_or_with_another_pin_is_logged_out(
     assert reason in str(entry)
 
 
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda c: c.delete("/api/v1/extensions/900"), "phone removed"),
+        (lambda c: c.put("/api/v1/extensions/900/phones", json=[]), "phone removed"),
+        (
+            lambda c: c.patch("/api/v1/extensions/900", json={"features": {"hot_desking": False}}),
+            "hot desking turned off",
+        ),
+        (
+            lambda c: c.put(
+                "/api/v1/extensions/900/phones",
+                json=[
+                    {"vendor": "Yealink", "model": "T54W", "mac": MAC},
+                    {"vendor": "Yealink", "model": "T54W", "mac": "805ec0900009"},
+                ],
+            ),
+            "other phones",
+        ),  # fmt: skip
+    ],
+    ids=["guest-deleted", "phone-removed", "hot-desking-off", "second-phone"],
+)
+def test_a_phone_that_is_no_longer_a_hot_desk_logs_its_user_out(
+    desks: TestClient,
+    desk: HotDesk,
+    ended: list[tuple[str, str]],
+    change: Callable[[TestClient], Any],
+    reason: str,
+) -> None:
+    """The guest extension deleted, its phone removed, hot desking turned off, another
+    phone added: the user logged in there is logged out (not left "at" a desk that is none),
+    and may log in at another hot desk; the other desk's login stays."""
+    assert desk.login("900", "102", "4711").sip_code == 200
+    assert desk.login("901", "103", "1234").sip_code == 200
+    assert change(desks).status_code in (200, 204)
+    assert ended == [("102", MAC)]
+    assert [login["extension"] for login in ok(desks.get("/api/v1/hot-desk/logins")).json()] == [
+        "103"
+    ]
+    [entry] = audit(desks, "hot_desk_logout")
+    assert reason in str(entry)
+
+
 def test_config_apply_logs_out_and_a_dry_run_does_not(
     desks: TestClient, anonymous: TestClient, desk: HotDesk, ended: list[tuple[str, str]]
 ) -> None:

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, func, select
 
+from klapka.domain.extension import Extension
 from klapka.services import audit
 from klapka.services.principal import Principal
 from klapka.store import tables as t
+from klapka.store.repository import join_secrets
 
 KIND = "phone"  # the audit log's kind for a phone (key: its MAC), as provisioning's
 
@@ -77,6 +79,46 @@ def end_logins_of(conn: Connection, who: Principal, users: dict[str, str]) -> li
     ended = [login for login in all_logins(conn) if login.extension in users]
     for login in ended:
         end(conn, who, login, users[login.extension])
+    return ended
+
+
+def end_logins_off_hot_desks(conn: Connection, who: Principal) -> list[Login]:
+    """End the logins at phones that are no longer a hot desk: the phone is removed (or its
+    guest extension deleted), its extension turns hot desking off or lists other phones
+    too. Returns those ended (few rows: one per hot-desk phone in use)."""
+    found = all_logins(conn)
+    if not found:
+        return []
+    e, p = t.extensions, t.phones
+    rows = conn.execute(
+        select(p.c.mac, e.c.id, e.c.data, e.c.secrets)
+        .join(e, e.c.id == p.c.extension_id)
+        .where(p.c.mac.in_([login.mac for login in found]))
+    ).all()
+    guests = {r.mac: r for r in rows}
+    ids = list({r.id for r in rows})
+    phones: dict[int, int] = dict(
+        conn.execute(
+            select(p.c.extension_id, func.count())
+            .where(p.c.extension_id.in_(ids))
+            .group_by(p.c.extension_id)
+        ).all()
+    ) if ids else {}  # fmt: skip
+    ended = []
+    for login in found:
+        guest = guests.get(login.mac)
+        if guest is None:
+            why = "phone removed"
+        elif phones.get(guest.id, 0) != 1:
+            why = "not a hot-desk phone: its extension has other phones"
+        elif not Extension.model_validate(
+            join_secrets(dict(guest.data), dict(guest.secrets))
+        ).features.hot_desking:
+            why = "hot desking turned off"
+        else:
+            continue
+        end(conn, who, login, why)
+        ended.append(login)
     return ended
 
 

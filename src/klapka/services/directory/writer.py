@@ -429,8 +429,9 @@ class DirectoryWriter:
 
     def _end_hot_desk_logins(self, changes: Sequence[Planned]) -> None:
         """The users whose extension is disabled, deleted, renumbered or gets another PIN
-        are logged out of their hot desk (``hot_desk_logins.ended_by``); their phones get
-        check-sync after the commit."""
+        are logged out of their hot desk (``hot_desk_logins.ended_by``), and so are those
+        at a phone that is no longer a hot desk; their phones get check-sync after the
+        commit."""
         users: dict[str, str] = {}
         for c in changes:
             if c.kind is not Kind.EXTENSION or c.op == "create":
@@ -441,6 +442,9 @@ class DirectoryWriter:
             if why is not None:
                 users[c.row.number] = why
         ended = hot_desk_logins.end_logins_of(self.conn, self.principal, users)
+        if any(c.kind is Kind.EXTENSION and c.op != "create" for c in changes):
+            # A guest extension deleted, its phone removed, hot desking turned off.
+            ended += hot_desk_logins.end_logins_off_hot_desks(self.conn, self.principal)
         if ended:
             engine = self.conn.engine
             self.repo.after_commit(lambda: hot_desk_logins.announce(engine, ended))
