@@ -13,6 +13,7 @@ from phone import Phone
 from test_deposit import speech_like, wait_for_tone_end, wait_messages
 
 from klapka.media import g711
+from klapka.services.call_history import CallFilter, CallHistory
 from klapka.services.directory.config import ConfigService
 from klapka.services.telephony import wav
 from klapka.services.telephony.sip_directory import directory_version
@@ -50,6 +51,17 @@ def test_a_call_to_an_extension_nobody_answers_lands_in_its_voicemail(pbx_with_s
     assert (message.caller_number, message.caller_name) == ("102", "Bob")
     stored = wav.read_pcm(media.store.audio_path(message))
     assert stored == g711.decode(g711.encode(audio, g711.PCMA), g711.PCMA)
+    # The call history: not answered by a phone, left in voicemail (no registered phone:
+    # no ring step), ended by the caller.
+    deadline = time.monotonic() + 10
+    while True:
+        [record] = CallHistory(_pbx).search(CallFilter(), limit=1).items or [{"outcome": None}]
+        if record["outcome"] is not None:
+            break
+        assert time.monotonic() < deadline, record
+        time.sleep(0.1)
+    assert (record["caller"], record["dialled"], record["outcome"]) == ("102", "101", "voicemail")
+    assert (record["answered_by"], record["ended_by"]) == (None, "caller")
 
 
 def test_a_greeting_outcome_plays_the_greeting_of_the_presence_status_then_hangs_up(

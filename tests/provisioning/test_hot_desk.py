@@ -317,7 +317,7 @@ def test_a_user_disabled_deleted_or_with_another_pin_is_logged_out(
                 ],
             ),
             "other phones",
-        ),  # fmt: skip
+        ),
     ],
     ids=["guest-deleted", "phone-removed", "hot-desking-off", "second-phone"],
 )

@@ -364,6 +364,8 @@ class System(Model):
     hot_desking_logout: Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9])?$")] = (
         "00:00"
     )
+    # Calls older than this many days leave the call history; 0 keeps them all.
+    call_history_days: Annotated[int, int_range(0, 3650)] = 365
     smtp: Smtp = Field(default_factory=Smtp)
     sip: SipSettings = Field(default_factory=SipSettings)
     sign_in: SignInPolicy = Field(default_factory=SignInPolicy)

@@ -33,6 +33,7 @@ class Effect(StrEnum):
     PERMISSIONS = "permissions"  # what a portal user sees and may change
     WEB = "web"  # what the portal shows to users
     CONTACTS = "contacts"  # company contacts, as the portal and the API give them out
+    CALL_HISTORY = "call_history"  # the record of calls (klapka.services.call_history)
     NOT_ACTIVE = "not_active"  # stored, but nothing acts on it yet
 
 
@@ -47,6 +48,7 @@ WORDING: dict[Effect, str] = {
     Effect.PERMISSIONS: "portal permissions",
     Effect.WEB: "portal",
     Effect.CONTACTS: "contacts",
+    Effect.CALL_HISTORY: "call history",
     Effect.NOT_ACTIVE: "not active yet",
 }
 
@@ -92,6 +94,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("system.international_prefix", (R,), "which outside calls are international"),
     ("system.emergency_numbers", (R,), "always dialled out, past every restriction"),
     ("system.hot_desking_logout", (PH,), "hot-desk logins end then"),
+    ("system.call_history_days", (Effect.CALL_HISTORY,), "older calls are deleted hourly"),
     ("system.portal_url", (E, P), "links in emails; the apps' server when sip.domain is empty"),
     ("system.smtp.*", (E,), ""),
     ("system.sip.listen_address", (S,), ""),

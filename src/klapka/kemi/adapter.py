@@ -23,7 +23,7 @@ from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
-from klapka.kemi import blf, caller_name, control, load
+from klapka.kemi import blf, caller_name, control, journal, load
 from klapka.kemi import openssl as kemi_openssl
 from klapka.kemi import registration_rules as rules
 from klapka.kemi import subscriptions as kemi_subscriptions
@@ -344,6 +344,7 @@ class Adapter:
             str(p) for p in ws_ports
         }  # where browsers open SIP over WebSocket  # log the engine's reasons (each step and outcome are logged anyway)
         self.snapshot = Snapshot(snapshot_path)
+        journal.open_in(os.path.dirname(snapshot_path))  # the call history's source
         self.media = kemi_voicemail.MediaAddress(snapshot_path)
         # Each extension's NAT setting is off, for the snapshot's generation (_nat_off).
         self.nat_generation: str | None = None
@@ -430,6 +431,7 @@ class Adapter:
         """A call's dialog changed state: when it ended (or failed), its lamps go out."""
         try:
             if evname in ("dialog:end", "dialog:failed"):
+                _journal_end(evname)
                 blf.ended()
         except Exception:
             KSR.err(
@@ -644,6 +646,7 @@ class Adapter:
             calling: tuple[str, str] | None = None
             nat_off = False
             party = (caller, (KSR.pv.get("$fn") or "").strip('" '), None)
+            came_by = {"trunk": trunk}
         else:
             account = self._authenticate(source, snap)
             if account is None or not _own_transaction():
@@ -665,10 +668,13 @@ class Adapter:
             calling = (caller, _uri_only(KSR.pv.get("$ct") or ""))
             nat_off = not account.get("nat", True)
             party = (caller, account.get("name") or "", caller)
+            socket = f"{KSR.pv.get('$pr') or ''}:"  # the transport: ws, wss for a browser
+            came_by = {"endpoint": classify(calling[1], KSR.pv.get("$ua") or "", socket, snap.sip)}
         lamps = kemi_subscriptions.available()
         retrieval = call.kind == "internal" and call.dialled.startswith(("*2", "*3"))
         if retrieval:
             _track_call(calling, nat_off)
+            _journal_start(call, party, came_by)
             if lamps:
                 blf.begin(*party, dialled)
             if kemi_voicemail.access(call, self.media, snap.directory):
@@ -683,6 +689,7 @@ class Adapter:
         decision = decide(call, snap.directory, runtime)
         if not retrieval:
             _track_call(calling, nat_off)
+            _journal_start(call, party, came_by)
             if lamps:
                 blf.begin(*party, dialled)
         KSR.pv.sets("$avp(kl_call)", _call_json(call))
@@ -768,6 +775,9 @@ class Adapter:
         # The step as the simulator shows it (the parity tests compare the two).
         step = {"ring": [t.to_json() for t in ring.targets], "timeout": ring.timeout}
         KSR.info(f"klapka: step {json.dumps({**step, 'for': ring.owner})}\n")
+        journal.emit("ring", KSR.pv.get("$ci") or "", owner=ring.owner,
+                     rung=sorted({o for o, _ in owners.values()}),
+                     numbers=list(numbers.values()), timeout=ring.timeout)  # fmt: skip
         # Who this step rings, for the extension list's status (read with dlg.list).
         rung = {o for o, _ in owners.values()}
         KSR.pv.sets("$dlg_var(kl_ringing)", ",".join(sorted(rung)))
@@ -789,6 +799,8 @@ class Adapter:
 
     def _finish(self, outcome: Outcome, in_failure: bool) -> None:
         KSR.info(f"klapka: outcome {json.dumps(outcome.to_json())}\n")
+        journal.emit("outcome", KSR.pv.get("$ci") or "", code=outcome.sip_code,
+                     **outcome.to_json())  # fmt: skip
         KSR.pv.unset("$fs")  # a phone's socket from an earlier ring step: not for what follows
         if in_failure and kemi_subscriptions.available():
             blf.ringing(())  # the phones rung so far ring no more
@@ -813,6 +825,7 @@ class Adapter:
                     RecentOutbound.record(call.caller, call.at)  # its frequency limit
                 return
         code, reason = _final_reply(outcome)
+        journal.emit("final", KSR.pv.get("$ci") or "", code=code, reason=reason)
         detail = outcome.mailbox or outcome.number or outcome.cause or ""
         KSR.hdr.append_to_reply(f"X-Klapka-Outcome: {outcome.result};{detail}\r\n")
         if in_failure:
@@ -846,6 +859,10 @@ class Adapter:
                     answered = {"result": "answered", "number": number}
             if answered is not None:
                 KSR.info(f"klapka: outcome {json.dumps(answered)}\n")
+            if owners or numbers:  # the call's INVITE (not a re-INVITE)
+                journal.emit("answer", KSR.pv.get("$ci") or "", ext=(answered or {}).get("extension"),
+                             endpoint=(answered or {}).get("endpoint"),
+                             number=(answered or {}).get("number"))  # fmt: skip
             extension = rung[0] if rung is not None else _answerer(owners) if owners else None
             if (owners or numbers) and kemi_subscriptions.available():  # not a re-INVITE's
                 blf.answered(extension if rung is not None or not numbers else None)
@@ -886,17 +903,23 @@ class Adapter:
         return off
 
     def _failure(self) -> None:
+        call_id = KSR.pv.get("$ci") or ""
         if KSR.tm.t_is_canceled() > 0:
+            journal.emit("cancel", call_id)
             kemi_voicemail.missed(self.media, self.snapshot.fresh().directory, "cancelled")
             return
-        if KSR.pv.get("$avp(kl_trunk)") is not None:
+        code = int(KSR.pv.get("$T_reply_code") or 0)
+        trunk = KSR.pv.get("$avp(kl_trunk)")
+        if trunk is not None:
+            journal.emit("trunk", call_id, trunk=trunk, code=code,
+                         timeout=KSR.tm.t_any_timeout() > 0)  # fmt: skip
             kemi_trunks.failure(self.snapshot.fresh().trunks)
             return
-        code = int(KSR.pv.get("$T_reply_code") or 0)
         ended = "no_answer" if KSR.tm.t_any_timeout() > 0 or code in (408, 480) else "busy"
         if code not in (408, 480, 486, 600, 603) and KSR.tm.t_any_timeout() <= 0:
             ended = "no_answer"
         KSR.info(f"klapka: ring step ended ({code}): {ended.replace('_', ' ')}\n")
+        journal.emit("step_end", call_id, code=code, why=ended)
         snap = self.snapshot.fresh()
         call = _call_from_json(KSR.pv.get("$avp(kl_call)") or "")
         cursor = Cursor.from_json(KSR.pv.get("$avp(kl_cursor)") or "")
@@ -913,6 +936,27 @@ class Adapter:
             ),
         )
         self._execute(decision, contacts, in_failure=True)
+
+
+def _journal_start(call: Call, party: tuple[str, str, str | None], came_by: dict[str, Any]) -> None:
+    """The call's first event in the journal (klapka.kemi.journal)."""
+    caller, name, extension = party
+    journal.emit("start", KSR.pv.get("$ci") or "", kind=call.kind, path=call.path,
+                 to=call.dialled, **{"from": caller}, name=name, ext=extension,
+                 **came_by)  # fmt: skip
+
+
+def _journal_end(evname: str) -> None:
+    """The call's last event: its dialog ended (a BYE, by whom), failed (never answered),
+    or timed out (a party gone, the length limit)."""
+    call_id = KSR.pv.get("$dlg(callid)") or ""
+    if evname == "dialog:failed":
+        journal.emit("end", call_id, how="failed")
+    elif KSR.pv.get("$rm") == "BYE":
+        by = "caller" if KSR.pv.get("$ft") == KSR.pv.get("$dlg(from_tag)") else "callee"
+        journal.emit("end", call_id, how="bye", by=by)
+    else:
+        journal.emit("end", call_id, how="timeout")
 
 
 def _final_reply(outcome: Outcome) -> tuple[int, str]:

@@ -22,6 +22,7 @@ from klapka.kemi import load
 from klapka.kemi.control import ControlServer
 from klapka.kemi.registration_rules import rules_of
 from klapka.kemi.snapshot import SnapshotWriter
+from klapka.services.call_history import CallRecorder
 from klapka.services.pbx import Pbx
 from klapka.services.principal import phone_user
 from klapka.services.telephony.feature_codes import FeatureCodes, loggable
@@ -33,7 +34,7 @@ from klapka.services.telephony.sip_directory import (
 )
 from klapka.services.telephony.sip_paths import SipPaths
 from klapka.services.telephony.sip_rpc import KamailioFifoRpc, KamailioRpc, RpcError
-from klapka.sip import presence_feed, state_db, uacreg
+from klapka.sip import call_journal, presence_feed, state_db, uacreg
 from klapka.sip.addresses import listen_addresses, sip_host, toward
 from klapka.sip.blocked import POLL_SECONDS as BLOCKED_POLL_SECONDS
 from klapka.sip.blocked import BlockedSources
@@ -308,6 +309,13 @@ class SipCore:
         address = (loopback or list(self.addresses) or [""])[0]
         return f"udp:{sip_host(address)}:{self.udp_port}" if address else ""
 
+    def _watch_journal(self, _binary: str) -> None:
+        """The call history follows the SIP core's call journal."""
+        reader = call_journal.JournalReader(CallRecorder(self.pbx), self.paths.root)
+        rpc = KamailioFifoRpc(self.paths.rpc_fifo, timeout=2)
+        process = lambda: self.process.pid if self.process is not None else -1  # noqa: E731
+        call_journal.run(reader, rpc, self.stopping, process)
+
     def _watch_presence(self, _binary: str) -> None:
         """Presence subscribers follow each extension's presence and note (PIDF)."""
         if self.subscriptions is None:
@@ -415,7 +423,7 @@ class SipCore:
         self.control.start()
         self._spawn(binary)
         watchers = (self._watch_process, self._watch_directory, self._watch_blocked,
-                    self._watch_load, self._watch_presence)  # fmt: skip
+                    self._watch_load, self._watch_presence, self._watch_journal)  # fmt: skip
         for target in watchers:
             thread = threading.Thread(target=target, args=(binary,), daemon=True)
             thread.start()

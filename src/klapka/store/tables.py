@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -489,4 +490,69 @@ phone_fetches = Table(
     Column("source_ip", String(45), nullable=True),
     Column("user_agent", String(255), nullable=False, server_default=""),
     Column("file", String(100), nullable=False, server_default=""),
+)
+
+
+# --- Call history (migration 0010_call_history) -------------------------------------------
+
+# One row per call, written by klapka serve from the SIP core's call journal
+# (klapka.services.call_history): open (``outcome`` NULL) from the call's start to its end.
+# Times are UTC; ``steps``: each ring step (when, whose rules, who was rung, how it ended);
+# ``forwards``: the chain of extensions, groups and queues the call went through;
+# ``trunk_attempts``: the trunks tried for a call out, each with its answer.
+call_history = Table(
+    "call_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(255), nullable=False, index=True),
+    Column("started_at", UtcDateTime, nullable=False, index=True),
+    Column("answered_at", UtcDateTime, nullable=True),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("direction", String(10), nullable=False),
+    Column("path", String(16), nullable=False, server_default="direct"),
+    Column("caller", String(64), nullable=False, server_default=""),
+    Column("caller_name", String(255), nullable=False, server_default=""),
+    Column("caller_extension", String(8), nullable=True),
+    Column("caller_endpoint", String(16), nullable=True),
+    Column("dialled", String(64), nullable=False, server_default=""),
+    Column("did", String(64), nullable=True),
+    Column("trunk", String(64), nullable=True),
+    Column("answered_by", String(8), nullable=True),
+    Column("answered_endpoint", String(16), nullable=True),
+    Column("answered_number", String(64), nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Column("sip_code", Integer, nullable=True),
+    Column("cause", String(64), nullable=True),
+    Column("ended_by", String(8), nullable=True),
+    Column("ring_seconds", Integer, nullable=True),
+    Column("talk_seconds", Integer, nullable=True),
+    Column("steps", JSON, nullable=False),
+    Column("forwards", JSON, nullable=False),
+    Column("trunk_attempts", JSON, nullable=False),
+)
+
+# The extensions each call involved (the caller, those dialled, rung, answering): what the
+# history is filtered by ("calls of 102 in March": the index on extension and start).
+call_parties = Table(
+    "call_parties",
+    metadata,
+    Column(
+        "call",
+        Integer,
+        ForeignKey("call_history.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("extension", String(8), primary_key=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Index("ix_call_parties_extension_started_at", "extension", "started_at"),
+)
+
+# How far klapka serve has read a journal of the SIP core (the file's inode and the byte
+# offset), written in the transaction that applied what was read: nothing twice, nothing lost.
+journal_positions = Table(
+    "journal_positions",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("inode", BigInteger, nullable=False),
+    Column("position", BigInteger, nullable=False),
 )
