@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import Engine, func, inspect, select
@@ -31,6 +32,7 @@ from klapka.domain.references import Kind
 from klapka.media.service import MediaService
 from klapka.notify.email import MailNotConfigured
 from klapka.services.accounts.tokens import Tokens
+from klapka.services.call_history import CallFilter, CallHistory, to_csv
 from klapka.services.directory.config import ConfigService
 from klapka.services.directory.extension_csv import ExtensionCsv
 from klapka.services.directory.objects import Objects
@@ -68,6 +70,7 @@ extensions_app = typer.Typer(
     help="Extensions: list, show, CSV import and export.", no_args_is_help=True
 )
 token_app = typer.Typer(help="Admin API tokens.", no_args_is_help=True)
+calls_app = typer.Typer(help="Calls: the call history.", no_args_is_help=True)
 hotdesk_app = typer.Typer(
     help="Hot desking: who is logged in at which hot-desk phone; log out.", no_args_is_help=True
 )
@@ -76,6 +79,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(extensions_app, name="extensions")
 app.add_typer(token_app, name="token")
 app.add_typer(hotdesk_app, name="hotdesk")
+app.add_typer(calls_app, name="calls")
 
 USAGE_ERROR = 2
 ENVIRONMENT_ERROR = 1
@@ -846,6 +850,87 @@ def hotdesk_logout(
     with opened_pbx() as pbx:
         ended = HotDeskLogins(pbx, cli_principal()).logout(mac)
     typer.echo(f"Logged out {ended['extension']} at {ended['mac']}.")
+
+
+# --- klapka calls ----------------------------------------------------------------------
+
+
+def _when(value: str | None, flag: str, zone: str) -> datetime | None:
+    """A --since/--until value: ISO 8601 date or time; without a zone the PBX's local time."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        fail(
+            f"error: {flag}: must be an ISO 8601 date or time, like 2026-03-01 or 2026-03-01T08:00"
+        )
+    return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(zone))
+
+
+@calls_app.command("history")
+@reports_errors
+def calls_history(
+    since: Annotated[
+        str | None, typer.Option(help="Calls from then on (local time unless a zone is given).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Calls before then.")] = None,
+    extension: Annotated[
+        str | None, typer.Option(help="Calls the extension made, got, rang or answered.")
+    ] = None,
+    direction: Annotated[str | None, typer.Option(help="internal, inbound or outbound.")] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="answered, voicemail, busy, no_answer, rejected, failed, interrupted, in_progress."
+        ),
+    ] = None,
+    number: Annotated[
+        str | None, typer.Option(help="Part of the caller's, dialled or answering number.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many calls (1-1000).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+) -> None:
+    """The call history, newest first (times in the PBX's time zone)."""
+    with opened_pbx() as pbx:
+        zone = CallHistory(pbx, cli_principal()).timezone()
+        f = CallFilter(_when(since, "--since", zone), _when(until, "--until", zone), extension,
+                       direction, outcome, number)  # fmt: skip
+        try:
+            page = CallHistory(pbx, cli_principal()).search(f, limit)
+        except InvalidInput as e:
+            lines = [f"--{p.path.replace('_', '-')}: {p.rule}" for p in e.problems]
+            fail(f"error: {lines[0]}" if len(lines) == 1 else f"error: {len(lines)} problems:",
+                 *(lines if len(lines) > 1 else ()))  # fmt: skip
+    if as_json:
+        print_json({"items": page.items, "total": page.total, "timezone": page.timezone})
+        return
+    if as_csv:
+        typer.echo(to_csv(page.items), nl=False)
+        return
+    if not page.items:
+        typer.echo("No calls.")
+        return
+    local = ZoneInfo(page.timezone)
+    rows = [("Started", "From", "To", "Answered by", "Outcome", "Ring", "Talk")]
+    for c in page.items:
+        started = datetime.fromisoformat(c["started_at"]).astimezone(local)
+        caller = f"{c['caller']} ({c['caller_name']})" if c["caller_name"] else c["caller"]
+        rows.append((
+            started.strftime("%Y-%m-%d %H:%M:%S"), caller, c["dialled"],
+            c["answered_by"] or c["answered_number"] or "",
+            "in progress" if c["in_progress"] else c["outcome"].replace("_", " "),
+            f"{c['ring_seconds']}s" if c["ring_seconds"] is not None else "",
+            f"{c['talk_seconds']}s" if c["talk_seconds"] is not None else "",
+        ))  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    shown = (
+        f"{len(page.items)} of {page.total}" if page.total > len(page.items) else str(page.total)
+    )
+    typer.echo(f"({shown} calls; times in {page.timezone})")
 
 
 # --- the call simulator ---------------------------------------------------------------

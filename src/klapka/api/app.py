@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import klapka
 from klapka.api import (
     audit,
+    call_history,
     calls,
     client_permissions,
     config,
@@ -74,6 +75,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
 SERVICE_CHECKED_ROUTERS: tuple[APIRouter, ...] = (
     contacts.router,
     phonebooks.router,
+    call_history.router,  # admins every call; users their own (/me/call-history: call_logs)
 )
 
 # Signing in, a user's own credentials and settings: each route says who may call it

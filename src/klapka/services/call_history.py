@@ -20,15 +20,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
-from klapka.domain.problems import InvalidInput, Problem
+from klapka.domain.permissions import Menu
+from klapka.domain.problems import Forbidden, InvalidInput, Problem
 from klapka.services.pbx import Pbx
-from klapka.services.permissions import require_admin
+from klapka.services.permissions import NO_EXTENSION, Action, check, require_admin
 from klapka.services.principal import SYSTEM, Principal
 from klapka.store import tables as t
 
@@ -354,6 +355,7 @@ class CallPage:
     total: int
     limit: int
     offset: int
+    timezone: str  # the PBX's (``system.timezone``): where people read the times
 
 
 def view(row: Any) -> dict[str, Any]:
@@ -373,14 +375,24 @@ class CallHistory:
         self.pbx = pbx
         self.principal = principal
 
+    def timezone(self) -> str:
+        """The PBX's time zone (``system.timezone``), in which people read the times."""
+        with self.pbx.tx() as repo:
+            return repo.system()[0].timezone
+
     def search(self, f: CallFilter, limit: int = 50, offset: int = 0) -> CallPage:
         require_admin(self.principal)
         return self._search(f, limit, offset)
 
-    def own(self, number: str, f: CallFilter, limit: int = 50, offset: int = 0) -> CallPage:
-        """The calls of the extension ``number`` (the caller's, or the user's own: the
-        API checks the ``call_logs`` menu permission)."""
-        return self._search(CallFilter(**{**f.__dict__, "extension": number}), limit, offset)
+    def mine(self, f: CallFilter, limit: int = 50, offset: int = 0) -> CallPage:
+        """The calls of the principal's own extension (it called, was called, rang or
+        answered), under the ``call_logs`` menu permission."""
+        number = self.principal.extension
+        if number is None:
+            raise Forbidden(NO_EXTENSION)
+        with self.pbx.tx() as repo:
+            check(repo.conn, self.principal, Action.SEE_MENU, Menu.CALL_LOGS.value)
+        return self._search(replace(f, extension=number), limit, offset)
 
     def _search(self, f: CallFilter, limit: int, offset: int) -> CallPage:
         f.check()
@@ -413,6 +425,7 @@ class CallHistory:
                              h.c.answered_number.like(like)))  # fmt: skip
         cond = and_(*where) if where else None
         with self.pbx.tx() as repo:
+            zone = repo.system()[0].timezone
             query = select(h)
             count = select(func.count()).select_from(h)
             if cond is not None:
@@ -421,7 +434,7 @@ class CallHistory:
             rows = repo.conn.execute(
                 query.order_by(h.c.started_at.desc(), h.c.id.desc()).limit(limit).offset(offset)
             ).all()
-        return CallPage([view(r) for r in rows], total, limit, offset)
+        return CallPage([view(r) for r in rows], total, limit, offset, zone)
 
 
 CSV_COLUMNS = (

@@ -1,0 +1,184 @@
+"""Call history: every call, newest first (admin), or the user's own (``/me``); as JSON pages
+or CSV."""
+
+# No ``from __future__ import annotations``: see crud.py.
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from klapka.api.auth import current_principal
+from klapka.api.contacts import Asking, PbxDep
+from klapka.api.crud import list_problems_as_query, responses
+from klapka.api.limits import Limit, Offset
+from klapka.domain.problems import InvalidInput
+from klapka.services.call_history import CallFilter, CallHistory, CallPage, to_csv
+
+router = APIRouter(tags=["call history"], dependencies=[Depends(current_principal)])
+
+
+class RingStep(BaseModel):
+    at: datetime
+    owner: str | None
+    rung: list[str]
+    numbers: list[str]
+    timeout: int | None = None
+    code: int | None = None
+    ended: str | None = None
+
+
+class TrunkAttempt(BaseModel):
+    trunk: str | None
+    number: str | None = None
+    code: int | None = None
+
+
+class Call(BaseModel):
+    id: int
+    call_id: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    in_progress: bool
+    direction: str
+    path: str
+    caller: str
+    caller_name: str
+    caller_extension: str | None
+    caller_endpoint: str | None
+    dialled: str
+    did: str | None
+    trunk: str | None
+    answered_by: str | None
+    answered_endpoint: str | None
+    answered_number: str | None
+    outcome: str | None
+    sip_code: int | None
+    cause: str | None
+    ended_by: str | None
+    ring_seconds: int | None
+    talk_seconds: int | None
+    steps: list[RingStep]
+    forwards: list[str]
+    trunk_attempts: list[TrunkAttempt]
+
+
+class Calls(BaseModel):
+    items: list[Call]
+    total: int
+    limit: int
+    offset: int
+    timezone: str
+
+
+Since = Annotated[
+    datetime | None,
+    Query(description="Calls that started from this time on (ISO 8601 with a zone)."),
+]
+Until = Annotated[
+    datetime | None,
+    Query(description="Calls that started before this time (ISO 8601 with a zone)."),
+]
+Direction = Annotated[
+    Literal["internal", "inbound", "outbound"] | None, Query(description="Which way the call went.")
+]
+Outcome = Annotated[
+    Literal[
+        "answered", "voicemail", "busy", "no_answer", "rejected", "failed", "interrupted",
+        "in_progress",
+    ] | None,
+    Query(description="How the call ended (`in_progress`: not yet)."),
+]  # fmt: skip
+Number = Annotated[
+    str | None,
+    Query(max_length=64, description="Part of the caller's, the dialled or the answering number."),
+]
+Format = Annotated[
+    Literal["json", "csv"], Query(description="`csv`: the page as CSV, one line per call.")
+]
+
+DESCRIPTION = (
+    "Newest first. Each call: `started_at`, `answered_at`, `ended_at` (UTC); the caller "
+    "(`caller`, `caller_name`, `caller_extension`, `caller_endpoint`), `dialled`, for a call from "
+    "a trunk its `did` and `trunk`; `direction`; `path` (`direct`, `transferred`); each ring "
+    "`steps` entry (when, whose rules: `owner`, the extensions `rung` and outside `numbers`, "
+    "its SIP `code` and how it `ended` when unanswered); the `forwards` chain; who answered "
+    "(`answered_by` and `answered_endpoint`, or `answered_number`); `outcome` (`answered`, "
+    "`voicemail`, `busy`, `no_answer`, `rejected`, `failed`, `interrupted`; null while in "
+    "progress) with `sip_code` and `cause`; `ended_by` (`caller`, `callee`, `timeout`); "
+    "`ring_seconds`, `talk_seconds`; `trunk_attempts` of a call out. The page's `timezone` is "
+    "the PBX's (`system.timezone`), for showing the times to people."
+)
+
+
+def _answer(page: CallPage, fmt: str) -> Any:
+    if fmt == "csv":
+        return Response(to_csv(page.items), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="calls.csv"'})  # fmt: skip
+    return {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset,
+            "timezone": page.timezone}  # fmt: skip
+
+
+@router.get(
+    "/call-history",
+    summary="Read the call history",
+    description=DESCRIPTION + " Admins only; filter by time, `extension` (any part it took), "
+    "`direction`, `outcome` and `number`.",
+    operation_id="list_call_history",
+    responses={**responses(Calls), 200: {"model": Calls, "content": {"text/csv": {}}}},
+)
+def list_call_history(
+    pbx: PbxDep,
+    asking: Asking,
+    since: Since = None,
+    until: Until = None,
+    extension: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{2,8}$", description="Calls this extension made, got, rang or answered."
+        ),
+    ] = None,
+    direction: Direction = None,
+    outcome: Outcome = None,
+    number: Number = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    format: Format = "json",
+) -> Any:
+    f = CallFilter(since, until, extension, direction, outcome, number)
+    try:
+        page = CallHistory(pbx, asking).search(f, limit, offset)
+    except InvalidInput as e:
+        raise list_problems_as_query(e) from None
+    return _answer(page, format)
+
+
+@router.get(
+    "/me/call-history",
+    summary="Read my call history",
+    description=DESCRIPTION + " The calls of the user's own extension (it called, was called, "
+    "rang or answered), under the `call_logs` menu permission.",
+    operation_id="list_my_call_history",
+    responses={**responses(Calls), 200: {"model": Calls, "content": {"text/csv": {}}}},
+)
+def list_my_call_history(
+    pbx: PbxDep,
+    asking: Asking,
+    since: Since = None,
+    until: Until = None,
+    direction: Direction = None,
+    outcome: Outcome = None,
+    number: Number = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    format: Format = "json",
+) -> Any:
+    f = CallFilter(since, until, None, direction, outcome, number)
+    try:
+        page = CallHistory(pbx, asking).mine(f, limit, offset)
+    except InvalidInput as e:
+        raise list_problems_as_query(e) from None
+    return _answer(page, format)
