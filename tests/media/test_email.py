@@ -175,3 +175,29 @@ def test_a_call_the_caller_gave_up_on_sends_the_missed_call_email(
     [delivery] = mailbox.to("alice@example.com")
     assert "Missed call" in delivery.message["Subject"]
     assert "102" in delivery.message.get_body().get_content()
+
+
+@pytest.mark.slow
+def test_a_call_to_an_extension_with_no_phone_registered_sends_the_missed_call_email(
+    pbx_with_sip: Any, mailbox: Mailbox
+) -> None:
+    """No phone of 101 is registered and its rule says hang up (no voicemail): the caller
+    hears 603 at once, and 101's user gets the missed-call email, once."""
+    pbx, core, _media = pbx_with_sip
+    hang_up = {"available": {"internal": {"no_answer": {"hangup": True}}}}
+    config = doc({"number": "101", "email": "alice@example.com", "presence_settings": hang_up,
+                  "features": {"notify_missed_call": True}})  # fmt: skip
+    apply(pbx_with_sip, config)
+    use_mailbox(pbx, mailbox)
+
+    async def run() -> None:
+        caller = await Phone("102", PASSWORDS["102"], ("127.0.0.1", core.udp_port)).open()
+        final = await caller.dial("101")
+        assert final.status == 603, final.first_line
+        caller.close()
+
+    asyncio.run(run())
+    wait_for(lambda: mailbox.to("alice@example.com"))
+    time.sleep(1)  # a second email would have come by now
+    [delivery] = mailbox.to("alice@example.com")
+    assert "Missed call" in delivery.message["Subject"]

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from pbx4sip import Pbx4Sip
-from sipp import _INVITE, scenario
+from sipp import _CALL_ANSWERED, _INVITE, OK_TO_LAST, scenario
 
 from klapka.services.call_history import CallFilter, CallHistory
 
@@ -165,3 +165,35 @@ def test_a_call_hung_up_by_a_rule(sip: Pbx4Sip) -> None:
     [record] = ended_calls(sip, extension="103")
     assert (record["outcome"], record["cause"], record["sip_code"]) == ("rejected", "rule", 603)
     assert record["steps"] == [] and record["ring_seconds"] == 0
+
+
+# Answered, then the caller waits for the PBX's BYE (the length limit) instead of its own.
+_ANSWERED_UNTIL_BYE = (
+    _CALL_ANSWERED.split("<pause")[0]
+    + """
+  <recv request="BYE" timeout="15000"/>
+"""
+    + OK_TO_LAST
+)
+
+
+def test_a_call_cut_by_the_length_limit(sip: Pbx4Sip) -> None:
+    """101 may talk 3 s (``security.max_call_seconds``): 3 s after 102 answers both phones
+    get a BYE from klapka; the record says so."""
+    sip.apply(doc({"number": "101", "security": {"max_call_seconds": 3}}))
+    phone = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=300)
+    try:
+        parts = (_INVITE.format(user="101", dialled="102", headers=""),
+                 _ANSWERED_UNTIL_BYE.format(user="101", dialled="102", talk_ms=0))  # fmt: skip
+        started = time.monotonic()
+        result = sip.sipp.run(scenario(*parts), "101", PASSWORDS["101"], timeout=30)
+        assert result.ok, result.output
+        assert 2 <= time.monotonic() - started < 8  # the dialog module's timer ticks each second
+        assert phone.finish().ok  # it got its BYE too
+    finally:
+        phone.stop()
+    [record] = ended_calls(sip)
+    assert (record["outcome"], record["ended_by"], record["cause"]) == (
+        "answered", "limit", "max_call_length",
+    )  # fmt: skip
+    assert 2 <= record["talk_seconds"] <= 4

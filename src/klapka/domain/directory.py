@@ -364,6 +364,9 @@ class System(Model):
     hot_desking_logout: Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9])?$")] = (
         "00:00"
     )
+    # A call lasts at most this long once answered, unless its extensions have their own
+    # limit (``security.max_call_seconds``); 0: no limit.
+    max_call_seconds: Annotated[int, int_range(0, 86400)] = 0
     # Calls older than this many days leave the call history; 0 keeps them all.
     call_history_days: Annotated[int, int_range(0, 3650)] = 365
     smtp: Smtp = Field(default_factory=Smtp)

@@ -94,6 +94,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("system.international_prefix", (R,), "which outside calls are international"),
     ("system.emergency_numbers", (R,), "always dialled out, past every restriction"),
     ("system.hot_desking_logout", (PH,), "hot-desk logins end then"),
+    ("system.max_call_seconds", (S,), "calls end at the limit; an extension's own comes first"),
     ("system.call_history_days", (Effect.CALL_HISTORY,), "older calls are deleted hourly"),
     ("system.portal_url", (E, P), "links in emails; the apps' server when sip.domain is empty"),
     ("system.smtp.*", (E,), ""),
@@ -185,7 +186,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.security.outbound_outside_business_hours", (R,), ""),
     ("extension.security.international_calls", (R,), ""),
     ("extension.security.frequency_limit.*", (R,), ""),
-    ("extension.security.max_call_seconds", (X,), "calls are not cut off yet"),
+    ("extension.security.max_call_seconds", (S,), "its calls end at the limit; 0: the system's"),
     ("extension.security.require_2fa", (A,), ""),
     # --- extension: clients, phones, function keys ----------------------------------
     ("extension.clients.mobile_client", (S, P), "off: the app cannot register or sign in"),

@@ -49,6 +49,10 @@ NAT_TESTS = 1 | 2 | 16 | 64
 NAT_REPLY_TESTS = 1 | 32 | 64
 MAX_CONTACTS_PER_CLIENT = 5  # registrations of each app or web client, beside the desk phones
 WEBSOCKET_TEST = 64  # nat_uac_test: a WebSocket client, reached over its connection only
+# A call that rings no phone of the extension it dialled and ends without voicemail, the
+# engine's cause: a missed call for that extension (its email), as one ending after ringing
+# is. Not: the caller's own call refused (restricted, no route), the extension disabled.
+MISSED_AT_ONCE = frozenset({"busy", "no_answer", "unavailable", "rule", "voicemail_disabled"})
 CLIENT_NAMES = {"mobile_app": "Mobile client", "desktop_app": "Desktop client", "web": "Web client"}
 
 
@@ -346,9 +350,9 @@ class Adapter:
         self.snapshot = Snapshot(snapshot_path)
         journal.open_in(os.path.dirname(snapshot_path))  # the call history's source
         self.media = kemi_voicemail.MediaAddress(snapshot_path)
-        # Each extension's NAT setting is off, for the snapshot's generation (_nat_off).
-        self.nat_generation: str | None = None
-        self.nat_off: dict[str, bool] = {}
+        # Fields of extensions' SIP accounts read so far, for the snapshot's generation.
+        self.field_generation: str | None = None
+        self.fields: dict[tuple[str, str], Any] = {}
 
     def child_init(self, rank: int) -> int:
         try:
@@ -688,7 +692,13 @@ class Adapter:
         )
         decision = decide(call, snap.directory, runtime)
         if not retrieval:
+            limit = self._length_limit(snap, account if calling else None, call.dialled)
+            if limit:
+                KSR.pv.seti("$dlg_ctx(timeout_bye)", 1)  # both parties get a BYE at the limit
             _track_call(calling, nat_off)
+            if limit:
+                KSR.dialog.dlg_set_timeout(limit)
+                KSR.pv.sets("$dlg_var(kl_limit)", str(limit))
             _journal_start(call, party, came_by)
             if lamps:
                 blf.begin(*party, dialled)
@@ -804,7 +814,7 @@ class Adapter:
         KSR.pv.unset("$fs")  # a phone's socket from an earlier ring step: not for what follows
         if in_failure and kemi_subscriptions.available():
             blf.ringing(())  # the phones rung so far ring no more
-        if outcome.result == "hangup" and in_failure:
+        if outcome.result == "hangup" and (in_failure or outcome.cause in MISSED_AT_ONCE):
             kemi_voicemail.missed(self.media, self.snapshot.directory, outcome.cause or "")
         if outcome.result in ("voicemail", "greeting"):
             call = _call_from_json(KSR.pv.get("$avp(kl_call)") or "")
@@ -885,22 +895,40 @@ class Adapter:
             return owner is None or not self._nat_off(owner)
         return bool(KSR.pv.get("$avp(kl_nat_off)") != 1)
 
-    def _nat_off(self, extension: str) -> bool:
-        """Whether the extension's NAT setting (``nat`` of its SIP account) is off: asked
-        when its phone answers, kept per snapshot generation (one query per extension)."""
+    def _length_limit(self, snap: Snapshot, caller: Mapping[str, Any] | None, dialled: str) -> int:
+        """How long the call may last once answered (0: no limit): the shorter of the
+        calling extension's and the dialled extension's ``max_call_seconds`` (0:
+        ``system.max_call_seconds``; 0 there: no limit)."""
+        default = int(snap.sip.get("max_call_seconds") or 0)
+        limits = []
+        if caller is not None:
+            limits.append(int(caller.get("max_call_seconds") or 0) or default)
+        if dialled in snap.directory.extensions:
+            limits.append(int(self._account_field(dialled, "max_call_seconds", 0)) or default)
+        limits = [s for s in limits or [default] if s > 0]
+        return min(limits) if limits else 0
+
+    def _account_field(self, extension: str, key: str, default: Any) -> Any:
+        """A field of the extension's SIP account (the snapshot's accounts table), kept per
+        snapshot generation."""
         snap = self.snapshot.fresh()
-        if snap.generation != self.nat_generation:
-            self.nat_generation, self.nat_off = snap.generation, {}
-        off = self.nat_off.get(extension)
-        if off is None:
+        if snap.generation != self.field_generation:
+            self.field_generation, self.fields = snap.generation, {}
+        if (extension, key) not in self.fields:
             row = None
             if snap.conn is not None:
                 row = snap.conn.execute(
                     "SELECT data FROM accounts WHERE extension = ?", (extension,)
                 ).fetchone()
-            off = row is not None and json.loads(row[0]).get("nat", True) is False
-            self.nat_off[extension] = off
-        return off
+            self.fields[(extension, key)] = (
+                default if row is None else json.loads(row[0]).get(key, default)
+            )
+        return self.fields[(extension, key)]
+
+    def _nat_off(self, extension: str) -> bool:
+        """Whether the extension's NAT setting (``nat`` of its SIP account) is off: asked
+        when its phone answers."""
+        return bool(self._account_field(extension, "nat", True) is False)
 
     def _failure(self) -> None:
         call_id = KSR.pv.get("$ci") or ""
@@ -956,7 +984,8 @@ def _journal_end(evname: str) -> None:
         by = "caller" if KSR.pv.get("$ft") == KSR.pv.get("$dlg(from_tag)") else "callee"
         journal.emit("end", call_id, how="bye", by=by)
     else:
-        journal.emit("end", call_id, how="timeout")
+        limit = KSR.pv.get("$dlg_var(kl_limit)")
+        journal.emit("end", call_id, how="timeout", limit=int(limit) if limit else None)
 
 
 def _final_reply(outcome: Outcome) -> tuple[int, str]:

@@ -179,10 +179,13 @@ class CallState:
         if how == "bye":
             row["ended_by"] = event.get("by")
         elif how == "timeout":
-            row["ended_by"] = event.get("by") or "timeout"
+            row["ended_by"] = "timeout"
         elif self.cancelled:
             row["ended_by"] = "caller"
         self._durations()
+        limit = event.get("limit")
+        if how == "timeout" and limit and (row["talk_seconds"] or 0) >= limit - 1:
+            row["ended_by"], row["cause"] = "limit", "max_call_length"  # the length limit
 
     def _durations(self) -> None:
         row = self.row

@@ -123,6 +123,7 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
             "domain": sip.domain,
             "mobile_app_user_agents": sip.mobile_app_user_agents,
             "desktop_app_user_agents": sip.desktop_app_user_agents,
+            "max_call_seconds": system.max_call_seconds,  # 0: no limit
         },
     }
 
@@ -147,6 +148,7 @@ def sip_account(number: str, data: dict[str, Any], secrets: dict[str, Any]) -> d
         "password": secrets.get("sip_password", ""),
         "enabled": ext.enabled,
         "max_contacts": ext.concurrent_registrations,
+        "max_call_seconds": ext.security.max_call_seconds,  # 0: the system's
         "allowed_ips": [str(n) for n in ext.security.allowed_ips],
         "user_agent_prefix": ext.security.user_agent_prefix,
         # The klapka clients turned off for this extension (refused at REGISTER).
