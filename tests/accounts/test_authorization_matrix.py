@@ -126,6 +126,9 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/api/v1/me/permissions"): signed_in(200, 200, 200),
     ("GET", "/api/v1/me/call-history"): signed_in(200, 200, 200),
     ("GET", "/api/v1/call-history"): signed_in(403, 403, 200),
+    ("GET", "/api/v1/me/calls/active"): signed_in(200, 200, 200),
+    ("GET", "/api/v1/calls/active"): signed_in(403, 403, 200),
+    ("DELETE", "/api/v1/calls/active/{id}"): Expect(401, 403, 403, 404, params={"id": "999999"}),
     # Personal contacts: one's own only; another user's (or a missing) contact is a 404.
     ("GET", "/api/v1/me/contacts"): signed_in(200, 200, 200),
     ("POST", "/api/v1/me/contacts"): signed_in(201, 201, 201, {"first_name": "Eva"}),

@@ -197,3 +197,52 @@ def test_a_call_cut_by_the_length_limit(sip: Pbx4Sip) -> None:
         "answered", "limit", "max_call_length",
     )  # fmt: skip
     assert 2 <= record["talk_seconds"] <= 4
+
+
+def test_calls_in_progress_are_listed_and_an_admin_ends_one(sip: Pbx4Sip) -> None:
+    """While 102's phone rings the call shows as ringing 102; answered, as talking; the
+    admin ends it: both phones get a BYE and the record is complete. A user sees their own
+    calls in progress only."""
+    import threading
+
+    from klapka.services.call_history import ActiveCalls
+    from klapka.services.principal import Principal
+    from klapka.services.telephony.calls_now import end_call
+
+    sip.apply(doc())
+    phone = sip.sipp.phone("102", PASSWORDS["102"], "answer", ring_ms=1500)
+    parts = (_INVITE.format(user="101", dialled="102", headers=""),
+             _ANSWERED_UNTIL_BYE.format(user="101", dialled="102", talk_ms=0))  # fmt: skip
+    outcome: list[Any] = []
+    caller = threading.Thread(target=lambda: outcome.append(
+        sip.sipp.run(scenario(*parts), "101", PASSWORDS["101"], timeout=30)))  # fmt: skip
+    caller.start()
+    try:
+
+        def live(state: str) -> dict[str, Any]:
+            deadline = time.monotonic() + 10
+            while True:
+                calls = ActiveCalls(sip.pbx).all()
+                if calls and calls[0]["state"] == state:
+                    return calls[0]
+                assert time.monotonic() < deadline, calls
+                time.sleep(0.05)
+
+        ringing = live("ringing")
+        assert (ringing["caller"], ringing["dialled"], ringing["rung"]) == ("101", "102", ["102"])
+        talking = live("talking")
+        assert talking["answered_by"] == "102"
+        assert [c["id"] for c in ActiveCalls(sip.pbx, Principal("user", "102")).mine()] == [
+            talking["id"]
+        ]
+        assert ActiveCalls(sip.pbx, Principal("user", "103")).mine() == []
+        end_call(sip.pbx, talking["id"], paths=sip.core.paths)
+        caller.join(20)
+        assert outcome and outcome[0].ok, outcome[0].output if outcome else "no result"
+        assert phone.finish().ok
+    finally:
+        caller.join(1)
+        phone.stop()
+    [record] = ended_calls(sip)
+    assert (record["outcome"], record["answered_by"]) == ("answered", "102")
+    assert ActiveCalls(sip.pbx).all() == []

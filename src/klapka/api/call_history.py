@@ -6,8 +6,8 @@ or CSV."""
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from klapka.api.auth import current_principal
@@ -15,7 +15,9 @@ from klapka.api.contacts import Asking, PbxDep
 from klapka.api.crud import list_problems_as_query, responses
 from klapka.api.limits import Limit, Offset
 from klapka.domain.problems import InvalidInput
-from klapka.services.call_history import CallFilter, CallHistory, CallPage, to_csv
+from klapka.services.call_history import ActiveCalls, CallFilter, CallHistory, CallPage, to_csv
+from klapka.services.telephony.calls_now import end_call
+from klapka.services.telephony.registrations import SipCoreUnavailable
 
 router = APIRouter(tags=["call history"], dependencies=[Depends(current_principal)])
 
@@ -182,3 +184,68 @@ def list_my_call_history(
     except InvalidInput as e:
         raise list_problems_as_query(e) from None
     return _answer(page, format)
+
+
+class LiveCall(BaseModel):
+    id: int
+    call_id: str
+    direction: str
+    caller: str
+    caller_name: str
+    caller_extension: str | None
+    dialled: str
+    state: Literal["ringing", "talking"]
+    started_at: datetime
+    answered_at: datetime | None
+    seconds: int
+    rung: list[str]
+    answered_by: str | None
+    answered_number: str | None
+
+
+LIVE = (
+    "Each: who calls (`caller`, `caller_name`, `caller_extension`) whom (`dialled`), `state` "
+    "(`ringing`: the phones `rung` now; `talking`: `answered_by` or `answered_number`), "
+    "`started_at`, `answered_at` (UTC) and `seconds` since the start. From the call history's "
+    "open records, which follow the SIP core within a fraction of a second."
+)
+
+
+@router.get(
+    "/calls/active",
+    summary="The calls in progress",
+    description=LIVE + " Admins only.",
+    operation_id="list_active_calls",
+    responses=responses(list[LiveCall]),
+)
+def list_active_calls(pbx: PbxDep, asking: Asking) -> Any:
+    return ActiveCalls(pbx, asking).all()
+
+
+@router.get(
+    "/me/calls/active",
+    summary="My calls in progress",
+    description=LIVE + " The user's own extension's, under the `call_logs` menu permission.",
+    operation_id="list_my_active_calls",
+    responses=responses(list[LiveCall]),
+)
+def list_my_active_calls(pbx: PbxDep, asking: Asking) -> Any:
+    return ActiveCalls(pbx, asking).mine()
+
+
+@router.delete(
+    "/calls/active/{id}",
+    summary="End a call in progress",
+    description="The SIP core sends both parties a BYE (admins only; audited as `end_call`). "
+    "A call still ringing cannot be ended (409); 404 when it is not in progress; 503 when "
+    "the SIP core is not running.",
+    operation_id="end_active_call",
+    responses={**responses(LiveCall), 503: {"description": "SIP core not running"}},
+)
+def end_active_call(
+    pbx: PbxDep, asking: Asking, id: Annotated[int, Path(ge=1, description="The call's `id`.")]
+) -> Any:
+    try:
+        return end_call(pbx, id, asking)
+    except SipCoreUnavailable as e:
+        return JSONResponse({"error": "sip_core_unavailable", "message": str(e)}, status_code=503)

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from klapka.domain.permissions import Menu
-from klapka.domain.problems import Forbidden, InvalidInput, Problem
+from klapka.domain.problems import Forbidden, InvalidInput, NotFound, Problem
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import NO_EXTENSION, Action, check, require_admin
 from klapka.services.principal import SYSTEM, Principal
@@ -458,3 +458,70 @@ def to_csv(items: Sequence[dict[str, Any]]) -> str:
             for c in CSV_COLUMNS
         ])  # fmt: skip
     return out.getvalue()
+
+
+# --- calls in progress --------------------------------------------------------------------
+
+
+def _live(row: Any, now: datetime) -> dict[str, Any]:
+    """A call in progress as people see it: who, since when, ringing or talking."""
+    steps = row.steps or []
+    return {
+        "id": row.id,
+        "call_id": row.call_id,
+        "direction": row.direction,
+        "caller": row.caller,
+        "caller_name": row.caller_name,
+        "caller_extension": row.caller_extension,
+        "dialled": row.dialled,
+        "state": "talking" if row.answered_at is not None else "ringing",
+        "started_at": row.started_at.isoformat(),
+        "answered_at": row.answered_at.isoformat() if row.answered_at else None,
+        "seconds": round((now - row.started_at).total_seconds()),
+        "rung": [] if row.answered_at is not None else (steps[-1].get("rung") if steps else []),
+        "answered_by": row.answered_by,
+        "answered_number": row.answered_number,
+    }
+
+
+class ActiveCalls:
+    """The calls in progress (the call history's open records, as the SIP core's journal
+    keeps them): an admin sees every one and may end an answered one; a user sees their
+    own extension's. Ending goes through the SIP core (``dlg.end_dlg``: both parties get a
+    BYE), so ``end_call`` takes the RPC client."""
+
+    def __init__(self, pbx: Pbx, principal: Principal = SYSTEM) -> None:
+        self.pbx = pbx
+        self.principal = principal
+
+    def _open(self, extension: str | None) -> list[dict[str, Any]]:
+        h, cp = t.call_history, t.call_parties
+        query = select(h).where(h.c.outcome.is_(None))
+        if extension is not None:
+            query = query.where(h.c.id.in_(select(cp.c.call).where(cp.c.extension == extension)))
+        now = datetime.now(UTC)
+        with self.pbx.tx() as repo:
+            rows = repo.conn.execute(query.order_by(h.c.started_at.desc())).all()
+        return [_live(r, now) for r in rows]
+
+    def all(self) -> list[dict[str, Any]]:
+        require_admin(self.principal)
+        return self._open(None)
+
+    def mine(self) -> list[dict[str, Any]]:
+        number = self.principal.extension
+        if number is None:
+            raise Forbidden(NO_EXTENSION)
+        with self.pbx.tx() as repo:
+            check(repo.conn, self.principal, Action.SEE_MENU, Menu.CALL_LOGS.value)
+        return self._open(number)
+
+    def call(self, call: int) -> dict[str, Any]:
+        """One call in progress (admins); NotFound when it is not (or no longer) one."""
+        require_admin(self.principal)
+        h = t.call_history
+        with self.pbx.tx() as repo:
+            row = repo.conn.execute(select(h).where(h.c.id == call, h.c.outcome.is_(None))).first()
+        if row is None:
+            raise NotFound("call", str(call))
+        return _live(row, datetime.now(UTC))
