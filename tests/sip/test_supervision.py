@@ -162,3 +162,38 @@ def test_a_call_that_ended_just_before_a_crash_does_not_linger_after_the_restart
         callee.sock.settimeout(5)
         caller.call("102", "after-the-crash")
         assert callee.wait("INVITE").get("call-id") == "after-the-crash"
+
+
+def test_a_call_in_progress_when_klapka_and_kamailio_died_is_closed_as_interrupted(
+    database_url: str, tmp_path: Path
+) -> None:
+    """101 calls 102, which rings; klapka and Kamailio die (kill -9 of Kamailio's main
+    process, klapka's threads stopped). At the next start the call is gone from the SIP
+    core, and its record is closed as interrupted, not left open."""
+    from klapka.services.call_history import CallFilter, CallHistory
+
+    data, port = tmp_path / "data", free_udp_port()
+    first = SipCore(Pbx.from_url(database_url), data, "127.0.0.1", port, port)
+
+    def calls(pbx: Pbx) -> list[dict[str, object]]:
+        return CallHistory(pbx).search(CallFilter(), limit=5).items
+
+    with running(first.pbx, first, tmp_path / "sipp") as sip:
+        sip.apply(DOC)
+        caller, callee = RawPhone(sip.port, "101"), RawPhone(sip.port, "102")
+        callee.register()
+        caller.call("102", "cut-by-the-crash")
+        callee.wait("INVITE")
+        wait_for("the call recorded", lambda: [c["in_progress"] for c in calls(sip.pbx)] == [True])
+        first.stopping.set()
+        for thread in first.threads:
+            thread.join(5)
+        workers = kill_main(sip)
+        first.process = None  # what a dead klapka knows of it
+        again = SipCore(Pbx.from_url(database_url), data, "127.0.0.1", port, port)
+        with running(again.pbx, again, tmp_path / "sipp") as revived:
+            assert gone(workers)  # the new start stopped what was left
+            wait_for("the call closed", lambda: not calls(revived.pbx)[0]["in_progress"])
+            [record] = calls(revived.pbx)
+            assert (record["call_id"], record["outcome"]) == ("cut-by-the-crash", "interrupted")
+            assert record["ended_at"] is not None and record["steps"][0]["rung"] == ["102"]

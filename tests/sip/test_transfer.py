@@ -11,6 +11,8 @@ from pbx4sip import Pbx4Sip
 from test_calls import BOSS, NUMBERS, PASSWORDS, doc
 from test_tls import digest
 
+from klapka.services.call_history import CallFilter, CallHistory
+
 SDP = (
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
@@ -167,3 +169,13 @@ def test_the_call_after_a_blind_transfer_rings_the_target_as_transferred(sip: Pb
         secretary.sock.close()
         caller.sock.close()
     assert_parity(sip, since, "103", "101", NUMBERS, {"path": "transferred", "answer": ["101"]})
+    # The call history tells the new call from a direct one.
+    deadline = time.monotonic() + 10
+    while True:
+        found = CallHistory(sip.pbx).search(CallFilter(number="103"), limit=5).items
+        record = next((c for c in found if c["call_id"] == "after-transfer"), None)
+        if record is not None:
+            break
+        assert time.monotonic() < deadline, found
+        time.sleep(0.1)
+    assert (record["path"], record["caller"], record["dialled"]) == ("transferred", "103", "101")
