@@ -13,9 +13,21 @@ from pbx4sip import Pbx4Sip
 from provider import Provider
 from sipp import free_udp_port
 
+from klapka.services.call_history import CallFilter, CallHistory
 from klapka.services.telephony.trunk_status import TrunkStatus
 
 PASSWORDS = {n: f"Secret{n}ab" for n in ("101", "102", "103")}
+
+
+def last_call(sip: Pbx4Sip) -> dict[str, Any]:
+    """The newest call of the call history, once it ended."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = CallHistory(sip.pbx).search(CallFilter(), limit=1).items
+        if found and not found[0]["in_progress"]:
+            return found[0]
+        assert time.monotonic() < deadline, found
+        time.sleep(0.1)
 
 
 def document(trunks: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -92,6 +104,13 @@ def test_a_failing_trunk_fails_over_to_the_next(sip: Pbx4Sip, provider: Provider
         down.stop()
         up.stop()
     predicted(sip, since, "101", "0601111222")
+    record = last_call(sip)
+    assert (record["direction"], record["outcome"], record["answered_number"]) == (
+        "outbound", "answered", "+420601111222",
+    )  # fmt: skip
+    assert [(a["trunk"], a["code"]) for a in record["trunk_attempts"]] == [
+        ("first", 503), ("second", 200),
+    ]  # fmt: skip
 
 
 def test_a_busy_callee_does_not_fail_over(sip: Pbx4Sip, provider: Provider) -> None:
@@ -183,6 +202,11 @@ def test_an_inbound_call_rings_the_extension_of_its_did(sip: Pbx4Sip, provider: 
     simulated = predicted(sip, since, "601111222", "+420530335500", answer=["102"])
     assert simulated["steps"][0]["ring"] == [{"extension": "102", "endpoint": "desk"}]
     assert simulated["outcome"]["result"] == "answered"
+    record = last_call(sip)
+    assert (record["direction"], record["did"], record["trunk"], record["caller"]) == (
+        "inbound", "+420530335500", "carrier", "601111222",
+    )  # fmt: skip
+    assert (record["outcome"], record["answered_by"]) == ("answered", "102")
 
 
 def test_an_inbound_call_for_an_unknown_did_is_refused(sip: Pbx4Sip, provider: Provider) -> None:

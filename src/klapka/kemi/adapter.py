@@ -847,6 +847,12 @@ class Adapter:
 
     def _reply(self) -> None:
         code = int(KSR.pv.get("$rs") or 0)
+        trunk = KSR.pv.get("$avp(kl_trunk)")
+        if trunk is not None:  # a call out through a trunk (kemi_trunks): its answer
+            if code == 200 and KSR.is_method("INVITE"):
+                journal.emit("answer", KSR.pv.get("$ci") or "", trunk=trunk,
+                             number=KSR.pv.get("$avp(kl_number)"))  # fmt: skip
+            return
         if code < 300 and KSR.nathelper.nat_uac_test(NAT_REPLY_TESTS) > 0 and self._fix_reply():
             # An answering browser (its Contact names a made-up .invalid host) or a phone
             # whose Contact is a private address: the dialog's requests go where it answered.

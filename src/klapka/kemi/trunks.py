@@ -83,6 +83,7 @@ def relay(trunk: dict[str, Any], number: str) -> bool:
     set_destination(trunk, number)
     KSR.tm.t_on_failure("ksr_failure_route")
     KSR.tm.t_on_branch("ksr_branch_route")
+    KSR.tm.t_on_reply("ksr_onreply_route")  # the answer, for the call history
     KSR.tm.t_set_fr(60000, 5000)
     return bool(KSR.tm.t_relay() >= 0)
 

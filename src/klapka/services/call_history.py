@@ -113,6 +113,8 @@ class CallState:
         elif kind == "trunk":
             self._attempt(event.get("trunk"), event.get("code"))
         elif kind == "answer":
+            if row["answered_at"] is not None:
+                return  # a retransmitted 200, or a second phone answering at once
             row["answered_at"] = _at(event["t"])
             row["answered_by"] = event.get("ext")
             row["answered_endpoint"] = event.get("endpoint")
