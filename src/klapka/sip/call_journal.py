@@ -48,7 +48,8 @@ class JournalReader:
             return None
 
     def step(self) -> int:
-        """Read and apply what is new; the number of events applied."""
+        """Read and apply what is new; the number of events applied (0: nothing more to
+        read now)."""
         stored = self.recorder.position()
         current = self._inode(self.path)
         old = self._inode(self.old)
@@ -60,6 +61,7 @@ class JournalReader:
                 self.old.unlink(missing_ok=True)
                 if current is not None:
                     self.recorder.apply([], (current, 0))
+                return 1  # on to the new file
             return applied
         if current is None:
             return 0
