@@ -10,6 +10,9 @@ Targets (each its own Kamailio with the same number of worker processes):
                decision left out: the INVITE is authenticated, tracked as a dialog and
                relayed to the callee's contacts (lookup), as native-auth does. klapka minus
                klapka-floor is what the routing engine's decision and its ring step cost.
+  klapka-no-history (only when asked for) klapka with the call journal not written (no
+               call history, no call events): klapka / klapka-no-history is what the call
+               history costs the SIP core.
 
 Calls per second (default): sipp calls 101 -> one of --callees registered extensions (one
 sipp UAS answers them all): INVITE (407, ACK, INVITE with credentials), 180, 200, ACK, BYE,
@@ -130,6 +133,18 @@ class FloorAdapter(Adapter):
 
 Adapter = FloorAdapter  # noqa: F811
 """
+
+
+# klapka-no-history: klapka's adapter with the call journal's writes left out.
+NO_HISTORY = """
+from klapka.kemi import journal as _journal
+
+_journal.emit = lambda *_args, **_fields: None
+"""
+
+
+def no_history_entry_script(*args: Any, **kwargs: Any) -> str:
+    return entry_script(*args, **kwargs).replace("\ndef mod_init", NO_HISTORY + "\n\ndef mod_init")
 
 
 def floor_entry_script(*args: Any, **kwargs: Any) -> str:
@@ -321,11 +336,13 @@ class Bench:
             }
         )
         supervisor.render = functools.partial(render, children=self.children)  # type: ignore[assignment]
-        for name in ("klapka", "klapka-floor"):
+        scripts = {"klapka": entry_script, "klapka-floor": floor_entry_script,
+                   "klapka-no-history": no_history_entry_script}  # fmt: skip
+        for name, script in scripts.items():
             if name not in self.names:
                 continue
-            floor = name == "klapka-floor"
-            supervisor.entry_script = floor_entry_script if floor else entry_script  # type: ignore[assignment]
+            floor = name != "klapka"
+            supervisor.entry_script = script  # type: ignore[assignment]
             port = free_udp_port()
             core = SipCore(pbx, self.work / f"data-{name}", "127.0.0.1", port, port)
             core.start()
@@ -488,7 +505,7 @@ def calls_per_second(bench: Bench, rates: list[int], seconds: float) -> None:
                 proc.wait()
     line = ", ".join(f"{name} {rate}" for name, rate in best.items())
     print(f"highest offered rate with 0 failed calls (calls/s): {line}")
-    for base in ("native", "native-auth", "klapka-floor"):
+    for base in ("native", "native-auth", "klapka-floor", "klapka-no-history"):
         if best.get("klapka") and best.get(base):
             print(f"  klapka / {base}: {best['klapka'] / best[base]:.0%}")
     cpu = {name: statistics.median(ms) for name, ms in bench.cpu.items() if ms}
@@ -496,7 +513,7 @@ def calls_per_second(bench: Bench, rates: list[int], seconds: float) -> None:
         "Kamailio CPU per call, median of the runs:",
         ", ".join(f"{n} {ms:.2f} ms" for n, ms in cpu.items()),
     )
-    for base in ("native", "native-auth", "klapka-floor"):
+    for base in ("native", "native-auth", "klapka-floor", "klapka-no-history"):
         if "klapka" in cpu and base in cpu:
             print(
                 f"  calls per CPU second, klapka / {base}: {cpu[base] / cpu['klapka']:.0%}"

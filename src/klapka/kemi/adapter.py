@@ -436,7 +436,8 @@ class Adapter:
         try:
             if evname in ("dialog:end", "dialog:failed"):
                 _journal_end(evname)
-                blf.ended()
+                if kemi_subscriptions.available():
+                    blf.ended()
         except Exception:
             KSR.err(
                 "klapka: dialog event failed: " + traceback.format_exc().replace("\n", " | ") + "\n"

@@ -152,6 +152,9 @@ modparam("pike", "sampling_time_unit", 2)
 modparam("pike", "reqs_density_per_unit", 64)
 modparam("pike", "remove_latency", 4)
 modparam("dialog", "enable_stats", 1)
+# Each call's end (BYE, failure, timeout) reaches the KEMI adapter: the call journal
+# (klapka.kemi.journal) and the lamps (klapka.kemi.blf).
+modparam("dialog", "event_callback", "ksr_dialog_event")
 modparam("dialog", "profiles_with_value", "incall")
 # Each call's parties are asked every few minutes whether it still goes on (an in-dialog
 # OPTIONS); 408 or 481 ends the dialog (klapka.kemi.adapter._track_call).
@@ -233,8 +236,7 @@ modparam("pua", "db_mode", 0)
 modparam("pua", "update_period", 60)
 modparam("pua", "outbound_proxy", "{proxy}")
 # The lamps of calls (BLF): the KEMI adapter writes each call's states into the presence
-# module's table (pua_json, klapka.kemi.blf) and switches them off when the dialog ends.
-modparam("dialog", "event_callback", "ksr_dialog_event")
+# module's table (pua_json, klapka.kemi.blf); the dialog's end switches them off.
 """
 
 
