@@ -4,8 +4,10 @@
    extensions, one asyncio process) while calls go from 101 to the watched extensions at
    --rate calls/s for --seconds. The watched extensions' phone (the same process) answers
    each INVITE with 180, 200 100 ms later, and gets the caller's BYE 300 ms after that.
-   Latency = the phone sending its 180 (ringing) / 200 (in a call) or receiving the BYE
-   (idle) -> each watcher getting the NOTIFY with that state of that call. p50/p99/max.
+   Latency = the phone getting the INVITE (ringing: klapka publishes it as it relays the
+   INVITE, so it may arrive first: negative) / sending its 200 (in a call) / receiving the
+   BYE (idle: the first NOTIFY that no longer lists the call) -> each watcher getting the
+   NOTIFY with that state of that call. p50/p99/max.
 2. Calls per second of plain calls (101 -> --callees unwatched extensions, sipp, as
    bench_sip.py) with 1,000 subscriptions active, side by side with none: at each offered
    rate one run without subscriptions, then one with the 1,000 (subscribed just before,
@@ -74,6 +76,7 @@ class Watchers:
         self.subs: list[tuple[BodyUA, str, str, str]] = []  # (ua, call-id, tag, target)
         # (subscription call-id, call's call-id, state) -> when first notified
         self.seen: dict[tuple[str, str, str], float] = {}
+        self.live: dict[str, set[str]] = {}  # subscription call-id -> calls it lists now
         self.notifies = 0
 
     def on_notify(self, ua: UA, msg: Message, addr: tuple[str, int], body: str) -> None:
@@ -83,8 +86,14 @@ class Watchers:
             return
         self.notifies += 1
         sub = msg.get("call-id")
+        listed = set()
         for call_id, state in _DIALOG.findall(body):
             self.seen.setdefault((sub, call_id, state), now)
+            listed.add(call_id)
+        # A call no longer listed (klapka removes its state when it ends): idle again.
+        for call_id in self.live.get(sub, set()) - listed:
+            self.seen.setdefault((sub, call_id, "terminated"), now)
+        self.live[sub] = listed
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
