@@ -65,6 +65,7 @@ class CallState:
     final: dict[str, Any] = field(default_factory=dict)  # klapka's own answer to the caller
     cancelled: bool = False
     dirty: bool = True
+    parties_written: set[str] | None = None  # None: not known (a row loaded at start)
 
     @classmethod
     def start(cls, event: dict[str, Any]) -> CallState:
@@ -274,15 +275,20 @@ class CallRecorder:
         values = dict(state.row)
         if state.id is None:
             state.id = conn.execute(insert(h).values(**values).returning(h.c.id)).scalar_one()
+            state.parties_written = set()
         else:
             conn.execute(update(h).where(h.c.id == state.id).values(**values))
-        have = set(conn.execute(select(cp.c.extension).where(cp.c.call == state.id)).scalars())
-        new = state.parties() - have
+        if state.parties_written is None:
+            state.parties_written = set(
+                conn.execute(select(cp.c.extension).where(cp.c.call == state.id)).scalars()
+            )
+        new = state.parties() - state.parties_written
         if new:
             started = state.row["started_at"]
             conn.execute(
                 insert(cp), [{"call": state.id, "extension": n, "started_at": started} for n in new]
             )
+            state.parties_written |= new
         state.dirty = False
 
     def _save_position(self, conn: Connection, position: tuple[int, int]) -> None:
