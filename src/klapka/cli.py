@@ -42,6 +42,7 @@ from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.services.telephony.hot_desk import HotDeskLogins, HotDeskLogout
 from klapka.services.telephony.simulator import Simulator, render_text
+from klapka.services.webhooks import WebhookSender
 from klapka.services.welcome import Welcome
 from klapka.sip.supervisor import SipCore
 from klapka.sip.tls import TlsFiles, ensure_certificate
@@ -473,6 +474,9 @@ def serve(
     # Hot desking: logins past system.hot_desking_logout end (also those due while down).
     hot_desk_logout = HotDeskLogout(Pbx.from_url(url))
     hot_desk_logout.start()
+    # Webhooks: the events' deliveries (also those queued while klapka was down).
+    webhook_sender = WebhookSender(Pbx.from_url(url))
+    webhook_sender.start()
     if sip:
         listen = sip_host or system.sip.listen_address
         udp = sip_port or system.sip.udp_port
@@ -505,7 +509,7 @@ def serve(
             Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls, trace=sip_trace,
             ws_port=ws, wss_port=wss, public_address=system.sip.public_address or "",
         )  # fmt: skip
-        _stop_with_klapka(core, media, schedules, hot_desk_logout)
+        _stop_with_klapka(core, media, schedules, hot_desk_logout, webhook_sender)
         problem = None
         try:
             core.start()
@@ -544,6 +548,7 @@ def serve(
             https.should_exit = True
         schedules.stop()
         hot_desk_logout.stop()
+        webhook_sender.stop()
         if core is not None:
             core.stop()
         if media is not None:

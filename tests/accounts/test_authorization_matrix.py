@@ -234,6 +234,13 @@ EXPECTED: dict[tuple[str, str], Expect] = {
 # Everything else that exists is for admins only.
 ADMIN_ONLY = [
     ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/webhooks"),
+    ("POST", "/api/v1/webhooks"),
+    ("GET", "/api/v1/webhooks/{name}"),
+    ("PATCH", "/api/v1/webhooks/{name}"),
+    ("DELETE", "/api/v1/webhooks/{name}"),
+    ("GET", "/api/v1/webhooks/{name}/deliveries"),
+    ("POST", "/api/v1/webhooks/{name}/test"),
     ("GET", "/api/v1/business-hours"),
     ("PUT", "/api/v1/business-hours"),
     ("PATCH", "/api/v1/business-hours"),

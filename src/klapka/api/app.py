@@ -37,6 +37,7 @@ from klapka.api import (
     two_factor,
     user_accounts,
     voicemail,
+    webhooks,
     welcome,
 )
 from klapka.api.auth import require_admin
@@ -68,6 +69,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     client_permissions.router,
     user_accounts.router,
     audit.router,
+    webhooks.router,
 )
 
 # Anyone signed in may call these; the services decide by the client permissions (contact

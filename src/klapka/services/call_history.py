@@ -28,6 +28,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 
 from klapka.domain.permissions import Menu
 from klapka.domain.problems import Forbidden, InvalidInput, NotFound, Problem
+from klapka.services import webhooks
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import NO_EXTENSION, Action, check, require_admin
 from klapka.services.principal import SYSTEM, Principal
@@ -239,6 +240,7 @@ class CallRecorder:
             if not self.loaded:
                 self._load(conn)
             touched: dict[str, CallState] = {}
+            hooks = webhooks.enabled_hooks(conn)  # the call events' webhooks
             for event in events:
                 call_id = event.get("ci")
                 if not call_id or "e" not in event:
@@ -248,7 +250,10 @@ class CallRecorder:
                     if state is None:
                         state = self.open[call_id] = CallState.start(event)
                 elif state is not None:
+                    answered = state.row["answered_at"]
                     state.apply(event)
+                    if hooks:
+                        self._call_event(conn, hooks, state, event, answered)
                 if state is not None:
                     touched[call_id] = state
             ended = 0
@@ -259,6 +264,30 @@ class CallRecorder:
                     ended += 1
             self._save_position(conn, position)
         return ended
+
+    def _call_event(
+        self,
+        conn: Connection,
+        hooks: webhooks.Hooks,
+        state: CallState,
+        event: dict[str, Any],
+        answered_before: datetime | None,
+    ) -> None:
+        """The webhooks' call events: a ring step rings extensions, the call is answered
+        (the first answer), the call ended (its whole record)."""
+        row, kind = state.row, event["e"]
+        who = {"call_id": row["call_id"], "direction": row["direction"],
+               "caller": row["caller"], "caller_name": row["caller_name"],
+               "dialled": row["dialled"], "did": row["did"]}  # fmt: skip
+        if kind == "ring" and (event.get("rung") or event.get("numbers")):
+            webhooks.emit(conn, "call.ringing", {**who, "rung": event.get("rung") or [],
+                                                 "numbers": event.get("numbers") or []}, hooks)  # fmt: skip
+        elif kind == "answer" and answered_before is None and row["answered_at"] is not None:
+            webhooks.emit(conn, "call.answered", {**who, "answered_by": row["answered_by"],
+                                                  "answered_number": row["answered_number"]}, hooks)  # fmt: skip
+        elif kind == "end" and state.ended:
+            ended = {c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in row.items()}
+            webhooks.emit(conn, "call.ended", ended, hooks)
 
     def _load(self, conn: Connection) -> None:
         """The calls still open (klapka serve restarted during them)."""

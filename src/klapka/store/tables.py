@@ -556,3 +556,45 @@ journal_positions = Table(
     Column("inode", BigInteger, nullable=False),
     Column("position", BigInteger, nullable=False),
 )
+
+
+# --- Webhooks (migration 0011_webhooks) ----------------------------------------------------
+
+# Admin-defined HTTP endpoints that get klapka's events (klapka.services.webhooks): the URL,
+# the secret the body is signed with (HMAC-SHA256), which event types (empty: all).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(255), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# One event for one webhook (an outbox: written in the transaction that made the event),
+# sent by klapka serve with retries; kept as the delivery log.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "webhook",
+        Integer,
+        ForeignKey("webhooks.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event", String(63), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", UtcDateTime, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("last_code", Integer, nullable=True),
+    Column("last_error", String(255), nullable=True),
+    Index("ix_webhook_deliveries_status_next_at", "status", "next_at"),
+    Index("ix_webhook_deliveries_webhook_created_at", "webhook", "created_at"),
+)

@@ -1,0 +1,123 @@
+"""Webhooks: endpoints that get klapka's events (calls ringing, answered, ended; voicemail
+left), signed, retried, with a delivery log."""
+
+# No ``from __future__ import annotations``: see crud.py.
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel
+
+from klapka.api.contacts import Asking, PbxDep
+from klapka.api.crud import JsonBody, request_body, responses
+from klapka.services.webhooks import EVENTS, WebhookIn, Webhooks
+
+router = APIRouter(tags=["webhooks"])
+
+Name = Annotated[str, Path(max_length=63, description="The webhook's name.")]
+Event = Literal["call.ringing", "call.answered", "call.ended", "voicemail.left"]
+assert set(get_args(Event)) == set(EVENTS)  # one list of events: the service's
+
+
+class WebhookPatch(BaseModel):
+    url: str | None = None
+    events: list[Event] | None = None
+    enabled: bool | None = None
+
+
+class Webhook(BaseModel):
+    name: str
+    url: str
+    events: list[str]
+    enabled: bool
+    created_at: datetime
+
+
+class NewWebhook(Webhook):
+    secret: str
+
+
+class Delivery(BaseModel):
+    id: int
+    event: str
+    created_at: datetime
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_at: datetime | None
+    delivered_at: datetime | None
+    last_code: int | None
+    last_error: str | None
+    body: dict[str, Any]
+
+
+SIGNING = (
+    ' Each delivery is a POST of `{"event", "at", "data"}` with `X-Klapka-Event`, '
+    "`X-Klapka-Delivery` (the same on every retry) and `X-Klapka-Signature: t=<unix time>,"
+    "v1=<hex>`, HMAC-SHA256 with the webhook's secret over `<t>.<body>`; a 2xx answer "
+    "delivers it, anything else is retried after 1 s, 2 s, 4 s... up to 1 h, 12 attempts."
+)
+
+
+@router.get("/webhooks", summary="List the webhooks", operation_id="list_webhooks",
+            responses=responses(list[Webhook]))  # fmt: skip
+def list_webhooks(pbx: PbxDep, asking: Asking) -> Any:
+    return Webhooks(pbx, asking).all()
+
+
+@router.post(
+    "/webhooks",
+    summary="Create a webhook",
+    description="`events`: which of `call.ringing`, `call.answered`, `call.ended`, "
+    "`voicemail.left` (empty: all). The answer carries the signing `secret`, shown this once."
+    + SIGNING,
+    operation_id="create_webhook",
+    status_code=201,
+    responses=responses(NewWebhook),
+    openapi_extra=request_body(WebhookIn),
+)
+def create_webhook(pbx: PbxDep, asking: Asking, body: JsonBody) -> Any:
+    return Webhooks(pbx, asking).create(body)
+
+
+@router.get("/webhooks/{name}", summary="Read a webhook", operation_id="get_webhook",
+            responses=responses(Webhook))  # fmt: skip
+def get_webhook(pbx: PbxDep, asking: Asking, name: Name) -> Any:
+    return Webhooks(pbx, asking).get(name)
+
+
+@router.patch("/webhooks/{name}", summary="Change a webhook's URL, events or enabled",
+              operation_id="update_webhook", responses=responses(Webhook),
+              openapi_extra=request_body(WebhookPatch, patch=True))  # fmt: skip
+def update_webhook(pbx: PbxDep, asking: Asking, name: Name, body: JsonBody) -> Any:
+    return Webhooks(pbx, asking).update(name, body)
+
+
+@router.delete("/webhooks/{name}", summary="Delete a webhook (and its delivery log)",
+               operation_id="delete_webhook", status_code=204)  # fmt: skip
+def delete_webhook(pbx: PbxDep, asking: Asking, name: Name) -> Response:
+    Webhooks(pbx, asking).delete(name)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/webhooks/{name}/deliveries",
+    summary="The webhook's delivery log",
+    description="Newest first: each event's `status`, `attempts`, the last answer "
+    "(`last_code`, `last_error`) and the `body` sent." + SIGNING,
+    operation_id="list_webhook_deliveries",
+    responses=responses(list[Delivery]),
+)
+def list_deliveries(
+    pbx: PbxDep,
+    asking: Asking,
+    name: Name,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 50,
+) -> Any:
+    return Webhooks(pbx, asking).deliveries(name, limit)
+
+
+@router.post("/webhooks/{name}/test", summary="Send the webhook a `ping` event",
+             operation_id="test_webhook", status_code=202)  # fmt: skip
+def test_webhook(pbx: PbxDep, asking: Asking, name: Name) -> Any:
+    return Webhooks(pbx, asking).test(name)
