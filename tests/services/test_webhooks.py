@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -151,3 +152,28 @@ def test_the_sender_delivers_within_a_fraction_of_a_second(pbx: Pbx, endpoint: E
         assert endpoint.got[0]["at"] - queued < 1.0
     finally:
         sender.stop()
+
+
+def test_a_voicemail_left_is_an_event(pbx: Pbx, endpoint: Endpoint, tmp_path: Path) -> None:
+    from klapka.domain.references import Kind
+    from klapka.services.directory.objects import Objects
+    from klapka.services.principal import SYSTEM
+    from klapka.services.telephony.voicemail import VoicemailStore
+
+    Objects(pbx, SYSTEM).create(Kind.EXTENSION, {"number": "101"})
+    hook = Webhooks(pbx).create({"name": "crm", "url": endpoint.url,
+                                 "events": ["voicemail.left"]})  # fmt: skip
+    store = VoicemailStore(pbx, tmp_path)
+    message, path = store.begin("101", "+420601111222", "Eva")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    store.finish(message, 4200, keep=True)
+    dropped, _ = store.begin("101", "102", "")
+    store.finish(dropped, 100, keep=False)  # too short, not kept: no event
+    with httpx.Client() as client:
+        assert WebhookSender(pbx).send_due(client) == 1
+    body = verify(hook["secret"], endpoint.got[0])
+    assert body["event"] == "voicemail.left"
+    assert {k: body["data"][k] for k in ("mailbox", "caller", "caller_name", "seconds")} == {
+        "mailbox": "101", "caller": "+420601111222", "caller_name": "Eva", "seconds": 4,
+    }  # fmt: skip

@@ -25,6 +25,7 @@ from klapka.domain.extension import AfterEmailing, Extension, NewMessageEmail, V
 from klapka.domain.problems import Forbidden, InvalidInput, NotFound, Problem
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
+from klapka.services import webhooks
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.services.telephony import wav
@@ -210,6 +211,11 @@ class VoicemailStore:
             row = repo.conn.execute(
                 select(t.voicemail_messages).where(t.voicemail_messages.c.id == message_id)
             ).one()
+            webhooks.emit(repo.conn, "voicemail.left", {
+                "mailbox": row.mailbox, "message": row.id, "caller": row.caller_number,
+                "caller_name": row.caller_name, "received_at": row.received_at.isoformat(),
+                "seconds": round(duration_ms / 1000),
+            })  # fmt: skip
         return _message(row)
 
     def recover(self, min_seconds: float = 0.5) -> list[Message]:
