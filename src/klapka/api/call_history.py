@@ -90,9 +90,10 @@ Direction = Annotated[
 Outcome = Annotated[
     Literal[
         "answered", "voicemail", "busy", "no_answer", "rejected", "failed", "interrupted",
-        "in_progress",
+        "in_progress", "missed",
     ] | None,
-    Query(description="How the call ended (`in_progress`: not yet)."),
+    Query(description="How the call ended (`in_progress`: not yet; `missed`: `no_answer`, "
+                      "`busy` or `rejected`)."),
 ]  # fmt: skip
 Number = Annotated[
     str | None,

@@ -37,6 +37,8 @@ from klapka.store import tables as t
 OUTCOMES = ("answered", "voicemail", "busy", "no_answer", "rejected", "failed", "interrupted")
 DIRECTIONS = ("internal", "inbound", "outbound")
 DECLINED = (600, 603)  # a phone's "reject" (Decline)
+# A missed call (the filter outcome=missed): nobody answered, not even voicemail.
+MISSED = ("no_answer", "busy", "rejected")
 # A hang-up with nobody rung: by the engine's cause ("rule": the admin's rule says hang up,
 # the caller hears 603 Declined).
 _HANGUP_OUTCOMES = {"busy": "busy", "no_answer": "no_answer", "unavailable": "no_answer",
@@ -381,8 +383,10 @@ class CallFilter:
         problems = []
         if self.direction is not None and self.direction not in DIRECTIONS:
             problems.append(("direction", f"must be one of {', '.join(DIRECTIONS)}"))
-        if self.outcome is not None and self.outcome not in (*OUTCOMES, "in_progress"):
-            problems.append(("outcome", f"must be one of {', '.join(OUTCOMES)}, in_progress"))
+        if self.outcome is not None and self.outcome not in (*OUTCOMES, "in_progress", "missed"):
+            problems.append(
+                ("outcome", f"must be one of {', '.join(OUTCOMES)}, in_progress, missed")
+            )
         if self.since and self.until and self.until <= self.since:
             problems.append(("until", "must be after since"))
         if problems:
@@ -457,6 +461,8 @@ class CallHistory:
             where.append(h.c.direction == f.direction)
         if f.outcome == "in_progress":
             where.append(h.c.outcome.is_(None))
+        elif f.outcome == "missed":
+            where.append(h.c.outcome.in_(MISSED))
         elif f.outcome is not None:
             where.append(h.c.outcome == f.outcome)
         if f.number:

@@ -42,7 +42,7 @@ def mount(app: FastAPI, pbx: Pbx) -> None:
     from nicegui.nicegui import _shutdown, _startup
 
     # The pages register themselves with NiceGUI when imported.
-    from klapka.web import admin, app_login, extensions, portal, sign_in, simulator  # noqa: F401
+    from klapka.web import admin, app_login, calls, extensions, portal, sign_in, simulator  # noqa: F401
 
     if _configured:
         raise RuntimeError("the web UI is already mounted in this process")

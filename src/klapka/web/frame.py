@@ -65,6 +65,8 @@ ADMIN_PAGES: tuple[tuple[str, str], ...] = (
     ("/client-permissions", "Client permissions"),
     ("/contacts", "Contacts"),
     ("/system", "System"),
+    ("/call-history", "Call history"),
+    ("/calls", "Calls now"),
     ("/audit", "Audit log"),
 )
 # The user portal; the menu (client permissions: menu visibility) that shows each page.
@@ -75,6 +77,7 @@ PORTAL_PAGES: tuple[tuple[str, str, str | None], ...] = (
     ("/me/notifications", "Notifications", "settings"),
     ("/me/colleagues", "Colleagues", "extensions"),
     ("/me/contacts", "Contacts", "contacts"),
+    ("/me/calls", "Call log", "call_logs"),
     ("/me/integrations", "Caller rules and URL popup", "settings"),
     ("/two-factor", "Two-factor authentication", None),
     ("/me/password", "Change password", None),

@@ -427,6 +427,30 @@ CZECH: dict[str, str] = {
     "This link is unknown, already used or expired: ask your administrator for a new one.": (
         "Tento odkaz je neznámý, už použitý nebo jeho platnost vypršela: požádejte správce o nový."
     ),
+    # calls: history, calls now, call log
+    "Call history": "Historie hovorů",
+    "Calls now": "Probíhající hovory",
+    "Call log": "Výpis hovorů",
+    "Answered": "Přijato",
+    "Rejected": "Odmítnuto",
+    "Failed": "Nezdařilo se",
+    "Interrupted": "Přerušeno",
+    "Internal": "Interní",
+    "Inbound": "Příchozí",
+    "Outbound": "Odchozí",
+    "Times in {zone}": "Časy v pásmu {zone}",
+    "Direction": "Směr",
+    "Answered by": "Přijal",
+    "Ringing": "Vyzvání",
+    "Talking": "Hovor",
+    "State": "Stav",
+    "With": "S kým",
+    "For": "Trvá",
+    "In progress": "Probíhá",
+    "No calls right now.": "Právě neprobíhá žádný hovor.",
+    "End": "Ukončit",
+    "The call was ended": "Hovor byl ukončen",
+    "Missed": "Zmeškané",
 }
 
 # Values of closed sets (statuses, destination types...) are keys too: shown in words.
