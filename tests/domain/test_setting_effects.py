@@ -47,8 +47,9 @@ CONSUMERS: dict[Effect, tuple[str, ...]] = {
         "web/sign_in.py",
     ),
     Effect.PERMISSIONS: ("services/permissions.py",),
-    Effect.WEB: ("web/portal.py", "web/call_views.py"),
+    Effect.WEB: ("web/portal.py", "web/call_views.py", "services/url_popup.py"),
     Effect.CONTACTS: ("services/directory/contacts.py", "web/portal.py"),
+    Effect.CALL_HISTORY: ("services/call_history.py",),
 }
 # The rules are evaluated by the domain's own functions (services/permissions.py calls them).
 PERMISSION_EVALUATION = "\n".join(

@@ -98,3 +98,49 @@ def test_admin_and_user_read_the_calls_from_the_menu(
     user.get_by_role("option", name="Missed").click()
     expect(mine.locator("tbody tr")).to_have_count(1)
     expect(user.get_by_text("No calls right now.")).to_be_visible()
+
+
+def test_the_rung_users_portal_opens_the_url_popup_with_the_callers_number_and_name(
+    serve: Callable[[str], str], browser: Any, pbx: Pbx
+) -> None:
+    """102's URL popup opens at ringing for inbound calls: a call from +420 601 111 222,
+    a company contact "Eva Dvořáková", rings 102; its user's open portal opens the CRM URL
+    with the number and the name in a new tab. An internal call (not chosen) opens none."""
+    base = serve(OFFICE)
+    api = httpx.Client(base_url=f"{base}/api/v1",
+                       headers={"Authorization": f"Bearer {Tokens(pbx).create(name='t')}"})  # fmt: skip
+    crm = f"{base}/api/v1/health?number={{{{.CallerNumber}}}}&name={{{{.CallerDisplayName}}}}"
+    popup = {"enabled": True, "url": crm, "call_types": ["inbound"], "triggers": ["ringing"]}
+    assert api.patch("/extensions/102", json={"features": {"url_popup": popup}}).status_code == 200
+    assert api.post("/contacts", json={
+        "first_name": "Eva", "last_name": "Dvořáková",
+        "numbers": [{"type": "mobile", "number": "601111222"}],
+    }).status_code == 201  # fmt: skip
+    context = new_context(browser, DESKTOP)
+    page = context.new_page()
+    sign_in(page, base, "jana@example.com", USER_PASSWORD)
+    page.get_by_test_id("nav-me-calls").click()
+    page.wait_for_timeout(1000)  # the page polls for popups from now on
+    now = datetime.now(UTC).timestamp()
+    recorder = CallRecorder(pbx)
+    with context.expect_page(timeout=10000) as opened:
+        recorder.apply([
+            {"e": "start", "ci": "in-1", "t": now, "from": "+420601111222", "name": "",
+             "ext": None, "to": "+420530335500", "trunk": "carrier", "path": "direct"},
+            {"e": "ring", "ci": "in-1", "t": now, "owner": "102", "rung": ["102"],
+             "numbers": []},
+        ], (1, 0))  # fmt: skip
+    url = opened.value.url
+    assert "number=%2B420601111222" in url
+    assert "name=Eva%20Dvo%C5%99%C3%A1kov%C3%A1" in url
+    link = page.get_by_test_id("url-popup-link")
+    assert link.get_attribute("href") == url
+    # An internal call is not chosen: no new tab.
+    pages = len(context.pages)
+    recorder.apply([
+        {"e": "start", "ci": "int-1", "t": now, "from": "103", "name": "Petr", "ext": "103",
+         "to": "102", "path": "direct"},
+        {"e": "ring", "ci": "int-1", "t": now, "owner": "102", "rung": ["102"], "numbers": []},
+    ], (1, 0))  # fmt: skip
+    page.wait_for_timeout(1500)
+    assert len(context.pages) == pages

@@ -16,7 +16,7 @@ from klapka.services.webhooks import EVENTS, WebhookIn, Webhooks
 router = APIRouter(tags=["webhooks"])
 
 Name = Annotated[str, Path(max_length=63, description="The webhook's name.")]
-Event = Literal["call.ringing", "call.answered", "call.ended", "voicemail.left"]
+Event = Literal["call.ringing", "call.answered", "call.ended", "voicemail.left", "url_popup"]
 assert set(get_args(Event)) == set(EVENTS)  # one list of events: the service's
 
 
@@ -69,7 +69,7 @@ def list_webhooks(pbx: PbxDep, asking: Asking) -> Any:
     "/webhooks",
     summary="Create a webhook",
     description="`events`: which of `call.ringing`, `call.answered`, `call.ended`, "
-    "`voicemail.left` (empty: all). The answer carries the signing `secret`, shown this once."
+    "`voicemail.left`, `url_popup` (empty: all). The answer carries the signing `secret`, shown this once."
     + SIGNING,
     operation_id="create_webhook",
     status_code=201,

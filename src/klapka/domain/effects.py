@@ -165,7 +165,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.features.allow_monitoring", (X,), "there is no listen / whisper / barge yet"),
     ("extension.features.boss.*", (R,), ""),
     ("extension.features.caller_rules.*", (R,), ""),
-    ("extension.features.url_popup.*", (X,), "no client opens the URL yet"),
+    ("extension.features.url_popup.*", (W,), "the user's open portal opens the URL; webhooks too"),
     ("extension.features.door_phone.*", (X,), "no intercom handling yet"),
     (
         "extension.features.hot_desking",

@@ -26,9 +26,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
+from klapka.domain.extension import UrlPopup
 from klapka.domain.permissions import Menu
 from klapka.domain.problems import Forbidden, InvalidInput, NotFound, Problem
-from klapka.services import webhooks
+from klapka.services import url_popup, webhooks
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import NO_EXTENSION, Action, check, require_admin
 from klapka.services.principal import SYSTEM, Principal
@@ -224,6 +225,7 @@ class CallRecorder:
     def __init__(self, pbx: Pbx, journal: str = "calls") -> None:
         self.pbx = pbx
         self.journal = journal
+        self.popup_settings = url_popup.Settings()
         self.open: dict[str, CallState] = {}
         self.loaded = False
 
@@ -243,6 +245,7 @@ class CallRecorder:
                 self._load(conn)
             touched: dict[str, CallState] = {}
             hooks = webhooks.enabled_hooks(conn)  # the call events' webhooks
+            popups = self.popup_settings.of(conn)  # the extensions' URL popups
             for event in events:
                 call_id = event.get("ci")
                 if not call_id or "e" not in event:
@@ -254,8 +257,8 @@ class CallRecorder:
                 elif state is not None:
                     answered = state.row["answered_at"]
                     state.apply(event)
-                    if hooks:
-                        self._call_event(conn, hooks, state, event, answered)
+                    if hooks or popups:
+                        self._call_event(conn, hooks, popups, state, event, answered)
                 if state is not None:
                     touched[call_id] = state
             ended = 0
@@ -271,25 +274,37 @@ class CallRecorder:
         self,
         conn: Connection,
         hooks: webhooks.Hooks,
+        popups: dict[str, UrlPopup],
         state: CallState,
         event: dict[str, Any],
         answered_before: datetime | None,
     ) -> None:
-        """The webhooks' call events: a ring step rings extensions, the call is answered
-        (the first answer), the call ended (its whole record)."""
+        """The call's events for the webhooks and the URL popups: a ring step rings
+        extensions, the call is answered (the first answer), the call ended (its whole
+        record)."""
         row, kind = state.row, event["e"]
         who = {"call_id": row["call_id"], "direction": row["direction"],
                "caller": row["caller"], "caller_name": row["caller_name"],
                "dialled": row["dialled"], "did": row["did"]}  # fmt: skip
+        opened: list[dict[str, Any]] = []
         if kind == "ring" and (event.get("rung") or event.get("numbers")):
             webhooks.emit(conn, "call.ringing", {**who, "rung": event.get("rung") or [],
                                                  "numbers": event.get("numbers") or []}, hooks)  # fmt: skip
+            opened = url_popup.popups(conn, popups, who, "ring", event.get("rung") or [])
         elif kind == "answer" and answered_before is None and row["answered_at"] is not None:
             webhooks.emit(conn, "call.answered", {**who, "answered_by": row["answered_by"],
                                                   "answered_number": row["answered_number"]}, hooks)  # fmt: skip
+            if row["answered_by"]:
+                opened = url_popup.popups(conn, popups, who, "answer", [row["answered_by"]])
         elif kind == "end" and state.ended:
             ended = {c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in row.items()}
             webhooks.emit(conn, "call.ended", ended, hooks)
+            opened = url_popup.popups(conn, popups, who, "end",
+                                      [row["answered_by"] or row["dialled"]])  # fmt: skip
+        for popup in opened:
+            webhooks.emit(conn, "url_popup", {**who, "extension": popup["extension"],
+                                              "url": popup["url"], "trigger": popup["trigger"]},
+                          hooks)  # fmt: skip
 
     def _load(self, conn: Connection) -> None:
         """The calls still open (klapka serve restarted during them)."""

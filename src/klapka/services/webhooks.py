@@ -34,7 +34,7 @@ from klapka.store import tables as t
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("call.ringing", "call.answered", "call.ended", "voicemail.left")
+EVENTS = ("call.ringing", "call.answered", "call.ended", "voicemail.left", "url_popup")
 MAX_ATTEMPTS = 12  # then the delivery is given up ("failed")
 KIND = "webhook"  # the audit log's kind
 

@@ -598,3 +598,21 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_status_next_at", "status", "next_at"),
     Index("ix_webhook_deliveries_webhook_created_at", "webhook", "created_at"),
 )
+
+
+# --- URL popups (migration 0012_url_popups) -----------------------------------------------
+
+# The URLs an extension's URL popup opens (features.url_popup), one row per call event, for
+# its user's open web portal, which polls for new rows (klapka.services.url_popup). Kept an
+# hour.
+url_popups = Table(
+    "url_popups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("extension", String(8), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("call_id", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_url_popups_extension_id", "extension", "id"),
+)

@@ -451,6 +451,7 @@ CZECH: dict[str, str] = {
     "End": "Ukončit",
     "The call was ended": "Hovor byl ukončen",
     "Missed": "Zmeškané",
+    "Call: {url}": "Hovor: {url}",
 }
 
 # Values of closed sets (statuses, destination types...) are keys too: shown in words.

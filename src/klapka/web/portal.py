@@ -21,6 +21,7 @@ from klapka.domain.extension import UrlPopupCallType, UrlPopupTrigger
 from klapka.domain.problems import Forbidden
 from klapka.domain.references import Kind
 from klapka.domain.values import PresenceStatus
+from klapka.services import url_popup
 from klapka.services.accounts.user_passwords import UserPasswords
 from klapka.services.directory import contacts
 from klapka.services.directory.objects import Objects
@@ -53,7 +54,32 @@ def portal_page(request: Request, title: str, menu: str | None) -> PageContext |
     if ctx.principal.extension is None or not ctx.menu_allowed(menu):
         not_available(ctx)
         return None
+    open_url_popups(ctx)
     return ctx
+
+
+def open_url_popups(ctx: PageContext) -> None:
+    """While a portal page is open: the URL popup of the user's extension
+    (``features.url_popup``) opens each call's URL in a new tab at its trigger, and the
+    page keeps a link to the last one (a browser that blocks the new tab: click it)."""
+    popups = url_popup.PortalPopups(ctx.pbx, ctx.principal)
+    start = popups.start()
+    if start is None:
+        return
+    state = {"after": start}
+    link = ui.link("", "#", new_tab=True).props('data-testid="url-popup-link"').classes("text-sm")
+    link.set_visibility(False)
+
+    def poll() -> None:
+        for popup in popups.after(state["after"]):
+            state["after"] = popup["id"]
+            ui.navigate.to(popup["url"], new_tab=True)
+            link.text = ctx.t("Call: {url}", url=popup["url"])
+            link._props["href"] = popup["url"]
+            link.update()
+            link.set_visibility(True)
+
+    ui.timer(0.5, poll)
 
 
 def read_only_note(ctx: PageContext) -> None:
