@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from mailbox_config import PASSWORDS, doc
@@ -18,7 +19,9 @@ from test_through_kamailio import apply
 from klapka.media.service import MediaService
 from klapka.notify.email import Mailer
 from klapka.services.directory.config import ConfigService
+from klapka.services.directory.system import SystemSettings
 from klapka.services.pbx import Pbx
+from klapka.services.principal import SYSTEM
 from klapka.services.telephony import wav
 from klapka.services.telephony.voicemail import VoicemailStore
 from klapka.services.telephony.voicemail_email import send_due
@@ -80,6 +83,7 @@ def test_without_attachment_to_another_address_then_marked_read(
     mailbox_settings(pbx, new_message_email="without_attachment", email_address="desk@example.com",
                      after_emailing="mark_read")  # fmt: skip
     use_mailbox(pbx, mailbox)  # after the config: applying it resets the system settings
+    SystemSettings(pbx, SYSTEM).patch({"timezone": "Europe/Prague"})
     store = VoicemailStore(pbx, tmp_path)
     stored_message(store)
     changed: list[str] = []
@@ -87,7 +91,12 @@ def test_without_attachment_to_another_address_then_marked_read(
     assert changed == ["101"]  # marked read: the phones' lamps are told
     [delivery] = mailbox.to("desk@example.com")
     assert list(delivery.message.iter_attachments()) == []
-    assert "0601555111" in delivery.message.get_body().get_content()
+    text = delivery.message.get_body().get_content()
+    assert "0601555111" in text
+    # The time in the PBX's time zone, which it names.
+    [received] = [line for line in text.splitlines() if line.startswith("Received:")]
+    local = store.messages("101")[0].received_at.astimezone(ZoneInfo("Europe/Prague"))
+    assert received == f"Received: {local:%Y-%m-%d %H:%M:%S} (Europe/Prague)"
     [message] = store.messages("101")
     assert (message.state, message.email_state) == ("old", "sent")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -87,6 +88,12 @@ def test_admin_and_user_read_the_calls_from_the_menu(
     expect(now.locator("tbody tr")).to_have_count(1)
     expect(now).to_contain_text("103 (Petr)")
     expect(now).to_contain_text("Ringing")
+
+    # The audit log too: local time, and it says which.
+    page.get_by_test_id("nav-audit").click()
+    expect(page.get_by_test_id("audit-zone")).to_have_text("Times in Europe/Prague")
+    prague = datetime.now(ZoneInfo("Europe/Prague"))
+    expect(page.get_by_test_id("audit-table")).to_contain_text(prague.strftime("%Y-%m-%d %H:"))
 
     user = new_context(browser, DESKTOP).new_page()
     sign_in(user, base, "jana@example.com", USER_PASSWORD)

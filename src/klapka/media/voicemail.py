@@ -14,7 +14,7 @@ import asyncio
 import logging
 from array import array
 from collections.abc import Callable
-from datetime import UTC
+from zoneinfo import ZoneInfo
 
 from klapka.media.prompts import Prompts, silence, tone
 from klapka.media.ua import Call
@@ -201,8 +201,8 @@ class VoicemailApp:
     async def envelope(self, box: Mailbox, message: Message) -> bytes:
         parts = []
         if box.settings.play_date_and_time:
-            at = message.received_at.astimezone(UTC)
-            parts.append(f"Received {at:%B} {at.day}, at {at:%H:%M} UTC.")
+            at = message.received_at.astimezone(ZoneInfo(box.timezone))  # the PBX's local time
+            parts.append(f"Received {at:%B} {at.day}, at {at:%H:%M}.")
         if box.settings.play_caller_number:
             caller = spell(message.caller_number) if message.caller_number else "an unknown number"
             parts.append(f"From {caller}.")

@@ -9,7 +9,9 @@ API); a refused change shows the service's problems by their setting path.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nicegui import ui
 from starlette.requests import Request
@@ -630,6 +632,11 @@ def audit_page(request: Request) -> Response | None:
             {"": t("All"), **{k: k for k in AUDIT_KINDS}}, label=t("Object"), value=""
         ).classes("min-w-[10rem]")
         key = ui.input(t("Key"), placeholder="101").props("clearable debounce=400")
+    zone_name = ctx.attempt(lambda p: SystemSettings(ctx.pbx, p).get()["timezone"], None) or "UTC"
+    zone = ZoneInfo(zone_name)
+    ui.label(t("Times in {zone}", zone=zone_name)).classes("text-sm text-grey-8").props(
+        'data-testid="audit-zone"'
+    )
     columns = [
         {"name": "at", "label": t("When"), "field": "at", "align": "left"},
         {"name": "actor", "label": t("Who"), "field": "actor", "align": "left"},
@@ -663,7 +670,7 @@ def audit_page(request: Request) -> Response | None:
         table.rows = [
             {
                 "id": e["id"],
-                "at": e["at"][:19].replace("T", " "),
+                "at": f"{datetime.fromisoformat(e['at']).astimezone(zone):%Y-%m-%d %H:%M:%S}",
                 "actor": e["actor"],
                 "action": e["action"],
                 "object": f"{e['kind']} {e['key']}".strip(),

@@ -48,6 +48,7 @@ class Mailbox:
     settings: Voicemail
     status_greetings: dict[str, str | None]  # presence status -> greeting name set there
     notify_missed_call: bool = False
+    timezone: str = "UTC"  # the PBX's (system.timezone): the times people hear and read
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class VoicemailStore:
             if row is None:
                 return None
             ext = Extension.model_validate(repo.data_of(row, True))
+            zone = repo.system()[0].timezone
         name = " ".join(p for p in (ext.first_name, ext.last_name) if p) or number
         statuses: dict[str, str | None] = {}
         for status in PresenceStatus:
@@ -106,7 +108,7 @@ class VoicemailStore:
             statuses[status.value] = getattr(policy, "greeting", None)
         return Mailbox(
             number, name, ext.email, ext.presence.value, ext.voicemail, statuses,
-            ext.features.notify_missed_call,
+            ext.features.notify_missed_call, zone,
         )  # fmt: skip
 
     def folder(self, number: str) -> Path:

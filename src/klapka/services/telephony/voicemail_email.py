@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from klapka.domain.extension import AfterEmailing, NewMessageEmail
 from klapka.notify.email import Mailer, MailFailed, MailNotConfigured
@@ -19,7 +20,12 @@ from klapka.services.telephony.voicemail import EMAIL_BACKOFF_SECONDS, Message, 
 log = logging.getLogger("klapka.voicemail")
 
 
-def _text(message: Message, mailbox_name: str, attached: bool) -> str:
+def local(at: datetime, zone: str) -> str:
+    """A time as people of the PBX read it: local, and the zone said."""
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S} ({zone})"
+
+
+def _text(message: Message, mailbox_name: str, attached: bool, zone: str) -> str:
     caller = message.caller_name or message.caller_number or "an unknown caller"
     if message.caller_name and message.caller_number:
         caller = f"{message.caller_name} <{message.caller_number}>"
@@ -27,7 +33,7 @@ def _text(message: Message, mailbox_name: str, attached: bool) -> str:
         f"A new voicemail message for {mailbox_name} (mailbox {message.mailbox}).",
         "",
         f"From:     {caller}",
-        f"Received: {message.received_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"Received: {local(message.received_at, zone)}",
         f"Length:   {message.duration_ms / 1000:.1f} s",
         "",
         "The recording is attached." if attached else "Listen to it in the portal or dial *2.",
@@ -65,8 +71,9 @@ def send_due(
                 audio = store.audio_path(message).read_bytes()
                 name = f"voicemail-{message.mailbox}-{message.id}.wav"
                 attachments.append((name, audio, "audio/wav"))
-            mailer.send(to, subject, _text(message, box.name if box else "", attached),
-                        attachments=attachments)  # fmt: skip
+            text = _text(message, box.name if box else "", attached,
+                         box.timezone if box else "UTC")  # fmt: skip
+            mailer.send(to, subject, text, attachments=attachments)
         except (MailFailed, MailNotConfigured, OSError) as e:
             next_at = store.email_failed(message, str(e), now, backoff)
             log.warning("voicemail email for message %d not sent (%s); next try at %s",
@@ -89,8 +96,11 @@ def send_missed_call(store: VoicemailStore, mailer: Mailer, event: dict[str, Any
     caller = str(event.get("caller") or "an unknown number")
     name = str(event.get("caller_name") or "")
     who = f"{name} <{caller}>" if name else caller
-    at = str(event.get("at", ""))[:19].replace("T", " ")
-    text = f"You missed a call on extension {box.number}.\n\nFrom: {who}\nAt:   {at} UTC\n"
+    try:
+        at = local(datetime.fromisoformat(str(event.get("at", ""))), box.timezone)
+    except ValueError:
+        at = str(event.get("at", ""))
+    text = f"You missed a call on extension {box.number}.\n\nFrom: {who}\nAt:   {at}\n"
     try:
         mailer.send(box.email, f"Missed call from {name or caller}", text)
     except (MailFailed, MailNotConfigured) as e:
