@@ -145,6 +145,7 @@ def test_admin_creates_an_extension_forwards_busy_calls_and_the_simulator_shows_
     page.get_by_role("tab", name="Voicemail").click()
     message = page.get_by_test_id("voicemail-message")
     message.get_by_text("+420777000999").wait_for()
+    assert " UTC · " in message.inner_text()  # the PBX's time zone, named
     source = message.locator("audio").get_attribute("src")
     assert source == "/api/v1/extensions/103/voicemail/messages/1/audio"
     assert page.request.get(base + source).body()[:4] == b"RIFF"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from nicegui import ui
 from starlette.requests import Request
@@ -237,6 +238,12 @@ def voicemail_messages(ctx: PageContext, mailbox: str | None = None) -> None:
         with contextlib.suppress(OSError):  # no SIP core: nothing to tell the phones
             notify_mailbox(store.data_dir, box.number, *box.counts())
 
+    def zone_of(p: Principal) -> str:
+        mailbox = store.mailbox(mine(p).number)
+        return mailbox.timezone if mailbox is not None else "UTC"
+
+    zone = ZoneInfo(ctx.attempt(zone_of, None) or "UTC")
+
     def refresh() -> None:
         found = ctx.attempt(lambda p: mine(p).messages(), None) or []
         box.clear()
@@ -253,7 +260,8 @@ def voicemail_messages(ctx: PageContext, mailbox: str | None = None) -> None:
                         ui.badge(t("new"), color="orange")
                     ui.label(f"{m.caller_name} {m.caller_number}".strip()).classes("font-bold")
                     ui.label(
-                        f"{m.received_at:%Y-%m-%d %H:%M} · {round(m.duration_ms / 1000)} s"
+                        f"{m.received_at.astimezone(zone):%Y-%m-%d %H:%M %Z} · "
+                        f"{round(m.duration_ms / 1000)} s"
                     ).classes("text-sm text-grey-8")
                     # A plain element: NiceGUI's ui.audio would put /ui in front of the path.
                     ui.element("audio").props(
