@@ -695,10 +695,13 @@ class Adapter:
         if not retrieval:
             limit = self._length_limit(snap, account if calling else None, call.dialled)
             if limit:
-                KSR.pv.seti("$dlg_ctx(timeout_bye)", 1)  # both parties get a BYE at the limit
+                # The dialog lasts this long from its answer (read when the dialog is made;
+                # dlg_set_timeout before the answer upsets the dialog timer, and the callee
+                # sometimes got no BYE), and both parties get a BYE then.
+                KSR.pv.seti("$avp(kl_limit)", limit)
+                KSR.pv.seti("$dlg_ctx(timeout_bye)", 1)
             _track_call(calling, nat_off)
             if limit:
-                KSR.dialog.dlg_set_timeout(limit)
                 KSR.pv.sets("$dlg_var(kl_limit)", str(limit))
             _journal_start(call, party, came_by)
             if lamps:

@@ -155,6 +155,8 @@ modparam("dialog", "enable_stats", 1)
 # Each call's end (BYE, failure, timeout) reaches the KEMI adapter: the call journal
 # (klapka.kemi.journal) and the lamps (klapka.kemi.blf).
 modparam("dialog", "event_callback", "ksr_dialog_event")
+# A call's length limit (max_call_seconds), set by the KEMI adapter before the dialog is made.
+modparam("dialog", "timeout_avp", "$avp(kl_limit)")
 modparam("dialog", "profiles_with_value", "incall")
 # Each call's parties are asked every few minutes whether it still goes on (an in-dialog
 # OPTIONS); 408 or 481 ends the dialog (klapka.kemi.adapter._track_call).
