@@ -121,3 +121,11 @@ def test_the_journal_is_rotated_without_losing_events(
     assert not old.exists()
     found = record(pbx, "a")
     assert (found["outcome"], found["talk_seconds"]) == ("answered", 2)
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_is_quoted() -> None:
+    from klapka.services.call_history import CSV_COLUMNS, to_csv
+
+    row = dict.fromkeys(CSV_COLUMNS, "")
+    line = to_csv([{**row, "caller_name": "=HYPERLINK(1)", "caller": "+420601", "forwards": []}])
+    assert ",'=HYPERLINK(1)," in line and ",+420601," in line

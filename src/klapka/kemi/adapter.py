@@ -683,7 +683,10 @@ class Adapter:
             if lamps:
                 blf.begin(*party, dialled)
             if kemi_voicemail.access(call, self.media, snap.directory):
-                return  # *2, *3: voicemail retrieval
+                # *2, *3: voicemail retrieval (the call history: a call to voicemail)
+                journal.emit("outcome", KSR.pv.get("$ci") or "", result="voicemail",
+                             mailbox=call.caller)  # fmt: skip
+                return
         contacts = Contacts(snap.sip)
         runtime = LiveRuntime(
             registered=contacts,

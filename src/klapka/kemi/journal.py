@@ -72,4 +72,10 @@ def emit(kind: str, call_id: str, /, **fields: Any) -> None:
     if _path is None or not call_id:
         return
     event = {"e": kind, "ci": call_id, "t": round(time.time(), 3), **fields}
-    os.write(_file(), (json.dumps(event, separators=(",", ":")) + "\n").encode())
+    try:
+        os.write(_file(), (json.dumps(event, separators=(",", ":")) + "\n").encode())
+    except OSError as e:  # a full disk must not stop calls: the history misses the event
+        # Imported here: klapka serve imports this module too (the journal's name).
+        import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
+
+        KSR.err(f"klapka: call journal not written: {e}\n")

@@ -43,7 +43,7 @@ MISSED = ("no_answer", "busy", "rejected")
 # A hang-up with nobody rung: by the engine's cause ("rule": the admin's rule says hang up,
 # the caller hears 603 Declined).
 _HANGUP_OUTCOMES = {"busy": "busy", "no_answer": "no_answer", "unavailable": "no_answer",
-                    "rule": "rejected"}  # fmt: skip
+                    "rule": "rejected", "voicemail_disabled": "no_answer"}  # fmt: skip
 _TRUNK_CODES = {486: "busy", 600: "rejected", 603: "rejected", 408: "no_answer",
                 480: "no_answer", 487: "no_answer"}  # fmt: skip
 COLUMNS = (
@@ -56,6 +56,11 @@ COLUMNS = (
 
 def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def _cut(value: Any, size: int) -> Any:
+    """A text as long as its column allows (PostgreSQL refuses longer ones)."""
+    return value[:size] if isinstance(value, str) else value
 
 
 @dataclass
@@ -76,17 +81,17 @@ class CallState:
         trunk = event.get("trunk")
         row = dict.fromkeys(COLUMNS)
         row.update(
-            call_id=event["ci"],
+            call_id=_cut(event["ci"], 255),
             started_at=_at(event["t"]),
             direction="inbound" if trunk else "internal",
-            path=event.get("path") or "direct",
-            caller=event.get("from") or "",
-            caller_name=event.get("name") or "",
-            caller_extension=event.get("ext"),
-            caller_endpoint=event.get("endpoint"),
-            dialled=event.get("to") or "",
-            did=event.get("to") if trunk else None,
-            trunk=trunk,
+            path=_cut(event.get("path") or "direct", 16),
+            caller=_cut(event.get("from") or "", 64),
+            caller_name=_cut(event.get("name") or "", 255),
+            caller_extension=_cut(event.get("ext"), 8),
+            caller_endpoint=_cut(event.get("endpoint"), 16),
+            dialled=_cut(event.get("to") or "", 64),
+            did=_cut(event.get("to"), 64) if trunk else None,
+            trunk=_cut(trunk, 64),
             steps=[],
             forwards=[],
             trunk_attempts=[],
@@ -121,9 +126,9 @@ class CallState:
             if row["answered_at"] is not None:
                 return  # a retransmitted 200, or a second phone answering at once
             row["answered_at"] = _at(event["t"])
-            row["answered_by"] = event.get("ext")
-            row["answered_endpoint"] = event.get("endpoint")
-            row["answered_number"] = event.get("number")
+            row["answered_by"] = _cut(event.get("ext"), 8)
+            row["answered_endpoint"] = _cut(event.get("endpoint"), 16)
+            row["answered_number"] = _cut(event.get("number"), 64)
             if event.get("trunk"):
                 self._attempt(event["trunk"], 200)
         elif kind == "final":
@@ -167,7 +172,7 @@ class CallState:
                 outcome = "no_answer"
             else:
                 outcome = _HANGUP_OUTCOMES.get(cause, "failed")
-            row["outcome"], row["cause"] = outcome, cause
+            row["outcome"], row["cause"] = outcome, _cut(cause, 64)
             row["sip_code"] = self.outcome.get("code") or last_code
         elif result in ("voicemail", "greeting") and self.final.get("code"):
             # The media service could not take it: the caller got klapka's answer.
@@ -239,6 +244,16 @@ class CallRecorder:
     def apply(self, events: Iterable[dict[str, Any]], position: tuple[int, int]) -> int:
         """Apply ``events`` (read up to ``position``) in one transaction; the number of
         calls ended."""
+        try:
+            return self._apply(events, position)
+        except Exception:
+            # The transaction rolled back: what memory holds of the open calls may be ahead
+            # of the database. Read them again from it (the events come again).
+            self.open.clear()
+            self.loaded = False
+            raise
+
+    def _apply(self, events: Iterable[dict[str, Any]], position: tuple[int, int]) -> int:
         with self.pbx.tx() as repo:
             conn = repo.conn
             if not self.loaded:
@@ -346,24 +361,46 @@ class CallRecorder:
         if not done:
             conn.execute(insert(p).values(name=self.journal, inode=inode, position=offset))
 
-    def close_interrupted(self, live: set[str], at: datetime | None = None) -> int:
+    def close_interrupted(
+        self, live: set[str], candidates: set[str] | None = None, at: datetime | None = None
+    ) -> int:
         """Close the calls still open whose SIP dialog is not among ``live`` (Call-IDs):
-        Kamailio or klapka died during them. The number closed."""
+        Kamailio or klapka died during them (``candidates``: only those open before
+        ``live`` was asked for). The number closed."""
         at = at or datetime.now(UTC)
         closed = 0
-        with self.pbx.tx() as repo:
-            if not self.loaded:
+        try:
+            with self.pbx.tx() as repo:
+                if not self.loaded:
+                    self._load(repo.conn)
+                closed = self._close(repo.conn, live, candidates, at)
+        except Exception:
+            self.open.clear()
+            self.loaded = False
+            raise
+        return closed
+
+    def open_calls(self) -> set[str]:
+        """The Call-IDs of the calls open now (as read so far)."""
+        if not self.loaded:
+            with self.pbx.tx() as repo:
                 self._load(repo.conn)
-            for call_id, state in list(self.open.items()):
-                if call_id in live:
-                    continue
-                row = state.row
-                row.update(outcome="interrupted", ended_at=at, cause="sip_core_restarted")
-                state._durations()
-                state.dirty = True
-                self._write(repo.conn, state)
-                del self.open[call_id]
-                closed += 1
+        return set(self.open)
+
+    def _close(
+        self, conn: Connection, live: set[str], candidates: set[str] | None, at: datetime
+    ) -> int:
+        closed = 0
+        for call_id, state in list(self.open.items()):
+            if call_id in live or (candidates is not None and call_id not in candidates):
+                continue
+            row = state.row
+            row.update(outcome="interrupted", ended_at=at, cause="sip_core_restarted")
+            state._durations()
+            state.dirty = True
+            self._write(conn, state)
+            del self.open[call_id]
+            closed += 1
         return closed
 
     def purge(self, now: datetime | None = None) -> int:
@@ -402,6 +439,11 @@ class CallFilter:
             problems.append(
                 ("outcome", f"must be one of {', '.join(OUTCOMES)}, in_progress, missed")
             )
+        for name, at in (("since", self.since), ("until", self.until)):
+            if at is not None and at.tzinfo is None:
+                problems.append((name, "must name its time zone (2026-03-01T00:00:00Z)"))
+        if problems:
+            raise InvalidInput([Problem(path, rule) for path, rule in problems])
         if self.since and self.until and self.until <= self.since:
             problems.append(("until", "must be after since"))
         if problems:
@@ -505,6 +547,16 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
+def _cell(value: Any) -> Any:
+    """A CSV cell; text a spreadsheet would take for a formula (a caller's name from a
+    trunk: "=HYPERLINK(...)") starts with an apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:2].isdigit():
+        return "'" + value
+    return value
+
+
 def to_csv(items: Sequence[dict[str, Any]]) -> str:
     """The calls as CSV (one line per call; the forward chain joined by " > ")."""
     out = io.StringIO()
@@ -512,8 +564,7 @@ def to_csv(items: Sequence[dict[str, Any]]) -> str:
     writer.writerow(CSV_COLUMNS)
     for item in items:
         writer.writerow([
-            " > ".join(item[c]) if c == "forwards" else ("" if item[c] is None else item[c])
-            for c in CSV_COLUMNS
+            _cell(" > ".join(item[c]) if c == "forwards" else item[c]) for c in CSV_COLUMNS
         ])  # fmt: skip
     return out.getvalue()
 

@@ -59,9 +59,10 @@ class JournalReader:
             applied = self._read(self.old, old, stored[1])
             if applied == 0 and time.monotonic() >= self.drain_until:
                 self.old.unlink(missing_ok=True)
-                if current is not None:
-                    self.recorder.apply([], (current, 0))
-                return 1  # on to the new file
+                # On to the new file from its start (inode 0: none yet; the file made later
+                # may even get the old one's inode number back).
+                self.recorder.apply([], (current if current is not None else 0, 0))
+                return 1
             return applied
         if current is None:
             return 0
@@ -125,10 +126,13 @@ def run(
             reader.catch_up()
             current = life()
             if current != checked_life and current > 0:
+                # Only calls open before the dialogs are listed: one starting meanwhile is
+                # not in the list yet, and is no interrupted call.
+                candidates = reader.recorder.open_calls()
                 live = live_call_ids(rpc)
                 if live is not None:
                     reader.catch_up()  # what ended meanwhile is an end, not an interruption
-                    closed = reader.recorder.close_interrupted(live)
+                    closed = reader.recorder.close_interrupted(live, candidates)
                     if closed:
                         log.info("%d call(s) in progress when the SIP core stopped: "
                                  "closed as interrupted", closed)  # fmt: skip
