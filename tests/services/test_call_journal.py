@@ -129,3 +129,16 @@ def test_a_csv_cell_a_spreadsheet_would_run_is_quoted() -> None:
     row = dict.fromkeys(CSV_COLUMNS, "")
     line = to_csv([{**row, "caller_name": "=HYPERLINK(1)", "caller": "+420601", "forwards": []}])
     assert ",'=HYPERLINK(1)," in line and ",+420601," in line
+
+
+def test_a_call_whose_dialog_is_gone_without_an_end_is_ended(pbx: Pbx) -> None:
+    """Kamailio 5.6.3 runs no end event when both parties' BYEs cross: the periodic check
+    against the SIP core's dialogs ends such a call (a live one stays open)."""
+    recorder = CallRecorder(pbx)
+    recorder.apply([*events("gone", RING, {"e": "answer", "ext": "102"}),
+                    *events("live", RING)], (1, 0))  # fmt: skip
+    assert recorder.open_calls(older_than=5) == {"gone", "live"}
+    assert recorder.close_gone({"live"}, {"gone", "live"}) == 1
+    found = record(pbx, "gone")
+    assert (found["outcome"], found["ended_by"]) == ("answered", "timeout")
+    assert record(pbx, "live")["in_progress"]

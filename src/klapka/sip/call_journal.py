@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
 PURGE_SECONDS = 3600  # how often calls past system.call_history_days are deleted
+# How often open calls are checked against the SIP core's dialogs: one whose dialog is gone
+# without an end in the journal (see CallRecorder.close_gone) is ended.
+RECONCILE_SECONDS = 10
 ROTATE_BYTES = 16 << 20
 DRAIN_SECONDS = 3 * REOPEN_CHECK_SECONDS
 MAX_BATCH_BYTES = 1 << 20
@@ -116,8 +119,18 @@ def run(
     process id), close the calls it no longer has; every ``PURGE_SECONDS`` delete the calls
     past the retention."""
     checked_life, purge_at = -1, 0.0
+    reconcile_at = time.monotonic() + RECONCILE_SECONDS
     while not stopping.wait(POLL_SECONDS):
         try:
+            if time.monotonic() >= reconcile_at and checked_life == life():
+                reconcile_at = time.monotonic() + RECONCILE_SECONDS
+                candidates = reader.recorder.open_calls(older_than=RECONCILE_SECONDS / 2)
+                live = live_call_ids(rpc) if candidates else None
+                if live is not None:
+                    reader.catch_up()  # an end journalled meanwhile is the real one
+                    ended = reader.recorder.close_gone(live, candidates)
+                    if ended:
+                        log.info("%d call(s) without an end in the journal ended", ended)
             if time.monotonic() >= purge_at:
                 purge_at = time.monotonic() + PURGE_SECONDS
                 purged = reader.recorder.purge()
