@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -244,11 +245,16 @@ class CallRecorder:
     def apply(self, events: Iterable[dict[str, Any]], position: tuple[int, int]) -> int:
         """Apply ``events`` (read up to ``position``) in one transaction; the number of
         calls ended."""
-        try:
+        with self._rolled_back_forgets():
             return self._apply(events, position)
+
+    @contextmanager
+    def _rolled_back_forgets(self) -> Iterator[None]:
+        """A transaction that rolls back leaves memory ahead of the database: the open
+        calls are read again from it (the events come again)."""
+        try:
+            yield
         except Exception:
-            # The transaction rolled back: what memory holds of the open calls may be ahead
-            # of the database. Read them again from it (the events come again).
             self.open.clear()
             self.loaded = False
             raise
@@ -368,17 +374,10 @@ class CallRecorder:
         Kamailio or klapka died during them (``candidates``: only those open before
         ``live`` was asked for). The number closed."""
         at = at or datetime.now(UTC)
-        closed = 0
-        try:
-            with self.pbx.tx() as repo:
-                if not self.loaded:
-                    self._load(repo.conn)
-                closed = self._close(repo.conn, live, candidates, at)
-        except Exception:
-            self.open.clear()
-            self.loaded = False
-            raise
-        return closed
+        with self._rolled_back_forgets(), self.pbx.tx() as repo:
+            if not self.loaded:
+                self._load(repo.conn)
+            return self._close(repo.conn, live, candidates, at)
 
     def open_calls(self, older_than: float = 0) -> set[str]:
         """The Call-IDs of the calls open now (as read so far), started at least
@@ -395,20 +394,15 @@ class CallRecorder:
         timeout, now. The number closed."""
         now = datetime.now(UTC).timestamp()
         closed = 0
-        try:
-            with self.pbx.tx() as repo:
-                for call_id in candidates - live:
-                    state = self.open.get(call_id)
-                    if state is None:
-                        continue
-                    state.apply({"e": "end", "t": now, "how": "timeout"})
-                    self._write(repo.conn, state)
-                    del self.open[call_id]
-                    closed += 1
-        except Exception:
-            self.open.clear()
-            self.loaded = False
-            raise
+        with self._rolled_back_forgets(), self.pbx.tx() as repo:
+            for call_id in candidates - live:
+                state = self.open.get(call_id)
+                if state is None:
+                    continue
+                state.apply({"e": "end", "t": now, "how": "timeout"})
+                self._write(repo.conn, state)
+                del self.open[call_id]
+                closed += 1
         return closed
 
     def _close(

@@ -74,6 +74,12 @@ def fill(template: str, values: dict[str, str]) -> str:
                   template)  # fmt: skip
 
 
+def enabled_popup(data: Any) -> UrlPopup | None:
+    """An extension's URL popup (its stored settings ``data``) when it is on."""
+    section = ((data or {}).get("features") or {}).get("url_popup")
+    return UrlPopup.model_validate(section) if section and section.get("enabled") else None
+
+
 class Settings:
     """Each extension's URL popup, read once per directory version."""
 
@@ -87,9 +93,9 @@ class Settings:
             e = t.extensions
             found = {}
             for number, data in conn.execute(select(e.c.number, e.c.data)):
-                section = ((data or {}).get("features") or {}).get("url_popup")
-                if section and section.get("enabled"):
-                    found[number] = UrlPopup.model_validate(section)
+                popup = enabled_popup(data)
+                if popup is not None:
+                    found[number] = popup
             self.popups, self.version = found, version
         return self.popups
 
@@ -159,8 +165,7 @@ class PortalPopups:
         e = t.extensions
         with self.pbx.tx() as repo:
             data = repo.conn.execute(select(e.c.data).where(e.c.number == self.number)).scalar()
-            section = ((data or {}).get("features") or {}).get("url_popup")
-            if not (section and section.get("enabled")):
+            if enabled_popup(data) is None:
                 return None
             return latest(repo.conn, self.number)
 
