@@ -1,22 +1,35 @@
-"""Webhooks: endpoints that get klapka's events (calls ringing, answered, ended; voicemail
-left), signed, retried, with a delivery log."""
+"""klapka's event stream: live to an admin's client (``GET /events``, server-sent events), and
+to webhooks, endpoints that get the events signed and retried, with a delivery log."""
 
 # No ``from __future__ import annotations``: see crud.py.
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from klapka.api.contacts import Asking, PbxDep
 from klapka.api.crud import JsonBody, request_body, responses
+from klapka.services import live
+from klapka.services.live import LiveEvent
 from klapka.services.webhooks import EVENTS, WebhookIn, Webhooks
 
 router = APIRouter(tags=["webhooks"])
 
 Name = Annotated[str, Path(max_length=63, description="The webhook's name.")]
-Event = Literal["call.ringing", "call.answered", "call.ended", "voicemail.left", "url_popup"]
+Event = Literal[
+    "call.ringing",
+    "call.answered",
+    "call.ended",
+    "voicemail.left",
+    "url_popup",
+    "presence.changed",
+    "registration.changed",
+]
 assert set(get_args(Event)) == set(EVENTS)  # one list of events: the service's
 
 
@@ -68,9 +81,8 @@ def list_webhooks(pbx: PbxDep, asking: Asking) -> Any:
 @router.post(
     "/webhooks",
     summary="Create a webhook",
-    description="`events`: which of `call.ringing`, `call.answered`, `call.ended`, "
-    "`voicemail.left`, `url_popup` (empty: all). The answer carries the signing `secret`, shown this once."
-    + SIGNING,
+    description=f"`events`: which of {', '.join(f'`{e}`' for e in EVENTS)} (empty: all). "
+    "The answer carries the signing `secret`, shown this once." + SIGNING,
     operation_id="create_webhook",
     status_code=201,
     responses=responses(NewWebhook),
@@ -121,3 +133,63 @@ def list_deliveries(
              operation_id="test_webhook", status_code=202)  # fmt: skip
 def test_webhook(pbx: PbxDep, asking: Asking, name: Name) -> Any:
     return Webhooks(pbx, asking).test(name)
+
+
+KEEPALIVE_SECONDS = 15.0  # a comment line this often: proxies keep a quiet stream open
+
+
+def _sse(event: LiveEvent) -> str:
+    return f"id: {event.id}\nevent: {event.event}\ndata: {event.body}\n\n"
+
+
+@router.get(
+    "/events",
+    summary="The event stream, live (server-sent events)",
+    description='Every event as it happens, the same `{"event", "at", "data"}` document '
+    "the webhooks get, as `text/event-stream`: `id:` (the event's number), `event:` (its "
+    "type), `data:` (the document). A client that comes back with the last `id` it got "
+    "(`Last-Event-ID` header or `after`) first gets what it missed (events are kept a day). "
+    "A comment line every 15 s keeps a quiet stream open.",
+    operation_id="stream_events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "The events, as they happen.",
+        }
+    },
+)
+async def stream_events(
+    pbx: PbxDep,
+    asking: Asking,
+    events: Annotated[
+        list[Event] | None, Query(description="Only these types (repeat it); all by default.")
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="Start after this event's `id` (what was missed).")
+    ] = None,
+    seconds: Annotated[
+        float | None, Query(gt=0, le=86400, description="End the stream after this long.")
+    ] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, description="As `after`.")] = None,
+) -> StreamingResponse:
+    wanted = None if not events else (lambda e, kinds=frozenset(events): e.event in kinds)
+    start = after if after is not None else last_event_id
+    listener = await run_in_threadpool(live.stream, pbx, asking, wanted, start)
+
+    async def lines() -> Any:
+        loop = asyncio.get_running_loop()
+        until = None if seconds is None else loop.time() + seconds
+        try:
+            yield ": klapka events\n\n"
+            while until is None or loop.time() < until:
+                wait = KEEPALIVE_SECONDS if until is None else min(KEEPALIVE_SECONDS,
+                                                                   until - loop.time())  # fmt: skip
+                event = await listener.next(max(wait, 0.0))
+                yield ": keepalive\n\n" if event is None else _sse(event)
+        finally:
+            listener.close()
+
+    return StreamingResponse(
+        lines(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )

@@ -37,6 +37,6 @@ def post(
     }
     try:
         answer = client.post(url, content=body.encode(), headers=headers, timeout=TIMEOUT_SECONDS)
-    except httpx.HTTPError as e:
+    except Exception as e:  # any failure (a bad URL too) is a failed attempt
         return None, (str(e) or type(e).__name__)[:255]
     return answer.status_code, ""

@@ -224,6 +224,13 @@ class CallState:
         return {p for p in found if p and p.isdigit() and len(p) <= 8}
 
 
+def _ended(conn: Connection, state: CallState, hooks: webhooks.Hooks | None = None) -> None:
+    """The event ``call.ended``: the call's whole record."""
+    row = state.row
+    ended = {c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in row.items()}
+    webhooks.emit(conn, "call.ended", ended, hooks)
+
+
 class CallRecorder:
     """Applies journal events to the call history (kept by klapka serve's journal reader).
     ``known``: the extensions' numbers, so that parties are only extensions."""
@@ -278,8 +285,7 @@ class CallRecorder:
                 elif state is not None:
                     answered = state.row["answered_at"]
                     state.apply(event)
-                    if hooks or popups:
-                        self._call_event(conn, hooks, popups, state, event, answered)
+                    self._call_event(conn, hooks, popups, state, event, answered)
                 if state is not None:
                     touched[call_id] = state
             ended = 0
@@ -318,8 +324,7 @@ class CallRecorder:
             if row["answered_by"]:
                 opened = url_popup.popups(conn, popups, who, "answer", [row["answered_by"]])
         elif kind == "end" and state.ended:
-            ended = {c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in row.items()}
-            webhooks.emit(conn, "call.ended", ended, hooks)
+            _ended(conn, state, hooks)
             opened = url_popup.popups(conn, popups, who, "end",
                                       [row["answered_by"] or row["dialled"]])  # fmt: skip
         for popup in opened:
@@ -401,6 +406,7 @@ class CallRecorder:
                     continue
                 state.apply({"e": "end", "t": now, "how": "timeout"})
                 self._write(repo.conn, state)
+                _ended(repo.conn, state)
                 del self.open[call_id]
                 closed += 1
         return closed
@@ -417,6 +423,7 @@ class CallRecorder:
             state._durations()
             state.dirty = True
             self._write(conn, state)
+            _ended(conn, state)
             del self.open[call_id]
             closed += 1
         return closed

@@ -1,10 +1,10 @@
 """URL popup (``features.url_popup``): at a call's trigger (ringing, answered, call end) the
 extension's URL template is filled in with the call and opened in its user's web portal.
 
-The call history's recorder (``CallRecorder``) asks ``popups`` at each call event and writes
-one ``url_popups`` row per extension, in the transaction of the event; the user's open
-portal page polls for rows newer than it has seen (``newer``) and opens them. The same
-popup goes to the webhooks (event ``url_popup``) for desktop integrations.
+The call history's recorder (``CallRecorder``) asks ``popups`` at each call event and emits
+one ``url_popup`` event per extension, in the transaction of the call event: the user's
+open portal page gets it live (``klapka.services.live``) and opens the URL; the webhooks get
+it too, for desktop integrations.
 
 Which extensions: ringing, the extensions a ring step rings; answered, the one that
 answered; call end, the one that answered, else the extension dialled. Call types: a call
@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, select
 
 from klapka.domain.extension import UrlPopup
 from klapka.services.pbx import Pbx
 from klapka.services.principal import Principal
 from klapka.store import tables as t
 
-KEEP = timedelta(hours=1)  # a popup not opened within this (no portal open) is dropped
 TRIGGERS = {"ring": "ringing", "answer": "answered", "end": "call_end"}
 MATCH_DIGITS = 9  # numbers match when their last 9 digits do (+420601111222 = 601111222)
 
@@ -107,14 +105,13 @@ def popups(
     kind: str,
     extensions: Iterable[str],
 ) -> list[dict[str, Any]]:
-    """Write the popups of one call event (``kind``: ring, answer, end) for ``extensions``;
-    the rows written (for the webhooks)."""
+    """The popups of one call event (``kind``: ring, answer, end) for ``extensions``: the
+    extension, the URL, the trigger and the Call-ID of each."""
     trigger = TRIGGERS[kind]
     call_type = {"inbound": "inbound", "internal": "internal"}.get(call["direction"])
     if call_type is None:
         return []
     written = []
-    now = datetime.now(UTC)
     for number in dict.fromkeys(extensions):
         popup = settings.get(number)
         if popup is None or trigger not in popup.triggers or call_type not in popup.call_types:
@@ -124,54 +121,18 @@ def popups(
             "CallerNumber": call["caller"], "CallerDisplayName": name,
             "CalleeNumber": number, "CallID": call["call_id"], "Event": trigger,
         })  # fmt: skip
-        row = {"extension": number, "url": url, "trigger": trigger,
-               "call_id": call["call_id"], "created_at": now}  # fmt: skip
-        written.append(row)
-    if written:
-        conn.execute(insert(t.url_popups), written)
-        conn.execute(delete(t.url_popups).where(t.url_popups.c.created_at < now - KEEP))
+        written.append({"extension": number, "url": url, "trigger": trigger,
+                        "call_id": call["call_id"]})  # fmt: skip
     return written
 
 
-def latest(conn: Connection, extension: str) -> int:
-    """The newest popup's id of ``extension`` (0: none): a portal page opened now starts
-    after it."""
-    u = t.url_popups
-    found = conn.execute(select(u.c.id).where(u.c.extension == extension)
-                         .order_by(u.c.id.desc()).limit(1)).scalar()  # fmt: skip
-    return int(found or 0)
-
-
-def newer(conn: Connection, extension: str, after: int) -> list[dict[str, Any]]:
-    """The popups of ``extension`` after id ``after``, oldest first."""
-    u = t.url_popups
-    rows = conn.execute(select(u).where(u.c.extension == extension, u.c.id > after)
-                        .order_by(u.c.id).limit(20)).all()  # fmt: skip
-    return [{"id": r.id, "url": r.url, "trigger": r.trigger, "call_id": r.call_id} for r in rows]
-
-
-class PortalPopups:
-    """The URL popups of the signed-in user's own extension, for their open portal page."""
-
-    def __init__(self, pbx: Pbx, principal: Principal) -> None:
-        self.pbx = pbx
-        self.number = principal.extension
-
-    def start(self) -> int | None:
-        """Where an open page starts (the newest popup's id), or None when the user has no
-        extension or its URL popup is off (the page then does not poll)."""
-        if self.number is None:
-            return None
-        e = t.extensions
-        with self.pbx.tx() as repo:
-            data = repo.conn.execute(select(e.c.data).where(e.c.number == self.number)).scalar()
-            if enabled_popup(data) is None:
-                return None
-            return latest(repo.conn, self.number)
-
-    def after(self, after: int) -> list[dict[str, Any]]:
-        """The popups newer than ``after``, oldest first."""
-        if self.number is None:
-            return []
-        with self.pbx.tx() as repo:
-            return newer(repo.conn, self.number, after)
+def opens_for(pbx: Pbx, principal: Principal) -> str | None:
+    """The extension whose URL popups the principal's open portal opens: their own, when
+    its URL popup is on; else None."""
+    number = principal.extension
+    if number is None:
+        return None
+    e = t.extensions
+    with pbx.tx() as repo:
+        data = repo.conn.execute(select(e.c.data).where(e.c.number == number)).scalar()
+    return number if enabled_popup(data) is not None else None

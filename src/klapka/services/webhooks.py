@@ -1,13 +1,18 @@
-"""Webhooks: klapka's events delivered to admin-defined HTTP endpoints.
+"""klapka's event stream, and its webhooks: the events delivered to admin-defined HTTP
+endpoints.
 
-An event (``emit``) is written as one delivery per subscribed webhook in the transaction
-that made it (an outbox: no event is sent for a change that was rolled back, none is lost
-when klapka serve stops). ``klapka serve`` sends them (``klapka.notify.webhooks``): a POST
-of the JSON body, signed with the webhook's secret, retried with back-off while the
-endpoint fails; every attempt is in the delivery log. docs/webhooks.md.
+An event (``emit``) is written to the ``events`` table, and as one delivery per subscribed
+webhook, in the transaction that made it (an outbox: no event is sent for a change that was
+rolled back, none is lost when klapka serve stops). ``klapka serve`` sends the deliveries
+(``klapka.notify.webhooks``): a POST of the JSON body, signed with the webhook's secret,
+retried with back-off while the endpoint fails; every attempt is in the delivery log. The
+live listeners (the web UI, the API's event stream) read the events (``klapka.services.live``).
+docs/webhooks.md.
 
 Events: ``call.ringing`` (a ring step rings extensions), ``call.answered``, ``call.ended``
-(the call's record), ``voicemail.left``.
+(the call's record), ``voicemail.left``, ``url_popup``, ``presence.changed`` (an
+extension's effective presence), ``registration.changed`` (an extension's phones registered
+or not).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +32,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from klapka.domain.problems import Conflict, InvalidInput, NotFound, problems_from_validation
 from klapka.notify.webhooks import post
-from klapka.services import audit
+from klapka.services import audit, live
 from klapka.services.pbx import Pbx
 from klapka.services.permissions import require_admin
 from klapka.services.principal import SYSTEM, Principal
@@ -34,9 +40,18 @@ from klapka.store import tables as t
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("call.ringing", "call.answered", "call.ended", "voicemail.left", "url_popup")
+EVENTS = (
+    "call.ringing",
+    "call.answered",
+    "call.ended",
+    "voicemail.left",
+    "url_popup",
+    "presence.changed",
+    "registration.changed",
+)
 MAX_ATTEMPTS = 12  # then the delivery is given up ("failed")
 KIND = "webhook"  # the audit log's kind
+FORGET_SECONDS = 3600  # how often the sender deletes the stream's events older than a day
 
 
 def backoff(attempts: int) -> timedelta:
@@ -225,12 +240,15 @@ def enabled_hooks(conn: Connection) -> Hooks:
 
 
 def emit(conn: Connection, event: str, data: Mapping[str, Any], hooks: Hooks | None = None) -> int:
-    """Queue ``event`` for every enabled webhook that wants it, in ``conn``'s transaction
-    (``hooks``: ``enabled_hooks`` already read); the number of deliveries queued."""
+    """Write ``event`` to the stream and queue it for every enabled webhook that wants it, in
+    ``conn``'s transaction (``hooks``: ``enabled_hooks`` already read); the number of
+    deliveries queued."""
+    body = _body(event, data)
+    conn.execute(insert(t.events).values(event=event, body=body, created_at=datetime.now(UTC)))
     wanted = [h for h, events in (enabled_hooks(conn) if hooks is None else hooks)
               if not events or event in events]  # fmt: skip
     if wanted:
-        _queue(conn, wanted, event, _body(event, data))
+        _queue(conn, wanted, event, body)
     return len(wanted)
 
 
@@ -258,11 +276,15 @@ class WebhookSender:
             self.thread.join(10)
 
     def _run(self) -> None:
+        forget_at = 0.0
         with httpx.Client() as client:
             while not self.stopping.wait(self.poll):
                 try:
                     while self.send_due(client):
                         pass
+                    if time.monotonic() >= forget_at:  # the stream keeps a day of events
+                        live.forget_old(self.pbx)
+                        forget_at = time.monotonic() + FORGET_SECONDS
                 except Exception:
                     log.exception("could not send webhooks")
                     self.stopping.wait(1)

@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import func, select
 
 from klapka.routing.schedule import effective_presence
+from klapka.services import webhooks
 from klapka.services.pbx import Pbx
 from klapka.services.telephony.mwi import AOR_DOMAIN, MWI_EXPIRES, publish, summary
 from klapka.services.telephony.sip_rpc import KamailioRpc, RpcError
@@ -103,6 +104,9 @@ class PresenceFeed:
         self.rpc = rpc
         self.published: dict[str, tuple[str, str]] = {}
         self.life = -1  # SipCore.restarts when last published: a new life publishes all
+        # Each extension's presence as the event stream last told it (None: not read yet;
+        # the first reading is where the stream starts, it tells nothing).
+        self.announced: dict[str, tuple[str, str]] | None = None
 
     def update(self, life: int, numbers: Collection[str] | None = None) -> int:
         """Publish the changed presence of ``numbers`` (all when None, and after a restart);
@@ -118,6 +122,7 @@ class PresenceFeed:
                 log.debug("mailbox counts not published: %s", e)
                 return 0  # Kamailio (re)starting: the next update tries again
         states = presence_states(self.pbx, numbers)
+        self._announce(states)
         sent = 0
         for number, state in states.items():
             if self.published.get(number) == state:
@@ -132,6 +137,22 @@ class PresenceFeed:
             sent += 1
         self.life = life
         return sent
+
+    def _announce(self, states: dict[str, tuple[str, str]]) -> None:
+        """The event ``presence.changed`` for each extension whose presence (status or
+        note) changed since the stream last told it."""
+        if self.announced is None:
+            self.announced = dict(states)
+            return
+        changed = {n: s for n, s in states.items() if self.announced.get(n, s) != s}
+        if changed:
+            with self.pbx.tx() as repo:
+                for number, (status, note) in changed.items():
+                    webhooks.emit(repo.conn, "presence.changed", {
+                        "extension": number, "status": status, "note": note,
+                        "previous_status": self.announced[number][0],
+                    })  # fmt: skip
+        self.announced.update(states)
 
 
 POLL_SECONDS = 0.05  # the directory version, asked this often: lamps follow within 0.2 s

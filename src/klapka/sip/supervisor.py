@@ -34,7 +34,7 @@ from klapka.services.telephony.sip_directory import (
 )
 from klapka.services.telephony.sip_paths import SipPaths
 from klapka.services.telephony.sip_rpc import KamailioFifoRpc, KamailioRpc, RpcError
-from klapka.sip import call_journal, presence_feed, state_db, uacreg
+from klapka.sip import call_journal, presence_feed, registration_feed, state_db, uacreg
 from klapka.sip.addresses import listen_addresses, sip_host, toward
 from klapka.sip.blocked import POLL_SECONDS as BLOCKED_POLL_SECONDS
 from klapka.sip.blocked import BlockedSources
@@ -316,6 +316,11 @@ class SipCore:
         process = lambda: self.process.pid if self.process is not None else -1  # noqa: E731
         call_journal.run(reader, rpc, self.stopping, process)
 
+    def _watch_registrations(self, _binary: str) -> None:
+        """Registration changes go to the event stream."""
+        feed = registration_feed.RegistrationFeed(self.pbx, Registrations(self.pbx, self.paths))
+        registration_feed.run(feed, self.stopping)
+
     def _watch_presence(self, _binary: str) -> None:
         """Presence subscribers follow each extension's presence and note (PIDF)."""
         if self.subscriptions is None:
@@ -423,7 +428,8 @@ class SipCore:
         self.control.start()
         self._spawn(binary)
         watchers = (self._watch_process, self._watch_directory, self._watch_blocked,
-                    self._watch_load, self._watch_presence, self._watch_journal)  # fmt: skip
+                    self._watch_load, self._watch_presence, self._watch_journal,
+                    self._watch_registrations)  # fmt: skip
         for target in watchers:
             thread = threading.Thread(target=target, args=(binary,), daemon=True)
             thread.start()

@@ -600,19 +600,19 @@ webhook_deliveries = Table(
 )
 
 
-# --- URL popups (migration 0012_url_popups) -----------------------------------------------
+# --- The event stream (migration 0013_events) ----------------------------------------------
 
-# The URLs an extension's URL popup opens (features.url_popup), one row per call event, for
-# its user's open web portal, which polls for new rows (klapka.services.url_popup). Kept an
-# hour.
-url_popups = Table(
-    "url_popups",
+# klapka's events, in the order they happened (klapka.services.webhooks.emit: written in the
+# transaction that made each one, by any process). The live listeners (the web UI's pages,
+# the API's event stream) read them from here (klapka.services.live); kept a day. The
+# webhooks' deliveries are queued beside them. (Migration 0013 dropped 0012's url_popups:
+# a URL popup is an event of this stream.)
+events = Table(
+    "events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("extension", String(8), nullable=False),
-    Column("url", Text, nullable=False),
-    Column("trigger", String(16), nullable=False),
-    Column("call_id", String(255), nullable=False),
+    Column("event", String(63), nullable=False),
+    Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
-    Index("ix_url_popups_extension_id", "extension", "id"),
+    Index("ix_events_created_at", "created_at"),
 )

@@ -7,6 +7,7 @@ are shown in the PBX's time zone, and the page says which. Missed calls stand ou
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from klapka.services.telephony.calls_now import end_call
 from klapka.web.admin import admin_page
 from klapka.web.frame import PageContext
 from klapka.web.i18n import Translator
+from klapka.web.live import of_kinds, on_events
 from klapka.web.portal import portal_page
 
 PAGE_SIZE = 50
@@ -159,11 +161,12 @@ def _history_page(ctx: PageContext, own: bool, testid: str) -> None:
     for control in (outcome, number, *([extension] if extension else [])):
         control.on_value_change(filtered)
     refresh()
-    ui.timer(5.0, refresh)
+    on_events(ctx, of_kinds("call."), lambda _events: refresh())  # a call starts, ends...
 
 
 def _live_table(ctx: PageContext, own: bool) -> None:
-    """The calls in progress, refreshed every second; an admin may end an answered one."""
+    """The calls in progress, redrawn as calls start, are answered and end (the event
+    stream); an admin may end an answered one."""
     t = ctx.t
     columns = [
         {"name": "caller", "label": t("From"), "field": "caller", "align": "left"},
@@ -196,12 +199,19 @@ def _live_table(ctx: PageContext, own: bool) -> None:
 
         table.on("end", ended)
 
+    shown: dict[str, Any] = {"calls": [], "at": time.monotonic()}
+
     def refresh() -> None:
         calls = ctx.attempt(
             lambda p: ActiveCalls(ctx.pbx, p).mine() if own else ActiveCalls(ctx.pbx, p).all(), None
         )
         if calls is None:
             return
+        shown.update(calls=calls, at=time.monotonic())
+        draw()
+
+    def draw() -> None:
+        calls, later = shown["calls"], time.monotonic() - shown["at"]
         table.rows = [
             {
                 "id": c["id"],
@@ -212,7 +222,7 @@ def _live_table(ctx: PageContext, own: bool) -> None:
                 "state": t("Talking") if c["state"] == "talking" else t("Ringing"),
                 "talking": c["state"] == "talking",
                 "with": c["answered_by"] or c["answered_number"] or ", ".join(c["rung"]),
-                "since": _seconds(c["seconds"]),
+                "since": _seconds(None if c["seconds"] is None else c["seconds"] + int(later)),
             }
             for c in calls
         ]
@@ -221,7 +231,8 @@ def _live_table(ctx: PageContext, own: bool) -> None:
         empty.set_visibility(not calls)
 
     refresh()
-    ui.timer(1.0, refresh)
+    on_events(ctx, of_kinds("call."), lambda _events: refresh())
+    ui.timer(1.0, draw)  # the durations go on without asking the database
 
 
 @ui.page("/call-history")

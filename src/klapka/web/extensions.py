@@ -38,6 +38,7 @@ from klapka.store.database import data_dir
 from klapka.web import call_views, extension_tabs
 from klapka.web.forms import Field, Form, not_active_note
 from klapka.web.frame import PageContext, open_page, url
+from klapka.web.live import of_kinds, on_events
 from klapka.web.live_status import registration_status
 from klapka.web.portal import voicemail_messages
 
@@ -204,7 +205,10 @@ def extensions_page(request: Request) -> Response | None:
     group.on_value_change(grouped)
     presence.on_value_change(by_presence)
     refresh()
-    ui.timer(10.0, refresh)  # presence and registrations change without a reload
+    # Presence, registrations and calls change without a reload: redrawn as the events come
+    # (at most once a second), and every half minute (without a SIP core there are none).
+    on_events(ctx, of_kinds("presence.", "registration.", "call."), lambda _e: refresh(), 1.0)
+    ui.timer(30.0, refresh)
     return None
 
 

@@ -27,6 +27,7 @@ from klapka.services.accounts.user_passwords import UserPasswords
 from klapka.services.directory import contacts
 from klapka.services.directory.objects import Objects
 from klapka.services.directory.yamlfmt import dump_yaml, load_yaml
+from klapka.services.live import LiveEvent
 from klapka.services.principal import Principal
 from klapka.services.telephony.mailbox_access import MailboxAccess
 from klapka.services.telephony.mwi import notify_mailbox
@@ -35,6 +36,7 @@ from klapka.store.database import data_dir
 from klapka.web import extension_tabs
 from klapka.web.forms import Field, Form
 from klapka.web.frame import PageContext, not_available, open_page
+from klapka.web.live import of_kinds, on_events
 from klapka.web.live_status import registration_status
 
 KIND = Kind.EXTENSION
@@ -61,26 +63,26 @@ def portal_page(request: Request, title: str, menu: str | None) -> PageContext |
 
 def open_url_popups(ctx: PageContext) -> None:
     """While a portal page is open: the URL popup of the user's extension
-    (``features.url_popup``) opens each call's URL in a new tab at its trigger, and the
-    page keeps a link to the last one (a browser that blocks the new tab: click it)."""
-    popups = url_popup.PortalPopups(ctx.pbx, ctx.principal)
-    start = popups.start()
-    if start is None:
+    (``features.url_popup``) opens each call's URL in a new tab at its trigger, as the event
+    comes, and the page keeps a link to the last one (a browser that blocks the new tab:
+    click it)."""
+    number = url_popup.opens_for(ctx.pbx, ctx.principal)
+    if number is None:
         return
-    state = {"after": start}
     link = ui.link("", "#", new_tab=True).props('data-testid="url-popup-link"').classes("text-sm")
     link.set_visibility(False)
 
-    def poll() -> None:
-        for popup in popups.after(state["after"]):
-            state["after"] = popup["id"]
-            ui.navigate.to(popup["url"], new_tab=True)
-            link.text = ctx.t("Call: {url}", url=popup["url"])
-            link._props["href"] = popup["url"]
+    def show(events: list[LiveEvent]) -> None:
+        for event in events:
+            url = event.data["url"]
+            ui.navigate.to(url, new_tab=True)
+            link.text = ctx.t("Call: {url}", url=url)
+            link._props["href"] = url
             link.update()
             link.set_visibility(True)
 
-    ui.timer(0.5, poll)
+    mine = lambda e: e.event == "url_popup" and e.data.get("extension") == number  # noqa: E731
+    on_events(ctx, mine, show)
 
 
 def read_only_note(ctx: PageContext) -> None:
@@ -384,7 +386,10 @@ def my_colleagues(request: Request) -> Response | None:
 
     search.on_value_change(searched)
     refresh()
-    ui.timer(10.0, refresh)
+    # Redrawn as presence, registrations and calls change (at most once a second), and every
+    # half minute (without a SIP core there are no events).
+    on_events(ctx, of_kinds("presence.", "registration.", "call."), lambda _e: refresh(), 1.0)
+    ui.timer(30.0, refresh)
     return None
 
 
