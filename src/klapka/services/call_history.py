@@ -224,11 +224,11 @@ class CallState:
         return {p for p in found if p and p.isdigit() and len(p) <= 8}
 
 
-def _ended(conn: Connection, state: CallState, hooks: webhooks.Hooks | None = None) -> None:
+def _ended(outbox: webhooks.Outbox, state: CallState) -> None:
     """The event ``call.ended``: the call's whole record."""
     row = state.row
     ended = {c: (v.isoformat() if isinstance(v, datetime) else v) for c, v in row.items()}
-    webhooks.emit(conn, "call.ended", ended, hooks)
+    outbox.emit("call.ended", ended)
 
 
 class CallRecorder:
@@ -272,7 +272,7 @@ class CallRecorder:
             if not self.loaded:
                 self._load(conn)
             touched: dict[str, CallState] = {}
-            hooks = webhooks.enabled_hooks(conn)  # the call events' webhooks
+            outbox = webhooks.Outbox(conn)  # the call events, written at the end
             popups = self.popup_settings.of(conn)  # the extensions' URL popups
             for event in events:
                 call_id = event.get("ci")
@@ -285,7 +285,7 @@ class CallRecorder:
                 elif state is not None:
                     answered = state.row["answered_at"]
                     state.apply(event)
-                    self._call_event(conn, hooks, popups, state, event, answered)
+                    self._call_event(outbox, popups, state, event, answered)
                 if state is not None:
                     touched[call_id] = state
             ended = 0
@@ -294,13 +294,13 @@ class CallRecorder:
                 if state.ended:
                     del self.open[call_id]
                     ended += 1
+            outbox.flush()
             self._save_position(conn, position)
         return ended
 
     def _call_event(
         self,
-        conn: Connection,
-        hooks: webhooks.Hooks,
+        outbox: webhooks.Outbox,
         popups: dict[str, UrlPopup],
         state: CallState,
         event: dict[str, Any],
@@ -315,22 +315,21 @@ class CallRecorder:
                "dialled": row["dialled"], "did": row["did"]}  # fmt: skip
         opened: list[dict[str, Any]] = []
         if kind == "ring" and (event.get("rung") or event.get("numbers")):
-            webhooks.emit(conn, "call.ringing", {**who, "rung": event.get("rung") or [],
-                                                 "numbers": event.get("numbers") or []}, hooks)  # fmt: skip
-            opened = url_popup.popups(conn, popups, who, "ring", event.get("rung") or [])
+            outbox.emit("call.ringing", {**who, "rung": event.get("rung") or [],
+                                         "numbers": event.get("numbers") or []})  # fmt: skip
+            opened = url_popup.popups(outbox.conn, popups, who, "ring", event.get("rung") or [])
         elif kind == "answer" and answered_before is None and row["answered_at"] is not None:
-            webhooks.emit(conn, "call.answered", {**who, "answered_by": row["answered_by"],
-                                                  "answered_number": row["answered_number"]}, hooks)  # fmt: skip
+            outbox.emit("call.answered", {**who, "answered_by": row["answered_by"],
+                                          "answered_number": row["answered_number"]})  # fmt: skip
             if row["answered_by"]:
-                opened = url_popup.popups(conn, popups, who, "answer", [row["answered_by"]])
+                opened = url_popup.popups(outbox.conn, popups, who, "answer", [row["answered_by"]])
         elif kind == "end" and state.ended:
-            _ended(conn, state, hooks)
-            opened = url_popup.popups(conn, popups, who, "end",
+            _ended(outbox, state)
+            opened = url_popup.popups(outbox.conn, popups, who, "end",
                                       [row["answered_by"] or row["dialled"]])  # fmt: skip
         for popup in opened:
-            webhooks.emit(conn, "url_popup", {**who, "extension": popup["extension"],
-                                              "url": popup["url"], "trigger": popup["trigger"]},
-                          hooks)  # fmt: skip
+            outbox.emit("url_popup", {**who, "extension": popup["extension"],
+                                      "url": popup["url"], "trigger": popup["trigger"]})  # fmt: skip
 
     def _load(self, conn: Connection) -> None:
         """The calls still open (klapka serve restarted during them)."""
@@ -400,21 +399,24 @@ class CallRecorder:
         now = datetime.now(UTC).timestamp()
         closed = 0
         with self._rolled_back_forgets(), self.pbx.tx() as repo:
+            outbox = webhooks.Outbox(repo.conn)
             for call_id in candidates - live:
                 state = self.open.get(call_id)
                 if state is None:
                     continue
                 state.apply({"e": "end", "t": now, "how": "timeout"})
                 self._write(repo.conn, state)
-                _ended(repo.conn, state)
+                _ended(outbox, state)
                 del self.open[call_id]
                 closed += 1
+            outbox.flush()
         return closed
 
     def _close(
         self, conn: Connection, live: set[str], candidates: set[str] | None, at: datetime
     ) -> int:
         closed = 0
+        outbox = webhooks.Outbox(conn)
         for call_id, state in list(self.open.items()):
             if call_id in live or (candidates is not None and call_id not in candidates):
                 continue
@@ -423,9 +425,10 @@ class CallRecorder:
             state._durations()
             state.dirty = True
             self._write(conn, state)
-            _ended(conn, state)
+            _ended(outbox, state)
             del self.open[call_id]
             closed += 1
+        outbox.flush()
         return closed
 
     def purge(self, now: datetime | None = None) -> int:

@@ -210,23 +210,14 @@ def _body(event: str, data: Mapping[str, Any]) -> str:
     )
 
 
+def _pending(hook: int, event: str, body: str, now: datetime) -> dict[str, Any]:
+    return {"webhook": hook, "event": event, "body": body, "created_at": now, "next_at": now,
+            "status": "pending", "attempts": 0}  # fmt: skip
+
+
 def _queue(conn: Connection, hooks: list[int], event: str, body: str) -> None:
     now = datetime.now(UTC)
-    conn.execute(
-        insert(t.webhook_deliveries),
-        [
-            {
-                "webhook": h,
-                "event": event,
-                "body": body,
-                "created_at": now,
-                "next_at": now,
-                "status": "pending",
-                "attempts": 0,
-            }
-            for h in hooks
-        ],
-    )
+    conn.execute(insert(t.webhook_deliveries), [_pending(h, event, body, now) for h in hooks])
 
 
 Hooks = list[tuple[int, frozenset[str]]]  # (id, events wanted: empty = all)
@@ -239,17 +230,40 @@ def enabled_hooks(conn: Connection) -> Hooks:
     return [(r.id, frozenset(r.events)) for r in rows]
 
 
+class Outbox:
+    """The events of one transaction, written to the stream, and queued for every enabled
+    webhook that wants them, at ``flush``: two multi-row inserts for a whole batch (the
+    call history's reader applies many calls' events in one transaction)."""
+
+    def __init__(self, conn: Connection, hooks: Hooks | None = None) -> None:
+        self.conn = conn
+        self.hooks = enabled_hooks(conn) if hooks is None else hooks
+        self.events: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []
+
+    def emit(self, event: str, data: Mapping[str, Any]) -> None:
+        body, now = _body(event, data), datetime.now(UTC)
+        self.events.append({"event": event, "body": body, "created_at": now})
+        self.deliveries += [_pending(h, event, body, now) for h, wanted in self.hooks
+                            if not wanted or event in wanted]  # fmt: skip
+
+    def flush(self) -> int:
+        """Write what was emitted; the number of deliveries queued."""
+        queued = len(self.deliveries)
+        if self.events:
+            self.conn.execute(insert(t.events), self.events)
+        if self.deliveries:
+            self.conn.execute(insert(t.webhook_deliveries), self.deliveries)
+        self.events, self.deliveries = [], []
+        return queued
+
+
 def emit(conn: Connection, event: str, data: Mapping[str, Any], hooks: Hooks | None = None) -> int:
     """Write ``event`` to the stream and queue it for every enabled webhook that wants it, in
-    ``conn``'s transaction (``hooks``: ``enabled_hooks`` already read); the number of
-    deliveries queued."""
-    body = _body(event, data)
-    conn.execute(insert(t.events).values(event=event, body=body, created_at=datetime.now(UTC)))
-    wanted = [h for h, events in (enabled_hooks(conn) if hooks is None else hooks)
-              if not events or event in events]  # fmt: skip
-    if wanted:
-        _queue(conn, wanted, event, body)
-    return len(wanted)
+    ``conn``'s transaction; the number of deliveries queued."""
+    outbox = Outbox(conn, hooks)
+    outbox.emit(event, data)
+    return outbox.flush()
 
 
 # --- sending (klapka serve) -----------------------------------------------------------------
