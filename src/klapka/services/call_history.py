@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from klapka.domain.extension import UrlPopup
 from klapka.domain.permissions import Menu
@@ -289,8 +289,8 @@ class CallRecorder:
                 if state is not None:
                     touched[call_id] = state
             ended = 0
+            self._write_all(conn, list(touched.values()))
             for call_id, state in touched.items():
-                self._write(conn, state)
                 if state.ended:
                     del self.open[call_id]
                     ended += 1
@@ -340,27 +340,39 @@ class CallRecorder:
         self.loaded = True
 
     def _write(self, conn: Connection, state: CallState) -> None:
-        if not state.dirty:
-            return
+        self._write_all(conn, [state])
+
+    def _write_all(self, conn: Connection, states: list[CallState]) -> None:
+        """Write the calls that changed: the new ones in one multi-row insert, the others in
+        one executemany update, their new parties in one insert (a compiled statement
+        each, whatever the number of calls: about 10x cheaper than a statement per call)."""
         h, cp = t.call_history, t.call_parties
-        values = dict(state.row)
-        if state.id is None:
-            state.id = conn.execute(insert(h).values(**values).returning(h.c.id)).scalar_one()
-            state.parties_written = set()
-        else:
-            conn.execute(update(h).where(h.c.id == state.id).values(**values))
-        if state.parties_written is None:
-            state.parties_written = set(
-                conn.execute(select(cp.c.extension).where(cp.c.call == state.id)).scalars()
-            )
-        new = state.parties() - state.parties_written
+        dirty = [s for s in states if s.dirty]
+        new = [s for s in dirty if s.id is None]
+        changed = [s for s in dirty if s.id is not None]
         if new:
+            ids = conn.execute(
+                insert(h).returning(h.c.id, sort_by_parameter_order=True),
+                [dict(s.row) for s in new],
+            ).scalars().all()  # fmt: skip
+            for state, id_ in zip(new, ids, strict=True):
+                state.id, state.parties_written = id_, set()
+        if changed:
+            conn.execute(update(h).where(h.c.id == bindparam("row_id")),
+                         [{"row_id": s.id, **s.row} for s in changed])  # fmt: skip
+        parties = []
+        for state in dirty:
+            if state.parties_written is None:  # read from the database after a restart
+                state.parties_written = set(
+                    conn.execute(select(cp.c.extension).where(cp.c.call == state.id)).scalars()
+                )
             started = state.row["started_at"]
-            conn.execute(
-                insert(cp), [{"call": state.id, "extension": n, "started_at": started} for n in new]
-            )
-            state.parties_written |= new
-        state.dirty = False
+            for n in state.parties() - state.parties_written:
+                parties.append({"call": state.id, "extension": n, "started_at": started})
+                state.parties_written.add(n)
+            state.dirty = False
+        if parties:
+            conn.execute(insert(cp), parties)
 
     def _save_position(self, conn: Connection, position: tuple[int, int]) -> None:
         p = t.journal_positions
