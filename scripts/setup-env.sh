@@ -36,6 +36,7 @@ OPTIONAL_PACKAGES=(kamailio kamailio-python3-modules kamailio-sqlite-modules
     sip-tester iproute2 baresip-core  # test phones: sipp, baresip; iproute2: network namespaces
     linphone-cli  # test phone: linphonec, for the app login's Linphone remote provisioning
     espeak-ng sox libsox-fmt-mp3  # voicemail: prompts, greeting uploads (WAV, MP3)
+    rtpengine-daemon  # the media relay: anchored calls (NAT, codec lists)
     chromium)  # chromium: the web UI's browser tests (Playwright drives it)
 # Remembers that the optional packages could not be installed, so re-runs don't retry apt.
 OPTIONAL_UNAVAILABLE_STAMP="$VENV/.klapka-kamailio-unavailable"

@@ -508,6 +508,7 @@ def serve(
         core = SipCore(
             Pbx.from_url(url), data_dir(), listen, udp, tcp, tls_port=tls, trace=sip_trace,
             ws_port=ws, wss_port=wss, public_address=system.sip.public_address or "",
+            rtp_ports=(system.media.rtp_port_min, system.media.rtp_port_max),
         )  # fmt: skip
         _stop_with_klapka(core, media, schedules, hot_desk_logout, webhook_sender)
         problem = None

@@ -177,7 +177,7 @@ def test_not_active_is_all_or_nothing() -> None:
 
 
 def test_not_active() -> None:
-    assert not_active("extension.advanced.codecs")
+    assert not_active("extension.advanced.dtmf_mode")
     assert not_active("extension.features.door_phone")  # a whole section
     assert not not_active("extension.phones[1].mac")  # an item of a list: provisioned
     assert not_active("extension.presence_settings.away.push_notifications")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pbx4sip import Pbx4Sip, running
@@ -25,6 +26,7 @@ from sipp import Sipp, free_udp_port, scenario
 from test_calls import PASSWORDS
 
 from klapka.services.pbx import Pbx
+from klapka.sip.media_relay import rtpengine_binary
 from klapka.sip.supervisor import SipCore
 
 DOC = {
@@ -236,19 +238,32 @@ def routed() -> Iterator[None]:
     path.write_text(before)
 
 
+@pytest.fixture
+def unrouted() -> Iterator[None]:
+    """This machine does not forward between the namespaces: phones in them cannot send
+    each other audio; only what the media relay (on this machine) relays arrives."""
+    path = Path("/proc/sys/net/ipv4/ip_forward")
+    before = path.read_text().strip()
+    path.write_text("0")
+    yield
+    path.write_text(before)
+
+
 def baresip(host: Host, number: str, server: str, port: int, workdir: Path, tone: Path,
-            commands: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:  # fmt: skip
+            commands: tuple[str, ...] = (), srtp: bool = False) -> subprocess.Popen[bytes]:  # fmt: skip
     """Debian's baresip in ``host``: registers ``number``, answers at once, sends ``tone``
-    and records what it hears (sndfile: ``dump-...-dec.wav`` in ``workdir``)."""
+    and records what it hears (sndfile: ``dump-...-dec.wav`` in ``workdir``); ``srtp``:
+    its audio only SRTP with SDES keys (``mediaenc=srtp-mand``)."""
     workdir.mkdir()
     (workdir / "config").write_text(
         f"sip_listen {host.address}:5070\nmodule_path /usr/lib/baresip/modules\n"
         "module g711.so\nmodule menu.so\nmodule aufile.so\nmodule sndfile.so\n"
-        f"module_app account.so\naudio_source aufile,{tone}\nsnd_path {workdir}\n"
+        + ("module srtp.so\n" if srtp else "")
+        + f"module_app account.so\naudio_source aufile,{tone}\nsnd_path {workdir}\n"
     )
     (workdir / "accounts").write_text(
         f"<sip:{number}@{server}:{port};transport=udp>;auth_pass={PASSWORDS[number]};"
-        "answermode=auto;regint=300\n"
+        "answermode=auto;regint=300" + (";mediaenc=srtp-mand" if srtp else "") + "\n"
     )
     command = ["ip", "netns", "exec", host.name, "baresip", "-f", str(workdir), "-t", "20"]
     for c in commands:
@@ -293,3 +308,61 @@ def test_two_softphones_on_other_machines_talk_through_klapka_on_every_address(
         frequency = int(re.search(r"Rough\s+frequency:\s+(\d+)", stat).group(1))  # type: ignore[union-attr]
         assert length > 3, f"{number} heard {length} s"
         assert 400 < frequency < 480, f"{number} heard {frequency} Hz"
+
+
+@pytest.mark.skipif(
+    shutil.which("baresip") is None or rtpengine_binary() is None,
+    reason="baresip-core and rtpengine are needed",
+)
+@pytest.mark.parametrize("case", ["always", "srtp"])
+def test_two_softphones_whose_networks_do_not_reach_each_other_talk_through_the_media_relay(
+    everywhere: Pbx4Sip, hosts: tuple[Host, Host], tmp_path: Path, unrouted: None, case: str
+) -> None:
+    """The same two phones, but this machine routes nothing between their networks: their
+    audio goes through klapka's media relay, and each still hears the other's tone (440 Hz
+    one way, 880 Hz the other). ``always``: ``system.media.anchor: always``. ``srtp``: 102
+    is an SRTP extension whose phone takes SRTP only, 101 a plain one: anchored (``auto``)
+    because the encryption differs, the relay encrypting one side and not the other."""
+    sip = everywhere
+    extensions: list[dict[str, Any]] = [{"number": n, "sip_password": PASSWORDS[n]}
+                                        for n in ("101", "102")]  # fmt: skip
+    if case == "srtp":
+        extensions[1]["advanced"] = {"srtp": True}
+    system = {"media": {"anchor": "always"}} if case == "always" else {}
+    sip.apply({"version": 1, "system": system, "extensions": extensions})
+    a, b = hosts
+    tones = {}
+    for number, hz in (("101", 440), ("102", 880)):
+        tones[number] = tmp_path / f"tone{number}.wav"
+        subprocess.run(["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tones[number]),
+                        "synth", "5", "sine", str(hz)], check=True, timeout=30)  # fmt: skip
+    phones = [baresip(b, "102", b.pbx_side, sip.port, tmp_path / "102", tones["102"],
+                      srtp=case == "srtp")]  # fmt: skip
+    try:
+        sip.wait_registered("102")
+        phones.append(baresip(a, "101", a.pbx_side, sip.port, tmp_path / "101", tones["101"],
+                              ("/dial 102",)))  # fmt: skip
+        for phone in phones:
+            phone.wait(40)
+    finally:
+        for phone in phones:
+            if phone.poll() is None:
+                phone.kill()
+    log = (sip.core.paths.log).read_text(errors="replace")
+    assert f"anchored ({case})" in log
+    for number, other_hz in (("101", 880), ("102", 440)):
+        phone_log = (tmp_path / number / "log").read_text(errors="replace")
+        assert "Call established" in phone_log, phone_log
+        length, frequency = heard(tmp_path / number)
+        assert length > 3, f"{number} heard {length} s"
+        assert abs(frequency - other_hz) < 60, f"{number} heard {frequency} Hz"
+
+
+def heard(workdir: Path) -> tuple[float, int]:
+    """How long and at what rough frequency the phone in ``workdir`` heard audio."""
+    [dump] = workdir.glob("dump-*-dec.wav")
+    stat = subprocess.run(["sox", str(dump), "-n", "stat"], capture_output=True, text=True,
+                          timeout=30).stderr  # fmt: skip
+    length = float(re.search(r"Length \(seconds\):\s+([\d.]+)", stat).group(1))  # type: ignore[union-attr]
+    frequency = int(re.search(r"Rough\s+frequency:\s+(\d+)", stat).group(1))  # type: ignore[union-attr]
+    return length, frequency

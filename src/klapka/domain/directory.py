@@ -351,6 +351,29 @@ class SipSettings(Model):
     )
 
 
+class MediaAnchor(StrEnum):
+    """When calls' audio goes through the media relay (rtpengine) instead of straight
+    between the phones."""
+
+    AUTO = "auto"  # when needed: NAT, a browser, codecs to enforce
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+class MediaSettings(Model):
+    """The media relay (rtpengine): when calls are anchored, and its RTP ports."""
+
+    anchor: MediaAnchor = MediaAnchor.AUTO
+    rtp_port_min: Annotated[int, int_range(1024, 65534)] = 20000
+    rtp_port_max: Annotated[int, int_range(1025, 65535)] = 30000
+
+    @model_validator(mode="after")
+    def _range(self) -> MediaSettings:
+        if self.rtp_port_max - self.rtp_port_min < 3:
+            raise ValueError("rtp_port_max: must be at least 4 ports above rtp_port_min")
+        return self
+
+
 class System(Model):
     timezone: TimeZone = "UTC"
     country_code: Annotated[Digits, Field(max_length=4)] = ""
@@ -371,6 +394,7 @@ class System(Model):
     call_history_days: Annotated[int, int_range(0, 3650)] = 365
     smtp: Smtp = Field(default_factory=Smtp)
     sip: SipSettings = Field(default_factory=SipSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
     sign_in: SignInPolicy = Field(default_factory=SignInPolicy)
 
     @field_validator("emergency_numbers")

@@ -85,7 +85,7 @@ R, S, V, P, E, A, W, C, X = (
 PERM = Effect.PERMISSIONS
 PH = Effect.PHONES
 
-_NO_CODECS = "calls carry whatever codecs the two ends agree on; klapka does not filter them"
+_CODECS = "offered to it in this order; other codecs are stripped or transcoded by the media relay"
 
 _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     # --- system ---------------------------------------------------------------------
@@ -108,6 +108,9 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("system.sip.domain", (P, PH), "the SIP domain the apps and phones register to"),
     ("system.sip.mobile_app_user_agents", (S,), "which registrations are the mobile app"),
     ("system.sip.desktop_app_user_agents", (S,), "which registrations are the desktop app"),
+    ("system.media.anchor", (S,), "which calls' audio goes through the media relay"),
+    ("system.media.rtp_port_min", (S,), "the media relay's RTP ports"),
+    ("system.media.rtp_port_max", (S,), "the media relay's RTP ports"),
     ("system.sign_in.*", (A,), ""),
     # --- business hours -------------------------------------------------------------
     ("business_hours.timezone", (R,), ""),
@@ -177,8 +180,12 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.advanced.transport", (S, P, PH), "the least secure one it may use; phones get it"),
     ("extension.advanced.qualify", (S,), "OPTIONS pings to its phones behind NAT; off: none"),
     ("extension.advanced.nat", (S,), "behind NAT: reached where it came from; off: as registered"),
-    ("extension.advanced.srtp", (X,), "calls are relayed as the phones offer them"),
-    ("extension.advanced.codecs", (X,), _NO_CODECS),
+    (
+        "extension.advanced.srtp",
+        (S,),
+        "its calls' audio is SRTP (SDES), bridged by the media relay; plain offers from it get 488",
+    ),
+    ("extension.advanced.codecs", (S,), _CODECS),
     # --- extension: security --------------------------------------------------------
     ("extension.security.allowed_ips", (S,), ""),
     ("extension.security.user_agent_prefix", (S,), ""),
@@ -214,7 +221,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("trunk.outbound_proxy", (S,), ""),
     ("trunk.registration_expiry", (S,), ""),
     ("trunk.allowed_ips", (S,), ""),
-    ("trunk.codecs", (X,), _NO_CODECS),
+    ("trunk.codecs", (S,), _CODECS),
     ("trunk.dtmf_mode", (X,), "DTMF passes through as the provider sends it"),
     ("trunk.qualify", (S,), "the trunk's status comes from OPTIONS pings"),
     ("trunk.caller_id", (R,), ""),

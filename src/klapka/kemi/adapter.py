@@ -23,7 +23,7 @@ from typing import Any
 
 import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_python3
 
-from klapka.kemi import blf, caller_name, control, journal, load
+from klapka.kemi import anchor, blf, caller_name, control, journal, load
 from klapka.kemi import openssl as kemi_openssl
 from klapka.kemi import registration_rules as rules
 from klapka.kemi import subscriptions as kemi_subscriptions
@@ -339,11 +339,19 @@ def _uri_only(contact: str) -> str:
     return uri.split(";")[0] if ";" in uri and start < 0 else uri
 
 
+ANCHORED_BRANCH = 9  # branch flag: this branch's media goes through the relay (6, 7: usrloc's)
+
+
 class Adapter:
     def __init__(
-        self, snapshot_path: str, trace: bool = False, ws_ports: tuple[int, ...] = ()
+        self,
+        snapshot_path: str,
+        trace: bool = False,
+        ws_ports: tuple[int, ...] = (),
+        relay: bool = False,
     ) -> None:
         self.trace = trace
+        self.relay = relay  # the media relay (rtpengine) is configured: calls may be anchored
         self.ws_ports = {
             str(p) for p in ws_ports
         }  # where browsers open SIP over WebSocket  # log the engine's reasons (each step and outcome are logged anyway)
@@ -401,6 +409,8 @@ class Adapter:
         try:
             kemi_trunks.branch(self.snapshot.trunks)
             _name_the_caller()
+            if self.relay:
+                self._anchor_branch()
         except Exception:
             KSR.err(
                 "klapka: branch route failed: " + traceback.format_exc().replace("\n", " | ") + "\n"
@@ -541,13 +551,18 @@ class Adapter:
                 KSR.info("klapka: a request within no known dialog refused\n")
                 KSR.sl.sl_send_reply(481, "Call/Transaction Does Not Exist")
                 return
+            anchored = self.relay and KSR.pv.get("$dlg_var(kl_rtp)") == "1"
             if KSR.is_BYE():
                 KSR.dialog.dlg_manage()
+                if anchored:
+                    KSR.rtpengine.rtpengine_delete0()  # the call's media leaves the relay
             elif KSR.is_method("REFER"):
                 _remember_transfer()
             elif KSR.is_method_in("IU"):  # a re-INVITE or UPDATE (hold, session timer)
                 if KSR.nathelper.nat_uac_test(_nat_within_dialog()) > 0:
                     KSR.nathelper.fix_nated_contact()  # a browser's Contact is .invalid
+                if anchored and "m=audio" in (KSR.pv.get("$rb") or ""):
+                    KSR.rtpengine.rtpengine_offer(anchor.within_dialog_flags())
                 KSR.tm.t_on_reply("ksr_onreply_route")  # ...and so is its answer's
             KSR.tm.t_relay()
             return
@@ -659,6 +674,10 @@ class Adapter:
             refused = _transport_refused(account)
             if refused:
                 KSR.sl.send_reply(403, refused)
+                return
+            offer = KSR.pv.get("$rb") or ""  # an INVITE without one: the answer's, not checked
+            if account.get("srtp") and "m=audio" in offer and not anchor.encrypted(offer):
+                KSR.sl.send_reply(488, "SRTP required for this extension")
                 return
             if KSR.nathelper.nat_uac_test(_nat_tests(account)) > 0:
                 KSR.nathelper.fix_nated_contact()
@@ -804,9 +823,9 @@ class Adapter:
         KSR.tm.t_set_fr(ring.timeout * 1000, 5000)
         KSR.tm.t_on_failure("ksr_failure_route")
         KSR.tm.t_on_reply("ksr_onreply_route")
-        if numbers or (owners and KSR.pv.get("$avp(kl_caller)")):
+        if self.relay or numbers or (owners and KSR.pv.get("$avp(kl_caller)")):
             # A mobile rung through a trunk (its caller ID), a phone of an internal call
-            # (the caller's name).
+            # (the caller's name), each branch's media (anchored or not).
             KSR.tm.t_on_branch("ksr_branch_route")
         if self.trace:
             more = len(branches) - 1
@@ -819,6 +838,9 @@ class Adapter:
         journal.emit("outcome", KSR.pv.get("$ci") or "", code=outcome.sip_code,
                      **outcome.to_json())  # fmt: skip
         KSR.pv.unset("$fs")  # a phone's socket from an earlier ring step: not for what follows
+        if in_failure and self.relay and KSR.pv.get("$avp(kl_rtp)") == 1:
+            KSR.rtpengine.rtpengine_delete0()  # no phone answered: the call leaves the relay
+            KSR.pv.seti("$avp(kl_rtp)", 0)
         if in_failure and kemi_subscriptions.available():
             blf.ringing(())  # the phones rung so far ring no more
         if outcome.result == "hangup" and (in_failure or outcome.cause in MISSED_AT_ONCE):
@@ -854,6 +876,8 @@ class Adapter:
 
     def _reply(self) -> None:
         code = int(KSR.pv.get("$rs") or 0)
+        if self.relay and 180 <= code < 300:
+            self._anchor_answer(code)
         trunk = KSR.pv.get("$avp(kl_trunk)")
         if trunk is not None:  # a call out through a trunk (kemi_trunks): its answer
             if code == 200 and KSR.is_method("INVITE"):
@@ -894,6 +918,62 @@ class Adapter:
                 off = KSR.pv.get("$dlg_var(kl_nat_off)") or ""
                 if "callee" not in off.split(","):
                     KSR.pv.sets("$dlg_var(kl_nat_off)", f"{off},callee" if off else "callee")
+
+    def _anchor_branch(self) -> None:
+        """In the branch route: whether this branch's media goes through the relay
+        (``klapka.kemi.anchor``), and if so, the relay's offer to the party rung."""
+        body = KSR.pv.get("$rb") or ""
+        if "m=audio" not in body:
+            return  # no offer (a late offer comes in the answer: left unanchored)
+        snap = self.snapshot
+        ru, du = KSR.pv.get("$ru") or "", KSR.pv.get("$du") or ""
+        owners = json.loads(KSR.pv.get("$avp(kl_rung)") or "[{}, {}]")[0]
+        if ru in owners:  # a phone of an extension: its codecs and SRTP; reached where it came from
+            allowed = self._account_field(owners[ru][0], "codecs", None)
+            srtp = bool(self._account_field(owners[ru][0], "srtp", False))
+            callee_nat = bool(du)
+        else:  # through a trunk: the trunk's codecs, plain RTP
+            trunk = next((t for t in snap.trunks.values() if t["proxy"] == du), None)
+            allowed, srtp, callee_nat = (trunk or {}).get("codecs"), False, False
+        offered = anchor.offered_codecs(body)
+        caller_nat = anchor.behind_nat(body, KSR.pv.get("$si") or "")
+        why = anchor.reason(snap.sip.get("media_anchor", "auto"), offered, allowed, caller_nat,
+                            callee_nat, srtp != anchor.encrypted(body))  # fmt: skip
+        if why is None:
+            return
+        flags = anchor.offer_flags(offered, allowed, self._relay_interfaces(), srtp)
+        if KSR.rtpengine.rtpengine_offer(flags) > 0:
+            KSR.setbflag(ANCHORED_BRANCH)
+            KSR.pv.seti("$avp(kl_rtp)", 1)
+            KSR.info(f"klapka: media of {ru} anchored ({why})\n")
+        else:
+            KSR.warn(f"klapka: the media relay did not answer: {ru} rung unanchored ({why})\n")
+
+    def _relay_interfaces(self) -> tuple[str, str]:
+        """The relay's interfaces of a branch: where the caller's request came in, and the
+        socket the branch leaves by (the phone's registered one; else the same)."""
+        into = (KSR.pv.get("$Ri") or "").strip("[]")
+        forced = KSR.pv.get("$fs") or ""
+        out = (
+            forced.split(":", 1)[1].rsplit(":", 1)[0].strip("[]")
+            if forced.count(":") >= 2
+            else into
+        )
+        return anchor.interface_name(into), anchor.interface_name(out or into)
+
+    def _anchor_answer(self, code: int) -> None:
+        """A reply with an answer (SDP) to an anchored offer: through the relay too. The
+        call's INVITE: its anchored branch (a branch flag); a re-INVITE or UPDATE: of an
+        anchored call."""
+        if "m=audio" not in (KSR.pv.get("$rb") or ""):
+            return
+        initial = bool(KSR.pv.get("$avp(kl_rung)"))
+        if initial and KSR.isbflagset(ANCHORED_BRANCH):
+            KSR.rtpengine.rtpengine_answer(anchor.answer_flags())
+            if code >= 200:
+                KSR.pv.sets("$dlg_var(kl_rtp)", "1")
+        elif not initial and KSR.pv.get("$dlg_var(kl_rtp)") == "1":
+            KSR.rtpengine.rtpengine_answer(anchor.within_dialog_flags())
 
     def _fix_reply(self) -> bool:
         """A reply whose Contact looks behind NAT (or on a WebSocket): fixed up unless the
@@ -946,6 +1026,8 @@ class Adapter:
     def _failure(self) -> None:
         call_id = KSR.pv.get("$ci") or ""
         if KSR.tm.t_is_canceled() > 0:
+            if self.relay and KSR.pv.get("$avp(kl_rtp)") == 1:
+                KSR.rtpengine.rtpengine_delete0()  # the caller gave up: out of the relay
             journal.emit("cancel", call_id)
             kemi_voicemail.missed(self.media, self.snapshot.fresh().directory, "cancelled")
             return

@@ -39,6 +39,7 @@ from klapka.sip.addresses import listen_addresses, sip_host, toward
 from klapka.sip.blocked import POLL_SECONDS as BLOCKED_POLL_SECONDS
 from klapka.sip.blocked import BlockedSources
 from klapka.sip.kamailio_cfg import entry_script, presence_available, render
+from klapka.sip.media_relay import MediaRelay, rtpengine_binary
 from klapka.sip.subscription_rights import SubscriptionGuard
 from klapka.sip.tls import TlsFiles, tls_cfg, tls_module_available, websocket_module_available
 
@@ -233,11 +234,13 @@ class SipCore:
         wss_port: int | None = None,
         public_address: str = "",
         dialog_keepalive: int = 120,
+        rtp_ports: tuple[int, int] = (20000, 30000),
     ) -> None:
         """``listen``: an address, or 0.0.0.0 / :: for every address of the machine's
         interfaces (found at each start); ``public_address``: what phones and providers
         outside a NAT reach, advertised instead of every address but loopback;
-        ``dialog_keepalive``: how often each call's parties are asked whether it goes on."""
+        ``dialog_keepalive``: how often each call's parties are asked whether it goes on;
+        ``rtp_ports``: the media relay's port range (``system.media``)."""
         self.pbx = pbx
         self.trace = trace  # the engine's reasons for each call in Kamailio's log
         self.paths = SipPaths(data_dir / "sip")
@@ -268,6 +271,8 @@ class SipCore:
         self.quick_restarts = 0  # in a row, each soon after its start: restarted less often
         self.started_at = 0.0
         self.subscriptions: Path | None = None  # the presence modules' file, when loaded
+        # The media relay (rtpengine), when installed: started before Kamailio.
+        self.relay = MediaRelay(self.paths.root, *rtp_ports) if rtpengine_binary() else None
 
     def prepare(self) -> None:
         self.paths.root.mkdir(parents=True, exist_ok=True)
@@ -280,7 +285,9 @@ class SipCore:
         self.addresses = listen_addresses(self.listen)
         self._write_cfg()
         ws_ports = tuple(p for p in (self.ws_port, self.wss_port) if p)
-        self.paths.script.write_text(entry_script(src, self.paths.snapshot, self.trace, ws_ports))
+        self.paths.script.write_text(
+            entry_script(src, self.paths.snapshot, self.trace, ws_ports, relay=bool(self.relay))
+        )
         self._refresh()
 
     def _refresh(self) -> None:
@@ -299,7 +306,8 @@ class SipCore:
                    tls_port=self.tls_port, ws_port=self.ws_port, wss_port=self.wss_port,
                    natping_interval=self.natping_interval, persist=persist,
                    public_address=self.public_address, dialog_keepalive=self.dialog_keepalive,
-                   subscriptions=subscriptions)
+                   subscriptions=subscriptions,
+                   relay_port=self.relay.choose_port() if self.relay else None)
         )  # fmt: skip
 
     def _own_socket(self) -> str:
@@ -315,6 +323,11 @@ class SipCore:
         rpc = KamailioFifoRpc(self.paths.rpc_fifo, timeout=2)
         process = lambda: self.process.pid if self.process is not None else -1  # noqa: E731
         call_journal.run(reader, rpc, self.stopping, process)
+
+    def _watch_relay(self, _binary: str) -> None:
+        """The media relay is started again whenever it dies."""
+        if self.relay is not None:
+            self.relay.watch(self.stopping)
 
     def _watch_registrations(self, _binary: str) -> None:
         """Registration changes go to the event stream."""
@@ -426,10 +439,15 @@ class SipCore:
         self.prepare()
         self.control = ControlServer(str(self.paths.control), self._control_request)
         self.control.start()
+        if self.relay is not None and not self.relay.start(self.addresses, self.public_address):
+            self.warnings.append(
+                f"the media relay (rtpengine) did not start: calls go unanchored; see "
+                f"{self.relay.log_file}"
+            )
         self._spawn(binary)
         watchers = (self._watch_process, self._watch_directory, self._watch_blocked,
                     self._watch_load, self._watch_presence, self._watch_journal,
-                    self._watch_registrations)  # fmt: skip
+                    self._watch_registrations, self._watch_relay)  # fmt: skip
         for target in watchers:
             thread = threading.Thread(target=target, args=(binary,), daemon=True)
             thread.start()
@@ -577,5 +595,7 @@ class SipCore:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+        if self.relay is not None:
+            self.relay.stop()
         for thread in self.threads:
             thread.join(2)

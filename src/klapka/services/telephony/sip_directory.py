@@ -124,6 +124,7 @@ def build_snapshot(pbx: Pbx, numbers: Collection[str] | None = None) -> dict[str
             "mobile_app_user_agents": sip.mobile_app_user_agents,
             "desktop_app_user_agents": sip.desktop_app_user_agents,
             "max_call_seconds": system.max_call_seconds,  # 0: no limit
+            "media_anchor": system.media.anchor.value,  # auto, always, never
         },
     }
 
@@ -145,6 +146,9 @@ def sip_account(number: str, data: dict[str, Any], secrets: dict[str, Any]) -> d
         "transport": ext.advanced.transport.value,
         "nat": ext.advanced.nat,  # NAT fix-ups of its registrations and calls
         "qualify": ext.advanced.qualify,  # OPTIONS keepalive of its NATed contacts
+        # What its phones are offered, in this order (the media relay enforces it).
+        "codecs": [c.value for c in ext.advanced.codecs],
+        "srtp": ext.advanced.srtp,  # its calls' audio encrypted (SRTP, SDES keys)
         "password": secrets.get("sip_password", ""),
         "enabled": ext.enabled,
         "max_contacts": ext.concurrent_registrations,
@@ -251,4 +255,5 @@ def trunk_entry(trunk: Trunk) -> dict[str, Any]:
         "uuid": trunk_uuid(trunk.name) if trunk.type is TrunkType.REGISTER else None,
         "expiry": trunk.registration_expiry,
         "qualify": trunk.qualify,
+        "codecs": [c.value for c in trunk.codecs],  # what the provider is offered, in order
     }
