@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import secrets
 import socket
-import statistics
 import struct
 import sys
 import tempfile
@@ -27,10 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-
-from klapka.kemi.anchor import answer_flags, interface_name  # noqa: E402
-from klapka.sip.media_relay import MediaRelay, rtpengine_binary  # noqa: E402
+from klapka.kemi.anchor import answer_flags, interface_name
+from klapka.sip.media_relay import MediaRelay, rtpengine_binary
 
 PTIME = 0.020
 PAYLOAD = 160
@@ -131,7 +129,7 @@ class Receiver(asyncio.DatagramProtocol):
 def jitter(arrivals: list[tuple[float, float]]) -> float:
     """RFC 3550 interarrival jitter (seconds) at the end of the stream."""
     j = 0.0
-    for (s0, r0), (s1, r1) in zip(arrivals, arrivals[1:], strict=False):
+    for (s0, r0), (s1, r1) in itertools.pairwise(arrivals):
         d = (r1 - r0) - (s1 - s0)
         j += (abs(d) - j) / 16
     return j
