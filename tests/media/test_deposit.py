@@ -219,3 +219,20 @@ def test_on_every_address_the_audio_is_answered_where_the_call_came_in(
         assert len(wait_messages(service, "101", 1)) == 1
     finally:
         service.stop()
+
+
+def test_a_caller_to_a_czech_mailbox_hears_its_prompts_in_czech(
+    media: MediaService, pbx: Any
+) -> None:
+    ConfigService(pbx).apply(doc({"number": "101", "voicemail": {"language": "cs"}}))
+
+    async def run() -> bytes:
+        phone = await leave_message(media, speech_like(1.0), codecs=(g711.PCMU,))
+        phone.close()
+        return bytes(phone.heard)
+
+    heard = asyncio.run(run())
+    czech = media.prompts.get("leave_message", "cs")
+    assert g711.decode(g711.encode(czech, g711.PCMU), g711.PCMU) in heard
+    english = media.prompts.get("leave_message", "en")
+    assert g711.decode(g711.encode(english, g711.PCMU), g711.PCMU)[:8000] not in heard

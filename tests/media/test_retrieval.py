@@ -137,3 +137,45 @@ def test_repeat_plays_again_skip_moves_on_and_a_message_cut_by_hanging_up_stays_
     asyncio.run(run())
     states = {m.id: m.state for m in media.store.messages("101")}
     assert states == {first_id: "old", second_id: "new"}  # not heard to the end: still new
+
+
+def _as_heard(pcm: bytes) -> bytes:
+    return g711.decode(g711.encode(pcm, g711.PCMU), g711.PCMU)
+
+
+def _owner_listens(media: Any, audio: bytes, first_prompt: bytes) -> bytes:
+    """101 calls its mailbox, enters its PIN once ``first_prompt`` was heard, listens to
+    its message (``audio``); what it heard."""
+
+    async def run() -> bytes:
+        phone = await Phone("101", "", ("127.0.0.1", media.port)).open()
+        assert (await phone.dial("vmr-101", codecs=(g711.PCMU,))).status == 200
+        await until(lambda: first_prompt in bytes(phone.heard))
+        await phone.dtmf("4321#")
+        await asyncio.sleep(0.5)
+        await phone.dtmf("1")
+        await until(lambda: audio in bytes(phone.heard))
+        await phone.bye()
+        phone.close()
+        return bytes(phone.heard)
+
+    return asyncio.run(run())
+
+
+def test_a_czech_mailbox_speaks_czech_and_the_system_language_is_the_default(
+    media: Any, pbx: Any
+) -> None:
+    """101's voicemail.language is cs: its owner hears the Czech PIN prompt and the Czech
+    envelope ("Od 0 6 0 1 ... 1 sekunda."); with it unset, system.language (cs) speaks."""
+    czech_pin = _as_heard(media.prompts.get("enter_pin", "cs"))[:8000]
+    english_pin = _as_heard(media.prompts.get("enter_pin", "en"))[:8000]
+    envelope = _as_heard(media.prompts.say("Od 0 6 0 1 5 5 5 1 1 1. 1 sekunda.", "cs"))
+    for ext, system in (({"language": "cs"}, {}), ({}, {"language": "cs"})):
+        ConfigService(pbx).apply(doc({"number": "101", "voicemail": {
+            "pin": "4321", "play_caller_number": True, "play_duration": True, **ext}},
+            system=system))  # fmt: skip
+        message_id, audio = store_message(media.store, "101", 1.0)
+        heard = _owner_listens(media, audio, czech_pin)
+        assert english_pin not in heard
+        assert envelope + audio in heard
+        media.store.delete("101", message_id)

@@ -39,7 +39,8 @@ def test_the_extension_tabs_mark_exactly_the_settings_not_active_yet() -> None:
     assert set(badges.values()) == {"zatím nefunguje"}
     for path in form.fields:
         assert (path in badges) == not_active(f"extension.{path}"), path
-    assert {"advanced.codecs", "advanced.srtp"} <= set(badges)
+    assert {"advanced.dtmf_mode"} <= set(badges)
+    assert "advanced.codecs" not in badges and "advanced.srtp" not in badges  # the media relay
     assert "security.max_call_seconds" not in badges  # calls end at the limit
     assert "presence_settings.away.push_notifications" in badges
     assert "advanced.transport" not in badges  # the apps are told it at sign-in
@@ -62,4 +63,4 @@ def test_yaml_editors_and_whole_tabs_name_what_is_not_active_yet() -> None:
         labels = [str(getattr(e, "text", "")) for e in client.elements.values()]
         badges = _badges(client)
     assert set(badges) == {"trunk", "extension.features.door_phone"}
-    assert "codecs, dtmf_mode, dids" in labels
+    assert "dtmf_mode, dids" in labels

@@ -31,6 +31,7 @@ from klapka.domain.values import (
     Text255,
     TimeRange,
     TimeZone,
+    VoiceLanguage,
     int_range,
 )
 
@@ -392,6 +393,8 @@ class System(Model):
     max_call_seconds: Annotated[int, int_range(0, 86400)] = 0
     # Calls older than this many days leave the call history; 0 keeps them all.
     call_history_days: Annotated[int, int_range(0, 3650)] = 365
+    # The language of the voice prompts of mailboxes without their own voicemail.language.
+    language: VoiceLanguage = VoiceLanguage.EN
     smtp: Smtp = Field(default_factory=Smtp)
     sip: SipSettings = Field(default_factory=SipSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)

@@ -96,6 +96,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("system.hot_desking_logout", (PH,), "hot-desk logins end then"),
     ("system.max_call_seconds", (S,), "calls end at the limit; an extension's own comes first"),
     ("system.call_history_days", (Effect.CALL_HISTORY,), "older calls are deleted hourly"),
+    ("system.language", (V,), "voicemail prompts of mailboxes without their own language"),
     ("system.portal_url", (E, P), "links in emails; the apps' server when sip.domain is empty"),
     ("system.smtp.*", (E,), ""),
     ("system.sip.listen_address", (S,), ""),
@@ -159,6 +160,7 @@ _SETTINGS: tuple[tuple[str, tuple[Effect, ...], str], ...] = (
     ("extension.voicemail.max_message_seconds", (V,), ""),
     ("extension.voicemail.max_messages", (V,), ""),
     ("extension.voicemail.discard_silence", (V,), ""),
+    ("extension.voicemail.language", (V,), "the language its prompts speak"),
     # --- extension: features --------------------------------------------------------
     ("extension.features.notify_password_change", (E,), ""),
     ("extension.features.notify_missed_call", (E,), ""),

@@ -30,6 +30,7 @@ from klapka.domain.values import (
     SipPassword,
     Text255,
     TimeZone,
+    VoiceLanguage,
     check_user_password,
     int_range,
 )
@@ -200,6 +201,8 @@ class Voicemail(Section):
     max_messages: Annotated[int, int_range(1, 1000)] = 100
     # A message with no sound above the silence level is dropped (a caller who hung up).
     discard_silence: bool = True
+    # The language its prompts speak to callers and to its owner; None: system.language.
+    language: VoiceLanguage | None = None
 
     @field_validator("new_message_email", mode="before")
     @classmethod

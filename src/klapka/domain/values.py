@@ -265,6 +265,13 @@ Text255 = Annotated[str, Field(max_length=255), AfterValidator(_no_control)]
 RingTimeout = Annotated[int, _range(5, 300)]
 
 
+class VoiceLanguage(StrEnum):
+    """A language the voice prompts speak (voicemail)."""
+
+    EN = "en"
+    CS = "cs"
+
+
 class PresenceStatus(StrEnum):
     AVAILABLE = "available"
     AWAY = "away"

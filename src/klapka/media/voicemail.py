@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from klapka.media.prompts import Prompts, silence, tone
+from klapka.media.prompts import PHRASES, Prompts, language_of, silence, tone
 from klapka.media.ua import Call
 from klapka.services.telephony import wav
 from klapka.services.telephony.voicemail import NEW, OLD, Mailbox, Message, VoicemailStore
@@ -55,10 +55,6 @@ class VoiceDetector:
         return self.voiced >= VOICED_FRAMES
 
 
-def spell(digits: str) -> str:
-    return " ".join(digits)
-
-
 class VoicemailApp:
     def __init__(
         self,
@@ -82,8 +78,12 @@ class VoicemailApp:
         else:
             call.reject(404, "No such mailbox service")
 
-    async def say(self, text: str) -> bytes:
-        return await asyncio.to_thread(self.prompts.say, text)
+    async def say(self, text: str, language: str) -> bytes:
+        return await asyncio.to_thread(self.prompts.say, text, language)
+
+    async def system_language(self) -> str:
+        """The PBX's prompt language: before a mailbox is known, or without one."""
+        return await asyncio.to_thread(self.store.language)
 
     async def greeting(self, box: Mailbox, status: str | None) -> bytes:
         path = self.store.greeting_for(box, status)
@@ -92,11 +92,10 @@ class VoicemailApp:
                 return await asyncio.to_thread(wav.read_pcm, path)
             except (OSError, ValueError, EOFError):
                 log.warning("greeting %s unreadable; the generated one is played", path)
-        return (
-            self.prompts.get("unavailable")
-            if not box.number
-            else await self.say(f"Extension {spell(box.number)} is not available.")
-        )
+        language = language_of(box.language)
+        if not box.number:
+            return self.prompts.get("unavailable", language)
+        return await self.say(PHRASES[language].unavailable(box.number), language)
 
     # --- deposit ----------------------------------------------------------------------
 
@@ -107,11 +106,13 @@ class VoicemailApp:
             return
         new, old = await asyncio.to_thread(self.store.counts, number)
         await call.answer()
+        language = box.language  # the callee's: the caller hears its mailbox's prompts
         if new + old >= box.settings.max_messages:
-            await call.play(self.prompts.get("mailbox_full"))
+            await call.play(self.prompts.get("mailbox_full", language))
             return
         greeting = await self.greeting(box, call.header("X-Klapka-Status"))
-        await call.play(greeting + silence(0.2) + self.prompts.get("leave_message"), "#")
+        await call.play(greeting + silence(0.2) + self.prompts.get("leave_message", language),
+                        "#")  # fmt: skip
         await call.play(tone(1000, 0.4))
         message_id, path = await asyncio.to_thread(
             self.store.begin, number, call.caller_number, call.caller_name
@@ -139,13 +140,13 @@ class VoicemailApp:
         if message is not None:
             self.changed(number)
         if ended != "hangup":
-            await call.play(self.prompts.get("goodbye"))
+            await call.play(self.prompts.get("goodbye", language))
 
     async def greeting_only(self, call: Call, number: str) -> None:
         box = await asyncio.to_thread(self.store.mailbox, number)
         await call.answer()
         if box is None:
-            await call.play(self.prompts.get("greeting_is"))
+            await call.play(self.prompts.get("greeting_is", await self.system_language()))
             return
         await call.play(await self.greeting(box, call.header("X-Klapka-Status")))
 
@@ -153,38 +154,37 @@ class VoicemailApp:
 
     async def retrieval(self, call: Call, number: str | None) -> None:
         await call.answer()
+        system = await self.system_language()
         if number is None:
-            first = await call.play(self.prompts.get("enter_mailbox"), "0123456789#")
+            first = await call.play(self.prompts.get("enter_mailbox", system), "0123456789#")
             number = await call.read_digits(DIGIT_WAIT, first)
         box = await asyncio.to_thread(self.store.mailbox, number) if number else None
         if box is None or not box.settings.enabled:
-            await call.play(self.prompts.get("goodbye"))
+            await call.play(self.prompts.get("goodbye", system))
             return
         if box.settings.pin_authentication and not await self.login(call, box):
-            await call.play(self.prompts.get("goodbye"))
+            await call.play(self.prompts.get("goodbye", box.language))
             return
         await self.main_menu(call, box)
-        await call.play(self.prompts.get("goodbye"))
+        await call.play(self.prompts.get("goodbye", box.language))
 
     async def login(self, call: Call, box: Mailbox) -> bool:
         for _ in range(PIN_ATTEMPTS):
-            first = await call.play(self.prompts.get("enter_pin"), "0123456789*#")
+            first = await call.play(self.prompts.get("enter_pin", box.language), "0123456789*#")
             entered = await call.read_digits(DIGIT_WAIT, first)
             if box.settings.pin and entered == box.settings.pin:
                 return True
             log.info("mailbox %s: wrong PIN from %s", box.number, call.caller_number)
-            await call.play(self.prompts.get("wrong_pin"))
+            await call.play(self.prompts.get("wrong_pin", box.language))
         return False
 
     async def main_menu(self, call: Call, box: Mailbox) -> None:
         silent_rounds = 0
         while silent_rounds < 3:
             new, old = await asyncio.to_thread(self.store.counts, box.number)
-            summary = await self.say(
-                f"You have {new} new {'message' if new == 1 else 'messages'} and "
-                f"{old} old {'message' if old == 1 else 'messages'}."
-            )
-            digit = await call.play(summary + self.prompts.get("main_menu"), "19*")
+            language = language_of(box.language)
+            summary = await self.say(PHRASES[language].counts(new, old), language)
+            digit = await call.play(summary + self.prompts.get("main_menu", language), "19*")
             if digit is None:
                 digit = await call.digit(DIGIT_WAIT)
             if digit is None:
@@ -199,16 +199,16 @@ class VoicemailApp:
                 return
 
     async def envelope(self, box: Mailbox, message: Message) -> bytes:
-        parts = []
+        language = language_of(box.language)
+        phrases, parts = PHRASES[language], []
         if box.settings.play_date_and_time:
             at = message.received_at.astimezone(ZoneInfo(box.timezone))  # the PBX's local time
-            parts.append(f"Received {at:%B} {at.day}, at {at:%H:%M}.")
+            parts.append(phrases.received(at))
         if box.settings.play_caller_number:
-            caller = spell(message.caller_number) if message.caller_number else "an unknown number"
-            parts.append(f"From {caller}.")
+            parts.append(phrases.caller(message.caller_number or ""))
         if box.settings.play_duration:
-            parts.append(f"{max(1, round(message.duration_ms / 1000))} seconds.")
-        return await self.say(" ".join(parts)) if parts else b""
+            parts.append(phrases.seconds(max(1, round(message.duration_ms / 1000))))
+        return await self.say(" ".join(parts), language) if parts else b""
 
     async def listen(self, call: Call, box: Mailbox) -> None:
         queue = await asyncio.to_thread(self.store.messages, box.number, NEW)
@@ -223,7 +223,7 @@ class VoicemailApp:
                 await asyncio.to_thread(self.store.mark, box.number, message.id, OLD)
                 self.changed(box.number)
             if digit is None:
-                digit = await call.play(self.prompts.get("message_menu"), "137*")
+                digit = await call.play(self.prompts.get("message_menu", box.language), "137*")
             if digit is None:
                 digit = await call.digit(DIGIT_WAIT)
             if digit == "1":
@@ -231,22 +231,22 @@ class VoicemailApp:
             if digit == "7":
                 await asyncio.to_thread(self.store.delete, box.number, message.id)
                 self.changed(box.number)
-                await call.play(self.prompts.get("deleted"))
+                await call.play(self.prompts.get("deleted", box.language))
             elif digit == "*":
                 return
             index += 1
-        await call.play(self.prompts.get("no_more_messages"))
+        await call.play(self.prompts.get("no_more_messages", box.language))
 
     async def record_greeting(self, call: Call, box: Mailbox) -> None:
-        digit = await call.play(self.prompts.get("greeting_menu"), "0123456")
+        digit = await call.play(self.prompts.get("greeting_menu", box.language), "0123456")
         if digit is None:
             digit = await call.digit(DIGIT_WAIT)
         slot = GREETING_DIGITS.get(digit or "")
         if slot is None:
             return
-        await call.play(self.prompts.get("record_greeting"))
+        await call.play(self.prompts.get("record_greeting", box.language))
         await call.play(tone(1000, 0.4))
         recorded = bytearray()
         await call.record(recorded.extend, MAX_GREETING_SECONDS, "#")
         await asyncio.to_thread(self.store.record_greeting, box.number, slot, bytes(recorded))
-        await call.play(self.prompts.get("greeting_saved"))
+        await call.play(self.prompts.get("greeting_saved", box.language))

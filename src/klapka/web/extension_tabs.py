@@ -23,7 +23,7 @@ from klapka.domain.extension import (
     Role,
     Transport,
 )
-from klapka.domain.values import EndpointClass, PresenceStatus
+from klapka.domain.values import EndpointClass, PresenceStatus, VoiceLanguage
 from klapka.web.forms import SKIP, Field, Form
 
 STATUSES = [s.value for s in PresenceStatus]
@@ -161,6 +161,14 @@ def voicemail_fields(form: Form, ext: dict[str, Any], *, limits: bool = True) ->
         form.switch("voicemail.play_date_and_time", "Play date and time", vm["play_date_and_time"])
         form.switch("voicemail.play_caller_number", "Play caller number", vm["play_caller_number"])
         form.switch("voicemail.play_duration", "Play duration", vm["play_duration"])
+        form.select(
+            "voicemail.language",
+            "Prompt language",
+            ["", *[v.value for v in VoiceLanguage]],
+            vm.get("language") or "",
+            empty=None,
+            labels={"": "system default", "en": "English", "cs": "Czech"},
+        )
         if limits:
             form.number(
                 "voicemail.min_message_seconds",

@@ -142,8 +142,10 @@ class Form:
         *,
         multiple: bool = False,
         empty: Any = None,
+        labels: dict[str, str] | None = None,
     ) -> ui.select:
-        labelled = {o: self.t(o) for o in options}
+        """``labels``: the words shown for some options (translated), else the option."""
+        labelled = {o: self.t((labels or {}).get(o, o)) for o in options}
         element = ui.select(
             labelled,
             label=self.t(label),

@@ -49,6 +49,7 @@ class Mailbox:
     status_greetings: dict[str, str | None]  # presence status -> greeting name set there
     notify_missed_call: bool = False
     timezone: str = "UTC"  # the PBX's (system.timezone): the times people hear and read
+    language: str = "en"  # its prompts' (voicemail.language, else system.language)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class VoicemailStore:
             if row is None:
                 return None
             ext = Extension.model_validate(repo.data_of(row, True))
-            zone = repo.system()[0].timezone
+            system = repo.system()[0]
         name = " ".join(p for p in (ext.first_name, ext.last_name) if p) or number
         statuses: dict[str, str | None] = {}
         for status in PresenceStatus:
@@ -108,8 +109,14 @@ class VoicemailStore:
             statuses[status.value] = getattr(policy, "greeting", None)
         return Mailbox(
             number, name, ext.email, ext.presence.value, ext.voicemail, statuses,
-            ext.features.notify_missed_call, zone,
+            ext.features.notify_missed_call, system.timezone,
+            (ext.voicemail.language or system.language).value,
         )  # fmt: skip
+
+    def language(self) -> str:
+        """The PBX's prompt language (system.language): before a mailbox is known."""
+        with self.pbx.tx() as repo:
+            return repo.system()[0].language.value
 
     def folder(self, number: str) -> Path:
         return self.root / number
