@@ -58,3 +58,12 @@ def test_srtp_toward_a_phone_offers_the_two_common_sdes_suites() -> None:
     assert not any("AES_CM_128" in f for f in flags)
     assert flags.count("direction=a10_0_0_1") == 2  # in from the caller, out to the phone
     assert anchor.interface_name("2001:db8::1") == "a2001_db8__1"
+
+
+def test_a_browser_gets_webrtc_and_a_phone_called_from_a_browser_plain_rtp() -> None:
+    both = ["PCMU", "PCMA"]
+    assert anchor.reason("auto", both, None, False, False, browser=True) == "webrtc"
+    to_browser = anchor.offer_flags(both, None, to_browser=True).split()
+    assert {"ICE=force", "transport-protocol=UDP/TLS/RTP/SAVPF", "SDES-off"} <= set(to_browser)
+    from_browser = anchor.offer_flags(both, None, from_browser=True).split()
+    assert {"ICE=remove", "rtcp-mux-demux", "transport-protocol=RTP/AVP"} <= set(from_browser)

@@ -19,6 +19,7 @@ from test_transfer import SDP, reply
 
 from klapka.services.pbx import Pbx
 from klapka.services.telephony.registrations import Registrations
+from klapka.sip.media_relay import rtpengine_binary
 from klapka.sip.supervisor import SipCore
 from klapka.sip.tls import (
     TlsFiles,
@@ -28,6 +29,11 @@ from klapka.sip.tls import (
 )
 
 websockets_sync = pytest.importorskip("websockets.sync.client")
+
+
+def rtpengine_available() -> bool:
+    return rtpengine_binary() is not None
+
 
 pytestmark = pytest.mark.slow
 
@@ -274,3 +280,77 @@ def caller_password(number: str) -> str:
     from test_calls import PASSWORDS as CALL_PASSWORDS
 
     return CALL_PASSWORDS[number]
+
+
+WEBRTC_OFFER = (
+    "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+    "a=group:BUNDLE 0\r\na=msid-semantic: WMS\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n"
+    "a=candidate:1 1 udp 2122260223 127.0.0.1 51000 typ host generation 0\r\n"
+    "a=ice-ufrag:Yx3p\r\na=ice-pwd:2vVd7IsaBNXxhGNLqKx6MrHO\r\na=ice-options:trickle\r\n"
+    "a=fingerprint:sha-256 0B:DE:5A:96:8D:90:07:1C:08:8A:6B:8B:7F:2D:E0:1B:3C:7E:0D:6A:11:"
+    "2D:33:3C:B7:9C:4F:6A:0E:2E:4B:1D\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\n"
+    "a=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\n"
+)
+
+
+@pytest.mark.skipif(not rtpengine_available(), reason="rtpengine is not installed")
+def test_a_browser_is_offered_webrtc_media_by_the_relay_and_a_phone_plain_rtp(
+    ws_sip: Pbx4Sip,
+) -> None:
+    """Browsers speak WebRTC (ICE, DTLS-SRTP), phones plain RTP: a call between them is
+    anchored. 101 (a phone) calls 102 (a browser): the browser's INVITE carries the relay's
+    ICE candidates and DTLS fingerprint; its WebRTC answer reaches 101 as plain RTP. And
+    the browser calling 103: 103 gets plain RTP, without ICE."""
+    from test_calls import doc
+    from test_transfer import Message, RawPhone
+
+    ws_sip.apply(doc())
+    assert ws_sip.core.ws_port is not None
+    browser = BrowserPhone(ws_sip.core.ws_port, "102")
+    caller = RawPhone(ws_sip.port, "101")
+    try:
+        assert browser.register_with_password(caller_password("102")).startswith("SIP/2.0 200")
+        caller.call("102", "webrtc-call")
+        _, _, raw = browser.receive()
+        invite = Message(raw.encode())
+        assert invite.first.startswith("INVITE")
+        assert "UDP/TLS/RTP/SAVPF" in invite.body and "a=candidate:" in invite.body, invite.body
+        assert "a=fingerprint:" in invite.body and "a=ice-ufrag:" in invite.body
+        mid = re.search(r"^a=mid:(\S+)", invite.body, re.MULTILINE)
+        answer_sdp = WEBRTC_OFFER.replace("actpass", "active").replace(
+            "a=mid:0", f"a=mid:{mid.group(1) if mid else '0'}"
+        )
+        browser.ws.send(reply(raw, "200 OK", browser.contact, answer_sdp, to_tag="ws102"))
+        answered = caller.wait("SIP/2.0 200")
+        assert re.search(r"^m=audio \d+ RTP/AVP ", answered.body, re.MULTILINE), answered.body
+        assert "a=candidate" not in answered.body and "a=fingerprint" not in answered.body
+        # The browser calls 103 (101 is busy in the call above).
+        callee = RawPhone(ws_sip.port, "103")
+        callee.register()
+        invite_101 = (
+            "INVITE sip:103@klapka SIP/2.0\n"
+            f"Via: SIP/2.0/WS {HOST};branch=z9hG4bK-ws-out{{n}}\n"
+            "From: <sip:102@klapka>;tag=wsout\nTo: <sip:103@klapka>\n"
+            "Call-ID: webrtc-out\nCSeq: {n} INVITE\n"
+            f"Contact: <{browser.contact}>\nMax-Forwards: 70\n{{auth}}"
+            f"Content-Type: application/sdp\nContent-Length: {len(WEBRTC_OFFER)}\n\n"
+        )
+        browser.send(invite_101.format(n=1, auth="") + WEBRTC_OFFER.replace("\r\n", "\n"))
+        while not (got := browser.receive())[0].startswith("SIP/2.0 407"):
+            pass
+        answer = digest("102", caller_password("102"), got[1]["proxy-authenticate"],
+                        "sip:103@klapka", "INVITE")  # fmt: skip
+        browser.send(
+            invite_101.format(n=2, auth=f"Proxy-Authorization: {answer}\n")
+            + WEBRTC_OFFER.replace("\r\n", "\n")
+        )
+        rung = callee.wait("INVITE")
+        callee.sock.close()
+        assert re.search(r"^m=audio \d+ RTP/AVP ", rung.body, re.MULTILINE), rung.body
+        assert "a=candidate" not in rung.body and "a=fingerprint" not in rung.body
+        assert "a=ice-ufrag" not in rung.body
+    finally:
+        browser.close()
+        caller.sock.close()

@@ -928,20 +928,25 @@ class Adapter:
         snap = self.snapshot
         ru, du = KSR.pv.get("$ru") or "", KSR.pv.get("$du") or ""
         owners = json.loads(KSR.pv.get("$avp(kl_rung)") or "[{}, {}]")[0]
+        to_browser = False
         if ru in owners:  # a phone of an extension: its codecs and SRTP; reached where it came from
             allowed = self._account_field(owners[ru][0], "codecs", None)
             srtp = bool(self._account_field(owners[ru][0], "srtp", False))
             callee_nat = bool(du)
+            to_browser = owners[ru][1] == "web"
         else:  # through a trunk: the trunk's codecs, plain RTP
             trunk = next((t for t in snap.trunks.values() if t["proxy"] == du), None)
             allowed, srtp, callee_nat = (trunk or {}).get("codecs"), False, False
+        from_browser = (KSR.pv.get("$pr") or "") in ("ws", "wss")
         offered = anchor.offered_codecs(body)
         caller_nat = anchor.behind_nat(body, KSR.pv.get("$si") or "")
         why = anchor.reason(snap.sip.get("media_anchor", "auto"), offered, allowed, caller_nat,
-                            callee_nat, srtp != anchor.encrypted(body))  # fmt: skip
+                            callee_nat, srtp != anchor.encrypted(body) and not to_browser,
+                            to_browser != from_browser)  # fmt: skip
         if why is None:
             return
-        flags = anchor.offer_flags(offered, allowed, self._relay_interfaces(), srtp)
+        flags = anchor.offer_flags(offered, allowed, self._relay_interfaces(), srtp,
+                                   to_browser, from_browser and not to_browser)  # fmt: skip
         if KSR.rtpengine.rtpengine_offer(flags) > 0:
             KSR.setbflag(ANCHORED_BRANCH)
             KSR.pv.seti("$avp(kl_rtp)", 1)

@@ -7,7 +7,8 @@ Pure functions of what a branch of a call knows (the offer's SDP, who rings, the
 
 - ``never``: no call is anchored (codec lists are then not enforced).
 - ``always``: every call with an SDP offer is.
-- ``auto``: a call is anchored when it needs to be: the caller's SDP names another address
+- ``auto``: a call is anchored when it needs to be: the caller or the party rung is a
+  browser (WebRTC), the caller's SDP names another address
   than the one its request came from (behind NAT), the phone rung is reached where it
   registered from rather than at its Contact (behind NAT), the offer has codecs the
   party rung must not get (its codec list), or the offer's encryption is not the party
@@ -48,6 +49,11 @@ _OTHER_SUITES = (
 SRTP_FLAGS = ("transport-protocol=RTP/SAVP", "DTLS=off",
               *(f"SDES-no-{suite}" for suite in _OTHER_SUITES))  # fmt: skip
 PLAIN_FLAGS = ("transport-protocol=RTP/AVP",)
+# Toward a browser (WebRTC): ICE candidates of the relay, DTLS-SRTP, RTP and RTCP on one port.
+TO_BROWSER_FLAGS = ("ICE=force", "transport-protocol=UDP/TLS/RTP/SAVPF", "rtcp-mux-offer",
+                    "generate-mid", "SDES-off")  # fmt: skip
+# From a browser toward a phone: no ICE, RTCP on its own port again.
+FROM_BROWSER_FLAGS = ("ICE=remove", "rtcp-mux-demux")
 
 
 # Addresses only a network behind NAT uses: RFC 1918, shared (RFC 6598), unique local.
@@ -121,14 +127,18 @@ def reason(
     caller_nat: bool,
     callee_nat: bool,
     srtp_differs: bool = False,
+    browser: bool = False,
 ) -> str | None:
-    """Why this branch is anchored (``always``, ``nat``, ``srtp``, ``codecs``), or None.
-    ``srtp_differs``: the offer is SRTP and the party rung takes plain RTP, or the other
-    way round."""
+    """Why this branch is anchored (``always``, ``webrtc``, ``nat``, ``srtp``, ``codecs``),
+    or None. ``srtp_differs``: the offer is SRTP and the party rung takes plain RTP, or the
+    other way round; ``browser``: the caller or the party rung is a browser (WebRTC: ICE
+    and DTLS-SRTP, which phones do not speak)."""
     if mode == "never" or not offered:
         return None
     if mode == "always":
         return "always"
+    if browser:
+        return "webrtc"
     if caller_nat or callee_nat:
         return "nat"
     if srtp_differs:
@@ -143,12 +153,20 @@ def offer_flags(
     allowed: list[str] | None,
     interfaces: tuple[str, str] | None = None,
     srtp: bool = False,
+    to_browser: bool = False,
+    from_browser: bool = False,
 ) -> str:
-    """The flags of the offer to the party rung: its encryption (``srtp``: SRTP with SDES
-    keys; else plain RTP), its codecs (``filtered``: the others stripped, the missing
-    transcoded), each branch its own leg, and with several interfaces, the one the caller
-    reached and the one toward the party rung."""
-    flags = [*BASE_FLAGS, BRANCH_FLAG, *(SRTP_FLAGS if srtp else PLAIN_FLAGS)]
+    """The flags of the offer to the party rung: its media (a browser: WebRTC; else SRTP
+    with SDES keys for ``srtp``, plain RTP otherwise; from a browser without ICE), its
+    codecs (``filtered``: the others stripped, the missing transcoded), each branch its
+    own leg, and with several interfaces, the one the caller reached and the one toward
+    the party rung."""
+    flags = [*BASE_FLAGS, BRANCH_FLAG]
+    if to_browser:
+        flags += TO_BROWSER_FLAGS
+    else:
+        flags += [*(FROM_BROWSER_FLAGS if from_browser else ()),
+                  *(SRTP_FLAGS if srtp else PLAIN_FLAGS)]  # fmt: skip
     if interfaces is not None:
         flags += [f"direction={interfaces[0]}", f"direction={interfaces[1]}"]
     if allowed:
