@@ -5,6 +5,7 @@ fresh (rewritten within a fraction of a second of any change, from any process).
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import shutil
@@ -285,6 +286,7 @@ class SipCore:
         self.addresses = listen_addresses(self.listen)
         self._write_cfg()
         ws_ports = tuple(p for p in (self.ws_port, self.wss_port) if p)
+        self.paths.websocket.write_text(json.dumps({"ws": self.ws_port, "wss": self.wss_port}))
         self.paths.script.write_text(
             entry_script(src, self.paths.snapshot, self.trace, ws_ports, relay=bool(self.relay))
         )

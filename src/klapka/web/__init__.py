@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -42,7 +43,16 @@ def mount(app: FastAPI, pbx: Pbx) -> None:
     from nicegui.nicegui import _shutdown, _startup
 
     # The pages register themselves with NiceGUI when imported.
-    from klapka.web import admin, app_login, calls, extensions, portal, sign_in, simulator  # noqa: F401
+    from klapka.web import (  # noqa: F401
+        admin,
+        app_login,
+        calls,
+        extensions,
+        phone,
+        portal,
+        sign_in,
+        simulator,
+    )
 
     if _configured:
         raise RuntimeError("the web UI is already mounted in this process")
@@ -65,6 +75,8 @@ def mount(app: FastAPI, pbx: Pbx) -> None:
         cache_control_directives="public, max-age=31536000, immutable",
         markdown=False,
     )
+    # klapka's own JavaScript (the browser phone and its SIP library), at /ui/static/.
+    core.app.add_static_files("/static", Path(__file__).parent / "static", max_cache_age=3600)
     core.app.add_middleware(RedirectWithPrefixMiddleware)
     core.app.add_middleware(SetCacheControlMiddleware)
     core.app.add_middleware(NoFraming)

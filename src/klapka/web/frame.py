@@ -78,6 +78,7 @@ PORTAL_PAGES: tuple[tuple[str, str, str | None], ...] = (
     ("/me/colleagues", "Colleagues", "extensions"),
     ("/me/contacts", "Contacts", "contacts"),
     ("/me/calls", "Call log", "call_logs"),
+    ("/me/phone", "Phone", None),
     ("/me/integrations", "Caller rules and URL popup", "settings"),
     ("/two-factor", "Two-factor authentication", None),
     ("/me/password", "Change password", None),

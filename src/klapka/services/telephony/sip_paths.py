@@ -55,6 +55,12 @@ class SipPaths:
         return self.root / "dialog.sqlite"
 
     @property
+    def websocket(self) -> Path:
+        """The WebSocket ports the SIP core listens on (JSON ``{"ws": .., "wss": ..}``,
+        null when off), written at each start: the browser phone connects to them."""
+        return self.root / "websocket.json"
+
+    @property
     def pid(self) -> Path:
         return self.root / "kamailio.pid"
 
