@@ -562,7 +562,12 @@ class Adapter:
                 if KSR.nathelper.nat_uac_test(_nat_within_dialog()) > 0:
                     KSR.nathelper.fix_nated_contact()  # a browser's Contact is .invalid
                 if anchored and "m=audio" in (KSR.pv.get("$rb") or ""):
-                    KSR.rtpengine.rtpengine_offer(anchor.within_dialog_flags())
+                    # Toward the callee (from the caller), or back toward the caller.
+                    down = KSR.rr.is_direction("downstream") > 0
+                    caller = KSR.pv.get("$dlg_var(kl_rtp_caller)") or anchor.PLAIN
+                    callee = KSR.pv.get("$dlg_var(kl_rtp_callee)") or anchor.PLAIN
+                    toward, sender = (callee, caller) if down else (caller, callee)
+                    KSR.rtpengine.rtpengine_offer(anchor.within_dialog_flags(toward, sender))
                 KSR.tm.t_on_reply("ksr_onreply_route")  # ...and so is its answer's
             KSR.tm.t_relay()
             return
@@ -947,6 +952,9 @@ class Adapter:
             return
         flags = anchor.offer_flags(offered, allowed, self._relay_interfaces(), srtp,
                                    to_browser, from_browser and not to_browser)  # fmt: skip
+        # What the caller speaks, for the call's re-INVITEs (the callee's: when it answers).
+        KSR.pv.sets("$avp(kl_rtp_caller)",
+                    anchor.side(from_browser, anchor.encrypted(body)))  # fmt: skip
         if KSR.rtpengine.rtpengine_offer(flags) > 0:
             KSR.setbflag(ANCHORED_BRANCH)
             KSR.pv.seti("$avp(kl_rtp)", 1)
@@ -977,8 +985,20 @@ class Adapter:
             KSR.rtpengine.rtpengine_answer(anchor.answer_flags())
             if code >= 200:
                 KSR.pv.sets("$dlg_var(kl_rtp)", "1")
+                KSR.pv.sets("$dlg_var(kl_rtp_caller)", KSR.pv.get("$avp(kl_rtp_caller)") or "plain")
+                KSR.pv.sets("$dlg_var(kl_rtp_callee)", self._answering_side())
         elif not initial and KSR.pv.get("$dlg_var(kl_rtp)") == "1":
-            KSR.rtpengine.rtpengine_answer(anchor.within_dialog_flags())
+            KSR.rtpengine.rtpengine_answer(anchor.answer_flags(branch=False))
+
+    def _answering_side(self) -> str:
+        """What the party that answered speaks: a browser, an SRTP extension's phone, else
+        plain RTP (a phone, a trunk)."""
+        owners = json.loads(KSR.pv.get("$avp(kl_rung)") or "[{}, {}]")[0]
+        rung = owners.get(KSR.pv.get("$T_branch(uri)") or "")
+        if rung is None:
+            return anchor.PLAIN
+        srtp = bool(self._account_field(rung[0], "srtp", False))
+        return anchor.side(rung[1] == "web", srtp)
 
     def _fix_reply(self) -> bool:
         """A reply whose Contact looks behind NAT (or on a WebSocket): fixed up unless the

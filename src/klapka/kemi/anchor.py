@@ -175,10 +175,27 @@ def offer_flags(
     return " ".join(flags)
 
 
-def answer_flags() -> str:
-    return " ".join((*BASE_FLAGS, BRANCH_FLAG))
+def answer_flags(branch: bool = True) -> str:
+    """The flags of an answer: the call's INVITE (``branch``: its answering branch's leg),
+    or a re-INVITE's (the relay answers each party as it offered)."""
+    return " ".join((*BASE_FLAGS, BRANCH_FLAG) if branch else BASE_FLAGS)
 
 
-def within_dialog_flags() -> str:
-    """A re-INVITE or UPDATE of an anchored call (hold, a new address): through the relay."""
-    return " ".join(BASE_FLAGS)
+WEBRTC, SRTP, PLAIN = "webrtc", "srtp", "plain"  # what each side of an anchored call speaks
+
+
+def side(browser: bool, srtp: bool) -> str:
+    """What a party of an anchored call speaks: WebRTC (a browser), SDES SRTP, plain RTP."""
+    return WEBRTC if browser else SRTP if srtp else PLAIN
+
+
+def within_dialog_flags(toward: str = PLAIN, sender: str = PLAIN) -> str:
+    """A re-INVITE or UPDATE of an anchored call (hold, a new address), through the relay:
+    offered to the other party as it speaks (``toward``), coming from ``sender``."""
+    flags = list(BASE_FLAGS)
+    if toward == WEBRTC:
+        flags += TO_BROWSER_FLAGS
+    else:
+        flags += [*(FROM_BROWSER_FLAGS if sender == WEBRTC else ()),
+                  *(SRTP_FLAGS if toward == SRTP else PLAIN_FLAGS)]  # fmt: skip
+    return " ".join(flags)
