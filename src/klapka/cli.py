@@ -543,7 +543,9 @@ def serve(
         mount(app, app.state.pbx)  # the web UI at /ui
         if provisioning_https_port and provisioning_https_port != port:
             https = _provisioning_https(app, host, provisioning_https_port)
-        uvicorn.run(app, host=host, port=port)
+        # Open event streams (GET /api/v1/events) never end by themselves: on stop they are
+        # cut after 5 s, so that the SIP core and the media service are stopped too.
+        uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=5)
     finally:
         if https is not None:
             https.should_exit = True

@@ -173,3 +173,36 @@ def test_an_srtp_extension_calling_with_plain_rtp_is_refused(sip: Pbx4Sip) -> No
         assert refused.first == "SIP/2.0 488 SRTP required for this extension"
     finally:
         caller.sock.close()
+
+
+def test_a_call_out_through_a_trunk_with_its_own_codecs_goes_through_the_relay(
+    sip: Pbx4Sip,
+) -> None:
+    """The carrier takes PCMA only; 101's phone offers PCMU and PCMA: the carrier is offered
+    PCMA (through the relay), and its answer reaches 101 from the relay too."""
+    from provider import Provider
+    from sipp import free_udp_port
+    from test_trunks import document, peer
+
+    provider = Provider(free_udp_port(), sip.port, sip.sipp.workdir)
+    sip.apply(document([peer("carrier", provider.port, codecs=["PCMA"])]))
+    far = provider.far_end("answer", expect_headers=("m=audio [0-9]+ RTP/AVP 8 101",))
+    caller = RawPhone(sip.port, "101")
+    caller.password = "Secret101ab"
+    try:
+        caller.send(
+            invite(caller, "out-pcma", "").replace("sip:102@klapka", "sip:0601111222@klapka")
+        )
+        challenge = caller.wait("SIP/2.0 407").get("proxy-authenticate")
+        auth = digest("101", "Secret101ab", challenge, "sip:0601111222@klapka", "INVITE")
+        caller.send(ack_407(caller, "out-pcma").replace("sip:102@klapka", "sip:0601111222@klapka"))
+        caller.send(invite(caller, "out-pcma", f"Proxy-Authorization: {auth}\r\n", cseq=2)
+                    .replace("sip:102@klapka", "sip:0601111222@klapka"))  # fmt: skip
+        answered = caller.wait("SIP/2.0 200", timeout=20)
+        port, _ = media(answered.body)
+        # The carrier answered (it answers no INVITE without the PCMA-only offer); 101 got
+        # the answer from the relay, not the carrier's address.
+        assert 20000 <= port <= 30000, answered.body
+    finally:
+        far.stop()
+        caller.sock.close()

@@ -175,9 +175,11 @@ async def stream_events(
 ) -> StreamingResponse:
     wanted = None if not events else (lambda e, kinds=frozenset(events): e.event in kinds)
     start = after if after is not None else last_event_id
-    listener = await run_in_threadpool(live.stream, pbx, asking, wanted, start)
+    live.may_stream(asking)  # refused before the stream starts (403)
 
     async def lines() -> Any:
+        # Made here: a client gone before the body starts leaves no listener behind.
+        listener = await run_in_threadpool(live.stream, pbx, asking, wanted, start)
         loop = asyncio.get_running_loop()
         until = None if seconds is None else loop.time() + seconds
         try:

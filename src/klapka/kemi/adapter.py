@@ -976,18 +976,18 @@ class Adapter:
 
     def _anchor_answer(self, code: int) -> None:
         """A reply with an answer (SDP) to an anchored offer: through the relay too. The
-        call's INVITE: its anchored branch (a branch flag); a re-INVITE or UPDATE: of an
-        anchored call."""
+        call's INVITE: its anchored branch (the branch flag, set by the branch route of
+        every kind of branch: a phone, a trunk, the media service); a re-INVITE or UPDATE:
+        of an anchored call (no branch route: no flag)."""
         if "m=audio" not in (KSR.pv.get("$rb") or ""):
             return
-        initial = bool(KSR.pv.get("$avp(kl_rung)"))
-        if initial and KSR.isbflagset(ANCHORED_BRANCH):
+        if KSR.isbflagset(ANCHORED_BRANCH):
             KSR.rtpengine.rtpengine_answer(anchor.answer_flags())
             if code >= 200:
                 KSR.pv.sets("$dlg_var(kl_rtp)", "1")
                 KSR.pv.sets("$dlg_var(kl_rtp_caller)", KSR.pv.get("$avp(kl_rtp_caller)") or "plain")
                 KSR.pv.sets("$dlg_var(kl_rtp_callee)", self._answering_side())
-        elif not initial and KSR.pv.get("$dlg_var(kl_rtp)") == "1":
+        elif KSR.pv.get("$dlg_var(kl_rtp)") == "1":
             KSR.rtpengine.rtpengine_answer(anchor.answer_flags(branch=False))
 
     def _answering_side(self) -> str:

@@ -111,6 +111,10 @@ def _relay(target: str, call: Call, directory: Directory, media: MediaAddress,
     KSR.pv.sets("$du", f"sip:{address}")
     KSR.pv.unset("$avp(kl_cursor)")
     KSR.info(f"klapka: to the media service: {target}\n")
+    # A caller the media service cannot hear as it is (a browser, SRTP, behind NAT): the
+    # branch route anchors the call in the media relay, the reply route takes its answer.
+    KSR.tm.t_on_branch("ksr_branch_route")
+    KSR.tm.t_on_reply("ksr_onreply_route")
     if KSR.tm.t_relay() < 0:
         if in_failure:
             KSR.tm.t_reply(500, "Media service unreachable")

@@ -36,6 +36,9 @@ IDLE_SECONDS = 30.0
 KEEP = timedelta(days=1)
 BACKLOG = 1000  # at most this many missed events are given to a listener that comes back
 QUEUE = 1000  # a listener that falls further behind loses its oldest events
+# Ids are taken at insert and committed in any order (PostgreSQL's sequence): each step
+# reads again this many ids below the newest seen, so one committed late is not skipped.
+LATE_WINDOW = 200
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Listener:
         self.ready = threading.Condition()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.woken: asyncio.Event | None = None
+        self.closed = False
 
     def _put(self, event: LiveEvent) -> None:
         if self.wanted is not None and not self.wanted(event):
@@ -73,7 +77,7 @@ class Listener:
             try:
                 self.loop.call_soon_threadsafe(self.woken.set)
             except RuntimeError:  # the loop is closed: the page or stream is gone
-                self.close()
+                self.closed = True  # the hub drops it after this step (it holds its lock)
 
     def drain(self) -> list[LiveEvent]:
         """The events received since the last call, oldest first (without waiting)."""
@@ -105,6 +109,7 @@ class Listener:
             return self.events.popleft() if self.events else None
 
     def close(self) -> None:
+        self.closed = True
         self.hub._remove(self)
 
 
@@ -125,9 +130,10 @@ class LiveEvents:
     def __init__(self, pbx: Pbx, poll: float = POLL_SECONDS) -> None:
         self.pbx = pbx
         self.poll = poll
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.listeners: list[Listener] = []
         self.last = 0  # the newest event's id given to the listeners
+        self.given: set[int] = set()  # the ids given within LATE_WINDOW below ``last``
         self.thread: threading.Thread | None = None
 
     def listen(self, wanted: Wanted | None = None, after: int | None = None) -> Listener:
@@ -137,6 +143,7 @@ class LiveEvents:
         with self.lock:
             if self.thread is None:
                 self.last = self._newest()
+                self.given = set(range(max(0, self.last - LATE_WINDOW) + 1, self.last + 1))
                 self.thread = threading.Thread(target=self._run, name="live-events", daemon=True)
                 self.thread.start()
             if after is not None and after < self.last:
@@ -164,14 +171,22 @@ class LiveEvents:
         return [LiveEvent(r.id, r.event, r.body) for r in rows]
 
     def step(self) -> int:
-        """Give the listeners the events written since the last step; how many."""
+        """Give the listeners the events written since the last step (and any committed
+        late below it); how many."""
         with self.lock:
-            events = self._read(self.last)
+            newest = self._newest()
+            if newest < self.last - LATE_WINDOW:  # the table was emptied and ids start again
+                self.last, self.given = newest, set()
+            floor = max(0, self.last - LATE_WINDOW)
+            events = [e for e in self._read(floor) if e.id not in self.given]
             for event in events:
                 for listener in list(self.listeners):
                     listener._put(event)
+                self.given.add(event.id)
             if events:
-                self.last = events[-1].id
+                self.last = max(self.last, max(e.id for e in events))
+            self.given = {i for i in self.given if i > self.last - LATE_WINDOW}
+            self.listeners = [x for x in self.listeners if not x.closed]
         return len(events)
 
     def _run(self) -> None:
@@ -179,7 +194,7 @@ class LiveEvents:
         clock = threading.Event()
         while True:
             try:
-                while self.step() >= 500:
+                while self.step() >= 500 - LATE_WINDOW:
                     pass
             except Exception:
                 log.exception("could not read the live events")
@@ -204,7 +219,12 @@ def forget_old(pbx: Pbx, keep: timedelta = KEEP) -> int:
         return int(repo.conn.execute(delete(e).where(e.c.created_at < cutoff)).rowcount or 0)
 
 
-def stream(pbx: Pbx, principal: Principal, wanted: Wanted | None, after: int | None) -> Listener:
-    """The event stream of an API client: admins only (the events tell of every extension)."""
+def may_stream(principal: Principal) -> None:
+    """The event stream is for admins only (the events tell of every extension)."""
     require_admin(principal)
+
+
+def stream(pbx: Pbx, principal: Principal, wanted: Wanted | None, after: int | None) -> Listener:
+    """The event stream of an API client (``may_stream``)."""
+    may_stream(principal)
     return LiveEvents.of(pbx).listen(wanted, after)

@@ -11,6 +11,7 @@ dir>/sip/rtpengine.*``).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import secrets
@@ -96,9 +97,11 @@ class MediaRelay:
         """rtpengine's command line: one interface per SIP address (named by
         ``interface_name``; behind NAT each outside one advertises the public address)."""
         interfaces = []
+        public = ipaddress.ip_address(self.public_address) if self.public_address else None
         for address in self.addresses:
             spec = f"{interface_name(address)}/{address}"
-            if self.public_address and not address.startswith("127."):
+            ip = ipaddress.ip_address(address)
+            if public is not None and not ip.is_loopback and ip.version == public.version:
                 spec += f"!{self.public_address}"
             interfaces.append(f"--interface={spec}")
         return [

@@ -99,9 +99,11 @@ def mailbox_counts(pbx: Pbx) -> dict[str, tuple[int, int]]:
 class PresenceFeed:
     """What was published per extension, in this life of Kamailio."""
 
-    def __init__(self, pbx: Pbx, rpc: KamailioRpc) -> None:
+    def __init__(self, pbx: Pbx, rpc: KamailioRpc, publishing: bool = True) -> None:
         self.pbx = pbx
         self.rpc = rpc
+        # False: Kamailio has no presence modules; only the event stream is told.
+        self.publishing = publishing
         self.published: dict[str, tuple[str, str]] = {}
         self.life = -1  # SipCore.restarts when last published: a new life publishes all
         # Each extension's presence as the event stream last told it (None: not read yet;
@@ -111,6 +113,10 @@ class PresenceFeed:
     def update(self, life: int, numbers: Collection[str] | None = None) -> int:
         """Publish the changed presence of ``numbers`` (all when None, and after a restart);
         returns how many were published."""
+        if not self.publishing:
+            self._announce(presence_states(self.pbx, numbers))
+            self.life = life
+            return 0
         if life != self.life:
             self.published.clear()
             numbers = None

@@ -337,10 +337,12 @@ class SipCore:
         registration_feed.run(feed, self.stopping)
 
     def _watch_presence(self, _binary: str) -> None:
-        """Presence subscribers follow each extension's presence and note (PIDF)."""
-        if self.subscriptions is None:
-            return
-        feed = presence_feed.PresenceFeed(self.pbx, KamailioRpc(self.paths.rpc_socket, timeout=1))
+        """Presence subscribers follow each extension's presence and note (PIDF); the event
+        stream gets its changes (also without Kamailio's presence modules)."""
+        feed = presence_feed.PresenceFeed(
+            self.pbx, KamailioRpc(self.paths.rpc_socket, timeout=1),
+            publishing=self.subscriptions is not None,
+        )  # fmt: skip
         process = lambda: self.process.pid if self.process is not None else -1  # noqa: E731
         presence_feed.run(feed, self.stopping, process)
 

@@ -615,4 +615,6 @@ events = Table(
     Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_events_created_at", "created_at"),
+    # SQLite: ids never used again, also once the table was emptied (a quiet weekend).
+    sqlite_autoincrement=True,
 )

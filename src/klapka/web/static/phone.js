@@ -122,15 +122,19 @@
     s.on("progress", () => {
       if (originator === "local") setCall("Ringing", "ringing", name);
     });
-    s.on("confirmed", () => setCall("In call", "talking", name));
-    s.on("hold", () => {
-      held = true;
-      setCall("On hold", "held", name);
-    });
-    s.on("unhold", () => {
-      held = false;
+    s.on("confirmed", () => {
       setCall("In call", "talking", name);
+      listDevices(); // the microphone is allowed now: the devices have their names
     });
+    // Held by this phone (the button resumes it) or by the other party (it resumes it).
+    const holdChanged = () => {
+      const hold = s.isOnHold();
+      held = hold.local;
+      if (hold.local || hold.remote) setCall("On hold", "held", name);
+      else setCall("In call", "talking", name);
+    };
+    s.on("hold", holdChanged);
+    s.on("unhold", holdChanged);
     s.on("ended", () => finished());
     s.on("failed", (e) => finished(e.cause));
   }

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", klapka.store.tables.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sqlite_autoincrement=True,  # ids never used again, also once the table was emptied
     )
     op.create_index("ix_events_created_at", "events", ["created_at"])
     op.drop_index("ix_url_popups_extension_id", table_name="url_popups")
