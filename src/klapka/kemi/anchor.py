@@ -25,7 +25,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-ANCHOR_MODES = ("auto", "always", "never")
 # Payload types with a fixed meaning (RFC 3551), by the name klapka and rtpengine use.
 STATIC = {0: "PCMU", 3: "GSM", 4: "G723", 8: "PCMA", 9: "G722", 13: "CN", 18: "G729"}
 NOT_AUDIO_CODECS = {"telephone-event", "CN"}  # passed along, never counted as a codec
@@ -121,7 +120,7 @@ def filtered(offered: list[str], allowed: list[str] | None) -> list[str]:
 
 
 def reason(
-    mode: str,
+    mode: str,  # system.media.anchor (klapka.domain.directory.MediaAnchor's values)
     offered: list[str],
     allowed: list[str] | None,
     caller_nat: bool,
